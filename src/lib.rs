@@ -1,1 +1,29 @@
-//! tflq
+//! tflq reads TensorFlow Lite models and tells you where the quantizers belong.
+//!
+//! Layers, each depending only on those above it:
+//! - [`load`]: bytes → validated [`Model`] (the only code that reads the flatbuffer);
+//! - [`model`]: tflq's own owned types: tensors, operators, quantization;
+//! - [`graph`]: producers, consumers and order of a subgraph (petgraph);
+//! - [`analysis`]: pure functions from a model to plain data (summary, findings);
+//! - [`compare`]: alignment of a PTQ and a QAT model and placement advice;
+//! - [`snapshot`]: the canonical placement text for model repositories;
+//! - [`report`]: the only code that formats: table, text, JSON, markdown.
+//!
+//! ```no_run
+//! let file = tflq::ModelFile::open("model.tflite")?;
+//! let summary = tflq::analysis::inspect(file.model());
+//! println!("{}", summary.scheme.kind);
+//! # Ok::<(), tflq::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod graph;
+pub mod load;
+pub mod model;
+pub mod synth;
+
+pub use error::{Error, Result};
+pub use load::{ModelFile, load};
+pub use model::Model;

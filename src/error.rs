@@ -1,0 +1,112 @@
+//! Errors of reading a model. Each says what is wrong and where: a byte
+//! offset, an element path such as `subgraphs[0].operators[3].inputs[1]`, or both.
+
+use std::path::PathBuf;
+
+/// Why a model could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be opened or mapped.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+
+    /// Fewer bytes than the smallest possible model.
+    #[error("not a TFLite model: the file is {len} bytes long, too short for a flatbuffer header")]
+    TooShort {
+        /// File length.
+        len: u64,
+    },
+
+    /// Bytes 4..8 are not `TFL3`.
+    #[error(
+        "not a TFLite model: bytes 4..8 are {found:?}, expected \"TFL3\" (files of schema versions 0-2 and other formats are not read)"
+    )]
+    NotTflite {
+        /// The four bytes found, shown escaped.
+        found: String,
+    },
+
+    /// `Model.version` is not 3.
+    #[error("unsupported TFLite schema version {version} (only version 3 exists in current files)")]
+    UnsupportedVersion {
+        /// The stored version.
+        version: u32,
+    },
+
+    /// The flatbuffer structure is broken (an offset or length points outside
+    /// the file, a vtable is malformed, a string is not UTF-8, …).
+    #[error("malformed model at {path} (byte offset {offset}): {detail}")]
+    Malformed {
+        /// Element path of what was being read.
+        path: String,
+        /// Byte offset of the table involved, as far as known.
+        offset: String,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// An index in the file points past the end of what it indexes.
+    #[error("invalid model at {path}: {what} index {index} is out of range (there are {len})")]
+    IndexOutOfRange {
+        /// Element path of the index.
+        path: String,
+        /// What kind of thing is indexed.
+        what: &'static str,
+        /// The stored index.
+        index: i64,
+        /// How many there are.
+        len: usize,
+    },
+
+    /// A buffer or custom-options range past the flatbuffer lies outside the file.
+    #[error(
+        "invalid model at {path}: data at byte offset {offset} with size {size} lies outside the {file_len}-byte file"
+    )]
+    DataOutOfFile {
+        /// Element path.
+        path: String,
+        /// Stored offset.
+        offset: u64,
+        /// Stored size.
+        size: u64,
+        /// File length.
+        file_len: u64,
+    },
+
+    /// The model refers to the same tables so many times that reading it
+    /// would take far more memory than its size justifies.
+    #[error(
+        "invalid model: it expands to more than {limit} elements ({path}); shared tables are referenced too many times for a {file_len}-byte file"
+    )]
+    TooLarge {
+        /// Where the limit was reached.
+        path: String,
+        /// The limit.
+        limit: u64,
+        /// File length.
+        file_len: u64,
+    },
+}
+
+impl Error {
+    pub(crate) fn malformed(path: impl Into<String>, err: planus::Error) -> Error {
+        let offset = match err.source_location.byte_offset {
+            usize::MAX => "unknown".to_owned(),
+            n => format!("{n:#x}"),
+        };
+        Error::Malformed {
+            path: path.into(),
+            offset,
+            detail: err.error_kind.to_string().to_lowercase(),
+        }
+    }
+}
+
+/// Result of reading a model.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

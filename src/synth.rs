@@ -1,0 +1,530 @@
+//! A small builder of synthetic TFLite files, for tests, benchmarks and the
+//! fuzzer's seeds: large graphs, weight-heavy models, buffers stored past
+//! 2 GB, unknown op codes and tensor types, out-of-range indices. It writes
+//! exactly what it is told, valid or not; it is the writing counterpart of
+//! [`crate::load`] and, with it, the only code that touches the flatbuffer
+//! bindings.
+
+use tflq_schema as fb;
+
+use crate::model::BuiltinCode;
+
+/// Options of a synthetic operator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SynthOptions {
+    /// No options table.
+    None,
+    /// `Conv2DOptions` with this fused activation.
+    Conv2d {
+        /// Stored activation byte.
+        activation: i8,
+    },
+    /// `DepthwiseConv2DOptions` with this fused activation.
+    DepthwiseConv2d {
+        /// Stored activation byte.
+        activation: i8,
+    },
+    /// `FullyConnectedOptions` with this fused activation.
+    FullyConnected {
+        /// Stored activation byte.
+        activation: i8,
+    },
+    /// `AddOptions` with this fused activation.
+    Add {
+        /// Stored activation byte.
+        activation: i8,
+    },
+    /// `Pool2DOptions` with this fused activation.
+    Pool2d {
+        /// Stored activation byte.
+        activation: i8,
+    },
+    /// `WhileOptions`.
+    While {
+        /// Condition subgraph index (may be out of range on purpose).
+        cond: i32,
+        /// Body subgraph index.
+        body: i32,
+    },
+    /// `IfOptions`.
+    If {
+        /// Then subgraph.
+        then: i32,
+        /// Else subgraph.
+        otherwise: i32,
+    },
+}
+
+/// Quantization of a synthetic tensor.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SynthQuant {
+    /// Scales.
+    pub scale: Vec<f32>,
+    /// Zero points.
+    pub zero_point: Vec<i64>,
+    /// Axis of per-axis parameters.
+    pub quantized_dimension: i32,
+}
+
+impl SynthQuant {
+    /// Per-tensor parameters.
+    pub fn per_tensor(scale: f32, zero_point: i64) -> SynthQuant {
+        SynthQuant {
+            scale: vec![scale],
+            zero_point: vec![zero_point],
+            quantized_dimension: 0,
+        }
+    }
+
+    /// Per-axis parameters with zero points 0.
+    pub fn per_axis(scales: Vec<f32>, axis: i32) -> SynthQuant {
+        SynthQuant {
+            zero_point: vec![0; scales.len()],
+            scale: scales,
+            quantized_dimension: axis,
+        }
+    }
+}
+
+/// Builds one model. Indices it returns are the ones written to the file.
+#[derive(Debug, Clone)]
+pub struct ModelBuilder {
+    model: fb::Model,
+    subgraphs: Vec<fb::SubGraph>,
+}
+
+impl Default for ModelBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ModelBuilder {
+    /// An empty version-3 model with the sentinel empty buffer 0.
+    pub fn new() -> ModelBuilder {
+        ModelBuilder {
+            model: fb::Model {
+                version: 3,
+                operator_codes: Some(Vec::new()),
+                description: Some("tflq synthetic model".into()),
+                buffers: Some(vec![fb::Buffer::default()]),
+                ..fb::Model::default()
+            },
+            subgraphs: Vec::new(),
+        }
+    }
+
+    /// Set `Model.version`.
+    pub fn version(&mut self, version: u32) -> &mut Self {
+        self.model.version = version;
+        self
+    }
+
+    /// Add an operator code with both code fields given explicitly.
+    pub fn raw_opcode(
+        &mut self,
+        deprecated: i8,
+        builtin: i32,
+        custom: Option<&str>,
+        version: i32,
+    ) -> u32 {
+        let codes = self.model.operator_codes.get_or_insert_with(Vec::new);
+        codes.push(fb::OperatorCode {
+            deprecated_builtin_code: deprecated,
+            custom_code: custom.map(str::to_owned),
+            version,
+            builtin_code: builtin,
+        });
+        (codes.len() - 1) as u32
+    }
+
+    /// The code table entry for a builtin (version 1), added once and reused;
+    /// written as a current converter does (127 in the old field past 127).
+    pub fn builtin(&mut self, code: BuiltinCode) -> u32 {
+        self.builtin_v(code, 1)
+    }
+
+    /// As [`ModelBuilder::builtin`] with a kernel version.
+    pub fn builtin_v(&mut self, code: BuiltinCode, version: i32) -> u32 {
+        let deprecated = code.0.clamp(0, 127) as i8;
+        if let Some(i) = self.model.operator_codes.iter().flatten().position(|c| {
+            c.builtin_code == code.0 && c.version == version && c.custom_code.is_none()
+        }) {
+            return i as u32;
+        }
+        self.raw_opcode(deprecated, code.0, None, version)
+    }
+
+    /// A custom op code.
+    pub fn custom(&mut self, name: &str) -> u32 {
+        self.raw_opcode(32, 32, Some(name), 1)
+    }
+
+    /// Add a subgraph; returns its index.
+    pub fn subgraph(&mut self, name: &str) -> usize {
+        self.subgraphs.push(fb::SubGraph {
+            name: Some(name.to_owned()),
+            tensors: Some(Vec::new()),
+            operators: Some(Vec::new()),
+            inputs: Some(Vec::new()),
+            outputs: Some(Vec::new()),
+            debug_metadata_index: -1,
+        });
+        self.subgraphs.len() - 1
+    }
+
+    fn sg(&mut self, sg: usize) -> &mut fb::SubGraph {
+        &mut self.subgraphs[sg]
+    }
+
+    /// Add an activation tensor (no data).
+    pub fn tensor(
+        &mut self,
+        sg: usize,
+        name: &str,
+        shape: &[i32],
+        dtype: i8,
+        quant: Option<SynthQuant>,
+    ) -> i32 {
+        self.tensor_with_buffer(sg, name, shape, dtype, quant, 0)
+    }
+
+    /// Add a tensor pointing at buffer `buffer` (any index, valid or not).
+    pub fn tensor_with_buffer(
+        &mut self,
+        sg: usize,
+        name: &str,
+        shape: &[i32],
+        dtype: i8,
+        quant: Option<SynthQuant>,
+        buffer: u32,
+    ) -> i32 {
+        let quantization = quant.map(|q| {
+            Box::new(fb::QuantizationParameters {
+                scale: Some(q.scale),
+                zero_point: Some(q.zero_point),
+                quantized_dimension: q.quantized_dimension,
+                ..Default::default()
+            })
+        });
+        let tensors = self.sg(sg).tensors.get_or_insert_with(Vec::new);
+        tensors.push(fb::Tensor {
+            shape: Some(shape.to_vec()),
+            type_: dtype,
+            buffer,
+            name: Some(name.to_owned()),
+            quantization,
+            ..Default::default()
+        });
+        (tensors.len() - 1) as i32
+    }
+
+    /// Add a buffer holding `data` inline; returns its index.
+    pub fn inline_buffer(&mut self, data: Vec<u8>) -> u32 {
+        let buffers = self.model.buffers.get_or_insert_with(Vec::new);
+        buffers.push(fb::Buffer {
+            data: Some(data),
+            offset: 0,
+            size: 0,
+        });
+        (buffers.len() - 1) as u32
+    }
+
+    /// Add a buffer whose bytes are stored at `offset` of the file (the >2 GB layout).
+    pub fn appended_buffer(&mut self, offset: u64, size: u64) -> u32 {
+        let buffers = self.model.buffers.get_or_insert_with(Vec::new);
+        buffers.push(fb::Buffer {
+            data: None,
+            offset,
+            size,
+        });
+        (buffers.len() - 1) as u32
+    }
+
+    /// Add a constant tensor with `data_len` zero bytes of inline data.
+    pub fn constant(
+        &mut self,
+        sg: usize,
+        name: &str,
+        shape: &[i32],
+        dtype: i8,
+        quant: Option<SynthQuant>,
+        data_len: usize,
+    ) -> i32 {
+        let b = self.inline_buffer(vec![0; data_len]);
+        self.tensor_with_buffer(sg, name, shape, dtype, quant, b)
+    }
+
+    /// Add an operator; inputs may hold -1 (absent) or any index.
+    pub fn op(
+        &mut self,
+        sg: usize,
+        opcode: u32,
+        inputs: &[i32],
+        outputs: &[i32],
+        options: SynthOptions,
+    ) -> usize {
+        let builtin_options = match options {
+            SynthOptions::None => None,
+            SynthOptions::Conv2d { activation } => Some(fb::BuiltinOptions::Conv2DOptions(
+                Box::new(fb::Conv2DOptions {
+                    stride_w: 1,
+                    stride_h: 1,
+                    fused_activation_function: activation,
+                    dilation_w_factor: 1,
+                    dilation_h_factor: 1,
+                    ..Default::default()
+                }),
+            )),
+            SynthOptions::DepthwiseConv2d { activation } => Some(
+                fb::BuiltinOptions::DepthwiseConv2DOptions(Box::new(fb::DepthwiseConv2DOptions {
+                    stride_w: 1,
+                    stride_h: 1,
+                    depth_multiplier: 1,
+                    fused_activation_function: activation,
+                    dilation_w_factor: 1,
+                    dilation_h_factor: 1,
+                    ..Default::default()
+                })),
+            ),
+            SynthOptions::FullyConnected { activation } => Some(
+                fb::BuiltinOptions::FullyConnectedOptions(Box::new(fb::FullyConnectedOptions {
+                    fused_activation_function: activation,
+                    ..Default::default()
+                })),
+            ),
+            SynthOptions::Add { activation } => {
+                Some(fb::BuiltinOptions::AddOptions(Box::new(fb::AddOptions {
+                    fused_activation_function: activation,
+                    pot_scale_int16: true,
+                })))
+            }
+            SynthOptions::Pool2d { activation } => Some(fb::BuiltinOptions::Pool2DOptions(
+                Box::new(fb::Pool2DOptions {
+                    stride_w: 2,
+                    stride_h: 2,
+                    filter_width: 2,
+                    filter_height: 2,
+                    fused_activation_function: activation,
+                    ..Default::default()
+                }),
+            )),
+            SynthOptions::While { cond, body } => Some(fb::BuiltinOptions::WhileOptions(Box::new(
+                fb::WhileOptions {
+                    cond_subgraph_index: cond,
+                    body_subgraph_index: body,
+                },
+            ))),
+            SynthOptions::If { then, otherwise } => {
+                Some(fb::BuiltinOptions::IfOptions(Box::new(fb::IfOptions {
+                    then_subgraph_index: then,
+                    else_subgraph_index: otherwise,
+                })))
+            }
+        };
+        let ops = self.sg(sg).operators.get_or_insert_with(Vec::new);
+        ops.push(fb::Operator {
+            opcode_index: opcode,
+            inputs: Some(inputs.to_vec()),
+            outputs: Some(outputs.to_vec()),
+            builtin_options,
+            debug_metadata_index: -1,
+            ..Default::default()
+        });
+        ops.len() - 1
+    }
+
+    /// Set a subgraph's inputs and outputs.
+    pub fn io(&mut self, sg: usize, inputs: &[i32], outputs: &[i32]) -> &mut Self {
+        let s = self.sg(sg);
+        s.inputs = Some(inputs.to_vec());
+        s.outputs = Some(outputs.to_vec());
+        self
+    }
+
+    /// Add a signature.
+    pub fn signature(
+        &mut self,
+        key: &str,
+        subgraph: u32,
+        inputs: &[(&str, u32)],
+        outputs: &[(&str, u32)],
+    ) -> &mut Self {
+        let map = |v: &[(&str, u32)]| {
+            Some(
+                v.iter()
+                    .map(|(n, t)| fb::TensorMap {
+                        name: Some((*n).to_owned()),
+                        tensor_index: *t,
+                    })
+                    .collect(),
+            )
+        };
+        self.model
+            .signature_defs
+            .get_or_insert_with(Vec::new)
+            .push(fb::SignatureDef {
+                inputs: map(inputs),
+                outputs: map(outputs),
+                signature_key: Some(key.to_owned()),
+                subgraph_index: subgraph,
+            });
+        self
+    }
+
+    /// Add a metadata entry whose value is `value` (in a new buffer).
+    pub fn metadata(&mut self, name: &str, value: Vec<u8>) -> &mut Self {
+        let buffer = self.inline_buffer(value);
+        self.model
+            .metadata
+            .get_or_insert_with(Vec::new)
+            .push(fb::Metadata {
+                name: Some(name.to_owned()),
+                buffer,
+            });
+        self
+    }
+
+    /// Serialize with the `TFL3` identifier.
+    pub fn finish(&self) -> Vec<u8> {
+        let mut model = self.model.clone();
+        model.subgraphs = Some(self.subgraphs.clone());
+        let mut b = planus::Builder::new();
+        b.finish(&model, Some(*b"TFL3")).to_vec()
+    }
+}
+
+/// A chain of `blocks` repetitions of CONV_2D → ADD → RELU6-fused DEPTHWISE_CONV_2D
+/// (int8, per-channel weights), with QUANTIZE at the start and DEQUANTIZE at the
+/// end: a large, realistic integer graph for benchmarks. Each block adds 3
+/// operators and 8 tensors (`weight_bytes` bytes of inline data per weight).
+pub fn int8_chain(blocks: usize, weight_bytes: usize) -> Vec<u8> {
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let q = m.builtin_v(BuiltinCode::QUANTIZE, 1);
+    let dq = m.builtin_v(BuiltinCode::DEQUANTIZE, 2);
+    let conv = m.builtin_v(BuiltinCode::CONV_2D, 3);
+    let add = m.builtin_v(BuiltinCode::ADD, 2);
+    let dw = m.builtin_v(BuiltinCode::DEPTHWISE_CONV_2D, 3);
+    let act = |s: f32| Some(SynthQuant::per_tensor(s, -128));
+    let shape = [1, 8, 8, 8];
+    let input = m.tensor(sg, "serving_default_input:0", &shape, 0, None);
+    let mut x = m.tensor(sg, "tfl.quantize", &shape, 9, act(0.02));
+    m.op(sg, q, &[input], &[x], SynthOptions::None);
+    for i in 0..blocks {
+        let w = m.constant(
+            sg,
+            &format!("model/conv{i}/Conv2D"),
+            &[8, 1, 1, 8],
+            9,
+            Some(SynthQuant::per_axis(vec![0.01; 8], 0)),
+            weight_bytes,
+        );
+        let b = m.constant(
+            sg,
+            &format!("model/conv{i}/BiasAdd/ReadVariableOp"),
+            &[8],
+            2,
+            Some(SynthQuant::per_axis(vec![0.0002; 8], 0)),
+            32,
+        );
+        let c = m.tensor(
+            sg,
+            &format!("model/conv{i}/BiasAdd;model/conv{i}/Conv2D"),
+            &shape,
+            9,
+            act(0.03),
+        );
+        m.op(
+            sg,
+            conv,
+            &[x, w, b],
+            &[c],
+            SynthOptions::Conv2d { activation: 0 },
+        );
+        let s = m.tensor(sg, &format!("model/add{i}/add"), &shape, 9, act(0.04));
+        m.op(sg, add, &[c, x], &[s], SynthOptions::Add { activation: 0 });
+        let dww = m.constant(
+            sg,
+            &format!("model/dw{i}/depthwise"),
+            &[1, 1, 1, 8],
+            9,
+            Some(SynthQuant::per_axis(vec![0.01; 8], 3)),
+            weight_bytes,
+        );
+        let dwb = m.constant(
+            sg,
+            &format!("model/dw{i}/BiasAdd/ReadVariableOp"),
+            &[8],
+            2,
+            Some(SynthQuant::per_axis(vec![0.0004; 8], 0)),
+            32,
+        );
+        let y = m.tensor(
+            sg,
+            &format!("model/dw{i}/Relu6;model/dw{i}/BiasAdd;model/dw{i}/depthwise"),
+            &shape,
+            9,
+            act(6.0 / 255.0),
+        );
+        m.op(
+            sg,
+            dw,
+            &[s, dww, dwb],
+            &[y],
+            SynthOptions::DepthwiseConv2d { activation: 3 },
+        );
+        // Two more activations per block keep the tensor/op ratio of real models.
+        x = y;
+    }
+    let out = m.tensor(sg, "StatefulPartitionedCall:0", &shape, 0, None);
+    m.op(sg, dq, &[x], &[out], SynthOptions::None);
+    m.io(sg, &[input], &[out]);
+    m.signature(
+        "serving_default",
+        0,
+        &[("input", input as u32)],
+        &[("output_0", out as u32)],
+    );
+    m.finish()
+}
+
+/// A float model whose weights total about `total_weight_bytes`: a chain of
+/// FULLY_CONNECTED layers with large inline float32 weights.
+pub fn weight_heavy_float(total_weight_bytes: usize, layers: usize) -> Vec<u8> {
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let fc = m.builtin_v(BuiltinCode::FULLY_CONNECTED, 1);
+    let per_layer = total_weight_bytes / layers.max(1);
+    // Square weights [n, n] of float32 close to the requested size.
+    let n = ((per_layer / 4) as f64).sqrt().max(1.0) as i32;
+    let input = m.tensor(sg, "serving_default_x:0", &[1, n], 0, None);
+    let mut x = input;
+    for i in 0..layers {
+        let w = m.constant(
+            sg,
+            &format!("model/dense{i}/MatMul"),
+            &[n, n],
+            0,
+            None,
+            (n as usize) * (n as usize) * 4,
+        );
+        let y = m.tensor(
+            sg,
+            &format!("model/dense{i}/MatMul;model/dense{i}/Relu"),
+            &[1, n],
+            0,
+            None,
+        );
+        m.op(
+            sg,
+            fc,
+            &[x, w, -1],
+            &[y],
+            SynthOptions::FullyConnected { activation: 1 },
+        );
+        x = y;
+    }
+    m.io(sg, &[input], &[x]);
+    m.finish()
+}

@@ -1,0 +1,25 @@
+//! Shared test helpers: fixture paths.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A committed fixture by file name.
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("testdata").join(name)
+}
+
+/// Every committed `.tflite` fixture, sorted by name.
+pub fn fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("testdata"))
+        .expect("testdata")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tflite"))
+        .collect();
+    v.sort();
+    v
+}
