@@ -23,3 +23,17 @@ pub fn fixtures() -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Runs everything tflq does with a loaded model, so that hostile-input tests
+/// cover the analyses and renderers as well as the loader.
+pub fn exercise(model: &tflq::Model) {
+    for sg in &model.subgraphs {
+        let g = tflq::graph::Graph::new(sg);
+        let _ = g.topo_order();
+        for t in 0..sg.tensors.len() {
+            let t = tflq::model::TensorId(t as u32);
+            let _ = (g.producer(t), g.consumers(t).len());
+        }
+    }
+    let _ = tflq::graph::reachable_subgraphs(model);
+}

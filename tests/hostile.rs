@@ -1,0 +1,414 @@
+//! Hostile and unusual input: synthetic files from tflq's own builder, and
+//! thousands of truncated and byte-mutated real fixtures. Every input must
+//! give a model or a typed error: never a panic, never a hang.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use tflq::Error;
+use tflq::model::{Buffer, BuiltinCode, DType, OpKind, TensorId};
+use tflq::synth::{ModelBuilder, SynthOptions, SynthQuant};
+
+/// A small valid model: input → CONV_2D (optional bias left out) → output.
+fn small() -> (ModelBuilder, usize) {
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let conv = m.builtin(BuiltinCode::CONV_2D);
+    let x = m.tensor(
+        sg,
+        "x",
+        &[1, 4, 4, 2],
+        9,
+        Some(SynthQuant::per_tensor(0.1, -3)),
+    );
+    let w = m.constant(
+        sg,
+        "w",
+        &[3, 1, 1, 2],
+        9,
+        Some(SynthQuant::per_axis(vec![0.5, 0.25, 0.125], 0)),
+        6,
+    );
+    let y = m.tensor(
+        sg,
+        "y",
+        &[1, 4, 4, 3],
+        9,
+        Some(SynthQuant::per_tensor(0.2, -128)),
+    );
+    m.op(
+        sg,
+        conv,
+        &[x, w, -1],
+        &[y],
+        SynthOptions::Conv2d { activation: 1 },
+    );
+    m.io(sg, &[x], &[y]);
+    m.signature("serving_default", 0, &[("x", 0)], &[("y", 2)]);
+    (m, sg)
+}
+
+#[test]
+fn synthetic_model_reads_back() {
+    let (m, _) = small();
+    let model = tflq::load(&m.finish()).expect("valid");
+    let sg = &model.subgraphs[0];
+    assert_eq!(
+        sg.operators[0].inputs,
+        vec![Some(TensorId(0)), Some(TensorId(1)), None]
+    );
+    assert_eq!(sg.operators[0].kind.to_string(), "CONV_2D");
+    assert_eq!(sg.tensors[1].data_len, 6);
+    assert_eq!(
+        sg.tensors[1].quantization.as_ref().unwrap().scale,
+        vec![0.5, 0.25, 0.125]
+    );
+    assert_eq!(
+        sg.operators[0].activation,
+        Some(tflq::model::Activation::Relu)
+    );
+    assert_eq!(
+        model.signatures[0].outputs,
+        vec![("y".to_owned(), TensorId(2))]
+    );
+}
+
+#[test]
+fn unknown_op_codes_and_types_are_kept() {
+    let (mut m, sg) = small();
+    let newer = m.raw_opcode(127, 250, None, 1);
+    let old_style = m.raw_opcode(4, 0, None, 1); // pre-3a file: code only in the old field
+    let t = m.tensor(sg, "odd", &[2], 40, None);
+    m.op(sg, newer, &[2], &[t], SynthOptions::None);
+    let t2 = m.tensor(sg, "dw", &[2], 9, None);
+    m.op(sg, old_style, &[t], &[t2], SynthOptions::None);
+    let model = tflq::load(&m.finish()).expect("loads");
+    let ops = &model.subgraphs[0].operators;
+    assert_eq!(ops[1].kind, OpKind::Unknown(250));
+    assert_eq!(ops[1].kind.to_string(), "UNKNOWN_OP_250");
+    assert_eq!(ops[2].kind.to_string(), "DEPTHWISE_CONV_2D");
+    assert_eq!(model.subgraphs[0].tensors[3].dtype, DType(40));
+}
+
+fn expect_err(bytes: &[u8], want: &str) {
+    match tflq::load(bytes) {
+        Ok(_) => panic!("expected an error containing {want:?}"),
+        Err(e) => assert!(
+            e.to_string().contains(want),
+            "error {e} does not contain {want:?}"
+        ),
+    }
+}
+
+#[test]
+fn out_of_range_indices_are_errors_with_a_path() {
+    let (mut m, sg) = small();
+    m.op(sg, 0, &[0, 99], &[2], SynthOptions::None);
+    expect_err(
+        &m.finish(),
+        "subgraphs[0].operators[1].inputs[1]: tensor index 99 is out of range (there are 3)",
+    );
+
+    let (mut m, sg) = small();
+    m.op(sg, 7, &[0], &[2], SynthOptions::None);
+    expect_err(
+        &m.finish(),
+        "operators[1].opcode_index: operator code index 7",
+    );
+
+    let (mut m, sg) = small();
+    m.tensor_with_buffer(sg, "bad", &[1], 0, None, 55);
+    expect_err(
+        &m.finish(),
+        "subgraphs[0].tensors[3].buffer: buffer index 55",
+    );
+
+    let (mut m, sg) = small();
+    let w = m.builtin(BuiltinCode::WHILE);
+    m.op(sg, w, &[0], &[2], SynthOptions::While { cond: 0, body: 9 });
+    expect_err(
+        &m.finish(),
+        "builtin_options.body_subgraph_index: subgraph index 9",
+    );
+
+    let (mut m, _) = small();
+    m.signature("other", 0, &[("x", 12)], &[]);
+    expect_err(
+        &m.finish(),
+        "signature_defs[1].inputs[0].tensor_index: tensor index 12",
+    );
+
+    let (mut m, _) = small();
+    m.signature("other", 3, &[], &[]);
+    expect_err(
+        &m.finish(),
+        "signature_defs[1].subgraph_index: subgraph index 3",
+    );
+
+    let (mut m, sg) = small();
+    m.io(sg, &[-2], &[2]);
+    expect_err(&m.finish(), "subgraphs[0].inputs[0]: tensor index -2");
+}
+
+#[test]
+fn header_checks() {
+    expect_err(b"", "too short");
+    expect_err(b"\x10\0\0\0TFL", "too short");
+    expect_err(b"\x10\0\0\0ABCDxxxxxxxx", "expected \"TFL3\"");
+    let (mut m, _) = small();
+    m.version(2);
+    expect_err(&m.finish(), "unsupported TFLite schema version 2");
+    let mut bytes = small().0.finish();
+    bytes[0] = 0xff;
+    bytes[1] = 0xff;
+    expect_err(&bytes, "malformed model");
+}
+
+#[test]
+fn trailing_bytes_are_allowed() {
+    let mut bytes = small().0.finish();
+    let plain = tflq::load(&bytes).unwrap();
+    bytes.extend(std::iter::repeat_n(0xA5, 100_000)); // e.g. an appended ZIP
+    let padded = tflq::load(&bytes).unwrap();
+    assert_eq!(plain.subgraphs[0].tensors, padded.subgraphs[0].tensors);
+    assert_eq!(padded.file_len, plain.file_len + 100_000);
+}
+
+#[test]
+fn self_calling_control_flow_is_read_and_walked() {
+    // A WHILE whose body is its own subgraph: malformed for the runtime, but
+    // nothing in tflq may recurse forever on it.
+    let (mut m, sg) = small();
+    let w = m.builtin(BuiltinCode::WHILE);
+    let t = m.tensor(sg, "loop", &[1], 2, None);
+    m.op(sg, w, &[2], &[t], SynthOptions::While { cond: 0, body: 0 });
+    let model = tflq::load(&m.finish()).unwrap();
+    let reach = tflq::graph::reachable_subgraphs(&model);
+    assert_eq!(reach.len(), 1);
+    assert_eq!(tflq::graph::calls(&model).len(), 2);
+}
+
+#[test]
+fn cycles_between_ops_are_reported_not_looped() {
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let add = m.builtin(BuiltinCode::ADD);
+    let a = m.tensor(sg, "a", &[1], 0, None);
+    let b = m.tensor(sg, "b", &[1], 0, None);
+    m.op(sg, add, &[b], &[a], SynthOptions::None);
+    m.op(sg, add, &[a], &[b], SynthOptions::None);
+    let model = tflq::load(&m.finish()).unwrap();
+    let g = tflq::graph::Graph::new(&model.subgraphs[0]);
+    assert!(g.topo_order().is_err());
+    assert!(!g.file_order_is_topological());
+}
+
+#[test]
+fn appended_buffers_past_two_gigabytes_are_sized_not_read() {
+    const GIB: u64 = 1 << 30;
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let fc = m.builtin(BuiltinCode::FULLY_CONNECTED);
+    let b1 = m.appended_buffer(3 * GIB, GIB);
+    let b2 = m.appended_buffer(4 * GIB, GIB + 7);
+    let x = m.tensor(sg, "x", &[1, 16384], 0, None);
+    let w = m.tensor_with_buffer(sg, "w", &[16384, 16384], 0, None, b1);
+    let b = m.tensor_with_buffer(sg, "b", &[16384], 0, None, b2);
+    let y = m.tensor(sg, "y", &[1, 16384], 0, None);
+    m.op(
+        sg,
+        fc,
+        &[x, w, b],
+        &[y],
+        SynthOptions::FullyConnected { activation: 0 },
+    );
+    m.io(sg, &[x], &[y]);
+    m.metadata("buffer_location", b"outside flatbuffers".to_vec());
+    let bytes = m.finish();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.tflite");
+    std::fs::write(&path, &bytes).unwrap();
+    // A sparse 5+ GiB file: the data region is never written, so reading it
+    // would show up as gigabytes of resident memory and seconds of time.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(5 * GIB + 7)
+        .unwrap();
+
+    let before = peak_rss_kib();
+    let start = Instant::now();
+    let file = tflq::ModelFile::open(&path).expect("big model");
+    let elapsed = start.elapsed();
+    let model = file.model();
+    assert_eq!(model.file_len, 5 * GIB + 7);
+    assert!(model.uses_appended_buffers());
+    assert_eq!(model.subgraphs[0].tensors[1].data_len, GIB);
+    assert_eq!(model.subgraphs[0].tensors[2].data_len, GIB + 7);
+    assert!(matches!(model.buffers[b1 as usize], Buffer::Appended(r) if r.offset == 3 * GIB));
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    if let (Some(a), Some(b)) = (before, peak_rss_kib()) {
+        assert!(
+            b.saturating_sub(a) < 64 * 1024,
+            "peak memory grew by {} KiB",
+            b - a
+        );
+    }
+
+    // One byte short: the second buffer now ends past the end of the file.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(5 * GIB + 6)
+        .unwrap();
+    let err = tflq::ModelFile::open(&path).unwrap_err();
+    assert!(matches!(err, Error::DataOutOfFile { .. }), "{err}");
+    assert!(err.to_string().contains("buffers[2]"), "{err}");
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn shared_tables_cannot_expand_without_bound() {
+    // 200,000 offsets to one tensor whose shape has 20,000 dims: ~800 KB of
+    // file that would otherwise decode to 4·10⁹ integers.
+    use planus::{Builder, Offset, WriteAsOffset};
+    use tflq_schema as fb;
+    let mut b = Builder::new();
+    let tensor = fb::Tensor {
+        shape: Some(vec![1; 20_000]),
+        ..Default::default()
+    };
+    let t: Offset<fb::Tensor> = tensor.prepare(&mut b);
+    let tensors = vec![t; 200_000];
+    let tensors: Offset<[Offset<fb::Tensor>]> = tensors.as_slice().prepare(&mut b);
+    let sg = fb::SubGraph::create(&mut b, tensors, (), (), (), (), -1);
+    let sgs: Offset<[Offset<fb::SubGraph>]> = [sg].as_slice().prepare(&mut b);
+    let model = fb::Model::create(&mut b, 3u32, (), sgs, (), (), (), (), (), (), ());
+    let bytes = tflq::synth::finish_root(&mut b, model);
+    let start = Instant::now();
+    let err = tflq::load(&bytes).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+/// xorshift64*: a deterministic mutation source with no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Loads and walks whatever loads (graph, analyses), under catch_unwind.
+fn survive(bytes: &[u8]) -> Result<bool, String> {
+    std::panic::catch_unwind(|| match tflq::load(bytes) {
+        Ok(model) => {
+            common::exercise(&model);
+            true
+        }
+        Err(e) => {
+            // Errors must be one readable sentence.
+            let s = e.to_string();
+            assert!(!s.is_empty() && !s.contains('\n'));
+            false
+        }
+    })
+    .map_err(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default()
+    })
+}
+
+#[test]
+fn thousands_of_truncated_and_mutated_models_never_panic() {
+    let mut seeds: Vec<(String, Vec<u8>)> = common::fixtures()
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    seeds.push(("synthetic".into(), small().0.finish()));
+    seeds.push(("chain".into(), tflq::synth::int8_chain(20, 64)));
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (mut loaded, mut rejected, mut total) = (0usize, 0usize, 0usize);
+    let mut slowest = Duration::ZERO;
+    for (name, seed) in &seeds {
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        // Truncations, denser near the start where the tables are.
+        for i in 0..150 {
+            let cut = if i < 75 {
+                rng.below(seed.len().min(4096))
+            } else {
+                rng.below(seed.len())
+            };
+            cases.push(seed[..cut].to_vec());
+        }
+        // Byte mutations: single bytes, runs, and 32-bit words set to extremes.
+        for i in 0..300 {
+            let mut m = seed.clone();
+            let n = 1 + rng.below(8);
+            for _ in 0..n {
+                // Aim most mutations at the metadata, not the weight bytes.
+                let pos = if i % 3 == 0 {
+                    rng.below(m.len())
+                } else {
+                    rng.below(m.len().min(8192))
+                };
+                match rng.below(4) {
+                    0 => m[pos] = rng.next() as u8,
+                    1 => m[pos] ^= 1 << rng.below(8),
+                    2 => {
+                        let v = [0u32, 1, 0x7fff_ffff, 0xffff_ffff, 0x8000_0000][rng.below(5)];
+                        let end = (pos + 4).min(m.len());
+                        m[pos..end].copy_from_slice(&v.to_le_bytes()[..end - pos]);
+                    }
+                    _ => {
+                        let end = (pos + 1 + rng.below(16)).min(m.len());
+                        m[pos..end].fill(0xff);
+                    }
+                }
+            }
+            cases.push(m);
+        }
+        for case in cases {
+            let start = Instant::now();
+            match survive(&case) {
+                Ok(true) => loaded += 1,
+                Ok(false) => rejected += 1,
+                Err(msg) => panic!(
+                    "{name}: panic on a mutated input ({} bytes): {msg}",
+                    case.len()
+                ),
+            }
+            let t = start.elapsed();
+            slowest = slowest.max(t);
+            assert!(t < Duration::from_secs(2), "{name}: one input took {t:?}");
+            total += 1;
+        }
+    }
+    eprintln!(
+        "mutation test: {total} inputs, {loaded} loaded, {rejected} rejected, slowest {slowest:?}"
+    );
+    assert!(total >= 5000, "only {total} inputs");
+    assert!(loaded > 0 && rejected > 0);
+}
