@@ -18,10 +18,12 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod error;
 pub mod graph;
 pub mod load;
 pub mod model;
+pub mod report;
 pub mod synth;
 
 pub use error::{Error, Result};

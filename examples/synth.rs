@@ -1,0 +1,26 @@
+//! Writes synthetic models for benchmarks: `cargo run --release --example synth -- chain BLOCKS OUT`
+//! or `... -- heavy MEGABYTES OUT`.
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: synth chain BLOCKS OUT | synth heavy MEGABYTES OUT";
+    let (Some(kind), Some(n), Some(out)) = (args.get(1), args.get(2), args.get(3)) else {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    };
+    let Ok(n) = n.parse::<usize>() else {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    };
+    let bytes = match kind.as_str() {
+        "chain" => tflq::synth::int8_chain(n, 64),
+        "heavy" => tflq::synth::weight_heavy_float(n << 20, 8),
+        _ => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = std::fs::write(out, bytes) {
+        eprintln!("{out}: {e}");
+        std::process::exit(2);
+    }
+}

@@ -1,0 +1,38 @@
+//! Analyses: pure functions from a [`Model`] to plain data. No printing and
+//! no formatting here; [`crate::report`] turns the data into text.
+
+pub mod layer;
+pub mod quant;
+pub mod rules;
+pub mod summary;
+
+use serde::Serialize;
+
+use crate::model::{Model, SubgraphId};
+pub use quant::{
+    Compute, Evidence, Finding, FindingKind, OpInfo, Scheme, SchemeKind, SubgraphQuant,
+};
+pub use summary::Summary;
+
+/// Everything `tflq inspect` shows about one model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inspection {
+    /// Model-level facts.
+    pub summary: Summary,
+    /// The quantization scheme.
+    pub scheme: Scheme,
+    /// Per-subgraph op classification and findings, in subgraph order.
+    pub subgraphs: Vec<SubgraphQuant>,
+}
+
+/// Analyse a model. Cost is linear in operators, tensors and edges.
+pub fn inspect(model: &Model) -> Inspection {
+    let subgraphs: Vec<SubgraphQuant> = (0..model.subgraphs.len())
+        .map(|i| quant::analyze_subgraph(model, SubgraphId(i as u32)))
+        .collect();
+    Inspection {
+        summary: summary::summarize(model),
+        scheme: quant::scheme(model, &subgraphs),
+        subgraphs,
+    }
+}

@@ -1,0 +1,790 @@
+//! The quantization picture of a model: how each op computes (int8, int16,
+//! float, hybrid), every QUANTIZE and DEQUANTIZE and what it does, float
+//! islands inside integer graphs, hybrid ops, breaks of the int8 spec's basic
+//! rules, and the model's overall scheme with its evidence.
+
+use serde::Serialize;
+
+use super::layer::{has_qat_marks, layer_of};
+use super::rules;
+use crate::graph::Graph;
+use crate::model::{BuiltinCode, DType, Model, OpId, Subgraph, SubgraphId, TensorId};
+
+/// How an operator computes, read from its activation and weight types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compute {
+    /// Integer activations of 8 bits (int8 or uint8).
+    Int8,
+    /// Integer activations of 16 bits.
+    Int16,
+    /// Float activations, float (or float16-dequantized) weights.
+    Float,
+    /// Float activations with integer weights, quantized on the fly.
+    Hybrid,
+    /// QUANTIZE or DEQUANTIZE.
+    Convert,
+    /// No numeric activations to speak of (shapes, indices, booleans, control flow).
+    Other,
+}
+
+impl Compute {
+    /// Float or hybrid: runs on float activations.
+    pub fn is_float(self) -> bool {
+        matches!(self, Compute::Float | Compute::Hybrid)
+    }
+
+    /// Integer activations.
+    pub fn is_integer(self) -> bool {
+        matches!(self, Compute::Int8 | Compute::Int16)
+    }
+}
+
+/// Per-op facts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpInfo {
+    /// The operator.
+    pub op: OpId,
+    /// How it computes.
+    pub compute: Compute,
+    /// Keras layer recovered from its output name.
+    pub layer: Option<String>,
+}
+
+/// The overall quantization scheme of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemeKind {
+    /// Everything float32.
+    Float,
+    /// Float16 constants dequantized to float32 at run time.
+    Float16Weights,
+    /// Float activations, int8 weights (hybrid / weight-only).
+    DynamicRange,
+    /// Integer int8 throughout.
+    FullInteger,
+    /// int16 activations with int8 weights throughout.
+    Int16x8,
+    /// int8 body with some ops left in float.
+    MixedInt8,
+    /// int16x8 body with some ops left in float.
+    MixedInt16x8,
+    /// No compute ops to judge by.
+    Unknown,
+}
+
+impl std::fmt::Display for SchemeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SchemeKind::Float => "float",
+            SchemeKind::Float16Weights => "float16 weights",
+            SchemeKind::DynamicRange => "dynamic-range (hybrid)",
+            SchemeKind::FullInteger => "full-integer int8",
+            SchemeKind::Int16x8 => "int16x8",
+            SchemeKind::MixedInt8 => "mixed int8 with float islands",
+            SchemeKind::MixedInt16x8 => "mixed int16x8 with float islands",
+            SchemeKind::Unknown => "unknown (no compute ops)",
+        })
+    }
+}
+
+/// A fact supporting the scheme.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "evidence", rename_all = "kebab-case")]
+pub enum Evidence {
+    /// Modes recorded in CONVERSION_METADATA.
+    ConversionModes {
+        /// Mode names.
+        modes: Vec<String>,
+    },
+    /// Compute ops by how they compute (all subgraphs).
+    Ops {
+        /// int8 ops.
+        int8: usize,
+        /// int16 ops.
+        int16: usize,
+        /// Float ops.
+        float: usize,
+        /// Hybrid ops.
+        hybrid: usize,
+    },
+    /// Quantizer ops (all subgraphs).
+    Quantizers {
+        /// float→int QUANTIZE.
+        quantize: usize,
+        /// int→int QUANTIZE.
+        requantize: usize,
+        /// int→float DEQUANTIZE of activations.
+        dequantize: usize,
+        /// DEQUANTIZE of constants.
+        constant_dequantize: usize,
+    },
+    /// FLOAT16 constants.
+    Float16Constants {
+        /// How many.
+        count: usize,
+    },
+    /// Integer constant weights of weight-carrying ops.
+    IntegerWeights {
+        /// How many.
+        count: usize,
+    },
+    /// Tensor names with tfmot's marks: converted from a QAT graph.
+    QatNames {
+        /// How many tensors.
+        count: usize,
+    },
+    /// Types of the main subgraph's inputs and outputs.
+    Io {
+        /// Input dtypes.
+        inputs: Vec<DType>,
+        /// Output dtypes.
+        outputs: Vec<DType>,
+    },
+}
+
+/// The scheme and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scheme {
+    /// What it is.
+    pub kind: SchemeKind,
+    /// Whether the model was converted from a tfmot QAT graph.
+    pub qat: bool,
+    /// The facts.
+    pub evidence: Vec<Evidence>,
+}
+
+/// Per-tensor (scale, zero point).
+pub type Params = (f32, i64);
+
+/// What a finding is, with its numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// QUANTIZE float → int of a graph input.
+    QuantizeInput {
+        /// Output type.
+        to: DType,
+    },
+    /// QUANTIZE float → int inside the graph (leaving a float region).
+    Quantize {
+        /// Output type.
+        to: DType,
+    },
+    /// QUANTIZE int → int of the same width with new parameters.
+    Requantize {
+        /// Input parameters.
+        from: Option<Params>,
+        /// Output parameters.
+        to: Option<Params>,
+        /// Output scale / input scale.
+        scale_ratio: Option<f32>,
+    },
+    /// QUANTIZE between integer types (int8 ↔ uint8 at the I/O, int16 ↔ int8).
+    TypeConversion {
+        /// Input type.
+        from: DType,
+        /// Output type.
+        to: DType,
+    },
+    /// DEQUANTIZE int → float of a graph output.
+    DequantizeOutput {
+        /// Input type.
+        from: DType,
+    },
+    /// DEQUANTIZE int → float inside the graph (entering a float region).
+    Dequantize {
+        /// Input type.
+        from: DType,
+    },
+    /// DEQUANTIZE of a constant (float16 or weight-only int8 weights).
+    ConstantDequantize {
+        /// Constant type.
+        from: DType,
+        /// The constant.
+        tensor: TensorId,
+    },
+    /// A connected region of float compute inside an integer graph.
+    FloatIsland {
+        /// DEQUANTIZE ops feeding it.
+        entries: Vec<OpId>,
+        /// QUANTIZE ops after it.
+        exits: Vec<OpId>,
+        /// Whether it reads a graph input directly.
+        from_graph_input: bool,
+        /// Whether it writes a graph output directly.
+        to_graph_output: bool,
+    },
+    /// Float activations with integer weights.
+    HybridOp {
+        /// The weight tensor.
+        weights: TensorId,
+        /// Its type.
+        weight_dtype: DType,
+    },
+    /// Integer weights whose zero points are not all 0.
+    WeightZeroPoint {
+        /// The weights.
+        tensor: TensorId,
+        /// How many zero points are not 0.
+        nonzero: usize,
+    },
+    /// Bias scale differs from input scale × weight scale.
+    BiasScale {
+        /// The bias.
+        tensor: TensorId,
+        /// Channel with the largest relative difference.
+        channel: usize,
+        /// input scale × weight scale there.
+        expected: f32,
+        /// The bias scale there.
+        actual: f32,
+    },
+    /// A same-scale op whose input and output parameters differ.
+    SameScaleMismatch {
+        /// Input tensor.
+        input: TensorId,
+        /// Output tensor.
+        output: TensorId,
+        /// Input parameters.
+        input_params: Params,
+        /// Output parameters.
+        output_params: Params,
+    },
+    /// A fixed-output op with other output parameters.
+    FixedOutput {
+        /// The output.
+        tensor: TensorId,
+        /// Required parameters.
+        expected: Params,
+        /// Stored parameters.
+        actual: Params,
+    },
+}
+
+impl FindingKind {
+    /// The kebab-case name used in JSON and filters.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FindingKind::QuantizeInput { .. } => "quantize-input",
+            FindingKind::Quantize { .. } => "quantize",
+            FindingKind::Requantize { .. } => "requantize",
+            FindingKind::TypeConversion { .. } => "type-conversion",
+            FindingKind::DequantizeOutput { .. } => "dequantize-output",
+            FindingKind::Dequantize { .. } => "dequantize",
+            FindingKind::ConstantDequantize { .. } => "constant-dequantize",
+            FindingKind::FloatIsland { .. } => "float-island",
+            FindingKind::HybridOp { .. } => "hybrid-op",
+            FindingKind::WeightZeroPoint { .. } => "weight-zero-point",
+            FindingKind::BiasScale { .. } => "bias-scale",
+            FindingKind::SameScaleMismatch { .. } => "same-scale-mismatch",
+            FindingKind::FixedOutput { .. } => "fixed-output",
+        }
+    }
+
+    /// Whether it breaks a rule of the quantization spec.
+    pub fn is_spec_break(&self) -> bool {
+        matches!(
+            self,
+            FindingKind::WeightZeroPoint { .. }
+                | FindingKind::BiasScale { .. }
+                | FindingKind::SameScaleMismatch { .. }
+                | FindingKind::FixedOutput { .. }
+        )
+    }
+}
+
+/// One finding about one place of a subgraph.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Subgraph.
+    pub subgraph: SubgraphId,
+    /// The ops concerned, the main one first.
+    pub ops: Vec<OpId>,
+    /// Keras layer of the main op, when recoverable.
+    pub layer: Option<String>,
+    /// What it is.
+    #[serde(flatten)]
+    pub kind: FindingKind,
+}
+
+/// The quantization analysis of one subgraph.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubgraphQuant {
+    /// Subgraph.
+    pub subgraph: SubgraphId,
+    /// One entry per operator, in order.
+    pub ops: Vec<OpInfo>,
+    /// Findings in op order.
+    pub findings: Vec<Finding>,
+}
+
+/// Classify how `op` computes.
+pub fn classify(sg: &Subgraph, op: OpId) -> Compute {
+    let o = sg.op(op);
+    if rules::is_quantize_or_dequantize(&o.kind) {
+        return Compute::Convert;
+    }
+    let mut float_act = false;
+    let (mut int8, mut int16) = (false, false);
+    for t in o.present_inputs().chain(o.outputs.iter().copied()) {
+        let tensor = sg.tensor(t);
+        if tensor.is_constant() {
+            continue;
+        }
+        let d = tensor.dtype;
+        if d.is_float() {
+            float_act = true;
+        } else if tensor.is_quantized() || d == DType::INT8 || d == DType::UINT8 {
+            match d {
+                DType::INT8 | DType::UINT8 => int8 = true,
+                DType::INT16 => int16 = true,
+                _ => {}
+            }
+        }
+    }
+    if float_act {
+        if let Some(w) = rules::weight_operands(&o.kind)
+            && let Some(Some(wt)) = o.inputs.get(w.weights)
+        {
+            let wt = sg.tensor(*wt);
+            if wt.is_constant() && !wt.dtype.is_float() && wt.dtype.is_quantizable_int() {
+                return Compute::Hybrid;
+            }
+        }
+        // Embedding lookups and other hybrid-capable ops with integer tables.
+        if o.kind.is(BuiltinCode::EMBEDDING_LOOKUP)
+            || o.kind.is(BuiltinCode::UNIDIRECTIONAL_SEQUENCE_LSTM)
+            || o.kind.is(BuiltinCode::LSTM)
+        {
+            let int_const = o.present_inputs().any(|t| {
+                let t = sg.tensor(t);
+                t.is_constant() && t.dtype == DType::INT8
+            });
+            if int_const {
+                return Compute::Hybrid;
+            }
+        }
+        return Compute::Float;
+    }
+    if int16 {
+        Compute::Int16
+    } else if int8 {
+        Compute::Int8
+    } else {
+        Compute::Other
+    }
+}
+
+/// Analyse one subgraph.
+pub fn analyze_subgraph(model: &Model, index: SubgraphId) -> SubgraphQuant {
+    let sg = model.subgraph(index);
+    let graph = Graph::new(sg);
+    let ops: Vec<OpInfo> = sg
+        .op_ids()
+        .map(|op| OpInfo {
+            op,
+            compute: classify(sg, op),
+            layer: sg
+                .op(op)
+                .outputs
+                .first()
+                .and_then(|t| layer_of(&sg.tensor(*t).name))
+                .map(|l| l.name),
+        })
+        .collect();
+    let integer_graph = ops.iter().any(|o| o.compute.is_integer());
+    let mut findings = Vec::new();
+    let finding = |op: OpId, kind: FindingKind| Finding {
+        subgraph: index,
+        ops: vec![op],
+        layer: ops[op.index()].layer.clone(),
+        kind,
+    };
+
+    for op in sg.op_ids() {
+        let o = sg.op(op);
+        let first_in = o.inputs.first().copied().flatten();
+        let first_out = o.outputs.first().copied();
+        if o.kind.is(BuiltinCode::QUANTIZE)
+            && let (Some(i), Some(out)) = (first_in, first_out)
+        {
+            let (ti, to) = (sg.tensor(i), sg.tensor(out));
+            let kind = if ti.dtype.is_float() {
+                if graph.is_graph_input(i) || graph.producer(i).is_none() {
+                    FindingKind::QuantizeInput { to: to.dtype }
+                } else {
+                    FindingKind::Quantize { to: to.dtype }
+                }
+            } else if ti.dtype == to.dtype {
+                let (a, b) = (ti.per_tensor(), to.per_tensor());
+                FindingKind::Requantize {
+                    from: a,
+                    to: b,
+                    scale_ratio: a.zip(b).map(|(a, b)| b.0 / a.0),
+                }
+            } else {
+                FindingKind::TypeConversion {
+                    from: ti.dtype,
+                    to: to.dtype,
+                }
+            };
+            findings.push(finding(op, kind));
+        } else if o.kind.is(BuiltinCode::DEQUANTIZE)
+            && let (Some(i), Some(out)) = (first_in, first_out)
+        {
+            let ti = sg.tensor(i);
+            let kind = if ti.is_constant() {
+                FindingKind::ConstantDequantize {
+                    from: ti.dtype,
+                    tensor: i,
+                }
+            } else if graph.is_graph_output(out) || graph.consumers(out).is_empty() {
+                FindingKind::DequantizeOutput { from: ti.dtype }
+            } else {
+                FindingKind::Dequantize { from: ti.dtype }
+            };
+            findings.push(finding(op, kind));
+        }
+        if ops[op.index()].compute == Compute::Hybrid
+            && let Some(w) = rules::weight_operands(&o.kind)
+            && let Some(Some(wt)) = o.inputs.get(w.weights)
+        {
+            findings.push(finding(
+                op,
+                FindingKind::HybridOp {
+                    weights: *wt,
+                    weight_dtype: sg.tensor(*wt).dtype,
+                },
+            ));
+        }
+        for kind in spec_checks(sg, op) {
+            findings.push(finding(op, kind));
+        }
+    }
+
+    if integer_graph {
+        for island in float_islands(index, sg, &graph, &ops) {
+            findings.push(island);
+        }
+    }
+    findings.sort_by_key(|f| (f.ops.first().copied(), f.kind.name()));
+    SubgraphQuant {
+        subgraph: index,
+        ops,
+        findings,
+    }
+}
+
+fn float_islands(
+    index: SubgraphId,
+    sg: &Subgraph,
+    graph: &Graph<'_>,
+    ops: &[OpInfo],
+) -> Vec<Finding> {
+    // Union-find over float compute ops joined by float activation tensors.
+    let n = ops.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    for (o, info) in ops.iter().enumerate() {
+        if !info.compute.is_float() {
+            continue;
+        }
+        for t in &sg.operators[o].outputs {
+            for &c in graph.consumers(*t) {
+                if ops[c.index()].compute.is_float() {
+                    let (a, b) = (find(&mut parent, o), find(&mut parent, c.index()));
+                    if a != b {
+                        parent[a.max(b)] = a.min(b);
+                    }
+                }
+            }
+        }
+    }
+    let mut members: std::collections::BTreeMap<usize, Vec<OpId>> =
+        std::collections::BTreeMap::new();
+    for (o, info) in ops.iter().enumerate() {
+        if info.compute.is_float() {
+            let r = find(&mut parent, o);
+            members.entry(r).or_default().push(OpId(o as u32));
+        }
+    }
+    let mut out = Vec::new();
+    for (_, island) in members {
+        let mut entries = Vec::new();
+        let mut exits = Vec::new();
+        let (mut from_in, mut to_out) = (false, false);
+        for &op in &island {
+            let o = sg.op(op);
+            for t in o.present_inputs() {
+                if graph.is_graph_input(t) {
+                    from_in = true;
+                }
+                if let Some(p) = graph.producer(t)
+                    && sg.op(p).kind.is(BuiltinCode::DEQUANTIZE)
+                    && !sg
+                        .tensor(sg.op(p).inputs.first().copied().flatten().unwrap_or(t))
+                        .is_constant()
+                {
+                    entries.push(p);
+                }
+            }
+            for t in &o.outputs {
+                if graph.is_graph_output(*t) {
+                    to_out = true;
+                }
+                for c in graph.distinct_consumers(*t) {
+                    if sg.op(c).kind.is(BuiltinCode::QUANTIZE) {
+                        exits.push(c);
+                    }
+                }
+            }
+        }
+        entries.sort_unstable();
+        entries.dedup();
+        exits.sort_unstable();
+        exits.dedup();
+        let layer = island.iter().find_map(|op| ops[op.index()].layer.clone());
+        out.push(Finding {
+            subgraph: index,
+            ops: island,
+            layer,
+            kind: FindingKind::FloatIsland {
+                entries,
+                exits,
+                from_graph_input: from_in,
+                to_graph_output: to_out,
+            },
+        });
+    }
+    out
+}
+
+fn rel_diff(a: f32, b: f32) -> f32 {
+    let scale = a.abs().max(b.abs());
+    if scale == 0.0 {
+        0.0
+    } else {
+        (a - b).abs() / scale
+    }
+}
+
+fn spec_checks(sg: &Subgraph, op: OpId) -> Vec<FindingKind> {
+    let o = sg.op(op);
+    let mut out = Vec::new();
+    let tensor = |i: usize| o.inputs.get(i).copied().flatten();
+
+    if let Some(w) = rules::weight_operands(&o.kind)
+        && let Some(wt) = tensor(w.weights)
+    {
+        let weights = sg.tensor(wt);
+        if let Some(q) = weights.quantization.as_ref().filter(|q| q.is_affine())
+            && matches!(weights.dtype, DType::INT8 | DType::INT4 | DType::INT16)
+        {
+            let nonzero = q.zero_point.iter().filter(|z| **z != 0).count();
+            if nonzero > 0 {
+                out.push(FindingKind::WeightZeroPoint {
+                    tensor: wt,
+                    nonzero,
+                });
+            }
+            // Bias scale = input scale × weight scale, per channel.
+            if let (Some(bi), Some(xi)) = (w.bias.and_then(tensor), tensor(w.input))
+                && let (Some(bq), Some((in_scale, _))) = (
+                    sg.tensor(bi)
+                        .quantization
+                        .as_ref()
+                        .filter(|q| q.is_affine()),
+                    sg.tensor(xi).per_tensor(),
+                )
+            {
+                let n = bq.scale.len().max(q.scale.len());
+                let mut worst: Option<(usize, f32, f32, f32)> = None;
+                for c in 0..n {
+                    let ws = q.scale.get(c).or(q.scale.first()).copied().unwrap_or(0.0);
+                    let bs = bq.scale.get(c).or(bq.scale.first()).copied().unwrap_or(0.0);
+                    let expected = in_scale * ws;
+                    let d = rel_diff(expected, bs);
+                    if d > 1e-4 && worst.is_none_or(|w| d > w.3) {
+                        worst = Some((c, expected, bs, d));
+                    }
+                }
+                if let Some((channel, expected, actual, _)) = worst {
+                    out.push(FindingKind::BiasScale {
+                        tensor: bi,
+                        channel,
+                        expected,
+                        actual,
+                    });
+                }
+            }
+        }
+    }
+
+    if let Some(idx) = rules::same_scale_inputs(&o.kind) {
+        'outer: for &i in idx {
+            let Some(ti) = tensor(i) else { continue };
+            let a = sg.tensor(ti);
+            if !a.dtype.is_quantizable_int() {
+                continue;
+            }
+            let Some(pa) = a.per_tensor() else { continue };
+            for &to in &o.outputs {
+                let b = sg.tensor(to);
+                let Some(pb) = b.per_tensor() else { continue };
+                if b.dtype == a.dtype && (pa.1 != pb.1 || rel_diff(pa.0, pb.0) > 1e-6) {
+                    out.push(FindingKind::SameScaleMismatch {
+                        input: ti,
+                        output: to,
+                        input_params: pa,
+                        output_params: pb,
+                    });
+                    break 'outer;
+                }
+            }
+        }
+    }
+
+    if let Some(&to) = o.outputs.first() {
+        let t = sg.tensor(to);
+        if let (Some(expected), Some(actual)) =
+            (rules::fixed_output(&o.kind, t.dtype), t.per_tensor())
+            && (expected.1 != actual.1 || rel_diff(expected.0, actual.0) > 1e-3)
+        {
+            out.push(FindingKind::FixedOutput {
+                tensor: to,
+                expected,
+                actual,
+            });
+        }
+    }
+    out
+}
+
+/// Decide the scheme from per-subgraph analyses.
+pub fn scheme(model: &Model, subgraphs: &[SubgraphQuant]) -> Scheme {
+    let (mut int8, mut int16, mut float, mut hybrid) = (0, 0, 0, 0);
+    let (mut quantize, mut requantize, mut dequantize, mut constant_dequantize) = (0, 0, 0, 0);
+    let mut fp16_dq = 0;
+    for s in subgraphs {
+        for o in &s.ops {
+            match o.compute {
+                Compute::Int8 => int8 += 1,
+                Compute::Int16 => int16 += 1,
+                Compute::Float => float += 1,
+                Compute::Hybrid => hybrid += 1,
+                _ => {}
+            }
+        }
+        for f in &s.findings {
+            match &f.kind {
+                FindingKind::QuantizeInput { .. } | FindingKind::Quantize { .. } => quantize += 1,
+                FindingKind::Requantize { .. } | FindingKind::TypeConversion { .. } => {
+                    requantize += 1
+                }
+                FindingKind::Dequantize { .. } | FindingKind::DequantizeOutput { .. } => {
+                    dequantize += 1
+                }
+                FindingKind::ConstantDequantize { from, .. } => {
+                    constant_dequantize += 1;
+                    if *from == DType::FLOAT16 {
+                        fp16_dq += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut fp16_consts = 0;
+    let mut int_weights = 0;
+    let mut qat_names = 0;
+    for sg in &model.subgraphs {
+        for t in &sg.tensors {
+            if t.is_constant() && t.dtype == DType::FLOAT16 {
+                fp16_consts += 1;
+            }
+            if has_qat_marks(&t.name) {
+                qat_names += 1;
+            }
+        }
+        for op in &sg.operators {
+            if let Some(w) = rules::weight_operands(&op.kind)
+                && let Some(Some(wt)) = op.inputs.get(w.weights)
+            {
+                let t = sg.tensor(*wt);
+                if t.is_constant() && t.dtype.is_quantizable_int() {
+                    int_weights += 1;
+                }
+            }
+        }
+    }
+    let modes = model
+        .conversion
+        .as_ref()
+        .map(|c| c.optimization_modes.clone())
+        .unwrap_or_default();
+    let qat = modes.iter().any(|m| m == "QUANTIZATION_AWARE_TRAINING") || qat_names > 0;
+    let kind = if int16 > 0 {
+        if float + hybrid > 0 {
+            SchemeKind::MixedInt16x8
+        } else {
+            SchemeKind::Int16x8
+        }
+    } else if int8 > 0 {
+        if float + hybrid > 0 {
+            SchemeKind::MixedInt8
+        } else {
+            SchemeKind::FullInteger
+        }
+    } else if fp16_dq > 0 || fp16_consts > 0 {
+        SchemeKind::Float16Weights
+    } else if hybrid > 0 || constant_dequantize > 0 {
+        SchemeKind::DynamicRange
+    } else if float > 0 {
+        SchemeKind::Float
+    } else {
+        SchemeKind::Unknown
+    };
+    let mut evidence = Vec::new();
+    if !modes.is_empty() {
+        evidence.push(Evidence::ConversionModes { modes });
+    }
+    evidence.push(Evidence::Ops {
+        int8,
+        int16,
+        float,
+        hybrid,
+    });
+    evidence.push(Evidence::Quantizers {
+        quantize,
+        requantize,
+        dequantize,
+        constant_dequantize,
+    });
+    if fp16_consts > 0 {
+        evidence.push(Evidence::Float16Constants { count: fp16_consts });
+    }
+    if int_weights > 0 {
+        evidence.push(Evidence::IntegerWeights { count: int_weights });
+    }
+    if qat_names > 0 {
+        evidence.push(Evidence::QatNames { count: qat_names });
+    }
+    if let Some(sg) = model.subgraphs.first() {
+        evidence.push(Evidence::Io {
+            inputs: sg.inputs.iter().map(|t| sg.tensor(*t).dtype).collect(),
+            outputs: sg.outputs.iter().map(|t| sg.tensor(*t).dtype).collect(),
+        });
+    }
+    Scheme {
+        kind,
+        qat,
+        evidence,
+    }
+}

@@ -1,0 +1,200 @@
+//! Model-level facts: file, subgraphs and signatures with their I/O, the op
+//! histogram, and the dtype mix of activations and constants.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{ConversionInfo, DType, Model, OpKind, SubgraphId, Tensor, TensorId};
+
+/// A model input or output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IoTensor {
+    /// User-facing name (from the signature) or the tensor name.
+    pub name: String,
+    /// Tensor index in its subgraph.
+    pub tensor: TensorId,
+    /// Element type.
+    pub dtype: DType,
+    /// Shape, with -1 for dynamic dims when the file records them.
+    pub shape: Vec<i32>,
+    /// Per-tensor (scale, zero point) when quantized that way.
+    pub quantization: Option<(f32, i64)>,
+}
+
+impl IoTensor {
+    fn new(name: String, tensor: TensorId, t: &Tensor) -> IoTensor {
+        IoTensor {
+            name,
+            tensor,
+            dtype: t.dtype,
+            shape: t.shape_signature.clone().unwrap_or_else(|| t.shape.clone()),
+            quantization: t.per_tensor(),
+        }
+    }
+}
+
+/// One subgraph in brief.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubgraphSummary {
+    /// Index.
+    pub index: SubgraphId,
+    /// Name.
+    pub name: String,
+    /// Operator count.
+    pub operators: usize,
+    /// Tensor count.
+    pub tensors: usize,
+    /// Inputs.
+    pub inputs: Vec<IoTensor>,
+    /// Outputs.
+    pub outputs: Vec<IoTensor>,
+}
+
+/// One signature in brief.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignatureSummary {
+    /// Signature key.
+    pub key: String,
+    /// Subgraph it runs.
+    pub subgraph: SubgraphId,
+    /// Inputs by signature name.
+    pub inputs: Vec<IoTensor>,
+    /// Outputs by signature name.
+    pub outputs: Vec<IoTensor>,
+}
+
+/// Count and bytes of constants of one dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ConstantBytes {
+    /// Element type.
+    pub dtype: DType,
+    /// Number of constant tensors.
+    pub tensors: usize,
+    /// Bytes of their data.
+    pub bytes: u64,
+}
+
+/// Model-level facts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// File size in bytes.
+    pub file_len: u64,
+    /// Schema version.
+    pub version: u32,
+    /// Description string.
+    pub description: Option<String>,
+    /// `min_runtime_version` metadata.
+    pub min_runtime_version: Option<String>,
+    /// `CONVERSION_METADATA`.
+    pub conversion: Option<ConversionInfo>,
+    /// Metadata entry names.
+    pub metadata: Vec<String>,
+    /// Subgraphs.
+    pub subgraphs: Vec<SubgraphSummary>,
+    /// Signatures.
+    pub signatures: Vec<SignatureSummary>,
+    /// Operators by kind over all subgraphs, most frequent first (ties by name).
+    pub op_histogram: Vec<(OpKind, usize)>,
+    /// Activation (non-constant) tensors by dtype, in dtype order.
+    pub activation_dtypes: Vec<(DType, usize)>,
+    /// Constants by dtype, in dtype order.
+    pub constants: Vec<ConstantBytes>,
+    /// Whether some buffer is stored past the flatbuffer (>2 GB layout).
+    pub appended_buffers: bool,
+    /// Rev-3d external buffers declared.
+    pub external_buffers: usize,
+    /// Loader warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Summarise a model.
+pub fn summarize(model: &Model) -> Summary {
+    let subgraphs = model
+        .subgraphs
+        .iter()
+        .enumerate()
+        .map(|(i, sg)| SubgraphSummary {
+            index: SubgraphId(i as u32),
+            name: sg.name.clone(),
+            operators: sg.operators.len(),
+            tensors: sg.tensors.len(),
+            inputs: sg
+                .inputs
+                .iter()
+                .map(|t| IoTensor::new(sg.tensor(*t).name.clone(), *t, sg.tensor(*t)))
+                .collect(),
+            outputs: sg
+                .outputs
+                .iter()
+                .map(|t| IoTensor::new(sg.tensor(*t).name.clone(), *t, sg.tensor(*t)))
+                .collect(),
+        })
+        .collect();
+    let signatures = model
+        .signatures
+        .iter()
+        .map(|s| {
+            let sg = model.subgraph(s.subgraph);
+            let io = |v: &[(String, TensorId)]| {
+                v.iter()
+                    .map(|(n, t)| IoTensor::new(n.clone(), *t, sg.tensor(*t)))
+                    .collect()
+            };
+            SignatureSummary {
+                key: s.key.clone(),
+                subgraph: s.subgraph,
+                inputs: io(&s.inputs),
+                outputs: io(&s.outputs),
+            }
+        })
+        .collect();
+
+    let mut hist: BTreeMap<&OpKind, usize> = BTreeMap::new();
+    let mut acts: BTreeMap<DType, usize> = BTreeMap::new();
+    let mut consts: BTreeMap<DType, (usize, u64)> = BTreeMap::new();
+    for sg in &model.subgraphs {
+        for op in &sg.operators {
+            *hist.entry(&op.kind).or_default() += 1;
+        }
+        for t in &sg.tensors {
+            if t.is_constant() {
+                let e = consts.entry(t.dtype).or_default();
+                e.0 += 1;
+                e.1 = e.1.saturating_add(t.data_len);
+            } else {
+                *acts.entry(t.dtype).or_default() += 1;
+            }
+        }
+    }
+    let mut op_histogram: Vec<(OpKind, usize)> =
+        hist.into_iter().map(|(k, n)| (k.clone(), n)).collect();
+    op_histogram.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.to_string().cmp(&b.0.to_string()))
+    });
+
+    Summary {
+        file_len: model.file_len,
+        version: model.version,
+        description: model.description.clone(),
+        min_runtime_version: model.min_runtime_version.clone(),
+        conversion: model.conversion.clone(),
+        metadata: model.metadata.iter().map(|m| m.name.clone()).collect(),
+        subgraphs,
+        signatures,
+        op_histogram,
+        activation_dtypes: acts.into_iter().collect(),
+        constants: consts
+            .into_iter()
+            .map(|(dtype, (tensors, bytes))| ConstantBytes {
+                dtype,
+                tensors,
+                bytes,
+            })
+            .collect(),
+        appended_buffers: model.uses_appended_buffers(),
+        external_buffers: model.external_buffers,
+        warnings: model.warnings.clone(),
+    }
+}

@@ -1,0 +1,189 @@
+//! Reports: the only code that formats. Each renderer writes to the writer it
+//! is given, never guesses a terminal width, and formats numbers one fixed
+//! way, so the same model gives the same bytes on every machine.
+
+pub mod compare;
+pub mod inspect;
+
+use std::fmt::Write as _;
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+
+use crate::model::{Granularity, Tensor};
+
+/// Version of the JSON documents tflq writes (`docs/json.md`).
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Human tables (comfy-table).
+    Table,
+    /// Stable lines for diffs and scripts.
+    Text,
+    /// Versioned JSON.
+    Json,
+    /// Markdown, for pull-request comments.
+    Markdown,
+}
+
+/// How to lay text out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    /// Use ANSI colours.
+    pub color: bool,
+    /// Table width in columns.
+    pub width: u16,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            color: false,
+            width: 100,
+        }
+    }
+}
+
+/// Emphasis kinds the renderers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tone {
+    /// Float compute, places to act on.
+    Warn,
+    /// Spec breaks.
+    Bad,
+    /// Integer compute, matches.
+    Good,
+    /// Secondary text.
+    Dim,
+}
+
+impl Style {
+    pub(crate) fn paint(&self, text: &str, tone: Tone) -> String {
+        if !self.color {
+            return text.to_owned();
+        }
+        let code = match tone {
+            Tone::Warn => "33",
+            Tone::Bad => "31",
+            Tone::Good => "32",
+            Tone::Dim => "2",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    pub(crate) fn cell(&self, text: impl Into<String>, tone: Option<Tone>) -> Cell {
+        let cell = Cell::new(text.into());
+        match (self.color, tone) {
+            (true, Some(Tone::Warn)) => cell.fg(Color::Yellow),
+            (true, Some(Tone::Bad)) => cell.fg(Color::Red),
+            (true, Some(Tone::Good)) => cell.fg(Color::Green),
+            (true, Some(Tone::Dim)) => cell.fg(Color::DarkGrey),
+            _ => cell,
+        }
+    }
+
+    pub(crate) fn table(&self) -> Table {
+        let mut t = Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED)
+            .force_no_tty()
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(self.width);
+        if self.color {
+            t.enforce_styling();
+        }
+        t
+    }
+}
+
+/// A scale, exactly: the shortest decimal that reads back as the same f32.
+pub fn scale(s: f32) -> String {
+    format!("{s:e}")
+}
+
+/// A scale, short (4 significant digits), for tables.
+pub fn scale_short(s: f32) -> String {
+    format!("{s:.3e}")
+}
+
+/// `[1,16,16,3]`, with the shape signature's -1 where the file has one.
+pub fn shape(t: &Tensor) -> String {
+    dims(t.shape_signature.as_deref().unwrap_or(&t.shape))
+}
+
+/// `[1,2,3]`.
+pub fn dims(d: &[i32]) -> String {
+    let mut s = String::from("[");
+    for (i, x) in d.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{x}");
+    }
+    s.push(']');
+    s
+}
+
+/// Quantization in brief: `s=3.922e-3 zp=-128`, `per-axis(0)x8 s=[1.0e-3..4.0e-3]`.
+pub fn quant_brief(t: &Tensor, exact: bool) -> String {
+    let Some(q) = &t.quantization else {
+        return String::new();
+    };
+    let f = if exact { scale } else { scale_short };
+    match q.granularity() {
+        Granularity::None => String::new(),
+        Granularity::Calibrated => format!(
+            "calibrated min={} max={}",
+            q.min.first().map_or(String::new(), |v| f(*v)),
+            q.max.first().map_or(String::new(), |v| f(*v))
+        ),
+        Granularity::PerTensor => format!(
+            "s={} zp={}",
+            f(q.scale[0]),
+            q.zero_point.first().copied().unwrap_or(0)
+        ),
+        Granularity::PerAxis { axis, count } => {
+            let (lo, hi) = q.scale_range().unwrap_or((0.0, 0.0));
+            let zps: Vec<i64> = q.zero_point.iter().copied().filter(|z| *z != 0).collect();
+            let zp = if zps.is_empty() {
+                "zp=0".to_owned()
+            } else {
+                format!("zp≠0 x{}", zps.len())
+            };
+            format!("per-axis({axis})x{count} s=[{}..{}] {zp}", f(lo), f(hi))
+        }
+        Granularity::Blockwise { block_size } => format!("blockwise block={block_size}"),
+        Granularity::Other => "custom".to_owned(),
+    }
+}
+
+/// Thousands separators for byte counts: `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(scale(0.003_921_569), "3.921569e-3");
+        assert_eq!(scale(1.0 / 256.0), "3.90625e-3");
+        assert_eq!(scale_short(0.003_921_569), "3.922e-3");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(12), "12");
+        assert_eq!(dims(&[-1, 16, 3]), "[-1,16,3]");
+        // Exact text reads back as the same f32.
+        let v = 0.123_456_79_f32;
+        assert_eq!(scale(v).parse::<f32>().unwrap().to_bits(), v.to_bits());
+    }
+}
