@@ -30,3 +30,13 @@ pub mod synth;
 pub use error::{Error, Result};
 pub use load::{ModelFile, load};
 pub use model::Model;
+pub use report::snapshot::{SnapshotOptions, snapshot};
+
+/// Snapshot text of the model in `path` (see [`snapshot`]).
+pub fn snapshot_file(
+    path: impl AsRef<std::path::Path>,
+    options: SnapshotOptions,
+) -> Result<String> {
+    let file = ModelFile::open(path)?;
+    Ok(snapshot(file.model(), options))
+}

@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod inspect;
+pub mod snapshot;
 
 use std::fmt::Write as _;
 

@@ -1,7 +1,83 @@
-//! `tflq snapshot`.
+//! `tflq snapshot`: the canonical placement text, and checking it in CI.
+
 use std::io::Write;
-#[derive(clap::Args, Debug)]
-pub struct Opts {}
-pub fn run(_o: Opts, _out: &mut dyn Write) -> anyhow::Result<u8> {
-    Ok(crate::ERROR)
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use tflq::SnapshotOptions;
+
+use crate::{FINDINGS, OK};
+
+/// Print the model's quantization placement as canonical text, or check it
+/// against a committed file.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Example:
+  tflq snapshot model.tflite --update model.tflq-snapshot   # write or refresh
+  tflq snapshot model.tflite --check model.tflq-snapshot    # in CI
+
+By default the text holds structural facts only (ops, layers, dtypes,
+per-tensor/per-axis, QUANTIZE/DEQUANTIZE ops, float islands): a retrain or
+recalibration leaves it unchanged. --with-scales adds scales and zero points.
+
+Exit status: 0 snapshot printed, written or equal; 1 --check found a
+difference (a unified diff is printed); 2 usage error, unreadable model or
+unreadable snapshot file.")]
+pub struct Opts {
+    /// The .tflite model.
+    model: PathBuf,
+    /// Include scales and zero points, rounded to DIGITS significant digits.
+    #[arg(long, value_name = "DIGITS", num_args = 0..=1, default_missing_value = "4", value_parser = clap::value_parser!(u8).range(1..=9))]
+    with_scales: Option<u8>,
+    /// Compare with this committed snapshot: exit 1 and print a diff when it differs.
+    #[arg(long, value_name = "FILE", conflicts_with = "update")]
+    check: Option<PathBuf>,
+    /// Write the snapshot to this file.
+    #[arg(long, value_name = "FILE")]
+    update: Option<PathBuf>,
+}
+
+pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let file = crate::open(&o.model)?;
+    let text = tflq::snapshot(
+        file.model(),
+        SnapshotOptions {
+            scale_digits: o.with_scales,
+        },
+    );
+    if let Some(path) = &o.check {
+        let expected = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read snapshot {} (create it with --update)",
+                path.display()
+            )
+        })?;
+        let label = crate::label(&o.model);
+        return Ok(
+            match tflq::report::snapshot::diff(
+                &expected,
+                &text,
+                &path.display().to_string(),
+                &label,
+            ) {
+                None => {
+                    writeln!(out, "snapshot {} matches {label}", path.display())?;
+                    OK
+                }
+                Some(d) => {
+                    out.write_all(d.as_bytes())?;
+                    FINDINGS
+                }
+            },
+        );
+    }
+    if let Some(path) = &o.update {
+        std::fs::write(path, &text)
+            .with_context(|| format!("cannot write snapshot {}", path.display()))?;
+        writeln!(out, "wrote {}", path.display())?;
+        return Ok(OK);
+    }
+    out.write_all(text.as_bytes())?;
+    Ok(OK)
 }
