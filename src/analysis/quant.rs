@@ -325,6 +325,10 @@ pub fn classify(sg: &Subgraph, op: OpId) -> Compute {
     if rules::is_quantize_or_dequantize(&o.kind) {
         return Compute::Convert;
     }
+    // Control flow runs other subgraphs, which are classified on their own.
+    if !o.calls.is_empty() || o.kind.is(BuiltinCode::CALL) {
+        return Compute::Other;
+    }
     let mut float_act = false;
     let (mut int8, mut int16) = (false, false);
     for t in o.present_inputs().chain(o.outputs.iter().copied()) {

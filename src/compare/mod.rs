@@ -131,6 +131,8 @@ pub enum Detail {
         reads_graph_input: bool,
         /// How its PTQ counterparts compute.
         ptq_compute: Compute,
+        /// Nothing in the QAT subgraph is integer: it was not converted from a QAT graph.
+        whole_model: bool,
     },
     /// A matched tensor's ranges.
     Range {
@@ -427,7 +429,14 @@ impl Ctx<'_> {
                     float_ops.clone(),
                     ptq_int_ops,
                     None,
-                    self.add_detail(&float_ops, Vec::new(), Vec::new(), false, Compute::Int8),
+                    self.add_detail(
+                        &float_ops,
+                        Vec::new(),
+                        Vec::new(),
+                        false,
+                        Compute::Int8,
+                        true,
+                    ),
                 ));
             }
             return covered;
@@ -470,6 +479,7 @@ impl Ctx<'_> {
                     exits.clone(),
                     *from_graph_input,
                     ptq_compute,
+                    false,
                 ),
             ));
         }
@@ -508,6 +518,7 @@ impl Ctx<'_> {
         exits: Vec<OpId>,
         reads_graph_input: bool,
         ptq_compute: Compute,
+        whole_model: bool,
     ) -> Detail {
         let mut op_kinds: Vec<OpKind> = Vec::new();
         let mut layers: Vec<String> = Vec::new();
@@ -539,6 +550,7 @@ impl Ctx<'_> {
             exits,
             reads_graph_input,
             ptq_compute,
+            whole_model,
         }
     }
 
@@ -568,7 +580,6 @@ impl Ctx<'_> {
         let matched: BTreeSet<OpId> = self.a.matches.iter().map(|m| m.qat).collect();
         let g = Graph::new(self.qat);
         let mut done: BTreeSet<OpId> = BTreeSet::new();
-        let mut io_diff = false;
         for w in &self.sq.wires {
             let extra: Vec<OpId> = w
                 .quantizers
@@ -613,9 +624,6 @@ impl Ctx<'_> {
                     if let (Some(ti), Some(to)) = (ti, to)
                         && self.qat.tensor(ti).dtype != self.qat.tensor(to).dtype
                     {
-                        if at_io {
-                            io_diff = true;
-                        }
                         continue;
                     }
                     // The same-scale op whose own range forced this requantize.
@@ -652,7 +660,7 @@ impl Ctx<'_> {
                 continue;
             }
             if at_io {
-                io_diff = true;
+                // Reported once, as an I/O type difference, below.
                 continue;
             }
             if float_neighbour(src_op) || float_neighbour(sink_op) {
@@ -681,7 +689,7 @@ impl Ctx<'_> {
                 Detail::Remove(removal),
             ));
         }
-        if io_diff {
+        {
             let io = |sg: &Subgraph| {
                 (
                     sg.inputs

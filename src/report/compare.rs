@@ -258,7 +258,7 @@ pub fn suggestion(f: &Finding) -> String {
             Some((_, k)) => format!(
                 "{k} is a same-scale op: its output inherits its input's scale, so no quantizer is needed on it. \
                  Give layer '{layer}' a QuantizeConfig with no output quantizer (get_output_quantizers returns [], like \
-                 tfmot's NoOpQuantizeConfig), or leave it to the default registry."
+                 tfmot's NoOpQuantizeConfig)."
             ),
             None => format!(
                 "Keep one quantizer between '{}' and '{}': drop the output quantizer of the first (a QuantizeConfig whose \
@@ -279,10 +279,18 @@ pub fn suggestion(f: &Finding) -> String {
             layers,
             unsupported,
             batchnorm_unfolded,
+            entries,
             exits,
             reads_graph_input,
+            whole_model,
             ..
         } => {
+            if *whole_model {
+                return "The QAT model has no integer ops at all: quantize the Keras model with \
+                        tfmot.quantization.keras.quantize_model (or quantize_annotate_model + quantize_apply), fine-tune, \
+                        and convert with optimizations=[tf.lite.Optimize.DEFAULT] so the fake-quants become int8 ops."
+                    .to_owned();
+            }
             let mut s = Vec::new();
             let supported: Vec<String> = layers.iter().filter(|l| !unsupported.iter().any(|(u, _)| u == *l)).cloned().collect();
             if layers.is_empty() && unsupported.is_empty() {
@@ -304,8 +312,10 @@ pub fn suggestion(f: &Finding) -> String {
             }
             let input_side = if *reads_graph_input {
                 "its input comes from the float model input with no quantize_layer in front (annotate the first layer so tfmot inserts one)"
-            } else {
+            } else if !entries.is_empty() {
                 "its input already has a range (the DEQUANTIZE in front of it)"
+            } else {
+                "its input comes from other float ops, which need quantizers too"
             };
             let output_side = if exits.is_empty() {
                 "its output has no range: the annotated layer needs an output quantizer"

@@ -1,0 +1,537 @@
+//! `tflq compare` on real PTQ/QAT pairs made by the converter and tfmot, with
+//! the findings a careful reader of both graphs writes down, no more and no
+//! fewer; synthetic pairs for the cases the fixtures do not cover; and
+//! snapshots of every output format.
+
+mod common;
+
+use tflq::compare::{Comparison, Detail, Kind, Options, Removal, Side, compare};
+use tflq::model::{BuiltinCode, Model};
+use tflq::report::compare::{Pair, render};
+use tflq::report::{Format, Style};
+use tflq::synth::{ModelBuilder, SynthOptions, SynthQuant};
+
+fn model(name: &str) -> Model {
+    tflq::ModelFile::open(common::fixture(name))
+        .unwrap()
+        .model()
+        .clone()
+}
+
+/// (kind, QAT ops, PTQ ops) of every finding, in report order.
+fn summary(c: &Comparison) -> Vec<(&'static str, Vec<u32>, Vec<u32>)> {
+    c.findings
+        .iter()
+        .map(|f| {
+            (
+                f.kind.name(),
+                f.qat_ops.iter().map(|o| o.0).collect(),
+                f.ptq_ops.iter().map(|o| o.0).collect(),
+            )
+        })
+        .collect()
+}
+
+fn pair(ptq: &str, qat: &str) -> Comparison {
+    compare(&model(ptq), &model(qat), Options::default())
+}
+
+#[test]
+fn whole_model_qat_matches_ptq_placement() {
+    let c = pair("ptq_int8.tflite", "qat_full.tflite");
+    assert!(c.placement_matches());
+    // Every op of one model has its counterpart in the other.
+    let a = &c.alignment[0];
+    assert!(
+        a.unmatched_ptq.is_empty() && a.unmatched_qat.is_empty(),
+        "{a:?}"
+    );
+    assert_eq!(a.matches.len(), 9);
+    assert_eq!(
+        summary(&c),
+        vec![
+            // Brief fine-tuning leaves the EMA ranges wide of the calibrated ones.
+            ("range-mismatch", vec![3], vec![3]),
+            ("range-mismatch", vec![5], vec![5]),
+            ("range-mismatch", vec![6], vec![6]),
+            // tfmot quantizes Dense kernels per-tensor; PTQ per output channel.
+            ("granularity-mismatch", vec![5], vec![5]),
+            ("granularity-mismatch", vec![6], vec![6]),
+        ]
+    );
+}
+
+#[test]
+fn partially_annotated_qat_needs_quantizers_around_its_float_ops() {
+    let c = pair("ptq_int8.tflite", "qat_partial.tflite");
+    assert!(!c.placement_matches());
+    let s = summary(&c);
+    assert_eq!(s[0], ("add-quantizer", vec![3, 4, 5, 6], vec![1, 2, 3]));
+    assert_eq!(c.count(Kind::AddQuantizer), 1);
+    assert_eq!(c.count(Kind::RemoveQuantizer), 0);
+    let f = &c.findings[0];
+    let Detail::Add {
+        layers,
+        batchnorm_unfolded,
+        entries,
+        exits,
+        ..
+    } = &f.detail
+    else {
+        panic!("{f:?}")
+    };
+    assert_eq!(layers, &["bn1", "relu1", "pool1", "conv2"]);
+    assert!(
+        batchnorm_unfolded,
+        "the unannotated BatchNorm stays as MUL/ADD"
+    );
+    assert_eq!(entries.iter().map(|o| o.0).collect::<Vec<_>>(), [2]);
+    assert_eq!(exits.iter().map(|o| o.0).collect::<Vec<_>>(), [7]);
+    assert_eq!(f.layer.as_deref(), Some("bn1"));
+    // The rest is informational: the two Dense layers' per-tensor weights.
+    assert_eq!(c.count(Kind::GranularityMismatch), 2);
+    assert_eq!(c.count(Kind::StructureMismatch), 0);
+    assert_eq!(c.count(Kind::FusionMismatch), 0);
+}
+
+#[test]
+fn output_quantizer_on_a_same_scale_layer_must_go() {
+    let c = pair("ptq_maximum.tflite", "qat_maximum_output.tflite");
+    assert_eq!(c.count(Kind::RemoveQuantizer), 1);
+    assert_eq!(c.count(Kind::AddQuantizer), 0);
+    let f = c
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::RemoveQuantizer)
+        .unwrap();
+    assert_eq!(f.qat_ops.iter().map(|o| o.0).collect::<Vec<_>>(), [3]);
+    assert_eq!(f.layer.as_deref(), Some("maximum"));
+    let Detail::Remove(Removal::Requantize {
+        same_scale_op,
+        from,
+        to,
+        ..
+    }) = &f.detail
+    else {
+        panic!("{f:?}")
+    };
+    let (op, kind) = same_scale_op.as_ref().expect("the MAXIMUM next to it");
+    assert!(kind.is(BuiltinCode::MAXIMUM));
+    assert_eq!(op.0, 5);
+    assert_ne!(from, to);
+    // The fix, in tfmot terms.
+    let s = tflq::report::compare::suggestion(f);
+    assert!(
+        s.contains("same-scale") && s.contains("get_output_quantizers returns []"),
+        "{s}"
+    );
+}
+
+#[test]
+fn no_op_config_on_the_same_scale_layer_is_right() {
+    let c = pair("ptq_maximum.tflite", "qat_maximum_noop.tflite");
+    assert!(c.placement_matches());
+    assert_eq!(
+        summary(&c),
+        vec![
+            ("range-mismatch", vec![8], vec![8]),
+            ("granularity-mismatch", vec![8], vec![8])
+        ]
+    );
+}
+
+#[test]
+fn identical_and_retrained_models_have_no_placement_findings() {
+    let c = pair("ptq_int8.tflite", "ptq_int8.tflite");
+    assert!(c.findings.is_empty(), "{:?}", c.findings);
+    let c = pair("ptq_int8.tflite", "ptq_int8_retrained.tflite");
+    assert!(c.placement_matches());
+    assert!(
+        c.findings.iter().all(|f| f.kind == Kind::RangeMismatch),
+        "{:?}",
+        c.findings
+    );
+}
+
+#[test]
+fn io_types_differ_but_placement_matches() {
+    let c = pair("ptq_int8.tflite", "ptq_int8_io.tflite");
+    assert!(c.placement_matches());
+    assert_eq!(summary(&c), vec![("structure-mismatch", vec![], vec![])]);
+    assert!(matches!(c.findings[0].detail, Detail::Io { .. }));
+}
+
+#[test]
+fn an_unquantized_model_needs_quantizers_everywhere() {
+    let c = pair("ptq_int8.tflite", "float.tflite");
+    assert_eq!(c.count(Kind::AddQuantizer), 1);
+    assert!(matches!(
+        c.findings[0].detail,
+        Detail::Add {
+            whole_model: true,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn control_flow_subgraphs_align_by_position() {
+    let c = pair("control_flow.tflite", "control_flow.tflite");
+    assert_eq!(c.alignment.len(), 6);
+    assert!(c.findings.is_empty());
+    assert!(
+        c.alignment
+            .iter()
+            .all(|a| a.unmatched_ptq.is_empty() && a.unmatched_qat.is_empty())
+    );
+}
+
+// ------------------------------------------------------------ synthetic pairs
+
+const I8: i8 = 9;
+const F32: i8 = 0;
+
+fn q(s: f32, z: i64) -> Option<SynthQuant> {
+    Some(SynthQuant::per_tensor(s, z))
+}
+
+/// input -Q-> conv [act] -> (extra) -> pool -> DQ -> output, int8.
+struct Net {
+    m: ModelBuilder,
+    sg: usize,
+}
+
+impl Net {
+    fn new() -> Net {
+        let mut m = ModelBuilder::new();
+        let sg = m.subgraph("main");
+        Net { m, sg }
+    }
+
+    fn conv(&mut self, x: i32, name: &str, activation: i8, out_dtype: i8) -> i32 {
+        let conv = self.m.builtin(BuiltinCode::CONV_2D);
+        let (wq, bq, oq) = if out_dtype == I8 {
+            (
+                Some(SynthQuant::per_axis(vec![0.01; 4], 0)),
+                Some(SynthQuant::per_axis(vec![0.0001; 4], 0)),
+                q(0.05, -128),
+            )
+        } else {
+            (None, None, None)
+        };
+        let wt = if out_dtype == I8 { I8 } else { F32 };
+        let w = self.m.constant(
+            self.sg,
+            &format!("model/{name}/Conv2D"),
+            &[4, 1, 1, 4],
+            wt,
+            wq,
+            16,
+        );
+        let b = self.m.constant(
+            self.sg,
+            &format!("model/{name}/BiasAdd/ReadVariableOp"),
+            &[4],
+            if out_dtype == I8 { 2 } else { F32 },
+            bq,
+            16,
+        );
+        let y = self.m.tensor(
+            self.sg,
+            &format!("model/{name}/BiasAdd;model/{name}/Conv2D"),
+            &[1, 4, 4, 4],
+            out_dtype,
+            oq,
+        );
+        self.m.op(
+            self.sg,
+            conv,
+            &[x, w, b],
+            &[y],
+            SynthOptions::Conv2d { activation },
+        );
+        y
+    }
+
+    fn unary(
+        &mut self,
+        code: BuiltinCode,
+        x: i32,
+        name: &str,
+        dtype: i8,
+        quant: Option<SynthQuant>,
+    ) -> i32 {
+        let op = self.m.builtin(code);
+        let y = self.m.tensor(self.sg, name, &[1, 4, 4, 4], dtype, quant);
+        self.m.op(self.sg, op, &[x], &[y], SynthOptions::None);
+        y
+    }
+
+    fn input(&mut self) -> (i32, i32) {
+        let x = self
+            .m
+            .tensor(self.sg, "serving_default_x:0", &[1, 4, 4, 4], F32, None);
+        let xq = self.unary(BuiltinCode::QUANTIZE, x, "tfl.quantize", I8, q(0.02, 0));
+        (x, xq)
+    }
+
+    fn finish(mut self, x: i32, y: i32) -> Model {
+        let out = self.unary(
+            BuiltinCode::DEQUANTIZE,
+            y,
+            "StatefulPartitionedCall:0",
+            F32,
+            None,
+        );
+        self.m.io(self.sg, &[x], &[out]);
+        tflq::load(&self.m.finish()).unwrap()
+    }
+}
+
+#[test]
+fn separate_activation_in_qat_is_a_fusion_mismatch() {
+    // PTQ: conv with RELU fused. QAT: conv, then a RELU op (a fake-quant sat between).
+    let mut p = Net::new();
+    let (x, xq) = p.input();
+    let c = p.conv(xq, "conv", 1, I8);
+    let ptq = p.finish(x, c);
+
+    let mut qn = Net::new();
+    let (x, xq) = qn.input();
+    let c = qn.conv(xq, "quant_conv", 0, I8);
+    let r = qn.unary(
+        BuiltinCode::RELU,
+        c,
+        "model/quant_re_lu/Relu",
+        I8,
+        q(0.03, -128),
+    );
+    let qat = qn.finish(x, r);
+
+    let cmp = compare(&ptq, &qat, Options::default());
+    assert_eq!(
+        summary(&cmp),
+        vec![("fusion-mismatch", vec![1, 2], vec![1])]
+    );
+    assert!(matches!(
+        cmp.findings[0].detail,
+        Detail::Fusion {
+            separate_in: Side::Qat,
+            ..
+        }
+    ));
+    assert!(cmp.placement_matches());
+}
+
+#[test]
+fn requantize_between_two_convs_names_both_layers() {
+    // QAT: conv_a's own output quantizer disagrees with conv_b's input range.
+    let mut p = Net::new();
+    let (x, xq) = p.input();
+    let a = p.conv(xq, "conv_a", 0, I8);
+    let b = p.conv(a, "conv_b", 0, I8);
+    let ptq = p.finish(x, b);
+
+    let mut qn = Net::new();
+    let (x, xq) = qn.input();
+    let a = qn.conv(xq, "quant_conv_a", 0, I8);
+    let r = qn.unary(
+        BuiltinCode::QUANTIZE,
+        a,
+        "model/quant_conv_a/requant",
+        I8,
+        q(0.07, -5),
+    );
+    let b = qn.conv(r, "quant_conv_b", 0, I8);
+    let qat = qn.finish(x, b);
+
+    let cmp = compare(&ptq, &qat, Options::default());
+    assert_eq!(
+        summary(&cmp),
+        vec![("remove-quantizer", vec![2], vec![1, 2])]
+    );
+    let Detail::Remove(Removal::Requantize {
+        same_scale_op,
+        producer_layer,
+        consumer_layer,
+        ..
+    }) = &cmp.findings[0].detail
+    else {
+        panic!()
+    };
+    assert!(same_scale_op.is_none());
+    assert_eq!(producer_layer.as_deref(), Some("conv_a"));
+    assert_eq!(consumer_layer.as_deref(), Some("conv_b"));
+}
+
+#[test]
+fn dequantize_quantize_round_trip_is_removed() {
+    let mut p = Net::new();
+    let (x, xq) = p.input();
+    let a = p.conv(xq, "conv_a", 0, I8);
+    let b = p.conv(a, "conv_b", 0, I8);
+    let ptq = p.finish(x, b);
+
+    let mut qn = Net::new();
+    let (x, xq) = qn.input();
+    let a = qn.conv(xq, "quant_conv_a", 0, I8);
+    let f = qn.unary(
+        BuiltinCode::DEQUANTIZE,
+        a,
+        "model/quant_conv_a/dq",
+        F32,
+        None,
+    );
+    let r = qn.unary(
+        BuiltinCode::QUANTIZE,
+        f,
+        "model/quant_conv_a/q",
+        I8,
+        q(0.05, -128),
+    );
+    let b = qn.conv(r, "quant_conv_b", 0, I8);
+    let qat = qn.finish(x, b);
+
+    let cmp = compare(&ptq, &qat, Options::default());
+    assert_eq!(
+        summary(&cmp),
+        vec![("remove-quantizer", vec![2, 3], vec![1, 2])]
+    );
+    assert!(matches!(
+        cmp.findings[0].detail,
+        Detail::Remove(Removal::RoundTrip)
+    ));
+}
+
+#[test]
+fn never_trained_range_is_flagged() {
+    let mut p = Net::new();
+    let (x, xq) = p.input();
+    let a = p.conv(xq, "conv_a", 0, I8);
+    let ptq = p.finish(x, a);
+    let mut qn = Net::new();
+    let (x, xq) = qn.input();
+    // [-6, 6] in int8: scale 12/255, zero point 0 (-128 * s = -6.02, 127 * s = 5.98).
+    let conv = qn.m.builtin(BuiltinCode::CONV_2D);
+    let w = qn.m.constant(
+        qn.sg,
+        "model/quant_conv_a/Conv2D",
+        &[4, 1, 1, 4],
+        I8,
+        Some(SynthQuant::per_axis(vec![0.01; 4], 0)),
+        16,
+    );
+    let y = qn.m.tensor(
+        qn.sg,
+        "model/quant_conv_a/BiasAdd",
+        &[1, 4, 4, 4],
+        I8,
+        q(12.0 / 255.0, 0),
+    );
+    qn.m.op(
+        qn.sg,
+        conv,
+        &[xq, w, -1],
+        &[y],
+        SynthOptions::Conv2d { activation: 0 },
+    );
+    let qat = qn.finish(x, y);
+    let cmp = compare(&ptq, &qat, Options::default());
+    let f = cmp
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::RangeMismatch)
+        .expect("range finding");
+    assert!(matches!(f.detail, Detail::Range { initial: true, .. }));
+}
+
+#[test]
+fn large_models_align_in_linear_time() {
+    let big = tflq::load(&tflq::synth::int8_chain(17_000, 8)).unwrap();
+    assert!(big.subgraphs[0].operators.len() > 50_000);
+    let start = std::time::Instant::now();
+    let c = compare(&big, &big, Options::default());
+    let t = start.elapsed();
+    assert!(c.findings.is_empty());
+    assert_eq!(c.alignment[0].unmatched_qat.len(), 0);
+    // The figure is in docs/performance.md; this only guards against a
+    // quadratic regression, generously for an unoptimised test build.
+    assert!(t < std::time::Duration::from_secs(30), "{t:?}");
+}
+
+// ------------------------------------------------------------ formats
+
+fn rendered(ptq: &str, qat: &str, format: Format) -> String {
+    let (p, q) = (model(ptq), model(qat));
+    let c = compare(&p, &q, Options::default());
+    let (pl, ql) = (format!("testdata/{ptq}"), format!("testdata/{qat}"));
+    let pair = Pair {
+        ptq: &p,
+        ptq_label: &pl,
+        qat: &q,
+        qat_label: &ql,
+    };
+    let mut out = Vec::new();
+    render(&pair, &c, format, Style::default(), &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+const PAIRS: [(&str, &str); 4] = [
+    ("ptq_int8.tflite", "qat_full.tflite"),
+    ("ptq_int8.tflite", "qat_partial.tflite"),
+    ("ptq_maximum.tflite", "qat_maximum_output.tflite"),
+    ("ptq_maximum.tflite", "qat_maximum_noop.tflite"),
+];
+
+#[test]
+fn every_format_of_every_pair() {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r#""tool": "tflq [^"]+""#, r#""tool": "tflq [VERSION]""#);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for (ptq, qat) in PAIRS {
+            let stem = format!(
+                "{}__{}",
+                ptq.trim_end_matches(".tflite"),
+                qat.trim_end_matches(".tflite")
+            );
+            for (format, ext) in [
+                (Format::Text, "text"),
+                (Format::Table, "table"),
+                (Format::Json, "json"),
+                (Format::Markdown, "markdown"),
+            ] {
+                let out = rendered(ptq, qat, format);
+                if format == Format::Table {
+                    assert!(
+                        out.lines().all(|l| l.chars().count() <= 100),
+                        "{stem}: table wider than 100 columns"
+                    );
+                }
+                if format == Format::Json {
+                    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+                    assert_eq!(v["schema_version"], 1);
+                    for f in v["findings"].as_array().unwrap() {
+                        for key in [
+                            "kind",
+                            "subgraph",
+                            "qat_ops",
+                            "ptq_ops",
+                            "layer",
+                            "message",
+                            "suggestion",
+                        ] {
+                            assert!(f.get(key).is_some(), "{stem}: finding without {key}");
+                        }
+                    }
+                    assert!(
+                        v["alignment"]["subgraphs"][0]["matches"]
+                            .as_array()
+                            .is_some_and(|m| !m.is_empty())
+                    );
+                }
+                insta::assert_snapshot!(format!("compare_{stem}_{ext}"), out);
+            }
+        }
+    });
+}
