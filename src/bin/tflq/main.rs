@@ -99,8 +99,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Open a model, naming the file in any error.
 pub fn open(path: &std::path::Path) -> anyhow::Result<tflq::ModelFile> {
-    use anyhow::Context as _;
-    tflq::ModelFile::open(path).with_context(|| format!("{}", path.display()))
+    match tflq::ModelFile::open(path) {
+        Ok(f) => Ok(f),
+        // Already names the file.
+        Err(e @ tflq::Error::Io { .. }) => Err(e.into()),
+        Err(e) => Err(anyhow::Error::new(e).context(path.display().to_string())),
+    }
 }
 
 /// The path as given on the command line, for reports.

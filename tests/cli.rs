@@ -1,0 +1,296 @@
+//! The `tflq` binary end to end: exit codes, error messages and the output of
+//! each command, captured with insta-cmd.
+
+mod common;
+
+use std::process::Command;
+
+use insta_cmd::assert_cmd_snapshot;
+
+fn tflq() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tflq"));
+    c.current_dir(common::root())
+        .env_clear()
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(env!("CARGO_PKG_VERSION"), "[VERSION]");
+    s.add_filter(r"/tmp/[^ \n:]*", "[TEMP]");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+#[test]
+fn missing_file() {
+    settings()
+        .bind(|| assert_cmd_snapshot!(tflq().args(["inspect", "testdata/no_such_model.tflite"])));
+}
+
+#[test]
+fn not_a_tflite_file() {
+    settings().bind(|| assert_cmd_snapshot!(tflq().args(["inspect", "testdata/README.md"])));
+}
+
+#[test]
+fn truncated_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("truncated.tflite");
+    let bytes = std::fs::read(common::fixture("ptq_int8.tflite")).unwrap();
+    std::fs::write(&path, &bytes[..200]).unwrap();
+    let out = tflq().arg("inspect").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(
+        err.contains("truncated.tflite: malformed model at"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    settings().bind(|| insta::assert_snapshot!(err));
+}
+
+#[test]
+fn empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.tflite");
+    std::fs::write(&path, b"").unwrap();
+    let out = tflq().arg("inspect").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too short"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    settings().bind(|| {
+        assert_cmd_snapshot!(tflq().args(["inspect"]));
+        assert_cmd_snapshot!(tflq().args([
+            "compare",
+            "testdata/ptq_int8.tflite",
+            "testdata/qat_full.tflite",
+            "--fail-on",
+            "nonsense"
+        ]));
+        assert_cmd_snapshot!(tflq().args([
+            "inspect",
+            "testdata/ptq_int8.tflite",
+            "--subgraph",
+            "7"
+        ]));
+    });
+}
+
+#[test]
+fn help_shows_example_and_exit_codes() {
+    for cmd in ["inspect", "compare", "snapshot"] {
+        let out = tflq().args([cmd, "--help"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            help.contains("Example:") && help.contains("Exit status:"),
+            "{cmd}: {help}"
+        );
+    }
+}
+
+#[test]
+fn inspect_findings_text() {
+    settings().bind(|| {
+        assert_cmd_snapshot!(tflq().args([
+            "inspect",
+            "testdata/qat_partial.tflite",
+            "--findings",
+            "--format",
+            "text"
+        ]))
+    });
+}
+
+#[test]
+fn inspect_json_is_valid() {
+    let out = tflq()
+        .args([
+            "inspect",
+            "testdata/control_flow.tflite",
+            "--format",
+            "json",
+            "--subgraph",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["subgraphs"].as_array().unwrap().len(), 1);
+    assert_eq!(v["subgraphs"][0]["index"], 1);
+}
+
+#[test]
+fn colour_is_off_under_no_color_and_on_when_forced() {
+    let out = tflq()
+        .args(["inspect", "testdata/qat_partial.tflite", "--format", "text"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
+    let out = tflq()
+        .args([
+            "inspect",
+            "testdata/qat_partial.tflite",
+            "--format",
+            "text",
+            "--color",
+            "always",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains('\x1b'));
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = tflq()
+        .args(["inspect", "testdata/qat_partial.tflite", "--format", "text"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one byte, then close the pipe, as `| head -c1` does.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut one = [0u8; 1];
+    stdout.read_exact(&mut one).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn compare_exit_codes_follow_fail_on() {
+    let run = |args: &[&str]| {
+        tflq()
+            .arg("compare")
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    let partial = ["testdata/ptq_int8.tflite", "testdata/qat_partial.tflite"];
+    let full = ["testdata/ptq_int8.tflite", "testdata/qat_full.tflite"];
+    assert_eq!(run(&partial), Some(0));
+    assert_eq!(
+        run(&[&partial[..], &["--fail-on", "add-quantizer"]].concat()),
+        Some(1)
+    );
+    assert_eq!(
+        run(&[&partial[..], &["--fail-on", "remove-quantizer"]].concat()),
+        Some(0)
+    );
+    assert_eq!(
+        run(&[&full[..], &["--fail-on", "add-quantizer,remove-quantizer"]].concat()),
+        Some(0)
+    );
+    assert_eq!(
+        run(&[&full[..], &["--fail-on", "granularity-mismatch"]].concat()),
+        Some(1)
+    );
+    assert_eq!(
+        run(&["testdata/ptq_int8.tflite", "testdata/nope.tflite"]),
+        Some(2)
+    );
+}
+
+#[test]
+fn compare_markdown() {
+    settings().bind(|| {
+        assert_cmd_snapshot!(tflq().args([
+            "compare",
+            "testdata/ptq_maximum.tflite",
+            "testdata/qat_maximum_output.tflite",
+            "--format",
+            "markdown"
+        ]))
+    });
+}
+
+#[test]
+fn snapshot_check_and_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("model.tflq-snapshot");
+    let run = |args: &[&str]| {
+        tflq()
+            .arg("snapshot")
+            .args(args)
+            .arg(&snap)
+            .output()
+            .unwrap()
+    };
+    // No snapshot yet: an input error.
+    let out = run(&["testdata/ptq_int8.tflite", "--check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("create it with --update"));
+    // Write it, then check the same model and a retrained one: equal.
+    assert_eq!(
+        run(&["testdata/ptq_int8.tflite", "--update"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["testdata/ptq_int8.tflite", "--check"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["testdata/ptq_int8_retrained.tflite", "--check"])
+            .status
+            .code(),
+        Some(0)
+    );
+    // The partially annotated QAT model differs, and the diff says how.
+    let out = run(&["testdata/qat_partial.tflite", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(diff.contains("+  op 2 DEQUANTIZE [convert]"), "{diff}");
+    assert!(diff.contains("+  op 3 MUL [float]"), "{diff}");
+    assert!(diff.contains("+  placement: float-island"), "{diff}");
+    // With scales, a retrain is a change.
+    assert_eq!(
+        run(&["testdata/ptq_int8.tflite", "--with-scales=3", "--update"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&[
+            "testdata/ptq_int8_retrained.tflite",
+            "--with-scales=3",
+            "--check"
+        ])
+        .status
+        .code(),
+        Some(1)
+    );
+    // A broken model is an input error, not a difference.
+    assert_eq!(
+        run(&["testdata/README.md", "--check"]).status.code(),
+        Some(2)
+    );
+    settings().bind(|| {
+        let out = tflq()
+            .args([
+                "snapshot",
+                "testdata/qat_partial.tflite",
+                "--check",
+                "tests/data/ptq_int8.tflq-snapshot",
+            ])
+            .output()
+            .unwrap();
+        insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+    });
+}
