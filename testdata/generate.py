@@ -1,0 +1,821 @@
+#!/usr/bin/env python3
+"""Generate the tflq test fixtures (.tflite files + TensorFlow-made reference readings).
+
+Usage (from the repository root, inside the venv described in testdata/README.md):
+
+    TF_USE_LEGACY_KERAS=1 python testdata/generate.py [OUTPUT_DIR]
+
+OUTPUT_DIR defaults to the directory containing this script (testdata/).
+
+What it does
+------------
+1. Builds small Keras models ("net A", a tiny CNN used for the whole PTQ/QAT
+   family; "net B", a tiny CNN with an element-wise Maximum; a tiny LSTM) and
+   two tf.Module/tf.function programs (control flow, Select-TF-ops).
+2. Trains the Keras models briefly on deterministic synthetic data (fixed
+   seeds everywhere, TF op determinism on, oneDNN off).
+3. Converts each with the real tf.lite.TFLiteConverter in the mode the fixture
+   is meant to exercise, and writes `<name>.tflite`.
+4. Reads every written file back with TensorFlow's OWN flatbuffer reader
+   (tensorflow.lite.python.schema_py_generated, i.e. the flatc-generated
+   Python API shipped inside TensorFlow) and writes `<name>.ref.json`: the
+   reference reading tflq's Rust parser is compared against.  No hand-written
+   flatbuffer parsing happens here.
+5. Sanity checks: every model is loaded with tf.lite.Interpreter and allocated
+   (except select_tf_ops: the pip interpreter does not apply the Flex
+   delegate), fixture-specific properties are asserted (e.g. WHILE and IF
+   really exist, qat_partial really has a float island between DEQUANTIZE and
+   QUANTIZE, qat_maximum_output really has a requantize feeding MAXIMUM,
+   ptq_int8_retrained is structurally identical to ptq_int8), the reference
+   reading is cross-checked against flatbuffer_utils' object API and the
+   interpreter's tensor details, and a per-model op listing is printed.
+
+Reproducibility: with the pinned versions in requirements.txt, two runs on
+the same machine produce byte-identical files (checked when these fixtures were
+made).  Other TF/numpy versions, other CPUs or other BLAS/oneDNN settings may
+give different weights and therefore different bytes; the *structure* (ops,
+dtypes, which tensors are quantized) is what tests should rely on.
+"""
+
+import os
+import sys
+
+# --- environment: must be set before TensorFlow is imported -----------------
+# tfmot 0.8.x only works with Keras 2 (tf-keras); TF 2.16+ needs this switch to
+# make `tf.keras` be tf-keras.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")      # CPU only
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN kernels may reorder float reductions; switch them off for determinism.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tf_keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_model_optimization as tfmot  # noqa: E402
+from tensorflow.lite.python import schema_py_generated as schema_fb  # noqa: E402
+from tensorflow.lite.tools import flatbuffer_utils  # noqa: E402
+
+if os.environ.get("TF_USE_LEGACY_KERAS") != "1" or not tf.keras.__name__.startswith("tf_keras"):
+    sys.exit("tf.keras is not tf-keras: run with TF_USE_LEGACY_KERAS=1 and tf-keras installed")
+
+keras = tf.keras
+tf.config.experimental.enable_op_determinism()
+tf.config.threading.set_inter_op_parallelism_threads(1)
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.get_logger().setLevel("ERROR")
+
+quantize = tfmot.quantization.keras
+
+# ----------------------------------------------------------------------------
+# Deterministic synthetic data
+# ----------------------------------------------------------------------------
+IMG_SHAPE = (16, 16, 3)
+NUM_CLASSES = 10
+
+
+def make_images(seed, n):
+    """n images in [0,1) plus labels from a fixed random linear 'teacher'.
+
+    The labels are a deterministic function of the pixels (argmax of a fixed
+    random projection of 4x4-average-pooled images), so training actually
+    learns something and activation ranges are data-shaped rather than
+    arbitrary.  Everything depends only on `seed` (numpy PCG64).
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.random((n,) + IMG_SHAPE, dtype=np.float32)
+    pooled = x.reshape(n, 4, 4, 4, 4, 3).mean(axis=(2, 4)).reshape(n, -1)
+    teacher = np.random.default_rng(1000 + seed).standard_normal((pooled.shape[1], NUM_CLASSES))
+    y = np.argmax((pooled - 0.5) @ teacher, axis=1).astype(np.int64)
+    return x, y
+
+
+def representative_dataset(seed, n=48):
+    """Calibration generator for PTQ: n single-sample batches, float32."""
+    x, _ = make_images(seed, n)
+
+    def gen():
+        for i in range(n):
+            yield [x[i:i + 1]]
+    return gen
+
+
+# Seeds. net A uses SEED_A for weights/data and SEED_REP_A for calibration data;
+# the "retrained" fixture uses different seeds for all three.
+SEED_A, SEED_DATA_A, SEED_REP_A = 1234, 11, 21
+SEED_A2, SEED_DATA_A2, SEED_REP_A2 = 4321, 12, 22
+SEED_B, SEED_DATA_B, SEED_REP_B = 777, 13, 23
+N_TRAIN = 256
+
+# QAT fine-tuning length.  tfmot's MovingAverageQuantizer starts its min/max at
+# -6/+6 and moves them with an EMA of decay 0.999 per training STEP.  A single
+# epoch (256 samples / batch 32 = 8 steps) leaves every activation range at
+# ~[-6, 6] (scale ~0.047 everywhere), which is useless for comparing ranges
+# with PTQ.  400 epochs = 3200 steps leaves 0.999**3200 ~ 4% of the initial
+# value: ranges are data-driven, yet ReLU outputs keep a small negative min
+# (-0.24, zero point ~-101 instead of -128) -- a genuine QAT artefact tflq's
+# heuristics are meant to notice.  A small learning rate keeps the weights
+# close to the float model.  Takes a few seconds per model on a CPU.
+QAT_EPOCHS = 400
+QAT_LR = 1e-4
+
+
+# ----------------------------------------------------------------------------
+# Models
+# ----------------------------------------------------------------------------
+def build_net_a():
+    """Net A: the shared small CNN of the PTQ/QAT family.
+
+    Input(16,16,3) -> Conv2D(8,3,same) -> BatchNormalization -> ReLU
+      -> MaxPooling2D -> Conv2D(16,3,relu) -> Flatten -> Dense(32,relu)
+      -> Dense(10) -> Softmax
+
+    Fully supported by tfmot quantize_model (Conv+BN+ReLU is folded by the
+    Conv2DBatchNormReLUQuantize transform).  Flatten gives Dense(32) a
+    576x32 = 18432-element kernel and conv2 has 3*3*8*16 = 1152 elements, so
+    both exceed the converter's 1024-element threshold and really get int8
+    weights in dynamic-range mode.
+    """
+    inp = keras.Input(shape=IMG_SHAPE, name="input")
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(inp)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.ReLU(name="relu1")(x)
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = keras.layers.Conv2D(16, 3, activation="relu", name="conv2")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(32, activation="relu", name="fc1")(x)
+    x = keras.layers.Dense(NUM_CLASSES, name="fc2")(x)
+    out = keras.layers.Softmax(name="softmax")(x)
+    return keras.Model(inp, out, name="net_a")
+
+
+def build_net_b():
+    """Net B: small CNN with an element-wise Maximum (not in tfmot's registry).
+
+    Input(16,16,3) -> Conv2D(8,3,relu) -> {branch1 Conv2D(8,1), branch2 Conv2D(8,1)}
+      -> Maximum -> Add(maximum, branch1) -> MaxPooling2D -> Flatten -> Dense(10) -> Softmax
+
+    Why the Add: MAXIMUM is a same-scale op in TFLite (inputs and output must
+    share scale/zero point).  When a Maximum input is produced by a conv with a
+    single consumer, the converter simply gives the conv output the Maximum's
+    parameters (a conv can requantize for free), so no extra op ever shows up.
+    Making branch1 ALSO feed an ADD pins branch1's own (trained) range; then a
+    disagreeing output quantizer on the Maximum forces a real requantize
+    QUANTIZE(int8->int8) between branch1 and the MAXIMUM.  (Verified: without
+    the Add, qat_maximum_output and qat_maximum_noop have identical op lists.)
+    """
+    inp = keras.Input(shape=IMG_SHAPE, name="input")
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(inp)
+    b1 = keras.layers.Conv2D(8, 1, name="branch1")(x)
+    b2 = keras.layers.Conv2D(8, 1, name="branch2")(x)
+    m = keras.layers.Maximum(name="maximum")([b1, b2])
+    s = keras.layers.Add(name="add")([m, b1])          # second consumer of branch1
+    x = keras.layers.MaxPooling2D(name="pool")(s)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(NUM_CLASSES, name="fc")(x)
+    out = keras.layers.Softmax(name="softmax")(x)
+    return keras.Model(inp, out, name="net_b")
+
+
+def compile_and_fit(model, seed_data, epochs, lr=1e-2):
+    x, y = make_images(seed_data, N_TRAIN)
+    model.compile(optimizer=keras.optimizers.Adam(lr),
+                  loss=keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=["accuracy"])
+    model.fit(x, y, batch_size=32, epochs=epochs, shuffle=False, verbose=0)
+    return model
+
+
+def train_float(builder, seed, seed_data, epochs=2):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)   # seeds python `random`, numpy and TF
+    model = builder()
+    return compile_and_fit(model, seed_data, epochs)
+
+
+def clone_with_weights(model):
+    """Independent copy of a trained float model (QAT must not touch the original)."""
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+# ---- custom QuantizeConfigs for the Maximum layer of net B -----------------
+class MaximumOutputQuantizeConfig(quantize.QuantizeConfig):
+    """Puts exactly one OUTPUT quantizer on the layer (no weights, no activations)."""
+
+    def get_weights_and_quantizers(self, layer):
+        return []
+
+    def get_activations_and_quantizers(self, layer):
+        return []
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        pass
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        pass
+
+    def get_output_quantizers(self, layer):
+        return [quantize.quantizers.MovingAverageQuantizer(
+            num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
+
+    def get_config(self):
+        return {}
+
+
+class MaximumNoOpQuantizeConfig(quantize.QuantizeConfig):
+    """No quantizers at all: the layer is wrapped but adds no fake-quant."""
+
+    def get_weights_and_quantizers(self, layer):
+        return []
+
+    def get_activations_and_quantizers(self, layer):
+        return []
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        pass
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        pass
+
+    def get_output_quantizers(self, layer):
+        return []
+
+    def get_config(self):
+        return {}
+
+
+# ----------------------------------------------------------------------------
+# Conversion helpers
+# ----------------------------------------------------------------------------
+def convert_keras(model, optimize=False, rep=None, supported_ops=None,
+                  supported_types=None, in_type=None, out_type=None):
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if optimize:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if rep is not None:
+        conv.representative_dataset = rep
+    if supported_ops is not None:
+        conv.target_spec.supported_ops = supported_ops
+    if supported_types is not None:
+        conv.target_spec.supported_types = supported_types
+    if in_type is not None:
+        conv.inference_input_type = in_type
+    if out_type is not None:
+        conv.inference_output_type = out_type
+    return conv.convert()
+
+
+# ----------------------------------------------------------------------------
+# Fixture builders. Each returns the .tflite bytes.
+# ----------------------------------------------------------------------------
+def fixtures_net_a():
+    """The PTQ/QAT family, all from the same trained float net A."""
+    out = {}
+    net_a = train_float(build_net_a, SEED_A, SEED_DATA_A)
+    rep = representative_dataset(SEED_REP_A)
+
+    # float.tflite: plain float conversion, the baseline structure.
+    out["float"] = convert_keras(net_a)
+    # dynamic_range.tflite: Optimize.DEFAULT without dataset -> hybrid: float
+    # activations, int8 weights for conv2 (1152 el.) and fc1 (18432 el.);
+    # conv1 (216 el.) and fc2 (320 el.) stay float (< 1024 elements).
+    out["dynamic_range"] = convert_keras(net_a, optimize=True)
+    # float16.tflite: FLOAT16 constants + DEQUANTIZE (fp16 weights).
+    out["float16"] = convert_keras(net_a, optimize=True, supported_types=[tf.float16])
+    # ptq_int8.tflite: full-integer PTQ, float I/O (QUANTIZE in, DEQUANTIZE out).
+    out["ptq_int8"] = convert_keras(net_a, optimize=True, rep=rep)
+    # ptq_int8_io.tflite: same but int8 model input/output (no Q/DQ at the ends).
+    out["ptq_int8_io"] = convert_keras(
+        net_a, optimize=True, rep=rep,
+        supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8],
+        in_type=tf.int8, out_type=tf.int8)
+    # ptq_int16x8.tflite: 16x8 mode (int16 activations, int8 weights, int64 bias).
+    out["ptq_int16x8"] = convert_keras(
+        net_a, optimize=True, rep=rep,
+        supported_ops=[
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS])
+
+    # qat_full.tflite: tfmot quantize_model over the whole net, fine-tuned
+    # (QAT_EPOCHS, see above), converted with Optimize.DEFAULT (QAT mode, float I/O).
+    keras.backend.clear_session()   # fresh Keras name counters per QAT model
+    keras.utils.set_random_seed(SEED_A + 1)
+    qat = quantize.quantize_model(clone_with_weights(net_a))
+    compile_and_fit(qat, SEED_DATA_A, epochs=QAT_EPOCHS, lr=QAT_LR)
+    out["qat_full"] = convert_keras(qat, optimize=True)
+
+    # qat_partial.tflite: only SOME layers annotated: conv1 on its own (NOT
+    # its bn1/relu1), conv2, fc1, fc2.  bn1/relu1/pool1/flatten/softmax are
+    # not annotated.  Effects (checked in check_properties):
+    #  * conv1 is annotated alone, so it gets its own linear output
+    #    fake-quant; BN can no longer be folded into it -> int8 CONV_2D
+    #    (no fused activation), then DEQUANTIZE -> float MUL, ADD[RELU]
+    #    (= unfolded bn1 + relu1).
+    #  * conv2 is annotated, but its input comes from pool1 (MaxPooling2D, not
+    #    annotated).  tfmot gives such a boundary producer an output-only
+    #    config, yet MaxPooling2D's registry config has no output quantizer, so
+    #    conv2's input has no range: the converter keeps MAX_POOL_2D and conv2
+    #    float (float weights) and only QUANTIZEs conv2's fake-quantized
+    #    output.  The float island therefore "grows" over an annotated layer.
+    # (Annotating conv2/fc1/fc2 only, as first planned, gives a float prefix
+    # with no DEQUANTIZE in front of it; annotating conv1 is what creates a
+    # DEQUANTIZE ... float ... QUANTIZE island.)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(SEED_A + 2)
+    partial_layers = {"conv1", "conv2", "fc1", "fc2"}
+    base = clone_with_weights(net_a)
+    annotated = keras.models.clone_model(
+        base,
+        clone_function=lambda layer: (quantize.quantize_annotate_layer(layer)
+                                      if layer.name in partial_layers else layer))
+    annotated.set_weights(base.get_weights())
+    qat_p = quantize.quantize_apply(annotated)
+    compile_and_fit(qat_p, SEED_DATA_A, epochs=QAT_EPOCHS, lr=QAT_LR)
+    out["qat_partial"] = convert_keras(qat_p, optimize=True)
+
+    # ptq_int8_retrained.tflite: same architecture, different init seed,
+    # different training data and different calibration data; converted
+    # exactly like ptq_int8.  Structure must be identical, numbers differ.
+    net_a2 = train_float(build_net_a, SEED_A2, SEED_DATA_A2)
+    out["ptq_int8_retrained"] = convert_keras(
+        net_a2, optimize=True, rep=representative_dataset(SEED_REP_A2))
+    return out
+
+
+def fixtures_net_b():
+    """Custom QuantizeConfig cases around an element-wise Maximum."""
+    out = {}
+    net_b = train_float(build_net_b, SEED_B, SEED_DATA_B)
+    # ptq_maximum.tflite: full-int8 PTQ, float I/O (placement baseline).
+    out["ptq_maximum"] = convert_keras(net_b, optimize=True, rep=representative_dataset(SEED_REP_B))
+
+    def qat_with(config_cls, seed):
+        keras.backend.clear_session()   # fresh Keras name counters per QAT model
+        keras.utils.set_random_seed(seed)
+        base = clone_with_weights(net_b)
+        # Annotate the Maximum with the custom config first, then let
+        # quantize_annotate_model annotate every other layer (it leaves
+        # already-annotated layers alone).
+        pre = keras.models.clone_model(
+            base,
+            clone_function=lambda layer: (
+                quantize.quantize_annotate_layer(layer, quantize_config=config_cls())
+                if isinstance(layer, keras.layers.Maximum) else layer))
+        pre.set_weights(base.get_weights())
+        annotated = quantize.quantize_annotate_model(pre)
+        with quantize.quantize_scope({config_cls.__name__: config_cls}):
+            qat = quantize.quantize_apply(annotated)
+        compile_and_fit(qat, SEED_DATA_B, epochs=QAT_EPOCHS, lr=QAT_LR)
+        return convert_keras(qat, optimize=True)
+
+    # qat_maximum_output.tflite: Maximum gets an extra OUTPUT quantizer.
+    out["qat_maximum_output"] = qat_with(MaximumOutputQuantizeConfig, SEED_B + 1)
+    # qat_maximum_noop.tflite: Maximum gets a no-op config.
+    out["qat_maximum_noop"] = qat_with(MaximumNoOpQuantizeConfig, SEED_B + 2)
+    return out
+
+
+def fixture_lstm():
+    """lstm.tflite: Keras LSTM -> fused UNIDIRECTIONAL_SEQUENCE_LSTM (float)."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(99)
+    # A static batch size is required: with batch=None the Keras LSTM's
+    # TensorList ops have a dynamic element shape and the converter refuses to
+    # lower them (it asks for Select TF ops) instead of fusing the LSTM.
+    inp = keras.Input(shape=(8, 4), batch_size=1, name="seq")
+    x = keras.layers.LSTM(8, name="lstm")(inp)
+    out = keras.layers.Dense(2, name="head")(x)
+    model = keras.Model(inp, out, name="lstm_net")
+    rng = np.random.default_rng(31)
+    xs = rng.standard_normal((128, 8, 4)).astype(np.float32)
+    ys = np.stack([xs[:, :, 0].sum(1), xs[:, -1, 1]], axis=1).astype(np.float32)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    model.fit(xs, ys, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    return {"lstm": convert_keras(model)}
+
+
+class ControlFlow(tf.Module):
+    """Two tf.functions, exported as two signatures.
+
+    `serving_default`: tf.while_loop with a data-dependent trip count (input
+    `n`), so it cannot be unrolled -> WHILE op with cond/body subgraphs.
+    `branch`: tf.cond on a predicate computed from the input -> IF op with
+    then/else subgraphs.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.w = tf.constant(np.linspace(-1.0, 1.0, 16, dtype=np.float32).reshape(4, 4))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x"),
+                                  tf.TensorSpec([], tf.int32, name="n")])
+    def loop(self, x, n):
+        def cond(i, acc):
+            return i < n
+
+        def body(i, acc):
+            return i + 1, tf.tanh(tf.matmul(acc, self.w) + 0.5)
+
+        _, y = tf.while_loop(cond, body, [tf.constant(0), x])
+        return {"y": y}
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x")])
+    def branch(self, x):
+        pred = tf.reduce_sum(x) > 0.0
+        # NOTE: the then-branch deliberately has a bias.  With TF 2.21 a bare
+        # relu(matmul(x, w)) inside an IF branch is converted to a single
+        # BATCH_MATMUL named "cond/MatMul;cond/Relu" and the ReLU is silently
+        # lost (checked numerically); matmul+bias+relu becomes a proper
+        # FULLY_CONNECTED with fused RELU.
+        y = tf.cond(pred,
+                    lambda: tf.nn.relu(tf.matmul(x, self.w) + 0.25),
+                    lambda: tf.sigmoid(x) * 3.0 - 1.0)
+        return {"y": y}
+
+
+def fixture_control_flow(tmp):
+    module = ControlFlow()
+    path = os.path.join(tmp, "control_flow_sm")
+    tf.saved_model.save(module, path, signatures={
+        "serving_default": module.loop.get_concrete_function(),
+        "branch": module.branch.get_concrete_function()})
+    conv = tf.lite.TFLiteConverter.from_saved_model(
+        path, signature_keys=["serving_default", "branch"])
+    return {"control_flow": conv.convert()}
+
+
+class SelectOps(tf.Module):
+    """A TF op without a TFLite builtin (MatrixDeterminant) -> Flex custom op."""
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 3, 3], tf.float32, name="m")])
+    def serve(self, m):
+        d = tf.linalg.det(m * 2.0)          # -> CUSTOM "FlexMatrixDeterminant"
+        return {"det": d + 1.0}             # builtin ops around it
+
+
+def fixture_select_tf_ops(tmp):
+    module = SelectOps()
+    path = os.path.join(tmp, "select_sm")
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve.get_concrete_function()})
+    conv = tf.lite.TFLiteConverter.from_saved_model(path)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    return {"select_tf_ops": conv.convert()}
+
+
+# ----------------------------------------------------------------------------
+# Reference reading with TensorFlow's own flatbuffer reader
+# ----------------------------------------------------------------------------
+def _enum_names(cls):
+    return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+OP_NAMES = _enum_names(schema_fb.BuiltinOperator)
+TYPE_NAMES = _enum_names(schema_fb.TensorType)
+
+
+def _s(b):
+    return "" if b is None else b.decode("utf-8")
+
+
+def reference_reading(file_name, buf):
+    """Build the <name>.ref.json dict from schema_py_generated's Model reader.
+
+    Layout and conventions are documented in testdata/README.md.
+    """
+    model = schema_fb.Model.GetRootAs(buf, 0)
+    assert schema_fb.Model.ModelBufferHasIdentifier(buf, 0), "missing TFL3 identifier"
+
+    opcodes = []
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        name = ("CUSTOM:" + _s(oc.CustomCode())) if code == schema_fb.BuiltinOperator.CUSTOM \
+            else OP_NAMES.get(code, str(code))
+        opcodes.append((name, oc.Version()))
+
+    def buffer_bytes(idx):
+        if idx >= model.BuffersLength():
+            return 0
+        b = model.Buffers(idx)
+        if b.DataLength() > 0:
+            return b.DataLength()
+        if b.Offset() > 1:
+            return b.Size()
+        return 0
+
+    subgraphs = []
+    for si in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(si)
+        tensors = []
+        for ti in range(sg.TensorsLength()):
+            t = sg.Tensors(ti)
+            q = t.Quantization()
+            if q is None or q.ScaleLength() == 0:
+                quant = None
+            else:
+                quant = {
+                    # schema_fb reads each float32 and returns a Python float
+                    # (exact widening), so repr round-trips to the same f32.
+                    "scale": [float(q.Scale(k)) for k in range(q.ScaleLength())],
+                    "zero_point": [int(q.ZeroPoint(k)) for k in range(q.ZeroPointLength())],
+                    "quantized_dimension": int(q.QuantizedDimension()),
+                }
+            tensors.append({
+                "index": ti,
+                "name": _s(t.Name()),
+                "shape": [int(t.Shape(k)) for k in range(t.ShapeLength())],
+                "shape_signature": None if t.ShapeSignatureIsNone()
+                else [int(t.ShapeSignature(k)) for k in range(t.ShapeSignatureLength())],
+                "dtype": TYPE_NAMES.get(t.Type(), str(t.Type())),
+                "buffer": int(t.Buffer()),
+                "buffer_bytes": int(buffer_bytes(t.Buffer())),
+                "is_variable": bool(t.IsVariable()),
+                "quantization": quant,
+            })
+        operators = []
+        for oi in range(sg.OperatorsLength()):
+            op = sg.Operators(oi)
+            name, version = opcodes[op.OpcodeIndex()]
+            operators.append({
+                "index": oi,
+                "opcode": name,
+                "version": int(version),
+                "inputs": [int(op.Inputs(k)) for k in range(op.InputsLength())],
+                "outputs": [int(op.Outputs(k)) for k in range(op.OutputsLength())],
+            })
+        subgraphs.append({
+            "index": si,
+            "name": _s(sg.Name()),
+            "inputs": [int(sg.Inputs(k)) for k in range(sg.InputsLength())],
+            "outputs": [int(sg.Outputs(k)) for k in range(sg.OutputsLength())],
+            "tensors": tensors,
+            "operators": operators,
+        })
+
+    signatures = []
+    for k in range(model.SignatureDefsLength()):
+        sd = model.SignatureDefs(k)
+        signatures.append({
+            "key": _s(sd.SignatureKey()),
+            "subgraph": int(sd.SubgraphIndex()),
+            "inputs": [{"name": _s(sd.Inputs(j).Name()), "tensor": int(sd.Inputs(j).TensorIndex())}
+                       for j in range(sd.InputsLength())],
+            "outputs": [{"name": _s(sd.Outputs(j).Name()), "tensor": int(sd.Outputs(j).TensorIndex())}
+                        for j in range(sd.OutputsLength())],
+        })
+
+    return {
+        "file": file_name,
+        "version": int(model.Version()),
+        "description": _s(model.Description()),
+        "subgraphs": subgraphs,
+        "signatures": signatures,
+        "metadata": [_s(model.Metadata(k).Name()) for k in range(model.MetadataLength())],
+    }
+
+
+# ----------------------------------------------------------------------------
+# Sanity checks
+# ----------------------------------------------------------------------------
+def op_summary(ref, sg_index=0):
+    """[(opcode, output dtype)] for one subgraph of a reference reading."""
+    sg = ref["subgraphs"][sg_index]
+    res = []
+    for op in sg["operators"]:
+        dts = [sg["tensors"][o]["dtype"] for o in op["outputs"]]
+        res.append((op["opcode"], "/".join(dts)))
+    return res
+
+
+def _is_const(sg, i):
+    return sg["tensors"][i]["buffer_bytes"] > 0
+
+
+def check_properties(name, ref):
+    """Fixture-specific assertions: fail loudly if the converter changed behaviour."""
+    sg = ref["subgraphs"][0]
+    ops = [o["opcode"] for o in sg["operators"]]
+    T = sg["tensors"]
+
+    def out_dt(op):
+        return T[op["outputs"][0]]["dtype"]
+
+    def act_in_dt(op):  # dtype of the first non-constant input
+        for i in op["inputs"]:
+            if i >= 0 and not _is_const(sg, i):
+                return T[i]["dtype"]
+        return None
+
+    if name == "float":
+        assert not any(t["quantization"] for t in T), "float model has quantized tensors"
+        assert "QUANTIZE" not in ops and "DEQUANTIZE" not in ops
+    elif name == "dynamic_range":
+        int8_w = [t for t in T if t["dtype"] == "INT8" and t["buffer_bytes"] >= 1024]
+        assert int8_w, "no int8 weight >= 1024 elements"
+        assert "QUANTIZE" not in ops
+    elif name == "float16":
+        assert any(t["dtype"] == "FLOAT16" for t in T) and "DEQUANTIZE" in ops
+    elif name in ("ptq_int8", "ptq_int8_retrained"):
+        assert ops[0] == "QUANTIZE" and ops[-1] == "DEQUANTIZE"
+        assert T[sg["inputs"][0]]["dtype"] == "FLOAT32"
+    elif name == "ptq_int8_io":
+        assert "QUANTIZE" not in ops and "DEQUANTIZE" not in ops
+        assert T[sg["inputs"][0]]["dtype"] == "INT8" and T[sg["outputs"][0]]["dtype"] == "INT8"
+    elif name == "ptq_int16x8":
+        assert any(t["dtype"] == "INT16" for t in T)
+    elif name == "qat_full":
+        assert ops[0] == "QUANTIZE" and ops[-1] == "DEQUANTIZE"
+        assert all(out_dt(o) == "INT8" for o in sg["operators"][1:-1]), "float op inside qat_full"
+        for o in sg["operators"]:   # tfmot quantizes Dense kernels per-tensor
+            if o["opcode"] == "FULLY_CONNECTED":
+                assert len(T[o["inputs"][1]]["quantization"]["scale"]) == 1, "FC weight not per-tensor"
+    elif name == "qat_partial":
+        # a float island: DEQUANTIZE, then >= 1 float compute op, then QUANTIZE
+        float_compute = [o for o in sg["operators"]
+                         if o["opcode"] not in ("QUANTIZE", "DEQUANTIZE")
+                         and out_dt(o) == "FLOAT32" and act_in_dt(o) == "FLOAT32"]
+        assert float_compute, "qat_partial has no float compute op"
+        dq = [k for k, o in enumerate(ops) if o == "DEQUANTIZE"]
+        q = [k for k, o in enumerate(ops) if o == "QUANTIZE"]
+        assert any(a < b for a in dq for b in q if any(a < c < b for c in
+                   [sg["operators"].index(f) for f in float_compute])), \
+            "no DEQUANTIZE ... float op ... QUANTIZE island"
+        assert any(out_dt(o) == "INT8" and o["opcode"] not in ("QUANTIZE",)
+                   for o in sg["operators"]), "qat_partial has no int8 compute op"
+    elif name in ("ptq_maximum", "qat_maximum_output", "qat_maximum_noop"):
+        requant = [o for o in sg["operators"] if o["opcode"] == "QUANTIZE"
+                   and act_in_dt(o) == "INT8" and out_dt(o) == "INT8"]
+        if name == "qat_maximum_output":
+            assert requant, "expected a requantize QUANTIZE int8->int8"
+            requant_out = {o["outputs"][0] for o in requant}
+            assert any(o["opcode"] == "MAXIMUM" and requant_out & set(o["inputs"])
+                       for o in sg["operators"]), "requantize does not feed the MAXIMUM"
+        else:
+            assert not requant, "unexpected requantize"
+    elif name == "lstm":
+        assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops
+    elif name == "control_flow":
+        all_ops = {o["opcode"] for s in ref["subgraphs"] for o in s["operators"]}
+        assert {"WHILE", "IF"} <= all_ops, all_ops
+        assert len(ref["signatures"]) == 2 and len(ref["subgraphs"]) >= 5
+    elif name == "select_tf_ops":
+        assert any(o.startswith("CUSTOM:Flex") for o in ops), ops
+
+
+def structure(ref):
+    """Everything in a reference reading except the numbers that training changes."""
+    def tensor(t):
+        q = t["quantization"]
+        return (t["name"], t["shape"], t["shape_signature"], t["dtype"], t["buffer"], t["buffer_bytes"],
+                t["is_variable"], None if q is None else (len(q["scale"]), q["quantized_dimension"]))
+    return [(sg["inputs"], sg["outputs"], [tensor(t) for t in sg["tensors"]],
+             [(o["opcode"], o["version"], o["inputs"], o["outputs"]) for o in sg["operators"]])
+            for sg in ref["subgraphs"]], ref["signatures"], ref["metadata"]
+
+
+def cross_check_reference(ref, buf, interp):
+    """Compare the reference reading with two other TensorFlow views of the file.
+
+    * flatbuffer_utils' object API (ModelT): counts, dtypes, shapes, buffers,
+      quantization scales/zero points, operator inputs/outputs, for every subgraph;
+    * the TFLite interpreter's tensor details (subgraph 0): names, dtypes and
+      quantization parameters.
+    Also checks that every scale survives the JSON round trip bit-exactly as f32.
+    """
+    m = flatbuffer_utils.convert_bytearray_to_object(bytearray(buf))
+    assert len(m.subgraphs) == len(ref["subgraphs"])
+    for sg_t, sg in zip(m.subgraphs, ref["subgraphs"]):
+        assert len(sg_t.tensors) == len(sg["tensors"]) and len(sg_t.operators) == len(sg["operators"])
+        for t_t, t in zip(sg_t.tensors, sg["tensors"]):
+            assert TYPE_NAMES[t_t.type] == t["dtype"] and t_t.buffer == t["buffer"]
+            assert list(t_t.shape if t_t.shape is not None else []) == t["shape"]
+            q_t = t_t.quantization
+            if q_t is None or q_t.scale is None or len(q_t.scale) == 0:
+                assert t["quantization"] is None
+            else:
+                assert [float(v) for v in q_t.scale] == t["quantization"]["scale"]
+                assert [int(v) for v in q_t.zeroPoint] == t["quantization"]["zero_point"]
+        for op_t, op in zip(sg_t.operators, sg["operators"]):
+            assert list(op_t.inputs if op_t.inputs is not None else []) == op["inputs"]
+            assert list(op_t.outputs if op_t.outputs is not None else []) == op["outputs"]
+    roundtrip = json.loads(json.dumps(ref))
+    for sg in roundtrip["subgraphs"]:
+        for t in sg["tensors"]:
+            for v in (t["quantization"] or {}).get("scale", []):
+                assert float(np.float32(v)) == v, v
+    dtype_names = {np.float32: "FLOAT32", np.float16: "FLOAT16", np.int32: "INT32", np.uint8: "UINT8",
+                   np.int64: "INT64", np.int8: "INT8", np.int16: "INT16", np.bool_: "BOOL"}
+    sg0 = ref["subgraphs"][0]
+    for d in interp.get_tensor_details():
+        if d["index"] >= len(sg0["tensors"]):
+            continue  # runtime-created scratch tensors (e.g. in 16x8 kernels)
+        t = sg0["tensors"][d["index"]]
+        assert d["name"] == t["name"], (d["name"], t["name"])
+        if d["dtype"] in dtype_names:
+            assert dtype_names[d["dtype"]] == t["dtype"], (d["name"], d["dtype"], t["dtype"])
+        scales = [float(v) for v in d["quantization_parameters"]["scales"]]
+        assert scales == ((t["quantization"] or {}).get("scale") or []), d["name"]
+
+
+def interpreter_check(name, path):
+    """Load (and, except for Flex models, allocate) with the TFLite interpreter.
+
+    The pip tensorflow package's tf.lite.Interpreter does not apply the Flex
+    delegate, so select_tf_ops.tflite is only loaded, not allocated; its Flex
+    custom op is asserted in check_properties instead.
+    """
+    interp = tf.lite.Interpreter(model_path=path)
+    if name != "select_tf_ops":
+        interp.allocate_tensors()
+    if name == "control_flow":
+        check_control_flow_numerics(interp)
+    return interp
+
+
+def check_control_flow_numerics(interp):
+    """Run both signatures and compare with the math they implement."""
+    w = np.linspace(-1.0, 1.0, 16, dtype=np.float32).reshape(4, 4)
+    for x in (np.array([[1.0, 0.5, -0.2, 0.3]], np.float32), np.array([[-1.0, -0.5, 0.2, -0.3]], np.float32)):
+        got = interp.get_signature_runner("branch")(x=x)["y"]
+        want = np.maximum(x @ w + 0.25, 0.0) if x.sum() > 0 else 3.0 / (1.0 + np.exp(-x)) - 1.0
+        assert np.allclose(got, want, atol=1e-5), ("branch", got, want)
+        y = x.copy()
+        for _ in range(3):
+            y = np.tanh(y @ w + 0.5)
+        got = interp.get_signature_runner("serving_default")(x=x, n=np.array(3, np.int32))["y"]
+        assert np.allclose(got, y, atol=1e-5), ("loop", got, y)
+
+
+# ----------------------------------------------------------------------------
+FIXTURE_ORDER = [
+    "float", "dynamic_range", "float16", "ptq_int8", "ptq_int8_io",
+    "ptq_int8_retrained", "ptq_int16x8", "qat_full", "qat_partial",
+    "ptq_maximum", "qat_maximum_output", "qat_maximum_noop",
+    "lstm", "control_flow", "select_tf_ops",
+]
+
+
+def main():
+    out_dir = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
+    os.makedirs(out_dir, exist_ok=True)
+    print(f"TensorFlow {tf.__version__}, tf-keras {tf_keras.__version__}, tfmot {tfmot.__version__}, "
+          f"numpy {np.__version__}; writing to {out_dir}")
+
+    tmp = tempfile.mkdtemp(prefix="tflq_gen_")
+    try:
+        models = {}
+        models.update(fixtures_net_a())
+        models.update(fixtures_net_b())
+        models.update(fixture_lstm())
+        models.update(fixture_control_flow(tmp))
+        models.update(fixture_select_tf_ops(tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert sorted(models) == sorted(FIXTURE_ORDER)
+
+    print("\nSummary (subgraph 0 ops as opcode:output-dtype):")
+    total = 0
+    failures = []
+    refs = {}
+    for name in FIXTURE_ORDER:
+        data = bytes(models[name])
+        fname = name + ".tflite"
+        path = os.path.join(out_dir, fname)
+        with open(path, "wb") as f:
+            f.write(data)
+        ref = reference_reading(fname, data)
+        refs[name] = ref
+        with open(os.path.join(out_dir, name + ".ref.json"), "w") as f:
+            json.dump(ref, f, indent=1)
+            f.write("\n")
+        try:
+            check_properties(name, ref)
+        except AssertionError as e:
+            failures.append(f"{name}: {e}")
+        interp = interpreter_check(name, path)
+        nsig = len(interp.get_signature_list())
+        cross_check_reference(ref, data, interp)
+        total += len(data)
+        ops = " ".join(f"{o}:{d}" for o, d in op_summary(ref))
+        print(f"- {fname} ({len(data)} bytes, {len(ref['subgraphs'])} subgraph(s), {nsig} signature(s))")
+        print(f"    {ops}")
+        for si in range(1, len(ref["subgraphs"])):
+            sops = " ".join(f"{o}:{d}" for o, d in op_summary(ref, si))
+            print(f"    subgraph {si} ({ref['subgraphs'][si]['name']}): {sops}")
+    if structure(refs["ptq_int8"]) != structure(refs["ptq_int8_retrained"]):
+        failures.append("ptq_int8_retrained: structure differs from ptq_int8")
+    if failures:
+        print("\nPROPERTY CHECK FAILURES:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print(f"\n{len(FIXTURE_ORDER)} fixtures, {total} bytes of .tflite; all loaded, all but select_tf_ops allocated; "
+          "property checks and reference cross-checks passed.")
+
+
+if __name__ == "__main__":
+    main()
