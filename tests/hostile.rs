@@ -315,10 +315,12 @@ impl Rng {
 }
 
 /// Loads and walks whatever loads (graph, analyses), under catch_unwind.
-fn survive(bytes: &[u8]) -> Result<bool, String> {
+fn survive(bytes: &[u8], seed: &tflq::Model) -> Result<bool, String> {
     std::panic::catch_unwind(|| match tflq::load(bytes) {
         Ok(model) => {
             common::exercise(&model);
+            // The mutated model against its intact original, both ways.
+            common::exercise_pair(&model, seed);
             true
         }
         Err(e) => {
@@ -353,6 +355,7 @@ fn thousands_of_truncated_and_mutated_models_never_panic() {
     let (mut loaded, mut rejected, mut total) = (0usize, 0usize, 0usize);
     let mut slowest = Duration::ZERO;
     for (name, seed) in &seeds {
+        let intact = tflq::load(seed).unwrap();
         let mut cases: Vec<Vec<u8>> = Vec::new();
         // Truncations, denser near the start where the tables are.
         for i in 0..150 {
@@ -392,7 +395,7 @@ fn thousands_of_truncated_and_mutated_models_never_panic() {
         }
         for case in cases {
             let start = Instant::now();
-            match survive(&case) {
+            match survive(&case, &intact) {
                 Ok(true) => loaded += 1,
                 Ok(false) => rejected += 1,
                 Err(msg) => panic!(
