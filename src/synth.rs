@@ -420,7 +420,7 @@ pub fn finish_root<T>(
 /// A chain of `blocks` repetitions of CONV_2D → ADD → RELU6-fused DEPTHWISE_CONV_2D
 /// (int8, per-channel weights), with QUANTIZE at the start and DEQUANTIZE at the
 /// end: a large, realistic integer graph for benchmarks. Each block adds 3
-/// operators and 8 tensors (`weight_bytes` bytes of inline data per weight).
+/// operators and 7 tensors (`weight_bytes` bytes of inline data per weight).
 pub fn int8_chain(blocks: usize, weight_bytes: usize) -> Vec<u8> {
     let mut m = ModelBuilder::new();
     let sg = m.subgraph("main");
@@ -434,13 +434,16 @@ pub fn int8_chain(blocks: usize, weight_bytes: usize) -> Vec<u8> {
     let input = m.tensor(sg, "serving_default_input:0", &shape, 0, None);
     let mut x = m.tensor(sg, "tfl.quantize", &shape, 9, act(0.02));
     m.op(sg, q, &[input], &[x], SynthOptions::None);
+    // Scales follow the spec (bias scale = input scale x weight scale) so the
+    // model is as clean as converter output: only its size is synthetic.
+    let (w_scale, mut x_scale) = (0.01f32, 0.02f32);
     for i in 0..blocks {
         let w = m.constant(
             sg,
             &format!("model/conv{i}/Conv2D"),
             &[8, 1, 1, 8],
             9,
-            Some(SynthQuant::per_axis(vec![0.01; 8], 0)),
+            Some(SynthQuant::per_axis(vec![w_scale; 8], 0)),
             weight_bytes,
         );
         let b = m.constant(
@@ -448,7 +451,7 @@ pub fn int8_chain(blocks: usize, weight_bytes: usize) -> Vec<u8> {
             &format!("model/conv{i}/BiasAdd/ReadVariableOp"),
             &[8],
             2,
-            Some(SynthQuant::per_axis(vec![0.0002; 8], 0)),
+            Some(SynthQuant::per_axis(vec![x_scale * w_scale; 8], 0)),
             32,
         );
         let c = m.tensor(
@@ -472,7 +475,7 @@ pub fn int8_chain(blocks: usize, weight_bytes: usize) -> Vec<u8> {
             &format!("model/dw{i}/depthwise"),
             &[1, 1, 1, 8],
             9,
-            Some(SynthQuant::per_axis(vec![0.01; 8], 3)),
+            Some(SynthQuant::per_axis(vec![w_scale; 8], 3)),
             weight_bytes,
         );
         let dwb = m.constant(
@@ -480,7 +483,7 @@ pub fn int8_chain(blocks: usize, weight_bytes: usize) -> Vec<u8> {
             &format!("model/dw{i}/BiasAdd/ReadVariableOp"),
             &[8],
             2,
-            Some(SynthQuant::per_axis(vec![0.0004; 8], 0)),
+            Some(SynthQuant::per_axis(vec![0.04 * w_scale; 8], 0)),
             32,
         );
         let y = m.tensor(
@@ -497,8 +500,8 @@ pub fn int8_chain(blocks: usize, weight_bytes: usize) -> Vec<u8> {
             &[y],
             SynthOptions::DepthwiseConv2d { activation: 3 },
         );
-        // Two more activations per block keep the tensor/op ratio of real models.
         x = y;
+        x_scale = 6.0 / 255.0;
     }
     let out = m.tensor(sg, "StatefulPartitionedCall:0", &shape, 0, None);
     m.op(sg, dq, &[x], &[out], SynthOptions::None);

@@ -461,3 +461,51 @@ fn views_select_sections_and_subgraphs() {
     .unwrap();
     assert!(String::from_utf8(out).unwrap().contains("\x1b["));
 }
+
+#[test]
+fn default_table_of_a_large_model_lists_only_non_integer_ops() {
+    let model = tflq::load(&tflq::synth::int8_chain(200, 8)).unwrap();
+    assert_eq!(model.subgraphs[0].operators.len(), 602);
+    let insp = tflq::analysis::inspect(&model);
+    let mut out = Vec::new();
+    render(
+        &model,
+        &insp,
+        "chain",
+        Format::Table,
+        View::default(),
+        Style::default(),
+        &mut out,
+    )
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("602 operators; the 2 that are not integer compute (every op: --ops)"),
+        "{text}"
+    );
+    assert!(text.contains("QUANTIZE v1") && text.contains("DEQUANTIZE v2"));
+    assert!(!text.contains("CONV_2D v3"));
+    // --ops still lists every one.
+    let mut out = Vec::new();
+    let ops = View {
+        subgraph: None,
+        section: Section::Ops,
+    };
+    render(
+        &model,
+        &insp,
+        "chain",
+        Format::Table,
+        ops,
+        Style::default(),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out)
+            .unwrap()
+            .matches("CONV_2D v3")
+            .count(),
+        200
+    );
+}

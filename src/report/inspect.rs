@@ -486,6 +486,71 @@ fn text(
     Ok(())
 }
 
+/// Subgraphs with more ops than this list only their non-integer ops in the
+/// default view: thousands of int8 rows would bury what the view is for.
+pub const COMPACT_OPS_LIMIT: usize = 300;
+
+/// One line per op: what it is, where it came from, how it runs, what it
+/// writes. The default view; `--ops` adds every input.
+fn compact_ops(
+    model: &Model,
+    insp: &Inspection,
+    s: usize,
+    style: Style,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let sg = &model.subgraphs[s];
+    let ops = &insp.subgraphs[s].ops;
+    let all = sg.operators.len() <= COMPACT_OPS_LIMIT;
+    let shown: Vec<OpId> = sg
+        .op_ids()
+        .filter(|op| all || !ops[op.index()].compute.is_integer())
+        .collect();
+    if all {
+        writeln!(
+            w,
+            "\nsubgraph {s} \"{}\": operators (inputs of each: --ops)",
+            sg.name
+        )?;
+    } else {
+        writeln!(
+            w,
+            "\nsubgraph {s} \"{}\": {} operators; the {} that are not integer compute (every op: --ops)",
+            sg.name,
+            sg.operators.len(),
+            shown.len()
+        )?;
+    }
+    if shown.is_empty() {
+        return Ok(());
+    }
+    let mut t = style.table();
+    t.set_header(vec!["#", "op", "layer", "runs", "output"]);
+    for op in shown {
+        let (head, compute, layer) = op_head(model, insp, s, op);
+        let out = sg
+            .op(op)
+            .outputs
+            .iter()
+            .map(|id| {
+                let tt = sg.tensor(*id);
+                let q = quant_brief(tt, false);
+                let sep = if q.is_empty() { "" } else { " " };
+                format!("{} {}{sep}{q}", tt.dtype, shape(tt))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        t.add_row(vec![
+            style.cell(op.to_string(), None),
+            style.cell(head, None),
+            style.cell(layer.unwrap_or_else(|| "-".into()), None),
+            style.cell(compute_name(compute), compute_tone(compute)),
+            style.cell(out, None),
+        ]);
+    }
+    writeln!(w, "{t}")
+}
+
 fn table(
     model: &Model,
     insp: &Inspection,
@@ -506,7 +571,10 @@ fn table(
         if !view.shows(s) {
             continue;
         }
-        if matches!(view.section, Section::All | Section::Ops) {
+        if view.section == Section::All {
+            compact_ops(model, insp, s, style, w)?;
+        }
+        if view.section == Section::Ops {
             writeln!(w, "\nsubgraph {s} \"{}\": operators", sg.name)?;
             let mut t = style.table();
             t.set_header(vec!["#", "op", "layer", "runs", "inputs", "outputs"]);

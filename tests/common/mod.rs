@@ -39,12 +39,38 @@ pub fn exercise(model: &tflq::Model) {
     let insp = tflq::analysis::inspect(model);
     use tflq::report::{Format, Style, inspect::View};
     for format in [Format::Table, Format::Text, Format::Json] {
-        tflq::report::inspect::render(model, &insp, "m", format, View::default(), Style::default(), &mut std::io::sink()).unwrap();
+        tflq::report::inspect::render(
+            model,
+            &insp,
+            "m",
+            format,
+            View::default(),
+            Style::default(),
+            &mut std::io::sink(),
+        )
+        .unwrap();
     }
-    let _ = tflq::snapshot(model, tflq::SnapshotOptions { scale_digits: Some(3) });
+    let _ = tflq::snapshot(
+        model,
+        tflq::SnapshotOptions {
+            scale_digits: Some(3),
+        },
+    );
     let c = tflq::compare::compare(model, model, tflq::compare::Options::default());
-    let pair = tflq::report::compare::Pair { ptq: model, ptq_label: "p", qat: model, qat_label: "q" };
-    tflq::report::compare::render(&pair, &c, Format::Text, Style::default(), &mut std::io::sink()).unwrap();
+    let pair = tflq::report::compare::Pair {
+        ptq: model,
+        ptq_label: "p",
+        qat: model,
+        qat_label: "q",
+    };
+    tflq::report::compare::render(
+        &pair,
+        &c,
+        Format::Text,
+        Style::default(),
+        &mut std::io::sink(),
+    )
+    .unwrap();
 }
 
 /// Compare two arbitrary models both ways and render the result.
@@ -52,9 +78,21 @@ pub fn exercise_pair(a: &tflq::Model, b: &tflq::Model) {
     use tflq::report::{Format, Style};
     for (p, q) in [(a, b), (b, a)] {
         let c = tflq::compare::compare(p, q, tflq::compare::Options::default());
-        let pair = tflq::report::compare::Pair { ptq: p, ptq_label: "p", qat: q, qat_label: "q" };
+        let pair = tflq::report::compare::Pair {
+            ptq: p,
+            ptq_label: "p",
+            qat: q,
+            qat_label: "q",
+        };
         for format in [Format::Text, Format::Json, Format::Markdown, Format::Table] {
-            tflq::report::compare::render(&pair, &c, format, Style::default(), &mut std::io::sink()).unwrap();
+            tflq::report::compare::render(
+                &pair,
+                &c,
+                format,
+                Style::default(),
+                &mut std::io::sink(),
+            )
+            .unwrap();
         }
     }
 }
