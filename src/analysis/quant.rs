@@ -29,6 +29,18 @@ pub enum Compute {
 }
 
 impl Compute {
+    /// The name used in reports and JSON (`int8`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Compute::Int8 => "int8",
+            Compute::Int16 => "int16",
+            Compute::Float => "float",
+            Compute::Hybrid => "hybrid",
+            Compute::Convert => "convert",
+            Compute::Other => "other",
+        }
+    }
+
     /// Float or hybrid: runs on float activations.
     pub fn is_float(self) -> bool {
         matches!(self, Compute::Float | Compute::Hybrid)

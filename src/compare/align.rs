@@ -70,9 +70,16 @@ pub struct SubgraphAlignment {
 }
 
 impl SubgraphAlignment {
-    /// The PTQ op matched to a QAT op.
-    pub fn ptq_of(&self, qat: OpId) -> Option<OpId> {
-        self.matches.iter().find(|m| m.qat == qat).map(|m| m.ptq)
+    /// The PTQ op matched to each QAT op, indexed by QAT op (one pass; use
+    /// it instead of searching `matches` per op).
+    pub fn ptq_by_qat(&self, qat_ops: usize) -> Vec<Option<OpId>> {
+        let mut v = vec![None; qat_ops];
+        for m in &self.matches {
+            if let Some(slot) = v.get_mut(m.qat.index()) {
+                *slot = Some(m.ptq);
+            }
+        }
+        v
     }
 }
 
@@ -429,11 +436,13 @@ pub fn quantizer_role(sg: &Subgraph, op: OpId) -> (bool, bool, bool) {
 
 /// Align a PTQ subgraph with a QAT subgraph.
 pub fn align_subgraphs(
-    ptq: (&Subgraph, SubgraphId),
-    qat: (&Subgraph, SubgraphId),
+    ptq: (&Graph<'_>, SubgraphId),
+    qat: (&Graph<'_>, SubgraphId),
 ) -> (SubgraphAlignment, Skeleton, Skeleton) {
-    let (gp, gq) = (Graph::new(ptq.0), Graph::new(qat.0));
-    let (sp, sq) = (skeleton(ptq.0, &gp), skeleton(qat.0, &gq));
+    let (gp, gq) = (ptq.0, qat.0);
+    let (sp, sq) = (skeleton(gp.subgraph(), gp), skeleton(gq.subgraph(), gq));
+    let ptq = (gp.subgraph(), ptq.1);
+    let qat = (gq.subgraph(), qat.1);
     let pairs = align_sequences(&sp.view, &sq.view);
     let mut matches: Vec<Match> = pairs
         .iter()

@@ -254,10 +254,13 @@ pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
     let mut findings = Vec::new();
     for s in 0..n {
         let id = SubgraphId(s as u32);
-        let (a, sp, sq) = align::align_subgraphs((&ptq.subgraphs[s], id), (&qat.subgraphs[s], id));
+        let (gp, gq) = (Graph::new(&ptq.subgraphs[s]), Graph::new(&qat.subgraphs[s]));
+        let (a, sp, sq) = align::align_subgraphs((&gp, id), (&gq, id));
         let ctx = Ctx {
             ptq: &ptq.subgraphs[s],
             qat: &qat.subgraphs[s],
+            gq: &gq,
+            ptq_by_qat: a.ptq_by_qat(qat.subgraphs[s].operators.len()),
             ip: &ip,
             iq: &iq,
             s,
@@ -296,6 +299,10 @@ pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
 struct Ctx<'a> {
     ptq: &'a Subgraph,
     qat: &'a Subgraph,
+    /// Dataflow of the QAT subgraph, built once.
+    gq: &'a Graph<'a>,
+    /// The PTQ op matched to each QAT op.
+    ptq_by_qat: Vec<Option<OpId>>,
     ip: &'a Inspection,
     iq: &'a Inspection,
     s: usize,
@@ -369,7 +376,7 @@ impl Ctx<'_> {
     }
 
     fn ptq_of(&self, qat: OpId) -> Option<OpId> {
-        self.a.ptq_of(qat)
+        self.ptq_by_qat.get(qat.index()).copied().flatten()
     }
 
     fn findings(&self) -> Vec<Finding> {
@@ -490,7 +497,7 @@ impl Ctx<'_> {
     /// activation), the PTQ op it was folded into: the counterpart of the
     /// nearest matched producer, through quantizer ops and other unmatched ops.
     fn fused_into(&self, op: OpId) -> Option<OpId> {
-        let g = Graph::new(self.qat);
+        let g = self.gq;
         let mut cur = op;
         for _ in 0..8 {
             let t = self
@@ -557,7 +564,7 @@ impl Ctx<'_> {
     /// MUL and/or ADD with constant operands right after a conv in the QAT
     /// model, unmatched in PTQ (where BN folded into the conv).
     fn bn_unfolded(&self, ops: &[OpId]) -> bool {
-        let g = Graph::new(self.qat);
+        let g = self.gq;
         ops.iter().any(|&o| {
             let op = self.qat.op(o);
             (op.kind.is(BuiltinCode::MUL) || op.kind.is(BuiltinCode::ADD))
@@ -578,7 +585,7 @@ impl Ctx<'_> {
     /// B-1.
     fn remove_quantizer(&self, covered: &BTreeSet<OpId>, out: &mut Vec<Finding>) {
         let matched: BTreeSet<OpId> = self.a.matches.iter().map(|m| m.qat).collect();
-        let g = Graph::new(self.qat);
+        let g = self.gq;
         let mut done: BTreeSet<OpId> = BTreeSet::new();
         for w in &self.sq.wires {
             let extra: Vec<OpId> = w
@@ -627,8 +634,9 @@ impl Ctx<'_> {
                         continue;
                     }
                     // The same-scale op whose own range forced this requantize.
-                    let same_scale = g
-                        .distinct_consumers(to.unwrap_or(TensorId(0)))
+                    let same_scale = to
+                        .into_iter()
+                        .flat_map(|t| g.distinct_consumers(t))
                         .chain(ti.and_then(|t| g.producer(t)))
                         .chain(src_op)
                         .chain(sink_op)

@@ -196,6 +196,21 @@ pub enum CallRole {
     Decomposition,
 }
 
+impl CallRole {
+    /// The snake-case name used in reports and JSON (`body`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CallRole::Cond => "cond",
+            CallRole::Body => "body",
+            CallRole::Then => "then",
+            CallRole::Else => "else",
+            CallRole::Init => "init",
+            CallRole::Call => "call",
+            CallRole::Decomposition => "decomposition",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,17 +60,6 @@ pub fn render(
     }
 }
 
-fn compute_name(c: Compute) -> &'static str {
-    match c {
-        Compute::Int8 => "int8",
-        Compute::Int16 => "int16",
-        Compute::Float => "float",
-        Compute::Hybrid => "hybrid",
-        Compute::Convert => "convert",
-        Compute::Other => "other",
-    }
-}
-
 fn compute_tone(c: Compute) -> Option<Tone> {
     match c {
         Compute::Float | Compute::Hybrid => Some(Tone::Warn),
@@ -405,14 +394,7 @@ fn op_head(
         head.push_str(&format!(" +{}", a.name()));
     }
     for (role, to) in &o.calls {
-        head.push_str(&format!(
-            " {}=subgraph{}",
-            serde_json::to_value(role)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            to
-        ));
+        head.push_str(&format!(" {}=subgraph{to}", role.name()));
     }
     (head, info.compute, info.layer.clone())
 }
@@ -440,10 +422,7 @@ fn text(
         if matches!(view.section, Section::All | Section::Ops) {
             for op in sg.op_ids() {
                 let (head, compute, layer) = op_head(model, insp, s, op);
-                let c = style.paint(
-                    compute_name(compute),
-                    compute_tone(compute).unwrap_or(Tone::Dim),
-                );
+                let c = style.paint(compute.name(), compute_tone(compute).unwrap_or(Tone::Dim));
                 writeln!(
                     w,
                     "op {op} {head} [{c}] layer={}",
@@ -544,7 +523,7 @@ fn compact_ops(
             style.cell(op.to_string(), None),
             style.cell(head, None),
             style.cell(layer.unwrap_or_else(|| "-".into()), None),
-            style.cell(compute_name(compute), compute_tone(compute)),
+            style.cell(compute.name(), compute_tone(compute)),
             style.cell(out, None),
         ]);
     }
@@ -606,7 +585,7 @@ fn table(
                     style.cell(op.to_string(), None),
                     style.cell(head, None),
                     style.cell(layer.unwrap_or_else(|| "-".into()), None),
-                    style.cell(compute_name(compute), compute_tone(compute)),
+                    style.cell(compute.name(), compute_tone(compute)),
                     style.cell(ins.join("\n"), None),
                     style.cell(outs.join("\n"), None),
                 ]);

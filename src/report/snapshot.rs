@@ -123,11 +123,7 @@ pub fn snapshot(model: &Model, opts: SnapshotOptions) -> String {
                 head.push_str(&a.name());
             }
             for (role, to) in &o.calls {
-                let role = serde_json::to_value(role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                let _ = write!(head, " {role}=subgraph{to}");
+                let _ = write!(head, " {}=subgraph{to}", role.name());
             }
             let ins: Vec<String> = o
                 .inputs
@@ -138,10 +134,7 @@ pub fn snapshot(model: &Model, opts: SnapshotOptions) -> String {
             let _ = writeln!(
                 s,
                 "  op {op} {head} [{}] layer={}: {} -> {}",
-                serde_json::to_value(info.compute)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                info.compute.name(),
                 info.layer.as_deref().unwrap_or("-"),
                 ins.join(", "),
                 outs.join(", ")
