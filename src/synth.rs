@@ -437,23 +437,28 @@ pub fn int8_chain(blocks: usize, weight_bytes: usize) -> Vec<u8> {
     // Scales follow the spec (bias scale = input scale x weight scale) so the
     // model is as clean as converter output: only its size is synthetic.
     let (w_scale, mut x_scale) = (0.01f32, 0.02f32);
-    for i in 0..blocks {
-        let w = m.constant(
-            sg,
-            &format!("model/conv{i}/Conv2D"),
-            &[8, 1, 1, 8],
-            9,
-            Some(SynthQuant::per_axis(vec![w_scale; 8], 0)),
-            weight_bytes,
-        );
+    // Weights [8,1,1,8] quantized along `axis`, and their int32 bias.
+    let weights = |m: &mut ModelBuilder, name: String, axis: i32, in_scale: f32| {
+        let shape = if axis == 0 {
+            [8, 1, 1, 8]
+        } else {
+            [1, 1, 1, 8]
+        };
+        let q = Some(SynthQuant::per_axis(vec![w_scale; 8], axis));
+        let w = m.constant(sg, &name, &shape, 9, q, weight_bytes);
+        let bq = Some(SynthQuant::per_axis(vec![in_scale * w_scale; 8], 0));
         let b = m.constant(
             sg,
-            &format!("model/conv{i}/BiasAdd/ReadVariableOp"),
+            &format!("{name}/BiasAdd/ReadVariableOp"),
             &[8],
             2,
-            Some(SynthQuant::per_axis(vec![x_scale * w_scale; 8], 0)),
+            bq,
             32,
         );
+        (w, b)
+    };
+    for i in 0..blocks {
+        let (w, b) = weights(&mut m, format!("model/conv{i}/Conv2D"), 0, x_scale);
         let c = m.tensor(
             sg,
             &format!("model/conv{i}/BiasAdd;model/conv{i}/Conv2D"),
@@ -470,22 +475,7 @@ pub fn int8_chain(blocks: usize, weight_bytes: usize) -> Vec<u8> {
         );
         let s = m.tensor(sg, &format!("model/add{i}/add"), &shape, 9, act(0.04));
         m.op(sg, add, &[c, x], &[s], SynthOptions::Add { activation: 0 });
-        let dww = m.constant(
-            sg,
-            &format!("model/dw{i}/depthwise"),
-            &[1, 1, 1, 8],
-            9,
-            Some(SynthQuant::per_axis(vec![w_scale; 8], 3)),
-            weight_bytes,
-        );
-        let dwb = m.constant(
-            sg,
-            &format!("model/dw{i}/BiasAdd/ReadVariableOp"),
-            &[8],
-            2,
-            Some(SynthQuant::per_axis(vec![0.04 * w_scale; 8], 0)),
-            32,
-        );
+        let (dww, dwb) = weights(&mut m, format!("model/dw{i}/depthwise"), 3, 0.04);
         let y = m.tensor(
             sg,
             &format!("model/dw{i}/Relu6;model/dw{i}/BiasAdd;model/dw{i}/depthwise"),

@@ -323,14 +323,19 @@ fn separate_activation_in_qat_is_a_fusion_mismatch() {
     assert!(cmp.placement_matches());
 }
 
-#[test]
-fn requantize_between_two_convs_names_both_layers() {
-    // QAT: conv_a's own output quantizer disagrees with conv_b's input range.
+/// PTQ: input -Q-> conv_a -> conv_b -DQ-> output.
+fn two_convs() -> Model {
     let mut p = Net::new();
     let (x, xq) = p.input();
     let a = p.conv(xq, "conv_a", 0, I8);
     let b = p.conv(a, "conv_b", 0, I8);
-    let ptq = p.finish(x, b);
+    p.finish(x, b)
+}
+
+#[test]
+fn requantize_between_two_convs_names_both_layers() {
+    // QAT: conv_a's own output quantizer disagrees with conv_b's input range.
+    let ptq = two_convs();
 
     let mut qn = Net::new();
     let (x, xq) = qn.input();
@@ -366,11 +371,7 @@ fn requantize_between_two_convs_names_both_layers() {
 
 #[test]
 fn dequantize_quantize_round_trip_is_removed() {
-    let mut p = Net::new();
-    let (x, xq) = p.input();
-    let a = p.conv(xq, "conv_a", 0, I8);
-    let b = p.conv(a, "conv_b", 0, I8);
-    let ptq = p.finish(x, b);
+    let ptq = two_convs();
 
     let mut qn = Net::new();
     let (x, xq) = qn.input();

@@ -323,21 +323,24 @@ fn summary_lines(insp: &Inspection, file: &str) -> Vec<(String, String)> {
                 .join("; "),
         ));
     }
+    let counts = |v: Vec<String>| v.join(", ");
     v.push((
         "ops".into(),
-        s.op_histogram
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        counts(
+            s.op_histogram
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect(),
+        ),
     ));
     v.push((
         "activations".into(),
-        s.activation_dtypes
-            .iter()
-            .map(|(d, n)| format!("{d} {n}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        counts(
+            s.activation_dtypes
+                .iter()
+                .map(|(d, n)| format!("{d} {n}"))
+                .collect(),
+        ),
     ));
     v.push((
         "constants".into(),
