@@ -67,6 +67,27 @@ pub struct SubgraphAlignment {
     pub unmatched_ptq: Vec<OpId>,
     /// QAT ops left unmatched.
     pub unmatched_qat: Vec<OpId>,
+    /// Compute ops (not QUANTIZE/DEQUANTIZE) matched, and in each model.
+    pub compute: ComputeCoverage,
+}
+
+/// How much of the compute of each model the alignment covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ComputeCoverage {
+    /// Matched compute ops.
+    pub matched: usize,
+    /// Compute ops in the PTQ subgraph.
+    pub ptq: usize,
+    /// Compute ops in the QAT subgraph.
+    pub qat: usize,
+}
+
+impl ComputeCoverage {
+    /// At least half of the larger side's compute ops have a counterpart: the
+    /// two look like conversions of one network.
+    pub fn same_network(&self) -> bool {
+        self.matched * 2 >= self.ptq.max(self.qat)
+    }
 }
 
 impl SubgraphAlignment {
@@ -444,6 +465,11 @@ pub fn align_subgraphs(
     let ptq = (gp.subgraph(), ptq.1);
     let qat = (gq.subgraph(), qat.1);
     let pairs = align_sequences(&sp.view, &sq.view);
+    let compute = ComputeCoverage {
+        matched: pairs.len(),
+        ptq: sp.ops.len(),
+        qat: sq.ops.len(),
+    };
     let mut matches: Vec<Match> = pairs
         .iter()
         .map(|&(i, j, evidence)| Match {
@@ -521,6 +547,7 @@ pub fn align_subgraphs(
             matches,
             unmatched_ptq,
             unmatched_qat,
+            compute,
         },
         sp,
         sq,

@@ -15,7 +15,7 @@ use crate::model::{
     Activation, BuiltinCode, DType, Granularity, Model, OpId, OpKind, Subgraph, SubgraphId,
     TensorId,
 };
-pub use align::{Evidence, Match, SubgraphAlignment};
+pub use align::{ComputeCoverage, Evidence, Match, SubgraphAlignment};
 use align::{Skeleton, WireSink, WireSource};
 
 /// Kinds of comparison findings.
@@ -224,6 +224,13 @@ impl Comparison {
     /// True when no add or remove finding exists: QAT placement equals PTQ's.
     pub fn placement_matches(&self) -> bool {
         !self.findings.iter().any(|f| f.kind.is_placement())
+    }
+
+    /// Whether the models look like conversions of the same network (in
+    /// every paired subgraph, half or more of the compute ops align). When
+    /// not, findings say little about quantizer placement.
+    pub fn same_network(&self) -> bool {
+        self.alignment.iter().all(|a| a.compute.same_network())
     }
 
     /// Number of findings of a kind.

@@ -383,6 +383,14 @@ pub fn render(
 fn verdict(c: &Comparison) -> String {
     let add = c.count(Kind::AddQuantizer);
     let remove = c.count(Kind::RemoveQuantizer);
+    if !c.same_network()
+        && let Some(a) = c.alignment.iter().find(|a| !a.compute.same_network())
+    {
+        return format!(
+            "These do not look like two conversions of one network: in subgraph {}, only {} of {} PTQ and {} QAT compute ops align. Placement findings are not reliable.",
+            a.qat, a.compute.matched, a.compute.ptq, a.compute.qat
+        );
+    }
     if c.placement_matches() {
         "QAT quantizer placement matches PTQ: nothing to add or remove.".to_owned()
     } else {
@@ -553,6 +561,7 @@ struct JsonDoc<'a> {
     ptq: JsonModel<'a>,
     qat: JsonModel<'a>,
     placement_matches: bool,
+    same_network: bool,
     verdict: String,
     findings: Vec<JsonFinding<'a>>,
     alignment: JsonAlignment<'a>,
@@ -584,6 +593,7 @@ fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> JsonDoc<'a> {
             scheme: c.qat_scheme,
         },
         placement_matches: c.placement_matches(),
+        same_network: c.same_network(),
         verdict: verdict(c),
         findings: c
             .findings
