@@ -1,8 +1,10 @@
-//! Writes synthetic models for benchmarks: `cargo run --release --example synth -- chain BLOCKS OUT`
-//! or `... -- heavy MEGABYTES OUT`.
+//! Writes synthetic models for benchmarks:
+//! `cargo run --release --example synth -- chain BLOCKS OUT [WEIGHT_BYTES]` (an int8
+//! chain of 3 ops per block, WEIGHT_BYTES per weight tensor, default 64) or
+//! `... -- heavy MEGABYTES OUT` (a float model with that many MB of weights).
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: synth chain BLOCKS OUT | synth heavy MEGABYTES OUT";
+    let usage = "usage: synth chain BLOCKS OUT [WEIGHT_BYTES] | synth heavy MEGABYTES OUT";
     let (Some(kind), Some(n), Some(out)) = (args.get(1), args.get(2), args.get(3)) else {
         eprintln!("{usage}");
         std::process::exit(2);
@@ -12,7 +14,14 @@ fn main() {
         std::process::exit(2);
     };
     let bytes = match kind.as_str() {
-        "chain" => tflq::synth::int8_chain(n, 64),
+        "chain" => match args.get(4).map(|w| w.parse::<usize>()) {
+            None => tflq::synth::int8_chain(n, 64),
+            Some(Ok(w)) => tflq::synth::int8_chain(n, w),
+            Some(Err(_)) => {
+                eprintln!("{usage}");
+                std::process::exit(2);
+            }
+        },
         "heavy" => tflq::synth::weight_heavy_float(n << 20, 8),
         _ => {
             eprintln!("{usage}");

@@ -63,6 +63,12 @@ impl ModelFile {
             // runtime does, to avoid copying (possibly gigabytes of) weights.
             #[allow(unsafe_code)]
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+            // The reads are scattered table lookups; without this the kernel
+            // reads ahead and maps whole large folios of weights around each
+            // lookup, which shows up as resident memory. Advice only: a
+            // kernel that ignores it changes nothing but the RSS.
+            #[cfg(unix)]
+            let _ = map.advise(memmap2::Advice::Random);
             Bytes::Mapped(map)
         };
         let model = load(bytes.as_slice())?;
@@ -165,6 +171,14 @@ impl<T> At<T> for planus::Result<T> {
     fn at(self, path: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|e| Error::malformed(path(), e))
     }
+}
+
+/// Capacity to reserve for `len` elements read from the file: enough to avoid
+/// regrowing vectors of any real model, capped so that a forged length (which
+/// planus has only checked to fit in the file) cannot claim memory far beyond
+/// what the elements will really take.
+fn reserve(len: usize) -> usize {
+    len.min(1 << 16)
 }
 
 fn check_index(
@@ -374,6 +388,7 @@ impl<'b> Loader<'b> {
         if let Some(ts) = sg.tensors().at(|| format!("subgraphs[{index}].tensors"))? {
             self.budget
                 .charge(ts.len(), || format!("subgraphs[{index}].tensors"))?;
+            tensors.reserve(reserve(ts.len()));
             for (t, tensor) in ts.iter().enumerate() {
                 let tensor = tensor.at(|| format!("subgraphs[{index}].tensors[{t}]"))?;
                 tensors.push(self.tensor(index, t, tensor, buffers)?);
@@ -409,6 +424,7 @@ impl<'b> Loader<'b> {
         {
             self.budget
                 .charge(ops.len(), || format!("subgraphs[{index}].operators"))?;
+            operators.reserve(reserve(ops.len()));
             for (o, op) in ops.iter().enumerate() {
                 let op = op.at(|| format!("subgraphs[{index}].operators[{o}]"))?;
                 operators.push(self.operator(index, o, op, codes, n_tensors, n_subgraphs)?);
@@ -569,6 +585,7 @@ impl<'b> Loader<'b> {
         let mut inputs = Vec::new();
         if let Some(v) = op.inputs().at(path)? {
             self.budget.charge(v.len(), path)?;
+            inputs.reserve(reserve(v.len()));
             for (k, t) in v.iter().enumerate() {
                 inputs.push(if t == -1 {
                     None
@@ -585,6 +602,7 @@ impl<'b> Loader<'b> {
         let mut outputs = Vec::new();
         if let Some(v) = op.outputs().at(path)? {
             self.budget.charge(v.len(), path)?;
+            outputs.reserve(reserve(v.len()));
             for (k, t) in v.iter().enumerate() {
                 if t == -1 {
                     self.warnings

@@ -251,7 +251,14 @@ impl ModelBuilder {
         quant: Option<SynthQuant>,
         data_len: usize,
     ) -> i32 {
-        let b = self.inline_buffer(vec![0; data_len]);
+        // Distinct contents per buffer: planus's builder stores identical
+        // byte vectors once, which would make weight-heavy models small.
+        let index = self.model.buffers.as_ref().map_or(0, Vec::len);
+        let mut data = vec![(index % 251) as u8; data_len];
+        for (d, s) in data.iter_mut().zip((index as u64).to_le_bytes()) {
+            *d = s;
+        }
+        let b = self.inline_buffer(data);
         self.tensor_with_buffer(sg, name, shape, dtype, quant, b)
     }
 

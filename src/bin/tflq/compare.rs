@@ -96,5 +96,6 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     tflq::report::compare::render(&pair, &c, format, style, out)?;
     let fail = o.fail_on.iter().any(|k| c.count(*k) > 0);
+    crate::exit_without_freeing((ptq, qat, c));
     Ok(if fail { FINDINGS } else { OK })
 }

@@ -104,5 +104,6 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
         style,
         out,
     )?;
+    crate::exit_without_freeing((file, insp));
     Ok(OK)
 }

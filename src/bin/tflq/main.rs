@@ -107,6 +107,13 @@ pub fn open(path: &std::path::Path) -> anyhow::Result<tflq::ModelFile> {
     }
 }
 
+/// Hand a finished command's data to the OS instead of freeing it piece by
+/// piece: the process is about to exit, and dropping a large model's tens of
+/// thousands of small allocations costs milliseconds for nothing.
+pub fn exit_without_freeing<T>(data: T) {
+    std::mem::forget(data);
+}
+
 /// The path as given on the command line, for reports.
 pub fn label(path: &std::path::Path) -> String {
     path.display().to_string()
