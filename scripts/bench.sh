@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# End-to-end performance of the release `tflq` binary on synthetic models:
+#   - `tflq inspect` (default table view) on a ~6,700-op int8 model, against
+#     `cat FILE > /dev/null` from the page cache: once with 64-byte weights
+#     (the file is nearly all metadata) and once with 8 KB weights (~40 MB);
+#   - peak RSS and wall time of `tflq inspect` on a ~400 MB weight-heavy float
+#     model (the weights must never be read);
+#   - `tflq inspect` on a ~50,000-op model;
+#   - for comparison, when the TensorFlow venv exists: tf.lite.Interpreter
+#     construction and a walk of every op and tensor with the `tflite` PyPI
+#     package (flatc-generated Python bindings).
+# See docs/performance.md for what the numbers mean and the figures measured.
+#
+# Usage: scripts/bench.sh
+# Environment: REPS (default 30) repetitions of the small-model runs;
+# TFVENV (default /work/tfvenv) the Python venv with tensorflow (and,
+# optionally, `pip install tflite`).
+# Models are written to a temporary directory that is removed on exit.
+set -euo pipefail
+
+REPS=${REPS:-30}
+# `--ops` on the 50k-op model takes seconds per run; a few give a stable median.
+BIG_REPS=${BIG_REPS:-5}
+TFVENV=${TFVENV:-/work/tfvenv}
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+echo "== building (release)"
+cargo build --release --quiet --bin tflq --example synth
+tflq=$root/target/release/tflq
+synth=$root/target/release/examples/synth
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tflq-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+small=$tmp/chain_6700.tflite # 2,233 blocks x 3 ops + QUANTIZE + DEQUANTIZE = 6,701 ops
+# The same graph with 8 KB per weight tensor (~40 MB): the size class of real
+# models with this many ops (MobileBERT-like), where weights dominate the file.
+sized=$tmp/chain_6700_40mb.tflite
+big=$tmp/chain_50k.tflite    # 16,667 blocks = 50,003 ops
+heavy=$tmp/heavy_400mb.tflite
+
+echo "== writing models to $tmp"
+"$synth" chain 2233 "$small"
+"$synth" chain 16667 "$big"
+"$synth" chain 2233 "$sized" 8192
+"$synth" heavy 400 "$heavy"
+
+# Median and mean (ms) of the numbers on stdin, one per line.
+stats() {
+    sort -n | awk '{ v[NR] = $1; s += $1 }
+        END {
+            if (NR == 0) { print "n/a"; exit }
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "median %.2f ms, mean %.2f ms, min %.2f ms (n=%d)\n", m, s / NR, v[1], NR
+        }'
+}
+
+# Median in ms alone, for ratios.
+median_ms() {
+    sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m }'
+}
+
+# Wall time in ms of each of N runs of a command, stdout to /dev/null.
+# EPOCHREALTIME is read by bash itself, so no extra process is timed; the
+# fork+exec of the command is, for cat and tflq alike.
+time_runs() {
+    local n=$1
+    shift
+    local i t0 t1
+    for ((i = 0; i < n; i++)); do
+        t0=$EPOCHREALTIME
+        "$@" >/dev/null
+        t1=$EPOCHREALTIME
+        awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'
+    done
+}
+
+# Is every page of the file in the page cache? Prints "yes", "no (...)" or
+# "unknown" when fincore (util-linux) is missing.
+cached() {
+    if ! command -v fincore >/dev/null; then
+        echo unknown
+        return
+    fi
+    local res size
+    # fincore --bytes prints RES (bytes resident) and SIZE.
+    read -r res size < <(fincore --bytes --noheadings --output RES,SIZE "$1")
+    if [[ $res -ge $size ]]; then echo "yes ($res of $size bytes)"; else echo "no ($res of $size bytes)"; fi
+}
+
+# Largest peak RSS (MiB) of N runs of `tflq inspect FILE`, from GNU time.
+# It counts the mapped file pages tflq touches: reading the weights of the
+# heavy model would add ~400 MB.
+peak_rss_mib() {
+    local n=$1 file=$2 i kb max=0
+    if [[ ! -x /usr/bin/time ]]; then
+        echo "n/a" # GNU time missing: apt-get install time
+        return
+    fi
+    for ((i = 0; i < n; i++)); do
+        kb=$(/usr/bin/time -v "$tflq" inspect "$file" 2>&1 >/dev/null |
+            awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }')
+        ((kb > max)) && max=$kb
+    done
+    awk -v k="$max" 'BEGIN { printf "%.1f", k / 1024 }'
+}
+
+size_of() { stat -c %s "$1"; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
+
+summary=()
+add() { summary+=("$1"); }
+
+# ---------------------------------------------------------------- 6,700 ops
+echo "== 6,700-op model: $(mb "$(size_of "$small")"), $REPS runs each"
+# Warm the page cache for both commands, and make sure it is warm: a cold
+# cat would read from disk and make tflq look good for the wrong reason.
+cat "$small" >/dev/null
+"$tflq" inspect "$small" >/dev/null
+echo "   in page cache: $(cached "$small")"
+cat_times=$(time_runs "$REPS" cat "$small")
+tflq_times=$(time_runs "$REPS" "$tflq" inspect "$small")
+# The default view of a subgraph this large lists only its non-integer ops;
+# `--ops` is one table row per op, the worst case for the table renderer.
+ops_times=$(time_runs "$REPS" "$tflq" inspect --ops "$small")
+cat_med=$(median_ms <<<"$cat_times")
+tflq_med=$(median_ms <<<"$tflq_times")
+ratio=$(awk -v a="$tflq_med" -v b="$cat_med" 'BEGIN { printf "%.1f", a / b }')
+report_bytes=$("$tflq" inspect "$small" | wc -c)
+echo "   cat > /dev/null:           $(stats <<<"$cat_times")"
+echo "   tflq inspect (table):      $(stats <<<"$tflq_times")  [$report_bytes bytes of output]"
+echo "   tflq inspect --ops:        $(stats <<<"$ops_times")  [$("$tflq" inspect --ops "$small" | wc -c) bytes of output]"
+verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 3) ? "met" : "NOT met" }')
+add "6,700-op inspect (table)  ${tflq_med} ms vs cat ${cat_med} ms: ${ratio}x cat (target <= 3x: $verdict)"
+add "6,700-op inspect --ops (every op)  $(median_ms <<<"$ops_times") ms"
+
+# ------------------------------------------ 6,700 ops, realistic weight size
+echo "== 6,700-op model with 8 KB weights: $(mb "$(size_of "$sized")"), $REPS runs each"
+cat "$sized" >/dev/null
+"$tflq" inspect "$sized" >/dev/null
+echo "   in page cache: $(cached "$sized")"
+sized_cat=$(time_runs "$REPS" cat "$sized")
+sized_times=$(time_runs "$REPS" "$tflq" inspect "$sized")
+sized_cat_med=$(median_ms <<<"$sized_cat")
+sized_med=$(median_ms <<<"$sized_times")
+sized_ratio=$(awk -v a="$sized_med" -v b="$sized_cat_med" 'BEGIN { printf "%.1f", a / b }')
+echo "   cat > /dev/null:           $(stats <<<"$sized_cat")"
+echo "   tflq inspect (table):      $(stats <<<"$sized_times")"
+verdict=$(awk -v r="$sized_ratio" 'BEGIN { print (r <= 3) ? "met" : "NOT met" }')
+add "6,700-op 40 MB inspect (table)  ${sized_med} ms vs cat ${sized_cat_med} ms: ${sized_ratio}x cat (target <= 3x: $verdict)"
+
+# --------------------------------------------------------------- 50,000 ops
+echo "== 50,000-op model: $(mb "$(size_of "$big")"), $REPS runs ($BIG_REPS of --ops)"
+cat "$big" >/dev/null
+echo "   in page cache: $(cached "$big")"
+big_cat=$(time_runs "$REPS" cat "$big")
+big_times=$(time_runs "$REPS" "$tflq" inspect "$big")
+big_ops=$(time_runs "$BIG_REPS" "$tflq" inspect --ops "$big")
+echo "   cat > /dev/null:           $(stats <<<"$big_cat")"
+echo "   tflq inspect (table):      $(stats <<<"$big_times")"
+echo "   tflq inspect --ops:        $(stats <<<"$big_ops")"
+big_rss=$(peak_rss_mib 1 "$big")
+echo "   tflq inspect peak RSS:     $big_rss MiB"
+add "50,003-op inspect (table)  $(median_ms <<<"$big_times") ms (--ops $(median_ms <<<"$big_ops") ms; cat $(median_ms <<<"$big_cat") ms), peak RSS $big_rss MiB"
+
+# ------------------------------------------------------------------ 400 MB
+echo "== weight-heavy model: $(mb "$(size_of "$heavy")")"
+cat "$heavy" >/dev/null
+echo "   in page cache: $(cached "$heavy")"
+heavy_cat=$(time_runs 5 cat "$heavy")
+heavy_times=$(time_runs "$REPS" "$tflq" inspect "$heavy")
+rss_mb=$(peak_rss_mib 3 "$heavy")
+echo "   cat > /dev/null:           $(stats <<<"$heavy_cat")"
+echo "   tflq inspect (table):      $(stats <<<"$heavy_times")"
+echo "   tflq inspect peak RSS:     $rss_mb MiB"
+if [[ $rss_mb == n/a ]]; then
+    verdict="not measured: no /usr/bin/time"
+else
+    verdict=$(awk -v r="$rss_mb" 'BEGIN { print (r < 40) ? "met" : "NOT met" }')
+fi
+add "400 MB model inspect      $(median_ms <<<"$heavy_times") ms, peak RSS $rss_mb MiB (target < 40 MB: $verdict); cat $(median_ms <<<"$heavy_cat") ms"
+
+# ------------------------------------------------------------ comparisons
+py=$TFVENV/bin/python
+if [[ -x $py ]]; then
+    cat >"$tmp/walk.py" <<'EOF'
+# Times, in-process (Python start-up and imports excluded), either the
+# construction of tf.lite.Interpreter or a walk of every op and tensor with
+# the `tflite` package reading what tflq's default view shows: names,
+# types, shapes, quantization scales and zero points, op codes and operands.
+import statistics
+import sys
+import time
+
+mode, path, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+if mode == "interpreter":
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import tensorflow as tf
+
+    def run():
+        tf.lite.Interpreter(model_path=path)
+
+else:
+    import tflite
+
+    def run():
+        with open(path, "rb") as f:
+            buf = f.read()
+        m = tflite.Model.GetRootAsModel(buf, 0)
+        codes = []
+        for i in range(m.OperatorCodesLength()):
+            c = m.OperatorCodes(i)
+            codes.append(max(c.BuiltinCode(), c.DeprecatedBuiltinCode()))
+        seen = 0
+        for s in range(m.SubgraphsLength()):
+            sg = m.Subgraphs(s)
+            for i in range(sg.TensorsLength()):
+                t = sg.Tensors(i)
+                t.Name()
+                t.Type()
+                t.ShapeAsNumpy()
+                q = t.Quantization()
+                if q is not None:
+                    q.ScaleAsNumpy()
+                    q.ZeroPointAsNumpy()
+                seen += 1
+            for i in range(sg.OperatorsLength()):
+                op = sg.Operators(i)
+                codes[op.OpcodeIndex()]
+                op.InputsAsNumpy()
+                op.OutputsAsNumpy()
+                seen += 1
+        return seen
+
+run()  # warm-up: first-call imports and caches
+times = []
+for _ in range(reps):
+    t = time.perf_counter()
+    run()
+    times.append((time.perf_counter() - t) * 1e3)
+print(f"{statistics.median(times):.2f} {statistics.mean(times):.2f} {min(times):.2f}")
+EOF
+    pyrun() {
+        TF_CPP_MIN_LOG_LEVEL=3 TF_USE_LEGACY_KERAS=1 CUDA_VISIBLE_DEVICES='' \
+            "$py" "$tmp/walk.py" "$@" 2>/dev/null
+    }
+    py_reps=$((REPS < 10 ? REPS : 10))
+    echo "== comparisons on the 6,700-op model ($py_reps runs, in-process, imports excluded)"
+    if out=$(pyrun interpreter "$small" "$py_reps"); then
+        read -r med mean min <<<"$out"
+        echo "   tf.lite.Interpreter(model_path=...): median $med ms, mean $mean ms, min $min ms"
+        add "tf.lite.Interpreter construction (6,700 ops)  $med ms (tflq inspect: $tflq_med ms)"
+    else
+        echo "   tf.lite.Interpreter: skipped (tensorflow not importable in $TFVENV)"
+        add "tf.lite.Interpreter: skipped"
+    fi
+    if out=$(pyrun walk "$small" "$py_reps"); then
+        read -r med mean min <<<"$out"
+        echo "   tflite package walk:       median $med ms, mean $mean ms, min $min ms"
+        add "tflite package walk (6,700 ops)  $med ms (tflq inspect: $tflq_med ms)"
+    else
+        echo "   tflite package walk: skipped (run '$TFVENV/bin/pip install tflite')"
+        add "tflite package walk: skipped (package not installed)"
+    fi
+else
+    echo "== comparisons skipped: no Python venv at $TFVENV"
+    add "Python comparisons: skipped (no venv at $TFVENV)"
+fi
+
+echo
+echo "================ summary ($(date -u +%Y-%m-%d), $(nproc) cores) ================"
+printf '%s\n' "${summary[@]}"
