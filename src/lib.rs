@@ -1,7 +1,7 @@
 //! tflq reads TensorFlow Lite models and tells you where the quantizers belong.
 //!
 //! Layers, each depending only on those above it:
-//! - [`load`]: bytes → validated [`Model`] (the only code that reads the flatbuffer);
+//! - [`mod@load`]: bytes → validated [`Model`] (the only code that reads the flatbuffer);
 //! - [`model`]: tflq's own owned types: tensors, operators, quantization;
 //! - [`graph`]: producers, consumers and order of a subgraph (petgraph);
 //! - [`analysis`]: pure functions from a model to plain data (summary, findings);

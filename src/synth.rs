@@ -2,7 +2,7 @@
 //! fuzzer's seeds: large graphs, weight-heavy models, buffers stored past
 //! 2 GB, unknown op codes and tensor types, out-of-range indices. It writes
 //! exactly what it is told, valid or not; it is the writing counterpart of
-//! [`crate::load`] and, with it, the only code that touches the flatbuffer
+//! [`mod@crate::load`] and, with it, the only code that touches the flatbuffer
 //! bindings.
 
 use tflq_schema as fb;
