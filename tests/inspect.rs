@@ -508,3 +508,88 @@ fn default_table_of_a_large_model_lists_only_non_integer_ops() {
         .count();
     assert_eq!(convs, 200);
 }
+
+#[test]
+fn uint8_io_and_weight_only_dequantize_are_named() {
+    use tflq::synth::{ModelBuilder, SynthOptions, SynthQuant};
+    // uint8 input -> QUANTIZE (to int8) -> ... -> QUANTIZE (to uint8) output,
+    // as the converter writes for inference_input/output_type=tf.uint8.
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let q = m.builtin(BuiltinCode::QUANTIZE);
+    let relu = m.builtin(BuiltinCode::RELU);
+    let x = m.tensor(sg, "x", &[1, 4], 3, Some(SynthQuant::per_tensor(0.1, 128)));
+    let xi = m.tensor(
+        sg,
+        "tfl.quantize",
+        &[1, 4],
+        9,
+        Some(SynthQuant::per_tensor(0.1, 0)),
+    );
+    m.op(sg, q, &[x], &[xi], SynthOptions::None);
+    let y = m.tensor(
+        sg,
+        "model/re_lu/Relu",
+        &[1, 4],
+        9,
+        Some(SynthQuant::per_tensor(0.1, -128)),
+    );
+    m.op(sg, relu, &[xi], &[y], SynthOptions::None);
+    let yu = m.tensor(
+        sg,
+        "Identity",
+        &[1, 4],
+        3,
+        Some(SynthQuant::per_tensor(0.1, 0)),
+    );
+    m.op(sg, q, &[y], &[yu], SynthOptions::None);
+    m.io(sg, &[x], &[yu]);
+    let model = tflq::load(&m.finish()).unwrap();
+    let insp = tflq::analysis::inspect(&model);
+    let kinds: Vec<&FindingKind> = insp.subgraphs[0].findings.iter().map(|f| &f.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            &FindingKind::TypeConversion {
+                from: DType::UINT8,
+                to: DType::INT8
+            },
+            &FindingKind::TypeConversion {
+                from: DType::INT8,
+                to: DType::UINT8
+            },
+        ]
+    );
+    assert_eq!(insp.scheme.kind, SchemeKind::FullInteger);
+
+    // Weight-only quantization: an INT8 constant dequantized for a float op.
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let dq = m.builtin(BuiltinCode::DEQUANTIZE);
+    let tc = m.builtin(BuiltinCode::TRANSPOSE_CONV);
+    let w8 = m.constant(
+        sg,
+        "w",
+        &[4, 3, 3, 4],
+        9,
+        Some(SynthQuant::per_axis(vec![0.1; 4], 0)),
+        144,
+    );
+    let wf = m.tensor(sg, "w_dq", &[4, 3, 3, 4], 0, None);
+    m.op(sg, dq, &[w8], &[wf], SynthOptions::None);
+    let shape = m.constant(sg, "shape", &[4], 2, None, 16);
+    let x = m.tensor(sg, "x", &[1, 4, 4, 4], 0, None);
+    let y = m.tensor(sg, "model/deconv/conv2d_transpose", &[1, 4, 4, 4], 0, None);
+    m.op(sg, tc, &[shape, wf, x], &[y], SynthOptions::None);
+    m.io(sg, &[x], &[y]);
+    let model = tflq::load(&m.finish()).unwrap();
+    let insp = tflq::analysis::inspect(&model);
+    assert_eq!(insp.scheme.kind, SchemeKind::DynamicRange);
+    assert!(matches!(
+        insp.subgraphs[0].findings[0].kind,
+        FindingKind::ConstantDequantize {
+            from: DType::INT8,
+            ..
+        }
+    ));
+}
