@@ -437,20 +437,14 @@ impl Ctx<'_> {
                 .map(|o| o.op)
                 .collect();
             if !float_ops.is_empty() {
+                let ptq_compute = self.compute(Side::Ptq, ptq_int_ops[0]);
                 covered.extend(float_ops.iter().copied());
                 out.push(self.finding(
                     Kind::AddQuantizer,
                     float_ops.clone(),
                     ptq_int_ops,
                     None,
-                    self.add_detail(
-                        &float_ops,
-                        Vec::new(),
-                        Vec::new(),
-                        false,
-                        Compute::Int8,
-                        true,
-                    ),
+                    self.add_detail(&float_ops, Vec::new(), Vec::new(), false, ptq_compute, true),
                 ));
             }
             return covered;
