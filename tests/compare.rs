@@ -548,3 +548,86 @@ fn different_networks_are_called_out() {
         assert!(pair(p, q).same_network(), "{p} {q}");
     }
 }
+
+#[test]
+fn a_dropped_zero_bias_still_aligns() {
+    // PTQ: conv with a bias. QAT: the same conv without one (input 2 is -1).
+    let ptq = two_convs();
+    let mut qn = Net::new();
+    let (x, xq) = qn.input();
+    let a = qn.conv(xq, "quant_conv_a", 0, I8);
+    let conv = qn.m.builtin(BuiltinCode::CONV_2D);
+    let w = qn.m.constant(
+        qn.sg,
+        "model/quant_conv_b/Conv2D",
+        &[4, 1, 1, 4],
+        I8,
+        Some(SynthQuant::per_axis(vec![0.01; 4], 0)),
+        16,
+    );
+    let b = qn.m.tensor(
+        qn.sg,
+        "model/quant_conv_b/Conv2D1",
+        &[1, 4, 4, 4],
+        I8,
+        q(0.05, -128),
+    );
+    qn.m.op(
+        qn.sg,
+        conv,
+        &[a, w, -1],
+        &[b],
+        SynthOptions::Conv2d { activation: 0 },
+    );
+    let qat = qn.finish(x, b);
+    let c = compare(&ptq, &qat, Options::default());
+    assert!(c.findings.is_empty(), "{:?}", c.findings);
+    let a = &c.alignment[0];
+    assert!(a.unmatched_ptq.is_empty() && a.unmatched_qat.is_empty());
+}
+
+/// Alignment on two hand-built graphs: compute ops by name and order, the
+/// QUANTIZE/DEQUANTIZE on the wires between them by role, and the extra
+/// requantize left unmatched.
+#[test]
+fn alignment_of_hand_built_graphs() {
+    use tflq::compare::Evidence;
+    use tflq::compare::align::align_subgraphs;
+    use tflq::graph::Graph;
+    use tflq::model::{OpId, SubgraphId};
+    let ptq = two_convs();
+    let mut qn = Net::new();
+    let (x, xq) = qn.input();
+    let a = qn.conv(xq, "quant_conv_a", 0, I8);
+    let r = qn.unary(
+        BuiltinCode::QUANTIZE,
+        a,
+        "model/quant_conv_a/requant",
+        I8,
+        q(0.07, -5),
+    );
+    let b = qn.conv(r, "quant_conv_b", 0, I8);
+    let qat = qn.finish(x, b);
+    let (gp, gq) = (Graph::new(&ptq.subgraphs[0]), Graph::new(&qat.subgraphs[0]));
+    let (al, _, _) = align_subgraphs((&gp, SubgraphId(0)), (&gq, SubgraphId(0)));
+    let pairs: Vec<(u32, u32, Evidence)> = al
+        .matches
+        .iter()
+        .map(|m| (m.ptq.0, m.qat.0, m.evidence))
+        .collect();
+    assert_eq!(
+        pairs,
+        vec![
+            (0, 0, Evidence::Wire),      // input QUANTIZE
+            (1, 1, Evidence::LayerName), // conv_a
+            (2, 3, Evidence::LayerName), // conv_b
+            (3, 4, Evidence::Wire),      // output DEQUANTIZE
+        ]
+    );
+    assert_eq!(al.unmatched_qat, vec![OpId(2)]);
+    assert!(al.unmatched_ptq.is_empty());
+    assert_eq!(
+        (al.compute.matched, al.compute.ptq, al.compute.qat),
+        (2, 2, 2)
+    );
+}
