@@ -113,43 +113,40 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
 summary=()
 add() { summary+=("$1"); }
 
+# `tflq inspect FILE` (default view) against `cat FILE`, both from a warm page
+# cache; prints both, adds the ratio to the summary under LABEL, and leaves the
+# tflq median (ms) in $tflq_med.
+versus_cat() {
+    local label=$1 file=$2 cat_times tflq_times cat_med ratio verdict
+    # Warm the page cache for both commands, and make sure it is warm: a cold
+    # cat would read from disk and make tflq look good for the wrong reason.
+    cat "$file" >/dev/null
+    "$tflq" inspect "$file" >/dev/null
+    echo "   in page cache: $(cached "$file")"
+    cat_times=$(time_runs "$REPS" cat "$file")
+    tflq_times=$(time_runs "$REPS" "$tflq" inspect "$file")
+    cat_med=$(median_ms <<<"$cat_times")
+    tflq_med=$(median_ms <<<"$tflq_times")
+    ratio=$(awk -v a="$tflq_med" -v b="$cat_med" 'BEGIN { printf "%.1f", a / b }')
+    echo "   cat > /dev/null:           $(stats <<<"$cat_times")"
+    echo "   tflq inspect (table):      $(stats <<<"$tflq_times")  [$("$tflq" inspect "$file" | wc -c) bytes of output]"
+    verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 3) ? "met" : "NOT met" }')
+    add "$label inspect (table)  ${tflq_med} ms vs cat ${cat_med} ms: ${ratio}x cat (target <= 3x: $verdict)"
+}
+
 # ---------------------------------------------------------------- 6,700 ops
 echo "== 6,700-op model: $(mb "$(size_of "$small")"), $REPS runs each"
-# Warm the page cache for both commands, and make sure it is warm: a cold
-# cat would read from disk and make tflq look good for the wrong reason.
-cat "$small" >/dev/null
-"$tflq" inspect "$small" >/dev/null
-echo "   in page cache: $(cached "$small")"
-cat_times=$(time_runs "$REPS" cat "$small")
-tflq_times=$(time_runs "$REPS" "$tflq" inspect "$small")
+versus_cat "6,700-op" "$small"
+small_med=$tflq_med
 # The default view of a subgraph this large lists only its non-integer ops;
 # `--ops` is one table row per op, the worst case for the table renderer.
 ops_times=$(time_runs "$REPS" "$tflq" inspect --ops "$small")
-cat_med=$(median_ms <<<"$cat_times")
-tflq_med=$(median_ms <<<"$tflq_times")
-ratio=$(awk -v a="$tflq_med" -v b="$cat_med" 'BEGIN { printf "%.1f", a / b }')
-report_bytes=$("$tflq" inspect "$small" | wc -c)
-echo "   cat > /dev/null:           $(stats <<<"$cat_times")"
-echo "   tflq inspect (table):      $(stats <<<"$tflq_times")  [$report_bytes bytes of output]"
 echo "   tflq inspect --ops:        $(stats <<<"$ops_times")  [$("$tflq" inspect --ops "$small" | wc -c) bytes of output]"
-verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 3) ? "met" : "NOT met" }')
-add "6,700-op inspect (table)  ${tflq_med} ms vs cat ${cat_med} ms: ${ratio}x cat (target <= 3x: $verdict)"
 add "6,700-op inspect --ops (every op)  $(median_ms <<<"$ops_times") ms"
 
 # ------------------------------------------ 6,700 ops, realistic weight size
 echo "== 6,700-op model with 8 KB weights: $(mb "$(size_of "$sized")"), $REPS runs each"
-cat "$sized" >/dev/null
-"$tflq" inspect "$sized" >/dev/null
-echo "   in page cache: $(cached "$sized")"
-sized_cat=$(time_runs "$REPS" cat "$sized")
-sized_times=$(time_runs "$REPS" "$tflq" inspect "$sized")
-sized_cat_med=$(median_ms <<<"$sized_cat")
-sized_med=$(median_ms <<<"$sized_times")
-sized_ratio=$(awk -v a="$sized_med" -v b="$sized_cat_med" 'BEGIN { printf "%.1f", a / b }')
-echo "   cat > /dev/null:           $(stats <<<"$sized_cat")"
-echo "   tflq inspect (table):      $(stats <<<"$sized_times")"
-verdict=$(awk -v r="$sized_ratio" 'BEGIN { print (r <= 3) ? "met" : "NOT met" }')
-add "6,700-op 40 MB inspect (table)  ${sized_med} ms vs cat ${sized_cat_med} ms: ${sized_ratio}x cat (target <= 3x: $verdict)"
+versus_cat "6,700-op 40 MB" "$sized"
 
 # --------------------------------------------------------------- 50,000 ops
 echo "== 50,000-op model: $(mb "$(size_of "$big")"), $REPS runs ($BIG_REPS of --ops)"
@@ -254,7 +251,7 @@ EOF
     if out=$(pyrun interpreter "$small" "$py_reps"); then
         read -r med mean min <<<"$out"
         echo "   tf.lite.Interpreter(model_path=...): median $med ms, mean $mean ms, min $min ms"
-        add "tf.lite.Interpreter construction (6,700 ops)  $med ms (tflq inspect: $tflq_med ms)"
+        add "tf.lite.Interpreter construction (6,700 ops)  $med ms (tflq inspect: $small_med ms)"
     else
         echo "   tf.lite.Interpreter: skipped (tensorflow not importable in $TFVENV)"
         add "tf.lite.Interpreter: skipped"
@@ -262,7 +259,7 @@ EOF
     if out=$(pyrun walk "$small" "$py_reps"); then
         read -r med mean min <<<"$out"
         echo "   tflite package walk:       median $med ms, mean $mean ms, min $min ms"
-        add "tflite package walk (6,700 ops)  $med ms (tflq inspect: $tflq_med ms)"
+        add "tflite package walk (6,700 ops)  $med ms (tflq inspect: $small_med ms)"
     else
         echo "   tflite package walk: skipped (run '$TFVENV/bin/pip install tflite')"
         add "tflite package walk: skipped (package not installed)"

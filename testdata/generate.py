@@ -205,29 +205,6 @@ def clone_with_weights(model):
 
 
 # ---- custom QuantizeConfigs for the Maximum layer of net B -----------------
-class MaximumOutputQuantizeConfig(quantize.QuantizeConfig):
-    """Puts exactly one OUTPUT quantizer on the layer (no weights, no activations)."""
-
-    def get_weights_and_quantizers(self, layer):
-        return []
-
-    def get_activations_and_quantizers(self, layer):
-        return []
-
-    def set_quantize_weights(self, layer, quantize_weights):
-        pass
-
-    def set_quantize_activations(self, layer, quantize_activations):
-        pass
-
-    def get_output_quantizers(self, layer):
-        return [quantize.quantizers.MovingAverageQuantizer(
-            num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
-
-    def get_config(self):
-        return {}
-
-
 class MaximumNoOpQuantizeConfig(quantize.QuantizeConfig):
     """No quantizers at all: the layer is wrapped but adds no fake-quant."""
 
@@ -248,6 +225,14 @@ class MaximumNoOpQuantizeConfig(quantize.QuantizeConfig):
 
     def get_config(self):
         return {}
+
+
+class MaximumOutputQuantizeConfig(MaximumNoOpQuantizeConfig):
+    """Puts exactly one OUTPUT quantizer on the layer (no weights, no activations)."""
+
+    def get_output_quantizers(self, layer):
+        return [quantize.quantizers.MovingAverageQuantizer(
+            num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
 
 
 # ----------------------------------------------------------------------------

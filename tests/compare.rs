@@ -332,11 +332,9 @@ fn two_convs() -> Model {
     p.finish(x, b)
 }
 
-#[test]
-fn requantize_between_two_convs_names_both_layers() {
-    // QAT: conv_a's own output quantizer disagrees with conv_b's input range.
-    let ptq = two_convs();
-
+/// QAT: conv_a's own output quantizer disagrees with conv_b's input range,
+/// so a requantize (op #2) sits between them.
+fn two_convs_with_requantize() -> Model {
     let mut qn = Net::new();
     let (x, xq) = qn.input();
     let a = qn.conv(xq, "quant_conv_a", 0, I8);
@@ -348,7 +346,14 @@ fn requantize_between_two_convs_names_both_layers() {
         q(0.07, -5),
     );
     let b = qn.conv(r, "quant_conv_b", 0, I8);
-    let qat = qn.finish(x, b);
+    qn.finish(x, b)
+}
+
+#[test]
+fn requantize_between_two_convs_names_both_layers() {
+    let ptq = two_convs();
+
+    let qat = two_convs_with_requantize();
 
     let cmp = compare(&ptq, &qat, Options::default());
     assert_eq!(
@@ -596,18 +601,7 @@ fn alignment_of_hand_built_graphs() {
     use tflq::graph::Graph;
     use tflq::model::{OpId, SubgraphId};
     let ptq = two_convs();
-    let mut qn = Net::new();
-    let (x, xq) = qn.input();
-    let a = qn.conv(xq, "quant_conv_a", 0, I8);
-    let r = qn.unary(
-        BuiltinCode::QUANTIZE,
-        a,
-        "model/quant_conv_a/requant",
-        I8,
-        q(0.07, -5),
-    );
-    let b = qn.conv(r, "quant_conv_b", 0, I8);
-    let qat = qn.finish(x, b);
+    let qat = two_convs_with_requantize();
     let (gp, gq) = (Graph::new(&ptq.subgraphs[0]), Graph::new(&qat.subgraphs[0]));
     let (al, _, _) = align_subgraphs((&gp, SubgraphId(0)), (&gq, SubgraphId(0)));
     let pairs: Vec<(u32, u32, Evidence)> = al

@@ -331,6 +331,9 @@ fn graphs_of_fixtures_are_consistent() {
             let order = g.topo_order().expect("acyclic");
             assert_eq!(order.len(), sg.operators.len());
             for op in sg.op_ids() {
+                for p in g.predecessors(op) {
+                    assert!(g.successors(p).any(|s| s == op));
+                }
                 for t in &sg.op(op).outputs {
                     assert_eq!(g.producer(*t), Some(op));
                 }

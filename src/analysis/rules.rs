@@ -122,15 +122,6 @@ pub fn is_quantize_or_dequantize(kind: &OpKind) -> bool {
     kind.is(C::QUANTIZE) || kind.is(C::DEQUANTIZE)
 }
 
-/// Ops that carry no computation of their own for placement purposes
-/// (quantizer ops and control flow whose bodies are analysed separately).
-pub fn is_compute(kind: &OpKind) -> bool {
-    !is_quantize_or_dequantize(kind)
-        && !kind.is(C::WHILE)
-        && !kind.is(C::IF)
-        && !kind.is(C::CALL_ONCE)
-}
-
 /// Standalone activation ops the converter fuses into a preceding conv,
 /// depthwise conv, pooling or fully connected op when nothing sits between.
 pub fn is_fusable_activation(kind: &OpKind) -> bool {

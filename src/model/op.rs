@@ -99,11 +99,6 @@ impl OpKind {
     pub fn is(&self, code: BuiltinCode) -> bool {
         matches!(self, OpKind::Builtin(c) if *c == code)
     }
-
-    /// Whether this is a Select-TF-ops (`Flex…`) custom op.
-    pub fn is_flex(&self) -> bool {
-        matches!(self, OpKind::Custom(c) if c.starts_with("Flex"))
-    }
 }
 
 /// Canonical text: `CONV_2D`, `CUSTOM:FlexBincount`, `UNKNOWN_OP_250`.
