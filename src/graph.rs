@@ -12,7 +12,7 @@ use crate::model::{CallRole, Model, OpId, Subgraph, SubgraphId, Tensor, TensorId
 /// The dataflow view of one subgraph.
 #[derive(Debug)]
 pub struct Graph<'m> {
-    subgraph: &'m Subgraph,
+    subgraph: &'m Subgraph<'m>,
     producer: Vec<Option<OpId>>,
     /// Consumers of tensor `t` are `consumers[starts[t]..starts[t + 1]]`.
     starts: Vec<u32>,
@@ -96,7 +96,7 @@ impl<'m> Graph<'m> {
     }
 
     /// The subgraph.
-    pub fn subgraph(&self) -> &'m Subgraph {
+    pub fn subgraph(&self) -> &'m Subgraph<'m> {
         self.subgraph
     }
 
@@ -145,7 +145,7 @@ impl<'m> Graph<'m> {
     }
 
     /// The tensor `t`.
-    pub fn tensor(&self, t: TensorId) -> &'m Tensor {
+    pub fn tensor(&self, t: TensorId) -> &'m Tensor<'m> {
         self.subgraph.tensor(t)
     }
 

@@ -11,6 +11,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use planus::ReadAsRoot;
+use smallvec::SmallVec;
 use tflq_schema as fb;
 
 use crate::error::{Error, Result};
@@ -20,13 +21,11 @@ use crate::model::*;
 /// of a model is always below 2 GiB, whatever is appended after it.
 const MAX_FLATBUFFER_LEN: usize = (1 << 31) - 2;
 
-/// A model read from a file, with the file kept mapped so that constant data
-/// can be read on request.
-#[derive(Debug)]
+/// A model read from a file, with the file kept mapped: the model borrows
+/// its tensor names from the map, and constant data can be read on request.
 pub struct ModelFile {
     path: PathBuf,
-    bytes: Bytes,
-    model: Model,
+    cell: MappedModel,
 }
 
 #[derive(Debug)]
@@ -41,6 +40,25 @@ impl Bytes {
             Bytes::Mapped(m) => m,
             Bytes::Empty => &[],
         }
+    }
+}
+
+self_cell::self_cell!(
+    /// The map and the model that borrows from it, in one value.
+    struct MappedModel {
+        owner: Bytes,
+        #[covariant]
+        dependent: Model,
+    }
+);
+
+impl std::fmt::Debug for ModelFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelFile")
+            .field("path", &self.path)
+            .field("len", &self.cell.borrow_owner().as_slice().len())
+            .field("model", self.model())
+            .finish()
     }
 }
 
@@ -71,13 +89,13 @@ impl ModelFile {
             let _ = map.advise(memmap2::Advice::Random);
             Bytes::Mapped(map)
         };
-        let model = load(bytes.as_slice())?;
-        Ok(ModelFile { path, bytes, model })
+        let cell = MappedModel::try_new(bytes, |bytes| load(bytes.as_slice()))?;
+        Ok(ModelFile { path, cell })
     }
 
     /// The model.
-    pub fn model(&self) -> &Model {
-        &self.model
+    pub fn model(&self) -> &Model<'_> {
+        self.cell.borrow_dependent()
     }
 
     /// The path it was read from.
@@ -86,14 +104,15 @@ impl ModelFile {
     }
 
     /// The constant data of a tensor. This is the only call that reads weight bytes.
-    pub fn tensor_data(&self, tensor: &Tensor) -> Option<&[u8]> {
-        let range = self.model.tensor_data_range(tensor)?.to_range()?;
-        self.bytes.as_slice().get(range)
+    pub fn tensor_data(&self, tensor: &Tensor<'_>) -> Option<&[u8]> {
+        let range = self.model().tensor_data_range(tensor)?.to_range()?;
+        self.cell.borrow_owner().as_slice().get(range)
     }
 }
 
-/// Read a model from bytes (the whole file).
-pub fn load(bytes: &[u8]) -> Result<Model> {
+/// Read a model from bytes (the whole file). The model borrows tensor names
+/// from `bytes`.
+pub fn load(bytes: &[u8]) -> Result<Model<'_>> {
     let file_len = bytes.len() as u64;
     if bytes.len() < 8 {
         return Err(Error::TooShort { len: file_len });
@@ -199,7 +218,7 @@ fn check_index(
 }
 
 impl<'b> Loader<'b> {
-    fn model(mut self, root: fb::ModelRef<'b>, version: u32) -> Result<Model> {
+    fn model(mut self, root: fb::ModelRef<'b>, version: u32) -> Result<Model<'b>> {
         let description = root
             .description()
             .at(|| "model.description".into())?
@@ -377,7 +396,7 @@ impl<'b> Loader<'b> {
         buffers: &[Buffer],
         codes: &[OperatorCode],
         n_subgraphs: usize,
-    ) -> Result<Subgraph> {
+    ) -> Result<Subgraph<'b>> {
         let name = sg
             .name()
             .at(|| format!("subgraphs[{index}].name"))?
@@ -446,7 +465,7 @@ impl<'b> Loader<'b> {
         t: usize,
         tensor: fb::TensorRef<'b>,
         buffers: &[Buffer],
-    ) -> Result<Tensor> {
+    ) -> Result<Tensor<'b>> {
         let path = || format!("subgraphs[{sg}].tensors[{t}]");
         let shape = self.ints(tensor.shape().at(path)?, &|| format!("{}.shape", path()))?;
         let shape_signature = match tensor.shape_signature().at(path)? {
@@ -464,7 +483,7 @@ impl<'b> Loader<'b> {
             })?;
             buffers[b as usize].len()
         };
-        let name = tensor.name().at(path)?.unwrap_or("").to_owned();
+        let name = tensor.name().at(path)?.unwrap_or("");
         self.budget.charge(name.len(), path)?;
         let quantization = match tensor.quantization().at(path)? {
             Some(q) => self.quantization(q, &|| format!("{}.quantization", path()))?,
@@ -485,12 +504,14 @@ impl<'b> Loader<'b> {
         })
     }
 
-    fn ints(
+    fn ints<C: FromIterator<i32> + Default>(
         &mut self,
         v: Option<planus::Vector<'b, i32>>,
         path: &dyn Fn() -> String,
-    ) -> Result<Vec<i32>> {
-        let Some(v) = v else { return Ok(Vec::new()) };
+    ) -> Result<C> {
+        let Some(v) = v else {
+            return Ok(C::default());
+        };
         self.budget.charge(v.len(), path)?;
         Ok(v.iter().collect())
     }
@@ -500,27 +521,33 @@ impl<'b> Loader<'b> {
         q: fb::QuantizationParametersRef<'b>,
         path: &dyn Fn() -> String,
     ) -> Result<Option<QuantParams>> {
-        let floats = |this: &mut Self, v: Option<planus::Vector<'b, f32>>| -> Result<Vec<f32>> {
-            let Some(v) = v else { return Ok(Vec::new()) };
+        fn floats<'b, C: FromIterator<f32> + Default>(
+            this: &mut Loader<'b>,
+            v: Option<planus::Vector<'b, f32>>,
+            path: &dyn Fn() -> String,
+        ) -> Result<C> {
+            let Some(v) = v else {
+                return Ok(C::default());
+            };
             this.budget.charge(v.len(), path)?;
             Ok(v.iter().collect())
-        };
-        let scale = floats(self, q.scale().at(path)?)?;
-        let min = floats(self, q.min().at(path)?)?;
-        let max = floats(self, q.max().at(path)?)?;
+        }
+        let scale: SmallVec<[f32; 4]> = floats(self, q.scale().at(path)?, path)?;
+        let min: Vec<f32> = floats(self, q.min().at(path)?, path)?;
+        let max: Vec<f32> = floats(self, q.max().at(path)?, path)?;
         let zero_point = match q.zero_point().at(path)? {
             Some(v) => {
                 self.budget.charge(v.len(), path)?;
                 v.iter().collect()
             }
-            None => Vec::new(),
+            None => SmallVec::new(),
         };
         let details = match q.details() {
             Ok(None) => None,
-            Ok(Some(d)) => Some(self.quant_details(d, path)?),
+            Ok(Some(d)) => Some(Box::new(self.quant_details(d, path)?)),
             Err(e) => match e.error_kind {
                 planus::errors::ErrorKind::UnknownUnionTag { tag } => {
-                    Some(QuantDetails::Unknown { tag })
+                    Some(Box::new(QuantDetails::Unknown { tag }))
                 }
                 _ => return Err(Error::malformed(path(), e)),
             },
@@ -582,7 +609,7 @@ impl<'b> Loader<'b> {
         })?;
         let code = &codes[code as usize];
 
-        let mut inputs = Vec::new();
+        let mut inputs = Inputs::new();
         if let Some(v) = op.inputs().at(path)? {
             self.budget.charge(v.len(), path)?;
             inputs.reserve(reserve(v.len()));
@@ -599,7 +626,7 @@ impl<'b> Loader<'b> {
                 });
             }
         }
-        let mut outputs = Vec::new();
+        let mut outputs = Outputs::new();
         if let Some(v) = op.outputs().at(path)? {
             self.budget.charge(v.len(), path)?;
             outputs.reserve(reserve(v.len()));
@@ -762,7 +789,7 @@ impl<'b> Loader<'b> {
         &mut self,
         i: usize,
         sig: fb::SignatureDefRef<'b>,
-        subgraphs: &[Subgraph],
+        subgraphs: &[Subgraph<'_>],
     ) -> Result<Signature> {
         let path = || format!("signature_defs[{i}]");
         let key = sig.signature_key().at(path)?.unwrap_or("").to_owned();
@@ -802,7 +829,7 @@ impl<'b> Loader<'b> {
 
 /// Checks the scale / zero-point tensor indices of block-wise details, which
 /// can only be done once the subgraph's tensor count is known.
-fn check_detail_indices(model: &Model) -> Result<()> {
+fn check_detail_indices(model: &Model<'_>) -> Result<()> {
     for (s, sg) in model.subgraphs.iter().enumerate() {
         for (t, tensor) in sg.tensors.iter().enumerate() {
             let Some(
@@ -819,7 +846,7 @@ fn check_detail_indices(model: &Model) -> Result<()> {
             ) = tensor
                 .quantization
                 .as_ref()
-                .and_then(|q| q.details.as_ref())
+                .and_then(|q| q.details.as_deref())
             else {
                 continue;
             };

@@ -11,11 +11,8 @@ use tflq::report::compare::{Pair, render};
 use tflq::report::{Format, Style};
 use tflq::synth::{ModelBuilder, SynthOptions, SynthQuant};
 
-fn model(name: &str) -> Model {
-    tflq::ModelFile::open(common::fixture(name))
-        .unwrap()
-        .model()
-        .clone()
+fn model(name: &str) -> Model<'static> {
+    common::fixture_model(name)
 }
 
 /// (kind, QAT ops, PTQ ops) of every finding, in report order.
@@ -275,7 +272,7 @@ impl Net {
         (x, xq)
     }
 
-    fn finish(mut self, x: i32, y: i32) -> Model {
+    fn finish(mut self, x: i32, y: i32) -> Model<'static> {
         let out = self.unary(
             BuiltinCode::DEQUANTIZE,
             y,
@@ -284,7 +281,7 @@ impl Net {
             None,
         );
         self.m.io(self.sg, &[x], &[out]);
-        tflq::load(&self.m.finish()).unwrap()
+        common::leak_load(self.m.finish())
     }
 }
 
@@ -324,7 +321,7 @@ fn separate_activation_in_qat_is_a_fusion_mismatch() {
 }
 
 /// PTQ: input -Q-> conv_a -> conv_b -DQ-> output.
-fn two_convs() -> Model {
+fn two_convs() -> Model<'static> {
     let mut p = Net::new();
     let (x, xq) = p.input();
     let a = p.conv(xq, "conv_a", 0, I8);
@@ -334,7 +331,7 @@ fn two_convs() -> Model {
 
 /// QAT: conv_a's own output quantizer disagrees with conv_b's input range,
 /// so a requantize (op #2) sits between them.
-fn two_convs_with_requantize() -> Model {
+fn two_convs_with_requantize() -> Model<'static> {
     let mut qn = Net::new();
     let (x, xq) = qn.input();
     let a = qn.conv(xq, "quant_conv_a", 0, I8);
@@ -453,7 +450,8 @@ fn never_trained_range_is_flagged() {
 
 #[test]
 fn large_models_align_in_linear_time() {
-    let big = tflq::load(&tflq::synth::int8_chain(17_000, 8)).unwrap();
+    let big_bytes = tflq::synth::int8_chain(17_000, 8);
+    let big = tflq::load(&big_bytes).unwrap();
     assert!(big.subgraphs[0].operators.len() > 50_000);
     let start = std::time::Instant::now();
     let c = compare(&big, &big, Options::default());

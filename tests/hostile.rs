@@ -52,17 +52,18 @@ fn small() -> (ModelBuilder, usize) {
 #[test]
 fn synthetic_model_reads_back() {
     let (m, _) = small();
-    let model = tflq::load(&m.finish()).expect("valid");
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).expect("valid");
     let sg = &model.subgraphs[0];
     assert_eq!(
-        sg.operators[0].inputs,
-        vec![Some(TensorId(0)), Some(TensorId(1)), None]
+        sg.operators[0].inputs[..],
+        [Some(TensorId(0)), Some(TensorId(1)), None]
     );
     assert_eq!(sg.operators[0].kind.to_string(), "CONV_2D");
     assert_eq!(sg.tensors[1].data_len, 6);
     assert_eq!(
-        sg.tensors[1].quantization.as_ref().unwrap().scale,
-        vec![0.5, 0.25, 0.125]
+        sg.tensors[1].quantization.as_ref().unwrap().scale[..],
+        [0.5, 0.25, 0.125]
     );
     assert_eq!(
         sg.operators[0].activation,
@@ -83,7 +84,8 @@ fn unknown_op_codes_and_types_are_kept() {
     m.op(sg, newer, &[2], &[t], SynthOptions::None);
     let t2 = m.tensor(sg, "dw", &[2], 9, None);
     m.op(sg, old_style, &[t], &[t2], SynthOptions::None);
-    let model = tflq::load(&m.finish()).expect("loads");
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).expect("loads");
     let ops = &model.subgraphs[0].operators;
     assert_eq!(ops[1].kind, OpKind::Unknown(250));
     assert_eq!(ops[1].kind.to_string(), "UNKNOWN_OP_250");
@@ -167,10 +169,11 @@ fn header_checks() {
 
 #[test]
 fn trailing_bytes_are_allowed() {
-    let mut bytes = small().0.finish();
+    let bytes = small().0.finish();
     let plain = tflq::load(&bytes).unwrap();
-    bytes.extend(std::iter::repeat_n(0xA5, 100_000)); // e.g. an appended ZIP
-    let padded = tflq::load(&bytes).unwrap();
+    let mut padded_bytes = bytes.clone();
+    padded_bytes.extend(std::iter::repeat_n(0xA5, 100_000)); // e.g. an appended ZIP
+    let padded = tflq::load(&padded_bytes).unwrap();
     assert_eq!(plain.subgraphs[0].tensors, padded.subgraphs[0].tensors);
     assert_eq!(padded.file_len, plain.file_len + 100_000);
 }
@@ -183,7 +186,8 @@ fn self_calling_control_flow_is_read_and_walked() {
     let w = m.builtin(BuiltinCode::WHILE);
     let t = m.tensor(sg, "loop", &[1], 2, None);
     m.op(sg, w, &[2], &[t], SynthOptions::While { cond: 0, body: 0 });
-    let model = tflq::load(&m.finish()).unwrap();
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).unwrap();
     let reach = tflq::graph::reachable_subgraphs(&model);
     assert_eq!(reach.len(), 1);
     assert_eq!(tflq::graph::calls(&model).len(), 2);
@@ -198,7 +202,8 @@ fn cycles_between_ops_are_reported_not_looped() {
     let b = m.tensor(sg, "b", &[1], 0, None);
     m.op(sg, add, &[b], &[a], SynthOptions::None);
     m.op(sg, add, &[a], &[b], SynthOptions::None);
-    let model = tflq::load(&m.finish()).unwrap();
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).unwrap();
     let g = tflq::graph::Graph::new(&model.subgraphs[0]);
     assert!(g.topo_order().is_err());
     assert!(!g.file_order_is_topological());

@@ -402,7 +402,8 @@ fn spec_breaks_are_found_in_a_broken_model() {
     );
     m.op(sg, soft, &[p], &[s], SynthOptions::None);
     m.io(sg, &[x], &[s]);
-    let model = tflq::load(&m.finish()).unwrap();
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).unwrap();
     let insp = tflq::analysis::inspect(&model);
     let kinds: Vec<&str> = insp.subgraphs[0]
         .findings
@@ -464,7 +465,8 @@ fn views_select_sections_and_subgraphs() {
 
 #[test]
 fn default_table_of_a_large_model_lists_only_non_integer_ops() {
-    let model = tflq::load(&tflq::synth::int8_chain(200, 8)).unwrap();
+    let bytes = tflq::synth::int8_chain(200, 8);
+    let model = tflq::load(&bytes).unwrap();
     assert_eq!(model.subgraphs[0].operators.len(), 602);
     let insp = tflq::analysis::inspect(&model);
     let mut out = Vec::new();
@@ -544,7 +546,8 @@ fn uint8_io_and_weight_only_dequantize_are_named() {
     );
     m.op(sg, q, &[y], &[yu], SynthOptions::None);
     m.io(sg, &[x], &[yu]);
-    let model = tflq::load(&m.finish()).unwrap();
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).unwrap();
     let insp = tflq::analysis::inspect(&model);
     let kinds: Vec<&FindingKind> = insp.subgraphs[0].findings.iter().map(|f| &f.kind).collect();
     assert_eq!(
@@ -582,7 +585,8 @@ fn uint8_io_and_weight_only_dequantize_are_named() {
     let y = m.tensor(sg, "model/deconv/conv2d_transpose", &[1, 4, 4, 4], 0, None);
     m.op(sg, tc, &[shape, wf, x], &[y], SynthOptions::None);
     m.io(sg, &[x], &[y]);
-    let model = tflq::load(&m.finish()).unwrap();
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).unwrap();
     let insp = tflq::analysis::inspect(&model);
     assert_eq!(insp.scheme.kind, SchemeKind::DynamicRange);
     assert!(matches!(

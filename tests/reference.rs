@@ -70,7 +70,7 @@ fn check(name: &str, model: &Model, reference: &Value) -> Vec<String> {
             let at = |f: &str| format!("sg{s} tensor {t} {f}");
             eq(
                 at("name"),
-                tensor.name.clone(),
+                tensor.name.to_owned(),
                 rt["name"].as_str().unwrap_or("").into(),
             );
             eq(

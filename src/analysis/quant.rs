@@ -405,7 +405,7 @@ pub fn analyze_subgraph(model: &Model, index: SubgraphId) -> SubgraphQuant {
                 .op(op)
                 .outputs
                 .first()
-                .and_then(|t| layer_of(&sg.tensor(*t).name))
+                .and_then(|t| layer_of(sg.tensor(*t).name))
                 .map(|l| l.name),
         })
         .collect();
@@ -725,7 +725,7 @@ pub fn scheme(model: &Model, subgraphs: &[SubgraphQuant]) -> Scheme {
             if t.is_constant() && t.dtype == DType::FLOAT16 {
                 fp16_consts += 1;
             }
-            if has_qat_marks(&t.name) {
+            if has_qat_marks(t.name) {
                 qat_names += 1;
             }
         }

@@ -23,12 +23,12 @@ pub struct IoTensor {
 }
 
 impl IoTensor {
-    fn new(name: String, tensor: TensorId, t: &Tensor) -> IoTensor {
+    fn new(name: String, tensor: TensorId, t: &Tensor<'_>) -> IoTensor {
         IoTensor {
             name,
             tensor,
             dtype: t.dtype,
-            shape: t.shape_signature.clone().unwrap_or_else(|| t.shape.clone()),
+            shape: t.shape_signature.as_ref().unwrap_or(&t.shape).to_vec(),
             quantization: t.per_tensor(),
         }
     }
@@ -122,12 +122,12 @@ pub fn summarize(model: &Model) -> Summary {
             inputs: sg
                 .inputs
                 .iter()
-                .map(|t| IoTensor::new(sg.tensor(*t).name.clone(), *t, sg.tensor(*t)))
+                .map(|t| IoTensor::new(sg.tensor(*t).name.to_owned(), *t, sg.tensor(*t)))
                 .collect(),
             outputs: sg
                 .outputs
                 .iter()
-                .map(|t| IoTensor::new(sg.tensor(*t).name.clone(), *t, sg.tensor(*t)))
+                .map(|t| IoTensor::new(sg.tensor(*t).name.to_owned(), *t, sg.tensor(*t)))
                 .collect(),
         })
         .collect();

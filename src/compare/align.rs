@@ -369,12 +369,12 @@ pub fn skeleton(sg: &Subgraph, graph: &Graph<'_>) -> Skeleton {
                         .producer(*t)
                         .is_some_and(|p| sg.op(p).kind.is(crate::model::BuiltinCode::DEQUANTIZE))
             })
-            .map(|t| sg.tensor(t).shape.clone());
+            .map(|t| sg.tensor(t).shape.to_vec());
         let layers = o
             .outputs
             .first()
             .map(|t| {
-                layers_of(&sg.tensor(*t).name)
+                layers_of(sg.tensor(*t).name)
                     .into_iter()
                     .map(|l| l.name)
                     .collect()

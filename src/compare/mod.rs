@@ -304,8 +304,8 @@ pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
 }
 
 struct Ctx<'a> {
-    ptq: &'a Subgraph,
-    qat: &'a Subgraph,
+    ptq: &'a Subgraph<'a>,
+    qat: &'a Subgraph<'a>,
     /// Dataflow of the QAT subgraph, built once.
     gq: &'a Graph<'a>,
     /// The PTQ op matched to each QAT op.

@@ -9,6 +9,7 @@ mod quant;
 use std::ops::Range;
 
 use serde::Serialize;
+use smallvec::SmallVec;
 
 pub use dtype::DType;
 pub use op::{Activation, BuiltinCode, CallRole, OpKind};
@@ -53,9 +54,20 @@ id!(
     BufferId
 );
 
-/// A loaded model.
+/// Dimensions of a shape; up to rank 4 they are stored inline.
+pub type Dims = SmallVec<[i32; 4]>;
+
+/// An operator's inputs, `None` for an optional input left out (-1 in the
+/// file); up to four are stored inline.
+pub type Inputs = SmallVec<[Option<TensorId>; 4]>;
+
+/// An operator's outputs; up to four are stored inline.
+pub type Outputs = SmallVec<[TensorId; 4]>;
+
+/// A loaded model. Tensor names are borrowed from the file's bytes (`'a`);
+/// everything else is owned.
 #[derive(Debug, Clone)]
-pub struct Model {
+pub struct Model<'a> {
     /// `Model.version` (always 3 once loaded).
     pub version: u32,
     /// Free-text description (`"MLIR Converted."`).
@@ -65,7 +77,7 @@ pub struct Model {
     /// The operator code table.
     pub operator_codes: Vec<OperatorCode>,
     /// Subgraphs; index 0 is the main graph.
-    pub subgraphs: Vec<Subgraph>,
+    pub subgraphs: Vec<Subgraph<'a>>,
     /// Where each buffer's bytes are (never the bytes themselves).
     pub buffers: Vec<Buffer>,
     /// Metadata entries in file order.
@@ -93,11 +105,11 @@ pub struct OperatorCode {
 
 /// A subgraph: tensors, operators in execution order, inputs and outputs.
 #[derive(Debug, Clone, Default)]
-pub struct Subgraph {
+pub struct Subgraph<'a> {
     /// Name (`"main"`), empty when absent.
     pub name: String,
     /// Tensors.
-    pub tensors: Vec<Tensor>,
+    pub tensors: Vec<Tensor<'a>>,
     /// Operators in the order the runtime executes them.
     pub operators: Vec<Operator>,
     /// Runtime inputs.
@@ -108,13 +120,13 @@ pub struct Subgraph {
 
 /// A tensor.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Tensor {
-    /// Debug name given by the converter.
-    pub name: String,
+pub struct Tensor<'a> {
+    /// Debug name given by the converter, as stored in the file.
+    pub name: &'a str,
     /// Static shape (dynamic dims are 1 here and -1 in the signature).
-    pub shape: Vec<i32>,
+    pub shape: Dims,
     /// Shape with -1 for dynamic dims, when stored.
-    pub shape_signature: Option<Vec<i32>>,
+    pub shape_signature: Option<Dims>,
     /// Element type.
     pub dtype: DType,
     /// Buffer index as stored (0 = none).
@@ -133,7 +145,7 @@ pub struct Tensor {
     pub data_len: u64,
 }
 
-impl Tensor {
+impl Tensor<'_> {
     /// A tensor is constant when it has data in the file or in an external buffer.
     pub fn is_constant(&self) -> bool {
         self.data_len > 0 || self.external_buffer != 0
@@ -176,9 +188,9 @@ pub struct Operator {
     /// Kernel version (from the code table).
     pub version: i32,
     /// Inputs; `None` where the file says -1 (optional input left out).
-    pub inputs: Vec<Option<TensorId>>,
+    pub inputs: Inputs,
     /// Outputs.
-    pub outputs: Vec<TensorId>,
+    pub outputs: Outputs,
     /// Internal tensors (LSTM gate parameters).
     pub intermediates: Vec<TensorId>,
     /// Fused activation, for ops whose options carry one.
@@ -278,9 +290,9 @@ pub struct ConversionInfo {
     pub allow_custom_ops: bool,
 }
 
-impl Model {
+impl<'a> Model<'a> {
     /// The subgraph `id`.
-    pub fn subgraph(&self, id: SubgraphId) -> &Subgraph {
+    pub fn subgraph(&self, id: SubgraphId) -> &Subgraph<'a> {
         &self.subgraphs[id.index()]
     }
 
@@ -292,7 +304,7 @@ impl Model {
     }
 
     /// Where the bytes of a tensor's constant data are, if in this file.
-    pub fn tensor_data_range(&self, tensor: &Tensor) -> Option<FileRange> {
+    pub fn tensor_data_range(&self, tensor: &Tensor<'_>) -> Option<FileRange> {
         match self.buffers.get(tensor.buffer.index())? {
             Buffer::Empty => None,
             Buffer::Inline(r) | Buffer::Appended(r) => Some(*r),
@@ -300,9 +312,9 @@ impl Model {
     }
 }
 
-impl Subgraph {
+impl<'a> Subgraph<'a> {
     /// The tensor `id`.
-    pub fn tensor(&self, id: TensorId) -> &Tensor {
+    pub fn tensor(&self, id: TensorId) -> &Tensor<'a> {
         &self.tensors[id.index()]
     }
 

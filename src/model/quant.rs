@@ -2,6 +2,7 @@
 //! none, per-tensor, per-axis along a dimension, or blockwise.
 
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use super::TensorId;
 
@@ -9,18 +10,20 @@ use super::TensorId;
 /// non-empty, or min/max or a details union are present).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct QuantParams {
-    /// Scales: one (per-tensor) or one per slice of `quantized_dimension`.
-    pub scale: Vec<f32>,
-    /// Zero points, as many as scales in a valid file.
-    pub zero_point: Vec<i64>,
+    /// Scales: one (per-tensor) or one per slice of `quantized_dimension`
+    /// (up to four are stored inline).
+    pub scale: SmallVec<[f32; 4]>,
+    /// Zero points, as many as scales in a valid file (up to two inline).
+    pub zero_point: SmallVec<[i64; 2]>,
     /// The axis the per-axis vectors run along.
     pub quantized_dimension: i32,
     /// Calibration minimums (written only by calibration-stage tools).
     pub min: Vec<f32>,
     /// Calibration maximums.
     pub max: Vec<f32>,
-    /// The details union, when present (its scales live elsewhere).
-    pub details: Option<QuantDetails>,
+    /// The details union, when present (its scales live elsewhere). Rare,
+    /// so boxed to keep every quantized tensor small.
+    pub details: Option<Box<QuantDetails>>,
 }
 
 /// The `QuantizationDetails` union.
@@ -88,7 +91,7 @@ pub enum Granularity {
 impl QuantParams {
     /// Read the granularity. A details union overrides the plain vectors.
     pub fn granularity(&self) -> Granularity {
-        match &self.details {
+        match self.details.as_deref() {
             Some(QuantDetails::Blockwise { block_size, .. })
             | Some(QuantDetails::MultiAxis { block_size, .. }) => {
                 return Granularity::Blockwise {
@@ -135,6 +138,8 @@ impl QuantParams {
 
 #[cfg(test)]
 mod tests {
+    use smallvec::smallvec;
+
     use super::*;
 
     #[test]
@@ -144,21 +149,21 @@ mod tests {
         q.min = vec![-1.0];
         q.max = vec![1.0];
         assert_eq!(q.granularity(), Granularity::Calibrated);
-        q.scale = vec![0.5];
-        q.zero_point = vec![3];
+        q.scale = smallvec![0.5];
+        q.zero_point = smallvec![3];
         assert_eq!(q.granularity(), Granularity::PerTensor);
         assert_eq!(q.per_tensor(), Some((0.5, 3)));
-        q.scale = vec![0.5, 0.25, 2.0];
-        q.zero_point = vec![0, 0, 0];
+        q.scale = smallvec![0.5, 0.25, 2.0];
+        q.zero_point = smallvec![0, 0, 0];
         q.quantized_dimension = 3;
         assert_eq!(q.granularity(), Granularity::PerAxis { axis: 3, count: 3 });
         assert_eq!(q.scale_range(), Some((0.25, 2.0)));
         assert_eq!(q.per_tensor(), None);
-        q.details = Some(QuantDetails::Blockwise {
+        q.details = Some(Box::new(QuantDetails::Blockwise {
             scales: None,
             zero_points: None,
             block_size: 32,
-        });
+        }));
         assert_eq!(q.granularity(), Granularity::Blockwise { block_size: 32 });
         assert!(!q.is_affine());
     }

@@ -15,11 +15,11 @@ use crate::model::{Granularity, Model, OpId, OpKind, Subgraph};
 #[derive(Debug, Clone, Copy)]
 pub struct Pair<'a> {
     /// PTQ model.
-    pub ptq: &'a Model,
+    pub ptq: &'a Model<'a>,
     /// Its label (file path).
     pub ptq_label: &'a str,
     /// QAT model.
-    pub qat: &'a Model,
+    pub qat: &'a Model<'a>,
     /// Its label.
     pub qat_label: &'a str,
 }

@@ -602,7 +602,7 @@ fn table(
             for (i, tt) in sg.tensors.iter().enumerate() {
                 t.add_row(vec![
                     i.to_string(),
-                    tt.name.clone(),
+                    tt.name.to_owned(),
                     tt.dtype.to_string(),
                     shape(tt),
                     quant_brief(tt, false),
@@ -738,7 +738,7 @@ fn json<'a>(model: &'a Model, insp: &'a Inspection, file: &'a str, view: View) -
                 .enumerate()
                 .map(|(i, t)| JsonTensor {
                     index: i,
-                    name: &t.name,
+                    name: t.name,
                     shape: &t.shape,
                     shape_signature: t.shape_signature.as_deref(),
                     dtype: t.dtype,
@@ -753,7 +753,7 @@ fn json<'a>(model: &'a Model, insp: &'a Inspection, file: &'a str, view: View) -
                         granularity: q.granularity(),
                         min: &q.min,
                         max: &q.max,
-                        details: q.details.as_ref(),
+                        details: q.details.as_deref(),
                     }),
                 })
                 .collect(),

@@ -1,4 +1,4 @@
-//! Shared test helpers: fixture paths.
+//! Shared test helpers: fixture paths and loading.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -11,6 +11,18 @@ pub fn root() -> &'static Path {
 /// A committed fixture by file name.
 pub fn fixture(name: &str) -> PathBuf {
     root().join("testdata").join(name)
+}
+
+/// Load a model whose bytes live for the rest of the test process: a
+/// [`tflq::Model`] borrows its tensor names from its bytes, and tests that
+/// build models in helpers want to return them on their own.
+pub fn leak_load(bytes: Vec<u8>) -> tflq::Model<'static> {
+    tflq::load(Box::leak(bytes.into_boxed_slice())).expect("model loads")
+}
+
+/// A committed fixture, loaded (see [`leak_load`]).
+pub fn fixture_model(name: &str) -> tflq::Model<'static> {
+    leak_load(std::fs::read(fixture(name)).expect("fixture"))
 }
 
 /// Every committed `.tflite` fixture, sorted by name.
