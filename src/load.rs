@@ -187,9 +187,21 @@ trait At<T> {
 }
 
 impl<T> At<T> for planus::Result<T> {
+    // Called for every field of every table: inlined, so that only the small
+    // Ok value moves, with the error path kept out of line.
+    #[inline(always)]
     fn at(self, path: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| Error::malformed(path(), e))
+        match self {
+            Ok(v) => Ok(v),
+            Err(e) => Err(malformed_at(path, e)),
+        }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn malformed_at(path: impl FnOnce() -> String, e: planus::Error) -> Error {
+    Error::malformed(path(), e)
 }
 
 /// Capacity to reserve for `len` elements read from the file: enough to avoid
