@@ -4,6 +4,8 @@
 //!
 //! Building a [`Graph`] costs O(ops + tensors + edges).
 
+use std::cell::OnceCell;
+
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -19,7 +21,8 @@ pub struct Graph<'m> {
     consumers: Vec<OpId>,
     is_input: Vec<bool>,
     is_output: Vec<bool>,
-    dag: DiGraph<OpId, TensorId, u32>,
+    /// Built on first use: most analyses need only producers and consumers.
+    dag: OnceCell<DiGraph<OpId, TensorId, u32>>,
 }
 
 /// A cycle among operators: the subgraph cannot run in any order.
@@ -33,7 +36,6 @@ impl<'m> Graph<'m> {
     /// Build the view.
     pub fn new(subgraph: &'m Subgraph) -> Graph<'m> {
         let n_t = subgraph.tensors.len();
-        let n_o = subgraph.operators.len();
         let mut producer = vec![None; n_t];
         let mut counts = vec![0u32; n_t + 1];
         for (o, op) in subgraph.operators.iter().enumerate() {
@@ -67,17 +69,6 @@ impl<'m> Graph<'m> {
         for t in &subgraph.outputs {
             is_output[t.index()] = true;
         }
-        let mut dag = DiGraph::with_capacity(n_o, consumers.len());
-        for o in 0..n_o {
-            dag.add_node(OpId(o as u32));
-        }
-        for (o, op) in subgraph.operators.iter().enumerate() {
-            for t in op.present_inputs() {
-                if let Some(p) = producer[t.index()] {
-                    dag.add_edge(NodeIndex::new(p.index()), NodeIndex::new(o), t);
-                }
-            }
-        }
         let mut consumers_dedup = consumers;
         // An op that reads the same tensor twice (x * x) is one consumer.
         for t in 0..n_t {
@@ -91,7 +82,7 @@ impl<'m> Graph<'m> {
             consumers: consumers_dedup,
             is_input,
             is_output,
-            dag,
+            dag: OnceCell::new(),
         }
     }
 
@@ -170,25 +161,43 @@ impl<'m> Graph<'m> {
     /// every converter-written model; this recomputes it so a hand-made file
     /// with ops out of order is still analysed correctly.
     pub fn topo_order(&self) -> Result<Vec<OpId>, Cycle> {
-        toposort(&self.dag, None)
-            .map(|nodes| nodes.into_iter().map(|n| self.dag[n]).collect())
+        let dag = self.dag();
+        toposort(dag, None)
+            .map(|nodes| nodes.into_iter().map(|n| dag[n]).collect())
             .map_err(|c| Cycle {
-                op: self.dag[c.node_id()],
+                op: dag[c.node_id()],
             })
     }
 
     /// Whether the file's operator order is a valid execution order.
     pub fn file_order_is_topological(&self) -> bool {
-        self.dag
-            .edge_indices()
-            .filter_map(|e| self.dag.edge_endpoints(e))
-            .all(|(a, b)| a.index() < b.index())
+        self.subgraph.op_ids().all(|o| {
+            self.subgraph
+                .op(o)
+                .present_inputs()
+                .all(|t| self.producer(t).is_none_or(|p| p < o))
+        })
     }
 
     /// The petgraph view: one node per operator (weight = its id), one edge
-    /// per tensor from producer to consumer (weight = the tensor).
+    /// per tensor from producer to consumer (weight = the tensor). Built on
+    /// the first call.
     pub fn dag(&self) -> &DiGraph<OpId, TensorId, u32> {
-        &self.dag
+        self.dag.get_or_init(|| {
+            let ops = &self.subgraph.operators;
+            let mut dag = DiGraph::with_capacity(ops.len(), self.consumers.len());
+            for o in 0..ops.len() {
+                dag.add_node(OpId(o as u32));
+            }
+            for (o, op) in ops.iter().enumerate() {
+                for t in op.present_inputs() {
+                    if let Some(p) = self.producer[t.index()] {
+                        dag.add_edge(NodeIndex::new(p.index()), NodeIndex::new(o), t);
+                    }
+                }
+            }
+            dag
+        })
     }
 }
 

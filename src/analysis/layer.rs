@@ -7,6 +7,10 @@
 //! `…/MovingAvgQuantize/…`, `…/AllValuesQuantize/…`. Names are debug data, so
 //! everything here is a best guess that graph matching must not depend on alone.
 
+use std::sync::LazyLock;
+
+use memchr::memmem;
+
 /// Prefix tfmot puts in front of a wrapped layer's name.
 pub const QAT_PREFIX: &str = "quant_";
 
@@ -54,34 +58,30 @@ fn layer_of_part(part: &str) -> Option<Layer> {
     if part.is_empty() || is_dialect_name(part) {
         return None;
     }
-    let comps: Vec<&str> = part.split('/').collect();
-    // `serving_default_input_1:0` or `StatefulPartitionedCall:0`: a signature
-    // tensor, not a layer.
-    if comps.len() < 2 {
-        return None;
-    }
     // The first component is the model's scope (`sequential`, `model`,
-    // `functional_1`, `StatefulPartitionedCall`); the layer follows. Keras 3
+    // `functional_1`, `StatefulPartitionedCall`); the layer follows. A name
+    // with one component (`serving_default_input_1:0`,
+    // `StatefulPartitionedCall:0`) is a signature tensor, not a layer. Keras 3
     // and nested call scopes can repeat the model scope, so skip leading
-    // components that are call wrappers.
-    let mut rest = &comps[1..];
-    while let [first, tail @ ..] = rest {
-        if tail.is_empty()
-            || !(first.starts_with("StatefulPartitionedCall")
-                || *first == "sequential"
-                || first.starts_with("functional"))
+    // components that are call wrappers while more follow.
+    let mut comps = part.split('/');
+    comps.next();
+    let mut raw = comps.next()?;
+    for next in comps {
+        if !(raw.starts_with("StatefulPartitionedCall")
+            || raw == "sequential"
+            || raw.starts_with("functional"))
         {
             break;
         }
-        rest = tail;
+        raw = next;
     }
-    let raw = rest.first()?;
-    if raw.is_empty() || FAKE_QUANT_SCOPES.contains(raw) {
+    if raw.is_empty() || FAKE_QUANT_SCOPES.contains(&raw) {
         return None;
     }
     let (name, qat_wrapped) = match raw.strip_prefix(QAT_PREFIX) {
         Some(stripped) if !stripped.is_empty() => (stripped, true),
-        _ => (*raw, false),
+        _ => (raw, false),
     };
     Some(Layer {
         name: name.to_owned(),
@@ -91,9 +91,10 @@ fn layer_of_part(part: &str) -> Option<Layer> {
 
 /// Whether a tensor name shows tfmot's fake-quant machinery (a QAT graph).
 pub fn has_qat_marks(tensor_name: &str) -> bool {
-    // Every mark contains "uant" (Quant, quant_, quantize_layer): one cheap
+    // Every mark contains "uant" (Quant, quant_, quantize_layer): one SIMD
     // search rules out almost every name of a model.
-    if !tensor_name.contains("uant") {
+    static UANT: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("uant"));
+    if UANT.find(tensor_name.as_bytes()).is_none() {
         return false;
     }
     FAKE_QUANT_SCOPES.iter().any(|s| tensor_name.contains(s))

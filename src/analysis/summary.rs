@@ -150,23 +150,38 @@ pub fn summarize(model: &Model) -> Summary {
         })
         .collect();
 
-    let mut hist: BTreeMap<&OpKind, usize> = BTreeMap::new();
-    let mut acts: BTreeMap<DType, usize> = BTreeMap::new();
-    let mut consts: BTreeMap<DType, (usize, u64)> = BTreeMap::new();
+    // Counted by operator-code index and by dtype byte, then merged by kind
+    // (a table may list one kind twice) and by dtype: no map lookup per element.
+    let mut per_code = vec![0usize; model.operator_codes.len()];
+    let mut acts = [0usize; 256];
+    let mut consts = [(0usize, 0u64); 256];
     for sg in &model.subgraphs {
         for op in &sg.operators {
-            *hist.entry(&op.kind).or_default() += 1;
+            if let Some(n) = per_code.get_mut(op.opcode_index as usize) {
+                *n += 1;
+            }
         }
         for t in &sg.tensors {
+            let slot = usize::from(t.dtype.0 as u8);
             if t.is_constant() {
-                let e = consts.entry(t.dtype).or_default();
+                let e = &mut consts[slot];
                 e.0 += 1;
                 e.1 = e.1.saturating_add(t.data_len);
             } else {
-                *acts.entry(t.dtype).or_default() += 1;
+                acts[slot] += 1;
             }
         }
     }
+    let mut hist: BTreeMap<&OpKind, usize> = BTreeMap::new();
+    for (code, n) in model.operator_codes.iter().zip(per_code) {
+        if n > 0 {
+            *hist.entry(&code.kind).or_default() += n;
+        }
+    }
+    // Ascending by dtype number, as before.
+    let by_dtype = |slot: usize| DType(slot as u8 as i8);
+    let mut slots: Vec<usize> = (0..256).collect();
+    slots.sort_by_key(|&s| by_dtype(s));
     let mut op_histogram: Vec<(OpKind, usize)> =
         hist.into_iter().map(|(k, n)| (k.clone(), n)).collect();
     op_histogram.sort_by(|a, b| {
@@ -184,13 +199,18 @@ pub fn summarize(model: &Model) -> Summary {
         subgraphs,
         signatures,
         op_histogram,
-        activation_dtypes: acts.into_iter().collect(),
-        constants: consts
-            .into_iter()
-            .map(|(dtype, (tensors, bytes))| ConstantBytes {
-                dtype,
-                tensors,
-                bytes,
+        activation_dtypes: slots
+            .iter()
+            .filter(|&&s| acts[s] > 0)
+            .map(|&s| (by_dtype(s), acts[s]))
+            .collect(),
+        constants: slots
+            .iter()
+            .filter(|&&s| consts[s].0 > 0)
+            .map(|&s| ConstantBytes {
+                dtype: by_dtype(s),
+                tensors: consts[s].0,
+                bytes: consts[s].1,
             })
             .collect(),
         appended_buffers: model.uses_appended_buffers(),
