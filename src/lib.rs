@@ -2,7 +2,8 @@
 //!
 //! Layers, each depending only on those above it:
 //! - [`mod@load`]: bytes → validated [`Model`] (the only code that reads the flatbuffer);
-//! - [`model`]: tflq's own owned types: tensors, operators, quantization;
+//! - [`model`]: tflq's own types: tensors, operators, quantization (tensor
+//!   names borrowed from the file's bytes, everything else owned);
 //! - [`graph`]: producers, consumers and order of a subgraph (petgraph);
 //! - [`analysis`]: pure functions from a model to plain data (summary, findings);
 //! - [`compare`]: alignment of a PTQ and a QAT model and placement advice;

@@ -1,6 +1,9 @@
-//! tflq's own model of a TFLite file: owned, validated, independent of the
+//! tflq's own model of a TFLite file: validated and independent of the
 //! flatbuffer bindings. Every index in it was checked by the loader, so the
-//! accessors here cannot fail on a loaded model.
+//! accessors here cannot fail on a loaded model. Tensor names are borrowed
+//! from the file's bytes (a 6,700-op model has 15k of them); everything else
+//! is owned, with the short vectors (shapes, per-tensor scales, operands)
+//! stored inline.
 
 mod dtype;
 mod op;
