@@ -210,6 +210,30 @@ fn cycles_between_ops_are_reported_not_looped() {
 }
 
 #[test]
+fn ops_out_of_file_order_are_put_in_dependency_order() {
+    // Acyclic, but op 0 reads what op 1 writes: the file order is not an
+    // execution order, and topo_order finds the one that is.
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let relu = m.builtin(BuiltinCode::RELU);
+    let x = m.tensor(sg, "x", &[1], 0, None);
+    let y = m.tensor(sg, "y", &[1], 0, None);
+    let z = m.tensor(sg, "z", &[1], 0, None);
+    m.op(sg, relu, &[y], &[z], SynthOptions::None);
+    m.op(sg, relu, &[x], &[y], SynthOptions::None);
+    m.io(sg, &[x], &[z]);
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).unwrap();
+    let g = tflq::graph::Graph::new(&model.subgraphs[0]);
+    assert!(!g.file_order_is_topological());
+    assert_eq!(
+        g.topo_order().unwrap(),
+        [tflq::model::OpId(1), tflq::model::OpId(0)]
+    );
+    assert_eq!(g.dag().edge_count(), 1);
+}
+
+#[test]
 fn appended_buffers_past_two_gigabytes_are_sized_not_read() {
     const GIB: u64 = 1 << 30;
     let mut m = ModelBuilder::new();

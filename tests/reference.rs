@@ -322,6 +322,27 @@ fn known_fixture_facts() {
 }
 
 #[test]
+fn tensor_names_are_read_in_place() {
+    // The loader borrows names from the file's bytes instead of copying
+    // them (most of the metadata of a big model is names).
+    for path in common::fixtures() {
+        let bytes = std::fs::read(&path).unwrap();
+        let model = tflq::load(&bytes).unwrap();
+        let file = bytes.as_ptr_range();
+        for sg in &model.subgraphs {
+            for t in sg.tensors.iter().filter(|t| !t.name.is_empty()) {
+                assert!(
+                    file.contains(&t.name.as_ptr()),
+                    "{}: {:?} is a copy",
+                    path.display(),
+                    t.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn graphs_of_fixtures_are_consistent() {
     for path in common::fixtures() {
         let file = tflq::ModelFile::open(&path).unwrap();
