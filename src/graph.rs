@@ -34,7 +34,7 @@ pub struct Cycle {
 
 impl<'m> Graph<'m> {
     /// Build the view.
-    pub fn new(subgraph: &'m Subgraph) -> Graph<'m> {
+    pub fn new(subgraph: &'m Subgraph<'m>) -> Graph<'m> {
         let n_t = subgraph.tensors.len();
         let mut producer = vec![None; n_t];
         let mut counts = vec![0u32; n_t + 1];
