@@ -131,14 +131,12 @@ pub fn load(bytes: &[u8]) -> Result<Model<'_>> {
     if version != 3 {
         return Err(Error::UnsupportedVersion { version });
     }
-    let model = Loader {
+    Loader {
         base: bytes,
         budget: Budget::new(file_len),
         warnings: Vec::new(),
     }
-    .model(root, version)?;
-    check_detail_indices(&model)?;
-    Ok(model)
+    .model(root, version)
 }
 
 /// Caps the number of elements decoded. Every element of a well-formed file
@@ -422,7 +420,7 @@ impl<'b> Loader<'b> {
             tensors.reserve(reserve(ts.len()));
             for (t, tensor) in ts.iter().enumerate() {
                 let tensor = tensor.at(|| format!("subgraphs[{index}].tensors[{t}]"))?;
-                tensors.push(self.tensor(index, t, tensor, buffers)?);
+                tensors.push(self.tensor(index, t, tensor, buffers, ts.len())?);
             }
         }
         let n_tensors = tensors.len();
@@ -477,6 +475,7 @@ impl<'b> Loader<'b> {
         t: usize,
         tensor: fb::TensorRef<'b>,
         buffers: &[Buffer],
+        n_tensors: usize,
     ) -> Result<Tensor<'b>> {
         let path = || format!("subgraphs[{sg}].tensors[{t}]");
         let shape = self.ints(tensor.shape().at(path)?, &|| format!("{}.shape", path()))?;
@@ -498,7 +497,7 @@ impl<'b> Loader<'b> {
         let name = tensor.name().at(path)?.unwrap_or("");
         self.budget.charge(name.len(), path)?;
         let quantization = match tensor.quantization().at(path)? {
-            Some(q) => self.quantization(q, &|| format!("{}.quantization", path()))?,
+            Some(q) => self.quantization(q, n_tensors, &|| format!("{}.quantization", path()))?,
             None => None,
         };
         Ok(Tensor {
@@ -531,6 +530,7 @@ impl<'b> Loader<'b> {
     fn quantization(
         &mut self,
         q: fb::QuantizationParametersRef<'b>,
+        n_tensors: usize,
         path: &dyn Fn() -> String,
     ) -> Result<Option<QuantParams>> {
         fn floats<'b, C: FromIterator<f32> + Default>(
@@ -556,7 +556,7 @@ impl<'b> Loader<'b> {
         };
         let details = match q.details() {
             Ok(None) => None,
-            Ok(Some(d)) => Some(Box::new(self.quant_details(d, path)?)),
+            Ok(Some(d)) => Some(Box::new(self.quant_details(d, n_tensors, path)?)),
             Err(e) => match e.error_kind {
                 planus::errors::ErrorKind::UnknownUnionTag { tag } => {
                     Some(Box::new(QuantDetails::Unknown { tag }))
@@ -581,23 +581,32 @@ impl<'b> Loader<'b> {
     fn quant_details(
         &mut self,
         d: fb::QuantizationDetailsRef<'b>,
+        n_tensors: usize,
         path: &dyn Fn() -> String,
     ) -> Result<QuantDetails> {
-        // Scale and zero-point tensors of block-wise schemes are indices in
-        // the same subgraph; they are checked once the subgraph is read.
-        let tensor = |i: i32| u32::try_from(i).ok().map(TensorId);
+        // Scale and zero-point tensors of block-wise schemes are tensors of
+        // the same subgraph; a negative index means none.
+        let tensor = |i: i32, field: &str| -> Result<Option<TensorId>> {
+            if i < 0 {
+                return Ok(None);
+            }
+            let id = check_index(i.into(), n_tensors, "tensor", || {
+                format!("{}.details.{field}", path())
+            })?;
+            Ok(Some(TensorId(id)))
+        };
         Ok(match d {
             fb::QuantizationDetailsRef::CustomQuantization(c) => QuantDetails::Custom {
                 bytes: c.custom().at(path)?.map_or(0, <[u8]>::len),
             },
             fb::QuantizationDetailsRef::BlockwiseQuantization(b) => QuantDetails::Blockwise {
-                scales: tensor(b.scales().at(path)?),
-                zero_points: tensor(b.zero_points().at(path)?),
+                scales: tensor(b.scales().at(path)?, "scales")?,
+                zero_points: tensor(b.zero_points().at(path)?, "zero_points")?,
                 block_size: b.block_size().at(path)?,
             },
             fb::QuantizationDetailsRef::MultiAxisQuantization(m) => QuantDetails::MultiAxis {
-                scales: tensor(m.scales().at(path)?),
-                zero_points: tensor(m.zero_points().at(path)?),
+                scales: tensor(m.scales().at(path)?, "scales")?,
+                zero_points: tensor(m.zero_points().at(path)?, "zero_points")?,
                 block_size: m.block_size().at(path)?,
                 quantized_dimensions: self.ints(m.quantized_dimensions().at(path)?, path)?,
             },
@@ -837,41 +846,6 @@ impl<'b> Loader<'b> {
             outputs,
         })
     }
-}
-
-/// Checks the scale / zero-point tensor indices of block-wise details, which
-/// can only be done once the subgraph's tensor count is known.
-fn check_detail_indices(model: &Model<'_>) -> Result<()> {
-    for (s, sg) in model.subgraphs.iter().enumerate() {
-        for (t, tensor) in sg.tensors.iter().enumerate() {
-            let Some(
-                QuantDetails::Blockwise {
-                    scales,
-                    zero_points,
-                    ..
-                }
-                | QuantDetails::MultiAxis {
-                    scales,
-                    zero_points,
-                    ..
-                },
-            ) = tensor
-                .quantization
-                .as_ref()
-                .and_then(|q| q.details.as_deref())
-            else {
-                continue;
-            };
-            for (field, id) in [("scales", scales), ("zero_points", zero_points)] {
-                if let Some(id) = id {
-                    check_index(id.0.into(), sg.tensors.len(), "tensor", || {
-                        format!("subgraphs[{s}].tensors[{t}].quantization.details.{field}")
-                    })?;
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 fn runtime_version_string(bytes: &[u8]) -> Option<String> {

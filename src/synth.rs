@@ -219,6 +219,34 @@ impl ModelBuilder {
         (tensors.len() - 1) as i32
     }
 
+    /// Give tensor `tensor` of subgraph `sg` block-wise quantization whose
+    /// scales and zero points are the tensors `scales` and `zero_points` (any
+    /// index, valid or not; -1 for none).
+    pub fn blockwise(
+        &mut self,
+        sg: usize,
+        tensor: i32,
+        scales: i32,
+        zero_points: i32,
+        block_size: i32,
+    ) -> &mut Self {
+        let details =
+            fb::QuantizationDetails::BlockwiseQuantization(Box::new(fb::BlockwiseQuantization {
+                scales,
+                zero_points,
+                block_size,
+            }));
+        if let Some(t) = self
+            .sg(sg)
+            .tensors
+            .as_mut()
+            .and_then(|ts| ts.get_mut(tensor as usize))
+        {
+            t.quantization.get_or_insert_with(Default::default).details = Some(details);
+        }
+        self
+    }
+
     /// Add a buffer holding `data` inline; returns its index.
     pub fn inline_buffer(&mut self, data: Vec<u8>) -> u32 {
         let buffers = self.model.buffers.get_or_insert_with(Vec::new);

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use tflq::Error;
-use tflq::model::{Buffer, BuiltinCode, DType, OpKind, TensorId};
+use tflq::model::{Buffer, BuiltinCode, DType, Granularity, OpKind, QuantDetails, TensorId};
 use tflq::synth::{ModelBuilder, SynthOptions, SynthQuant};
 
 /// A small valid model: input → CONV_2D (optional bias left out) → output.
@@ -231,6 +231,44 @@ fn ops_out_of_file_order_are_put_in_dependency_order() {
         [tflq::model::OpId(1), tflq::model::OpId(0)]
     );
     assert_eq!(g.dag().edge_count(), 1);
+}
+
+#[test]
+fn blockwise_details_are_read_and_their_tensors_checked() {
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let w = m.tensor(sg, "w", &[4, 64], DType::INT4.0, None);
+    let scales = m.tensor(sg, "w_scales", &[4, 2], DType::FLOAT16.0, None);
+    m.blockwise(sg, w, scales, -1, 32);
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).unwrap();
+    let q = model.subgraphs[0].tensors[w as usize]
+        .quantization
+        .as_ref()
+        .expect("details make a quantization");
+    assert_eq!(q.granularity(), Granularity::Blockwise { block_size: 32 });
+    assert_eq!(
+        q.details.as_deref(),
+        Some(&QuantDetails::Blockwise {
+            scales: Some(TensorId(scales as u32)),
+            zero_points: None,
+            block_size: 32,
+        })
+    );
+    common::exercise(&model);
+
+    // Scales said to be in a tensor past the end of the table.
+    m.blockwise(sg, w, 7, -1, 32);
+    let bytes = m.finish();
+    match tflq::load(&bytes) {
+        Err(Error::IndexOutOfRange {
+            path,
+            what: "tensor",
+            index: 7,
+            len: 2,
+        }) => assert_eq!(path, "subgraphs[0].tensors[0].quantization.details.scales"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
