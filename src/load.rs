@@ -478,9 +478,9 @@ impl<'b> Loader<'b> {
         n_tensors: usize,
     ) -> Result<Tensor<'b>> {
         let path = || format!("subgraphs[{sg}].tensors[{t}]");
-        let shape = self.ints(tensor.shape().at(path)?, &|| format!("{}.shape", path()))?;
+        let shape = self.numbers(tensor.shape().at(path)?, &|| format!("{}.shape", path()))?;
         let shape_signature = match tensor.shape_signature().at(path)? {
-            Some(v) => Some(self.ints(Some(v), &|| format!("{}.shape_signature", path()))?),
+            Some(v) => Some(self.numbers(Some(v), &|| format!("{}.shape_signature", path()))?),
             None => None,
         };
         let dtype = DType(tensor.type_().at(path)?);
@@ -515,11 +515,16 @@ impl<'b> Loader<'b> {
         })
     }
 
-    fn ints<C: FromIterator<i32> + Default>(
+    /// A vector of numbers, charged to the element budget; empty when absent.
+    fn numbers<T, C>(
         &mut self,
-        v: Option<planus::Vector<'b, i32>>,
+        v: Option<planus::Vector<'b, T>>,
         path: &dyn Fn() -> String,
-    ) -> Result<C> {
+    ) -> Result<C>
+    where
+        T: planus::VectorRead<'b>,
+        C: FromIterator<T> + Default,
+    {
         let Some(v) = v else {
             return Ok(C::default());
         };
@@ -533,27 +538,10 @@ impl<'b> Loader<'b> {
         n_tensors: usize,
         path: &dyn Fn() -> String,
     ) -> Result<Option<QuantParams>> {
-        fn floats<'b, C: FromIterator<f32> + Default>(
-            this: &mut Loader<'b>,
-            v: Option<planus::Vector<'b, f32>>,
-            path: &dyn Fn() -> String,
-        ) -> Result<C> {
-            let Some(v) = v else {
-                return Ok(C::default());
-            };
-            this.budget.charge(v.len(), path)?;
-            Ok(v.iter().collect())
-        }
-        let scale: SmallVec<[f32; 4]> = floats(self, q.scale().at(path)?, path)?;
-        let min: Vec<f32> = floats(self, q.min().at(path)?, path)?;
-        let max: Vec<f32> = floats(self, q.max().at(path)?, path)?;
-        let zero_point = match q.zero_point().at(path)? {
-            Some(v) => {
-                self.budget.charge(v.len(), path)?;
-                v.iter().collect()
-            }
-            None => SmallVec::new(),
-        };
+        let scale: SmallVec<[f32; 4]> = self.numbers(q.scale().at(path)?, path)?;
+        let min: Vec<f32> = self.numbers(q.min().at(path)?, path)?;
+        let max: Vec<f32> = self.numbers(q.max().at(path)?, path)?;
+        let zero_point = self.numbers(q.zero_point().at(path)?, path)?;
         let details = match q.details() {
             Ok(None) => None,
             Ok(Some(d)) => Some(Box::new(self.quant_details(d, n_tensors, path)?)),
@@ -608,7 +596,7 @@ impl<'b> Loader<'b> {
                 scales: tensor(m.scales().at(path)?, "scales")?,
                 zero_points: tensor(m.zero_points().at(path)?, "zero_points")?,
                 block_size: m.block_size().at(path)?,
-                quantized_dimensions: self.ints(m.quantized_dimensions().at(path)?, path)?,
+                quantized_dimensions: self.numbers(m.quantized_dimensions().at(path)?, path)?,
             },
         })
     }

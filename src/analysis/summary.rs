@@ -178,10 +178,8 @@ pub fn summarize(model: &Model) -> Summary {
             *hist.entry(&code.kind).or_default() += n;
         }
     }
-    // Ascending by dtype number, as before.
-    let by_dtype = |slot: usize| DType(slot as u8 as i8);
-    let mut slots: Vec<usize> = (0..256).collect();
-    slots.sort_by_key(|&s| by_dtype(s));
+    // Every dtype number in ascending order, with its slot.
+    let dtypes = || (i8::MIN..=i8::MAX).map(|d| (DType(d), usize::from(d as u8)));
     let mut op_histogram: Vec<(OpKind, usize)> =
         hist.into_iter().map(|(k, n)| (k.clone(), n)).collect();
     op_histogram.sort_by(|a, b| {
@@ -199,16 +197,14 @@ pub fn summarize(model: &Model) -> Summary {
         subgraphs,
         signatures,
         op_histogram,
-        activation_dtypes: slots
-            .iter()
-            .filter(|&&s| acts[s] > 0)
-            .map(|&s| (by_dtype(s), acts[s]))
+        activation_dtypes: dtypes()
+            .filter(|&(_, s)| acts[s] > 0)
+            .map(|(dtype, s)| (dtype, acts[s]))
             .collect(),
-        constants: slots
-            .iter()
-            .filter(|&&s| consts[s].0 > 0)
-            .map(|&s| ConstantBytes {
-                dtype: by_dtype(s),
+        constants: dtypes()
+            .filter(|&(_, s)| consts[s].0 > 0)
+            .map(|(dtype, s)| ConstantBytes {
+                dtype,
                 tensors: consts[s].0,
                 bytes: consts[s].1,
             })
