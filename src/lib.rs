@@ -26,6 +26,7 @@ pub mod graph;
 pub mod load;
 pub mod model;
 pub mod report;
+pub mod rules;
 pub mod synth;
 
 pub use error::{Error, Result};

@@ -3,7 +3,6 @@
 
 pub mod layer;
 pub mod quant;
-pub mod rules;
 pub mod summary;
 
 use serde::Serialize;

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::layer::{has_qat_marks, layer_of};
-use super::rules;
+use crate::rules;
 use crate::graph::Graph;
 use crate::model::{BuiltinCode, DType, Model, OpId, Subgraph, SubgraphId, TensorId};
 
@@ -360,26 +360,24 @@ pub fn classify(sg: &Subgraph, op: OpId) -> Compute {
         }
     }
     if float_act {
-        if let Some(w) = rules::weight_operands(&o.kind)
-            && let Some(Some(wt)) = o.inputs.get(w.weights)
-        {
-            let wt = sg.tensor(*wt);
-            if wt.is_constant() && !wt.dtype.is_float() && wt.dtype.is_quantizable_int() {
-                return Compute::Hybrid;
-            }
-        }
-        // Embedding lookups and other hybrid-capable ops with integer tables.
-        if o.kind.is(BuiltinCode::EMBEDDING_LOOKUP)
-            || o.kind.is(BuiltinCode::UNIDIRECTIONAL_SEQUENCE_LSTM)
-            || o.kind.is(BuiltinCode::LSTM)
-        {
-            let int_const = o.present_inputs().any(|t| {
+        let rule = rules::rule(&o.kind);
+        let int_const = |t: TensorId| {
+            let t = sg.tensor(t);
+            t.is_constant() && t.dtype.is_quantizable_int()
+        };
+        let hybrid = match rule.hybrid {
+            rules::Hybrid::No => false,
+            rules::Hybrid::Weights => rule
+                .weights
+                .and_then(|w| o.inputs.get(w.weights).copied().flatten())
+                .is_some_and(int_const),
+            rules::Hybrid::AnyConstant => o.present_inputs().any(|t| {
                 let t = sg.tensor(t);
                 t.is_constant() && t.dtype == DType::INT8
-            });
-            if int_const {
-                return Compute::Hybrid;
-            }
+            }),
+        };
+        if hybrid {
+            return Compute::Hybrid;
         }
         return Compute::Float;
     }
@@ -463,7 +461,7 @@ pub fn analyze_subgraph(model: &Model, index: SubgraphId) -> SubgraphQuant {
             findings.push(finding(op, kind));
         }
         if ops[op.index()].compute == Compute::Hybrid
-            && let Some(w) = rules::weight_operands(&o.kind)
+            && let Some(w) = rules::rule(&o.kind).weights
             && let Some(Some(wt)) = o.inputs.get(w.weights)
         {
             findings.push(finding(
@@ -596,7 +594,7 @@ fn spec_checks(sg: &Subgraph, op: OpId) -> Vec<FindingKind> {
     let mut out = Vec::new();
     let tensor = |i: usize| o.inputs.get(i).copied().flatten();
 
-    if let Some(w) = rules::weight_operands(&o.kind)
+    if let Some(w) = rules::rule(&o.kind).weights
         && let Some(wt) = tensor(w.weights)
     {
         let weights = sg.tensor(wt);
@@ -643,9 +641,13 @@ fn spec_checks(sg: &Subgraph, op: OpId) -> Vec<FindingKind> {
         }
     }
 
-    if let Some(idx) = rules::same_scale_inputs(&o.kind) {
-        'outer: for &i in idx {
-            let Some(ti) = tensor(i) else { continue };
+    let same_scale = rules::rule(&o.kind).same_scale;
+    if same_scale.is_same_scale() {
+        'outer: for (i, ti) in o.inputs.iter().enumerate() {
+            let Some(ti) = *ti else { continue };
+            if !same_scale.covers(i) {
+                continue;
+            }
             let a = sg.tensor(ti);
             if !a.dtype.is_quantizable_int() {
                 continue;
@@ -730,7 +732,7 @@ pub fn scheme(model: &Model, subgraphs: &[SubgraphQuant]) -> Scheme {
             }
         }
         for op in &sg.operators {
-            if let Some(w) = rules::weight_operands(&op.kind)
+            if let Some(w) = rules::rule(&op.kind).weights
                 && let Some(Some(wt)) = op.inputs.get(w.weights)
             {
                 let t = sg.tensor(*wt);

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::analysis::layer::layers_of;
-use crate::analysis::rules;
+use crate::rules;
 use crate::graph::Graph;
 use crate::model::{OpId, OpKind, Subgraph, SubgraphId, TensorId};
 
@@ -361,7 +361,7 @@ pub fn skeleton(sg: &Subgraph, graph: &Graph<'_>) -> Skeleton {
         if rules::is_quantize_or_dequantize(&o.kind) {
             continue;
         }
-        let weight_shape = rules::weight_operands(&o.kind)
+        let weight_shape = rules::rule(&o.kind).weights
             .and_then(|w| o.inputs.get(w.weights).copied().flatten())
             .filter(|t| {
                 sg.tensor(*t).is_constant()

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::analysis::{self, Compute, FindingKind, Inspection, SchemeKind, rules};
+use crate::analysis::{self, Compute, FindingKind, Inspection, SchemeKind};
+use crate::rules;
 use crate::graph::Graph;
 use crate::model::{
     Activation, BuiltinCode, DType, Granularity, Model, OpId, OpKind, Subgraph, SubgraphId,
@@ -319,50 +320,19 @@ struct Ctx<'a> {
     options: Options,
 }
 
-/// Keras layer kinds tfmot's default 8-bit registry quantizes, by the TFLite op they become.
+/// Whether tfmot's default 8-bit registry knows the Keras layer behind `kind`.
 fn tfmot_supports(kind: &OpKind) -> bool {
-    let OpKind::Builtin(c) = kind else {
-        return false;
-    };
     matches!(
-        *c,
-        BuiltinCode::CONV_2D
-            | BuiltinCode::DEPTHWISE_CONV_2D
-            | BuiltinCode::FULLY_CONNECTED
-            | BuiltinCode::TRANSPOSE_CONV
-            | BuiltinCode::ADD
-            | BuiltinCode::CONCATENATION
-            | BuiltinCode::AVERAGE_POOL_2D
-            | BuiltinCode::MAX_POOL_2D
-            | BuiltinCode::MEAN
-            | BuiltinCode::RESHAPE
-            | BuiltinCode::RELU
-            | BuiltinCode::RELU6
-            | BuiltinCode::LEAKY_RELU
-            | BuiltinCode::SOFTMAX
-            | BuiltinCode::LOGISTIC
-            | BuiltinCode::TANH
-            | BuiltinCode::HARD_SWISH
-            | BuiltinCode::RESIZE_BILINEAR
-            | BuiltinCode::RESIZE_NEAREST_NEIGHBOR
-            | BuiltinCode::PAD
-            | BuiltinCode::TRANSPOSE
-            | BuiltinCode::STRIDED_SLICE
-            | BuiltinCode::SQUEEZE
-            | BuiltinCode::EXPAND_DIMS
+        rules::rule(kind).tfmot,
+        rules::Tfmot::Quantized | rules::Tfmot::NoQuantizer
     )
 }
 
+/// The real interval a per-tensor quantized tensor covers.
 fn int_range(sg: &Subgraph, t: TensorId) -> Option<(f32, f32)> {
     let tensor = sg.tensor(t);
     let (s, zp) = tensor.per_tensor()?;
-    let (qmin, qmax) = match tensor.dtype {
-        DType::INT8 => (-128i64, 127i64),
-        DType::UINT8 => (0, 255),
-        DType::INT16 => (-32768, 32767),
-        _ => return None,
-    };
-    Some((s * (qmin - zp) as f32, s * (qmax - zp) as f32))
+    rules::real_range(tensor.dtype, s, zp)
 }
 
 impl Ctx<'_> {
@@ -574,11 +544,10 @@ impl Ctx<'_> {
                     .present_inputs()
                     .any(|t| self.qat.tensor(t).is_constant())
                 && op.present_inputs().filter_map(|t| g.producer(t)).any(|p| {
+                    // The conv a BatchNorm follows, or the BatchNorm's own
+                    // MUL before its ADD.
                     let k = &self.qat.op(p).kind;
-                    k.is(BuiltinCode::CONV_2D)
-                        || k.is(BuiltinCode::DEPTHWISE_CONV_2D)
-                        || k.is(BuiltinCode::MUL)
-                        || k.is(BuiltinCode::FULLY_CONNECTED)
+                    rules::rule(k).conv_like || k.is(BuiltinCode::MUL)
                 })
         })
     }
@@ -641,7 +610,7 @@ impl Ctx<'_> {
                         .chain(ti.and_then(|t| g.producer(t)))
                         .chain(src_op)
                         .chain(sink_op)
-                        .find(|op| rules::is_same_scale(&self.qat.op(*op).kind))
+                        .find(|op| rules::rule(&self.qat.op(*op).kind).same_scale.is_same_scale())
                         .map(|op| (op, self.qat.op(op).kind.clone()));
                     let layer = same_scale
                         .as_ref()
@@ -737,7 +706,7 @@ impl Ctx<'_> {
             let (WireSource::Op(src), WireSink::Op(act)) = (w.source, w.sink) else {
                 continue;
             };
-            if !unmatched_q.contains(&act) || !rules::is_fusable_activation(&self.qat.op(act).kind)
+            if !unmatched_q.contains(&act) || !rules::rule(&self.qat.op(act).kind).fusable_activation
             {
                 continue;
             }
@@ -765,7 +734,7 @@ impl Ctx<'_> {
             let (WireSource::Op(src), WireSink::Op(act)) = (w.source, w.sink) else {
                 continue;
             };
-            if !unmatched_p.contains(&act) || !rules::is_fusable_activation(&self.ptq.op(act).kind)
+            if !unmatched_p.contains(&act) || !rules::rule(&self.ptq.op(act).kind).fusable_activation
             {
                 continue;
             }
@@ -855,7 +824,7 @@ impl Ctx<'_> {
     fn granularity(&self, out: &mut Vec<Finding>) {
         for m in &self.a.matches {
             let (q, p) = (self.qat.op(m.qat), self.ptq.op(m.ptq));
-            let Some(w) = rules::weight_operands(&q.kind) else {
+            let Some(w) = rules::rule(&q.kind).weights else {
                 continue;
             };
             let (Some(Some(wq)), Some(Some(wp))) =
@@ -895,7 +864,7 @@ impl Ctx<'_> {
                 continue;
             }
             let (q, p) = (self.qat.op(m.qat), self.ptq.op(m.ptq));
-            if rules::has_fixed_output(&q.kind) || rules::is_same_scale(&q.kind) {
+            if rules::rule(&q.kind).fixed_output.is_some() || rules::rule(&q.kind).same_scale.is_same_scale() {
                 continue;
             }
             let (Some(&tq), Some(&tp)) = (q.outputs.first(), p.outputs.first()) else {
