@@ -25,6 +25,7 @@ pub mod error;
 pub mod graph;
 pub mod load;
 pub mod model;
+pub mod producer;
 pub mod report;
 pub mod rules;
 pub mod synth;

@@ -336,7 +336,10 @@ mod tests {
         let dw = rule(&k(C::DEPTHWISE_CONV_2D));
         assert_eq!(dw.weights.map(|w| w.channel_axis), Some(3));
         assert!(dw.conv_like && dw.hybrid == Hybrid::Weights);
-        assert_eq!(rule(&k(C::TRANSPOSE_CONV)).weights.map(|w| w.input), Some(2));
+        assert_eq!(
+            rule(&k(C::TRANSPOSE_CONV)).weights.map(|w| w.input),
+            Some(2)
+        );
         assert_eq!(rule(&k(C::LSTM)).hybrid, Hybrid::AnyConstant);
         assert!(!rule(&k(C::BATCH_MATMUL)).conv_like);
     }

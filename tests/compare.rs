@@ -601,7 +601,11 @@ fn alignment_of_hand_built_graphs() {
     let ptq = two_convs();
     let qat = two_convs_with_requantize();
     let (gp, gq) = (Graph::new(&ptq.subgraphs[0]), Graph::new(&qat.subgraphs[0]));
-    let (al, _, _) = align_subgraphs((&gp, SubgraphId(0)), (&gq, SubgraphId(0)));
+    let (ip, iq) = (tflq::analysis::inspect(&ptq), tflq::analysis::inspect(&qat));
+    let (al, _, _) = align_subgraphs(
+        (&gp, SubgraphId(0), &ip.subgraphs[0].ops),
+        (&gq, SubgraphId(0), &iq.subgraphs[0].ops),
+    );
     let pairs: Vec<(u32, u32, Evidence)> = al
         .matches
         .iter()

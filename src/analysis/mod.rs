@@ -1,13 +1,13 @@
 //! Analyses: pure functions from a [`Model`] to plain data. No printing and
 //! no formatting here; [`crate::report`] turns the data into text.
 
-pub mod layer;
 pub mod quant;
 pub mod summary;
 
 use serde::Serialize;
 
 use crate::model::{Model, SubgraphId};
+use crate::producer::{self, Producer};
 pub use quant::{
     Compute, Evidence, Finding, FindingKind, OpInfo, Scheme, SchemeKind, SubgraphQuant,
 };
@@ -16,6 +16,9 @@ pub use summary::Summary;
 /// Everything `tflq inspect` shows about one model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Inspection {
+    /// Who wrote the file (decides how names are read).
+    #[serde(skip)]
+    pub producer: Producer,
     /// Model-level facts.
     pub summary: Summary,
     /// The quantization scheme.
@@ -26,12 +29,14 @@ pub struct Inspection {
 
 /// Analyse a model. Cost is linear in operators, tensors and edges.
 pub fn inspect(model: &Model) -> Inspection {
+    let producer = producer::detect(model);
     let subgraphs: Vec<SubgraphQuant> = (0..model.subgraphs.len())
-        .map(|i| quant::analyze_subgraph(model, SubgraphId(i as u32)))
+        .map(|i| quant::analyze_subgraph(model, producer, SubgraphId(i as u32)))
         .collect();
     Inspection {
+        producer,
         summary: summary::summarize(model),
-        scheme: quant::scheme(model, &subgraphs),
+        scheme: quant::scheme(model, producer, &subgraphs),
         subgraphs,
     }
 }

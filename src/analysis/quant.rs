@@ -5,10 +5,10 @@
 
 use serde::Serialize;
 
-use super::layer::{has_qat_marks, layer_of};
-use crate::rules;
 use crate::graph::Graph;
 use crate::model::{BuiltinCode, DType, Model, OpId, Subgraph, SubgraphId, TensorId};
+use crate::producer::Producer;
+use crate::rules;
 
 /// How an operator computes, read from its activation and weight types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -59,8 +59,12 @@ pub struct OpInfo {
     pub op: OpId,
     /// How it computes.
     pub compute: Compute,
-    /// Keras layer recovered from its output name.
+    /// The layer (or module) recovered from its output name: the first of
+    /// `layers`.
     pub layer: Option<String>,
+    /// Every layer its output name mentions, in the converter's order (for a
+    /// fused op the folded BatchNorm or activation comes before the conv).
+    pub layers: Vec<String>,
 }
 
 /// The overall quantization scheme of a model.
@@ -391,20 +395,27 @@ pub fn classify(sg: &Subgraph, op: OpId) -> Compute {
 }
 
 /// Analyse one subgraph.
-pub fn analyze_subgraph(model: &Model, index: SubgraphId) -> SubgraphQuant {
+pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) -> SubgraphQuant {
     let sg = model.subgraph(index);
     let graph = Graph::new(sg);
     let ops: Vec<OpInfo> = sg
         .op_ids()
-        .map(|op| OpInfo {
-            op,
-            compute: classify(sg, op),
-            layer: sg
+        .map(|op| {
+            let layers: Vec<String> = sg
                 .op(op)
                 .outputs
                 .first()
-                .and_then(|t| layer_of(sg.tensor(*t).name))
-                .map(|l| l.name),
+                .map(|t| producer.layers(sg.tensor(*t).name))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| l.name)
+                .collect();
+            OpInfo {
+                op,
+                compute: classify(sg, op),
+                layer: layers.first().cloned(),
+                layers,
+            }
         })
         .collect();
     let integer_graph = ops.iter().any(|o| o.compute.is_integer());
@@ -686,7 +697,7 @@ fn spec_checks(sg: &Subgraph, op: OpId) -> Vec<FindingKind> {
 }
 
 /// Decide the scheme from per-subgraph analyses.
-pub fn scheme(model: &Model, subgraphs: &[SubgraphQuant]) -> Scheme {
+pub fn scheme(model: &Model, producer: Producer, subgraphs: &[SubgraphQuant]) -> Scheme {
     let (mut int8, mut int16, mut float, mut hybrid) = (0, 0, 0, 0);
     let (mut quantize, mut requantize, mut dequantize, mut constant_dequantize) = (0, 0, 0, 0);
     let mut fp16_dq = 0;
@@ -727,7 +738,7 @@ pub fn scheme(model: &Model, subgraphs: &[SubgraphQuant]) -> Scheme {
             if t.is_constant() && t.dtype == DType::FLOAT16 {
                 fp16_consts += 1;
             }
-            if has_qat_marks(t.name) {
+            if producer.has_qat_marks(t.name) {
                 qat_names += 1;
             }
         }

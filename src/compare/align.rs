@@ -21,10 +21,10 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::analysis::layer::layers_of;
-use crate::rules;
+use crate::analysis::OpInfo;
 use crate::graph::Graph;
 use crate::model::{OpId, OpKind, Subgraph, SubgraphId, TensorId};
+use crate::rules;
 
 /// Gaps larger than this (ops × ops) are matched greedily instead of by LCS.
 const LCS_CELLS: usize = 1 << 20;
@@ -353,7 +353,9 @@ pub struct Skeleton {
 }
 
 /// Build the skeleton of a subgraph.
-pub fn skeleton(sg: &Subgraph, graph: &Graph<'_>) -> Skeleton {
+/// `layers` gives each op's layers as the inspection recovered them, so
+/// inspect and compare attribute an op to the same layers.
+pub fn skeleton(sg: &Subgraph, graph: &Graph<'_>, layers: &[OpInfo]) -> Skeleton {
     let mut ops = Vec::new();
     let mut view = Vec::new();
     for op in sg.op_ids() {
@@ -361,7 +363,8 @@ pub fn skeleton(sg: &Subgraph, graph: &Graph<'_>) -> Skeleton {
         if rules::is_quantize_or_dequantize(&o.kind) {
             continue;
         }
-        let weight_shape = rules::rule(&o.kind).weights
+        let weight_shape = rules::rule(&o.kind)
+            .weights
             .and_then(|w| o.inputs.get(w.weights).copied().flatten())
             .filter(|t| {
                 sg.tensor(*t).is_constant()
@@ -370,15 +373,9 @@ pub fn skeleton(sg: &Subgraph, graph: &Graph<'_>) -> Skeleton {
                         .is_some_and(|p| sg.op(p).kind.is(crate::model::BuiltinCode::DEQUANTIZE))
             })
             .map(|t| sg.tensor(t).shape.to_vec());
-        let layers = o
-            .outputs
-            .first()
-            .map(|t| {
-                layers_of(sg.tensor(*t).name)
-                    .into_iter()
-                    .map(|l| l.name)
-                    .collect()
-            })
+        let layers = layers
+            .get(op.index())
+            .map(|i| i.layers.clone())
             .unwrap_or_default();
         ops.push(op);
         view.push(AlignOp {
@@ -457,11 +454,14 @@ pub fn quantizer_role(sg: &Subgraph, op: OpId) -> (bool, bool, bool) {
 
 /// Align a PTQ subgraph with a QAT subgraph.
 pub fn align_subgraphs(
-    ptq: (&Graph<'_>, SubgraphId),
-    qat: (&Graph<'_>, SubgraphId),
+    ptq: (&Graph<'_>, SubgraphId, &[OpInfo]),
+    qat: (&Graph<'_>, SubgraphId, &[OpInfo]),
 ) -> (SubgraphAlignment, Skeleton, Skeleton) {
     let (gp, gq) = (ptq.0, qat.0);
-    let (sp, sq) = (skeleton(gp.subgraph(), gp), skeleton(gq.subgraph(), gq));
+    let (sp, sq) = (
+        skeleton(gp.subgraph(), gp, ptq.2),
+        skeleton(gq.subgraph(), gq, qat.2),
+    );
     let ptq = (gp.subgraph(), ptq.1);
     let qat = (gq.subgraph(), qat.1);
     let pairs = align_sequences(&sp.view, &sq.view);

@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::analysis::{self, Compute, FindingKind, Inspection, SchemeKind};
-use crate::rules;
 use crate::graph::Graph;
 use crate::model::{
     Activation, BuiltinCode, DType, Granularity, Model, OpId, OpKind, Subgraph, SubgraphId,
     TensorId,
 };
+use crate::rules;
 pub use align::{ComputeCoverage, Evidence, Match, SubgraphAlignment};
 use align::{Skeleton, WireSink, WireSource};
 
@@ -263,7 +263,10 @@ pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
     for s in 0..n {
         let id = SubgraphId(s as u32);
         let (gp, gq) = (Graph::new(&ptq.subgraphs[s]), Graph::new(&qat.subgraphs[s]));
-        let (a, sp, sq) = align::align_subgraphs((&gp, id), (&gq, id));
+        let (a, sp, sq) = align::align_subgraphs(
+            (&gp, id, &ip.subgraphs[s].ops),
+            (&gq, id, &iq.subgraphs[s].ops),
+        );
         let ctx = Ctx {
             ptq: &ptq.subgraphs[s],
             qat: &qat.subgraphs[s],
@@ -610,7 +613,11 @@ impl Ctx<'_> {
                         .chain(ti.and_then(|t| g.producer(t)))
                         .chain(src_op)
                         .chain(sink_op)
-                        .find(|op| rules::rule(&self.qat.op(*op).kind).same_scale.is_same_scale())
+                        .find(|op| {
+                            rules::rule(&self.qat.op(*op).kind)
+                                .same_scale
+                                .is_same_scale()
+                        })
                         .map(|op| (op, self.qat.op(op).kind.clone()));
                     let layer = same_scale
                         .as_ref()
@@ -706,7 +713,8 @@ impl Ctx<'_> {
             let (WireSource::Op(src), WireSink::Op(act)) = (w.source, w.sink) else {
                 continue;
             };
-            if !unmatched_q.contains(&act) || !rules::rule(&self.qat.op(act).kind).fusable_activation
+            if !unmatched_q.contains(&act)
+                || !rules::rule(&self.qat.op(act).kind).fusable_activation
             {
                 continue;
             }
@@ -734,7 +742,8 @@ impl Ctx<'_> {
             let (WireSource::Op(src), WireSink::Op(act)) = (w.source, w.sink) else {
                 continue;
             };
-            if !unmatched_p.contains(&act) || !rules::rule(&self.ptq.op(act).kind).fusable_activation
+            if !unmatched_p.contains(&act)
+                || !rules::rule(&self.ptq.op(act).kind).fusable_activation
             {
                 continue;
             }
@@ -864,7 +873,9 @@ impl Ctx<'_> {
                 continue;
             }
             let (q, p) = (self.qat.op(m.qat), self.ptq.op(m.ptq));
-            if rules::rule(&q.kind).fixed_output.is_some() || rules::rule(&q.kind).same_scale.is_same_scale() {
+            if rules::rule(&q.kind).fixed_output.is_some()
+                || rules::rule(&q.kind).same_scale.is_same_scale()
+            {
                 continue;
             }
             let (Some(&tq), Some(&tp)) = (q.outputs.first(), p.outputs.first()) else {

@@ -1,0 +1,358 @@
+//! Who wrote a file, and what its tensor names say.
+//!
+//! Converters name tensors after the nodes of the source graph, each in its
+//! own way. A [`Producer`] is detected once per model (from
+//! `CONVERSION_METADATA`, the description and the names) and then owns the
+//! name rules: which layers (or modules) an op came from, in order, and
+//! whether a name shows quantization-aware-training machinery. Keras through
+//! the TF converter is one producer among others, not the assumption.
+//!
+//! Names are debug data: everything here is a best reading that graph
+//! matching must not rely on alone.
+
+use std::sync::LazyLock;
+
+use memchr::memmem;
+
+use crate::model::Model;
+
+/// The program that produced a `.tflite` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Producer {
+    /// The TF converter from a Keras model (tf-keras or Keras 3); QAT through tfmot.
+    Keras,
+    /// The TF converter from a SavedModel or `tf.function` without Keras layers.
+    TfFunction,
+    /// litert-torch (formerly ai-edge-torch) from a PyTorch program; QAT through PT2E.
+    LiteRtTorch,
+    /// The legacy TOCO converter (files before the MLIR converter).
+    Toco,
+    /// No producer recognised.
+    Unknown,
+}
+
+/// The words advice about a producer's models is given in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vocabulary {
+    /// Keras layers and tfmot QuantizeConfigs.
+    Tfmot,
+    /// PyTorch modules and PT2E quantizer configs.
+    Pt2e,
+    /// TFLite ops only.
+    Tflite,
+}
+
+/// A layer (or module) recovered from a tensor name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Layer {
+    /// The name in the source program, with tfmot's `quant_` prefix removed (`conv2d_1`).
+    pub name: String,
+    /// Whether the name carried tfmot's wrapper prefix (the layer was annotated for QAT).
+    pub qat_wrapped: bool,
+}
+
+impl Producer {
+    /// The name used in reports and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Producer::Keras => "tf-keras",
+            Producer::TfFunction => "tf-function",
+            Producer::LiteRtTorch => "litert-torch",
+            Producer::Toco => "toco",
+            Producer::Unknown => "unknown",
+        }
+    }
+
+    /// The terms advice is given in.
+    pub fn vocabulary(self) -> Vocabulary {
+        match self {
+            Producer::Keras => Vocabulary::Tfmot,
+            Producer::LiteRtTorch => Vocabulary::Pt2e,
+            Producer::TfFunction | Producer::Toco | Producer::Unknown => Vocabulary::Tflite,
+        }
+    }
+
+    /// Every distinct layer a (possibly `;`-joined) output name mentions, in
+    /// the order the converter wrote them: for a fused op the outermost
+    /// layer (the activation or BatchNorm folded in) comes first.
+    pub fn layers(self, tensor_name: &str) -> Vec<Layer> {
+        let mut out: Vec<Layer> = Vec::new();
+        for l in tensor_name
+            .split(';')
+            .filter_map(|part| self.layer_of_part(part))
+        {
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        out
+    }
+
+    /// The first layer of [`Producer::layers`].
+    pub fn layer(self, tensor_name: &str) -> Option<Layer> {
+        tensor_name
+            .split(';')
+            .find_map(|part| self.layer_of_part(part))
+    }
+
+    fn layer_of_part(self, part: &str) -> Option<Layer> {
+        let part = part.trim();
+        if part.is_empty() || is_dialect_name(part) {
+            return None;
+        }
+        match self {
+            Producer::LiteRtTorch => torch::module_of(part),
+            _ => keras::layer_of_part(part),
+        }
+    }
+
+    /// Whether a tensor name shows fake-quant machinery of a QAT graph.
+    pub fn has_qat_marks(self, tensor_name: &str) -> bool {
+        match self {
+            Producer::LiteRtTorch => false,
+            _ => keras::has_tfmot_marks(tensor_name),
+        }
+    }
+}
+
+impl std::fmt::Display for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn is_dialect_name(part: &str) -> bool {
+    part.starts_with("tfl.") || part.starts_with("arith.") || part.starts_with("stablehlo.")
+}
+
+/// Detect the producer of a model: conversion metadata first, then the
+/// description, then the names.
+pub fn detect(model: &Model) -> Producer {
+    let model_type = model
+        .conversion
+        .as_ref()
+        .and_then(|c| c.model_type.as_deref());
+    let torch_names = || {
+        model
+            .subgraphs
+            .iter()
+            .flat_map(|sg| sg.tensors.iter())
+            .any(|t| torch::is_torch_name(t.name))
+    };
+    match model_type {
+        Some("PYTORCH") => return Producer::LiteRtTorch,
+        Some("KERAS_MODEL") => return Producer::Keras,
+        _ => {}
+    }
+    if model
+        .description
+        .as_deref()
+        .is_some_and(|d| d.contains("TOCO"))
+    {
+        return Producer::Toco;
+    }
+    if torch_names() {
+        return Producer::LiteRtTorch;
+    }
+    match model_type {
+        Some("TF_SAVED_MODEL" | "TF_CONCRETE_FUNCTIONS" | "TF_GRAPH_DEF" | "TF_SESSION") => {
+            if keras_scoped(model) {
+                Producer::Keras
+            } else {
+                Producer::TfFunction
+            }
+        }
+        _ => Producer::Unknown,
+    }
+}
+
+/// Whether most op outputs carry `model/layer/op` names, as a Keras model
+/// saved as a SavedModel does.
+fn keras_scoped(model: &Model) -> bool {
+    let (mut scoped, mut total) = (0usize, 0usize);
+    for sg in &model.subgraphs {
+        for op in &sg.operators {
+            if let Some(t) = op.outputs.first() {
+                total += 1;
+                if keras::has_tfmot_marks(sg.tensor(*t).name)
+                    || sg.tensor(*t).name.split(';').any(|p| {
+                        let mut c = p.split('/');
+                        matches!(
+                            c.next(),
+                            Some("sequential" | "model" | "functional" | "StatefulPartitionedCall")
+                        )
+                    })
+                {
+                    scoped += 1;
+                }
+            }
+        }
+    }
+    total > 0 && scoped * 2 > total
+}
+
+/// Keras names through the TF converter, and tfmot's marks.
+mod keras {
+    use super::*;
+
+    /// Prefix tfmot puts in front of a wrapped layer's name.
+    pub const QAT_PREFIX: &str = "quant_";
+
+    /// Name scopes of tfmot's fake-quant ops.
+    const FAKE_QUANT_SCOPES: [&str; 4] = [
+        "LastValueQuant",
+        "MovingAvgQuantize",
+        "AllValuesQuantize",
+        "FakeQuantWithMinMaxVars",
+    ];
+
+    pub fn layer_of_part(part: &str) -> Option<Layer> {
+        // The first component is the model's scope (`sequential`, `model`,
+        // `functional_1`, `StatefulPartitionedCall`); the layer follows. A
+        // name with one component (`serving_default_input_1:0`,
+        // `StatefulPartitionedCall:0`) is a signature tensor, not a layer.
+        // Keras 3 and nested call scopes can repeat the model scope, so skip
+        // leading components that are call wrappers while more follow.
+        let mut comps = part.split('/');
+        comps.next();
+        let mut raw = comps.next()?;
+        for next in comps {
+            if !(raw.starts_with("StatefulPartitionedCall")
+                || raw == "sequential"
+                || raw.starts_with("functional"))
+            {
+                break;
+            }
+            raw = next;
+        }
+        if raw.is_empty() || FAKE_QUANT_SCOPES.contains(&raw) {
+            return None;
+        }
+        let (name, qat_wrapped) = match raw.strip_prefix(QAT_PREFIX) {
+            Some(stripped) if !stripped.is_empty() => (stripped, true),
+            _ => (raw, false),
+        };
+        Some(Layer {
+            name: name.to_owned(),
+            qat_wrapped,
+        })
+    }
+
+    pub fn has_tfmot_marks(tensor_name: &str) -> bool {
+        // Every mark contains "uant" (Quant, quant_, quantize_layer): one SIMD
+        // search rules out almost every name of a model.
+        static UANT: LazyLock<memmem::Finder<'static>> =
+            LazyLock::new(|| memmem::Finder::new("uant"));
+        if UANT.find(tensor_name.as_bytes()).is_none() {
+            return false;
+        }
+        FAKE_QUANT_SCOPES.iter().any(|s| tensor_name.contains(s))
+            || tensor_name.contains("quantize_layer")
+            || tensor_name
+                .split(';')
+                .any(|p| p.split('/').any(|c| c.starts_with(QAT_PREFIX)))
+    }
+}
+
+/// litert-torch names: the module's class path with the module's attribute
+/// path appended (`torch.nn.modules.conv.Conv2d_stem`), joined by `;` when
+/// ops were fused.
+mod torch {
+    use super::*;
+
+    pub fn is_torch_name(name: &str) -> bool {
+        name.contains("torch.nn.modules.")
+    }
+
+    pub fn module_of(part: &str) -> Option<Layer> {
+        // `torch.nn.modules.conv.Conv2d_blocks.0.conv`: the class ends at the
+        // first `_`; what follows is the module path in the PyTorch program.
+        let rest = part.strip_prefix("torch.nn.modules.")?;
+        let (_class, path) = rest.split_once('_')?;
+        let path = path.split(['/', ':']).next().unwrap_or(path);
+        (!path.is_empty()).then(|| Layer {
+            name: path.to_owned(),
+            qat_wrapped: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> Option<String> {
+        Producer::Keras.layer(s).map(|l| l.name)
+    }
+
+    #[test]
+    fn ptq_and_qat_names() {
+        assert_eq!(
+            name("sequential/conv2d/Relu;sequential/conv2d/BiasAdd;sequential/conv2d/Conv2D;sequential/conv2d/BiasAdd/ReadVariableOp").as_deref(),
+            Some("conv2d")
+        );
+        let l = Producer::Keras
+            .layer("sequential/quant_conv2d/Relu;sequential/quant_conv2d/BiasAdd;sequential/quant_conv2d/Conv2D;")
+            .unwrap();
+        assert_eq!(l.name, "conv2d");
+        assert!(l.qat_wrapped);
+        assert_eq!(
+            name("sequential/quant_dense/MatMul;sequential/quant_dense/LastValueQuant/FakeQuantWithMinMaxVars").as_deref(),
+            Some("dense")
+        );
+        assert_eq!(
+            name("sequential/quantize_layer/AllValuesQuantize/FakeQuantWithMinMaxVars").as_deref(),
+            Some("quantize_layer")
+        );
+        assert_eq!(
+            name("model/quant_max_pooling2d_1/MaxPool").as_deref(),
+            Some("max_pooling2d_1")
+        );
+        assert_eq!(name("tfl.quantize"), None);
+        assert_eq!(name("tfl.pseudo_qconst1"), None);
+        assert_eq!(name("serving_default_input_1:0"), None);
+        assert_eq!(name("StatefulPartitionedCall:0"), None);
+        assert_eq!(
+            name(";;arith.constant;model/dense/BiasAdd").as_deref(),
+            Some("dense")
+        );
+        assert_eq!(
+            name("StatefulPartitionedCall/sequential/conv2d/Conv2D").as_deref(),
+            Some("conv2d")
+        );
+        // A layer literally called `quant_` keeps its name.
+        assert_eq!(name("model/quant_/add").as_deref(), Some("quant_"));
+    }
+
+    #[test]
+    fn qat_marks() {
+        let p = Producer::Keras;
+        assert!(p.has_qat_marks("sequential/quant_conv2d/Conv2D"));
+        assert!(p.has_qat_marks("a/LastValueQuant/FakeQuantWithMinMaxVarsPerChannel"));
+        assert!(!p.has_qat_marks("sequential/conv2d/Conv2D"));
+    }
+
+    #[test]
+    fn every_layer_of_a_fused_name_in_order() {
+        let ls = Producer::Keras.layers(
+            "model/batch_normalization/FusedBatchNormV3;model/conv2d/BiasAdd;model/conv2d/Conv2D",
+        );
+        let names: Vec<_> = ls.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["batch_normalization", "conv2d"]);
+    }
+
+    #[test]
+    fn torch_module_paths() {
+        let p = Producer::LiteRtTorch;
+        assert_eq!(
+            p.layer("torch.nn.modules.conv.Conv2d_stem").map(|l| l.name),
+            Some("stem".to_owned())
+        );
+        assert_eq!(
+            p.layer("torch.nn.modules.activation.ReLU_blocks.0.act;torch.nn.modules.conv.Conv2d_blocks.0.conv")
+                .map(|l| l.name),
+            Some("blocks.0.act".to_owned())
+        );
+        assert_eq!(p.layer("tfl.quantize"), None);
+    }
+}
