@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod advice;
 pub mod analysis;
 pub mod compare;
 pub mod error;

@@ -470,9 +470,7 @@ fn rendered(ptq: &str, qat: &str, format: Format) -> String {
     let c = compare(&p, &q, Options::default());
     let (pl, ql) = (format!("testdata/{ptq}"), format!("testdata/{qat}"));
     let pair = Pair {
-        ptq: &p,
         ptq_label: &pl,
-        qat: &q,
         qat_label: &ql,
     };
     let mut out = Vec::new();

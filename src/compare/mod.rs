@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::advice::{self, Suggestion};
 use crate::analysis::{self, Compute, FindingKind, Inspection, SchemeKind};
 use crate::graph::Graph;
 use crate::model::{
@@ -204,6 +205,15 @@ pub struct Finding {
     /// The numbers.
     #[serde(flatten)]
     pub detail: Detail,
+    /// Kinds of `qat_ops`, in the same order.
+    #[serde(skip)]
+    pub qat_kinds: Vec<OpKind>,
+    /// Kinds of `ptq_ops`, in the same order.
+    #[serde(skip)]
+    pub ptq_kinds: Vec<OpKind>,
+    /// What to change, decided from the facts above.
+    #[serde(skip)]
+    pub suggestion: Suggestion,
 }
 
 /// Result of a comparison.
@@ -378,13 +388,23 @@ impl Ctx<'_> {
         layer: Option<String>,
         detail: Detail,
     ) -> Finding {
+        let suggestion = advice::suggest(&detail, layer.as_deref());
         Finding {
             kind,
             subgraph: SubgraphId(self.s as u32),
+            qat_kinds: qat_ops
+                .iter()
+                .map(|o| self.qat.op(*o).kind.clone())
+                .collect(),
+            ptq_kinds: ptq_ops
+                .iter()
+                .map(|o| self.ptq.op(*o).kind.clone())
+                .collect(),
             qat_ops,
             ptq_ops,
             layer,
             detail,
+            suggestion,
         }
     }
 

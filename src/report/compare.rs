@@ -6,21 +6,18 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, scale, scale_short};
+use crate::advice::{InputSide, OutputSide, Suggestion};
 use crate::compare::{
     Comparison, Detail, Evidence, Finding, Kind, Removal, Side, SubgraphAlignment,
 };
-use crate::model::{Granularity, Model, OpId, OpKind, Subgraph};
+use crate::model::{Granularity, OpId, OpKind};
 
-/// The two models being compared, with the labels to show for them.
+/// The labels (file paths) to show for the two models.
 #[derive(Debug, Clone, Copy)]
 pub struct Pair<'a> {
-    /// PTQ model.
-    pub ptq: &'a Model<'a>,
-    /// Its label (file path).
+    /// The PTQ model's label.
     pub ptq_label: &'a str,
-    /// QAT model.
-    pub qat: &'a Model<'a>,
-    /// Its label.
+    /// The QAT model's label.
     pub qat_label: &'a str,
 }
 
@@ -34,9 +31,10 @@ fn ops(v: &[OpId]) -> String {
         .join(",")
 }
 
-fn op_names(sg: &Subgraph, v: &[OpId]) -> String {
+fn op_names(v: &[OpId], kinds: &[OpKind]) -> String {
     v.iter()
-        .map(|o| format!("{} #{o}", sg.op(*o).kind))
+        .zip(kinds)
+        .map(|(o, k)| format!("{k} #{o}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -79,9 +77,9 @@ fn gran(g: Granularity) -> String {
 }
 
 /// The message: what differs, where.
-pub fn message(pair: &Pair<'_>, f: &Finding) -> String {
-    let s = f.subgraph.index();
-    let (qsg, psg) = (&pair.qat.subgraphs[s], pair.ptq.subgraphs.get(s));
+pub fn message(f: &Finding) -> String {
+    let qat_names = || op_names(&f.qat_ops, &f.qat_kinds);
+    let ptq_names = || op_names(&f.ptq_ops, &f.ptq_kinds);
     let layer = f
         .layer
         .as_deref()
@@ -114,21 +112,18 @@ pub fn message(pair: &Pair<'_>, f: &Finding) -> String {
                 if f.ptq_ops.is_empty() {
                     String::new()
                 } else {
-                    format!(
-                        " between {}",
-                        psg.map_or(String::new(), |p| op_names(p, &f.ptq_ops))
-                    )
+                    format!(" between {}", ptq_names())
                 }
             )
         }
         Detail::Remove(Removal::RoundTrip) => format!(
             "QAT has a QUANTIZE/DEQUANTIZE round trip ({}){layer} that PTQ does not have",
-            op_names(qsg, &f.qat_ops)
+            qat_names()
         ),
         Detail::Remove(Removal::Boundary { quantize }) => format!(
             "QAT has a {} ({}){layer} between ops that PTQ joins directly",
             if *quantize { "QUANTIZE" } else { "DEQUANTIZE" },
-            op_names(qsg, &f.qat_ops)
+            qat_names()
         ),
         Detail::Add {
             op_kinds,
@@ -151,7 +146,7 @@ pub fn message(pair: &Pair<'_>, f: &Finding) -> String {
                     crate::analysis::Compute::Int16 => "int16",
                     _ => "int8",
                 },
-                psg.map_or(String::new(), |p| op_names(p, &f.ptq_ops)),
+                ptq_names(),
             );
             if !entries.is_empty() {
                 m += &format!("; entered through DEQUANTIZE {}", ops(entries));
@@ -193,13 +188,13 @@ pub fn message(pair: &Pair<'_>, f: &Finding) -> String {
         } => match separate_in {
             Side::Qat => format!(
                 "QAT keeps {activation} as its own op ({}){layer}; PTQ fuses it into {}",
-                op_names(qsg, &f.qat_ops),
-                psg.map_or(String::new(), |p| op_names(p, &f.ptq_ops))
+                qat_names(),
+                ptq_names()
             ),
             Side::Ptq => format!(
                 "PTQ keeps {activation} as its own op ({}); QAT fuses it into {}{layer}",
-                psg.map_or(String::new(), |p| op_names(p, &f.ptq_ops)),
-                op_names(qsg, &f.qat_ops)
+                ptq_names(),
+                qat_names()
             ),
         },
         Detail::Structure {
@@ -208,13 +203,13 @@ pub fn message(pair: &Pair<'_>, f: &Finding) -> String {
             layers,
             batchnorm_unfolded,
         } => {
-            let (who, other, sg, o) = match side {
-                Side::Qat => ("QAT", "PTQ", Some(qsg), &f.qat_ops),
-                Side::Ptq => ("PTQ", "QAT", psg, &f.ptq_ops),
+            let (who, other, names) = match side {
+                Side::Qat => ("QAT", "PTQ", qat_names()),
+                Side::Ptq => ("PTQ", "QAT", ptq_names()),
             };
             let mut m = format!(
                 "{who} has {} with no counterpart in {other} ({}{})",
-                sg.map_or(String::new(), |sg| op_names(sg, o)),
+                names,
                 kinds(op_kinds),
                 if layers.is_empty() {
                     String::new()
@@ -245,120 +240,124 @@ pub fn message(pair: &Pair<'_>, f: &Finding) -> String {
     }
 }
 
-/// The suggestion, in tfmot terms.
+/// The suggestion, in tfmot terms: the words for [`Finding::suggestion`].
 pub fn suggestion(f: &Finding) -> String {
-    let layer = f.layer.as_deref().unwrap_or("the layer");
-    match &f.detail {
-        Detail::Remove(Removal::Requantize {
-            same_scale_op,
-            producer_layer,
-            consumer_layer,
-            ..
-        }) => match same_scale_op {
-            Some((_, k)) => format!(
-                "{k} is a same-scale op: its output inherits its input's scale, so no quantizer is needed on it. \
-                 Give layer '{layer}' a QuantizeConfig with no output quantizer (get_output_quantizers returns [], like \
-                 tfmot's NoOpQuantizeConfig)."
-            ),
-            None => format!(
-                "Keep one quantizer between '{}' and '{}': drop the output quantizer of the first (a QuantizeConfig whose \
-                 get_output_quantizers returns []) so the second's range is used, as PTQ does.",
-                producer_layer.as_deref().unwrap_or("the producer"),
-                consumer_layer.as_deref().unwrap_or("the consumer")
-            ),
-        },
-        Detail::Remove(Removal::RoundTrip) => format!(
-            "The fake-quant at '{layer}' quantizes a value that is consumed in float: remove it (a no-op QuantizeConfig \
-             on '{layer}'), or annotate its consumer so the value stays integer."
+    let named = |l: &Option<String>| l.clone().unwrap_or_else(|| "the layer".to_owned());
+    match &f.suggestion {
+        Suggestion::NoOutputQuantizer { layer, op } => format!(
+            "{op} is a same-scale op: its output inherits its input's scale, so no quantizer is needed on it. \
+             Give layer '{}' a QuantizeConfig with no output quantizer (get_output_quantizers returns [], like \
+             tfmot's NoOpQuantizeConfig).",
+            named(layer)
         ),
-        Detail::Remove(Removal::Boundary { .. }) => format!(
-            "PTQ needs no quantizer between these ops: remove the extra fake-quant at '{layer}' with a QuantizeConfig \
-             that returns no output quantizer."
+        Suggestion::KeepOneQuantizer { producer, consumer } => format!(
+            "Keep one quantizer between '{}' and '{}': drop the output quantizer of the first (a QuantizeConfig whose \
+             get_output_quantizers returns []) so the second's range is used, as PTQ does.",
+            producer.as_deref().unwrap_or("the producer"),
+            consumer.as_deref().unwrap_or("the consumer")
         ),
-        Detail::Add {
+        Suggestion::RemoveRoundTrip { layer } => {
+            let layer = named(layer);
+            format!(
+                "The fake-quant at '{layer}' quantizes a value that is consumed in float: remove it (a no-op QuantizeConfig \
+                 on '{layer}'), or annotate its consumer so the value stays integer."
+            )
+        }
+        Suggestion::RemoveBoundary { layer } => format!(
+            "PTQ needs no quantizer between these ops: remove the extra fake-quant at '{}' with a QuantizeConfig \
+             that returns no output quantizer.",
+            named(layer)
+        ),
+        Suggestion::QuantizeWholeModel => "The QAT model has no integer ops at all: quantize the Keras model with \
+                tfmot.quantization.keras.quantize_model (or quantize_annotate_model + quantize_apply), fine-tune, \
+                and convert with optimizations=[tf.lite.Optimize.DEFAULT] so the fake-quants become int8 ops."
+            .to_owned(),
+        Suggestion::Annotate {
             layers,
+            fold_batchnorm,
             unsupported,
-            batchnorm_unfolded,
-            entries,
-            exits,
-            reads_graph_input,
-            whole_model,
-            ..
-        } => {
-            if *whole_model {
-                return "The QAT model has no integer ops at all: quantize the Keras model with \
-                        tfmot.quantization.keras.quantize_model (or quantize_annotate_model + quantize_apply), fine-tune, \
-                        and convert with optimizations=[tf.lite.Optimize.DEFAULT] so the fake-quants become int8 ops."
-                    .to_owned();
-            }
-            let mut s = Vec::new();
-            let supported: Vec<String> = layers.iter().filter(|l| !unsupported.iter().any(|(u, _)| u == *l)).cloned().collect();
-            if layers.is_empty() && unsupported.is_empty() {
-                s.push("Convert the QAT model with optimizations=[tf.lite.Optimize.DEFAULT] after tfmot.quantization.keras.quantize_model (or quantize_apply) so its fake-quants become int8 ops.".to_owned());
-            }
-            if !supported.is_empty() {
-                s.push(format!(
-                    "Annotate {} with tfmot.quantization.keras.quantize_annotate_layer before quantize_apply so they get the quantizers PTQ gives them.",
-                    quoted(&supported)
-                ));
-            }
-            if *batchnorm_unfolded {
-                s.push("Annotate the Conv2D/Dense and its BatchNormalization together so tfmot's Conv+BN transform folds BN into the conv, as PTQ does.".to_owned());
-            }
-            for (l, k) in unsupported {
-                s.push(format!(
-                    "tfmot's default registry does not quantize '{l}' ({k}): annotate it with quantize_annotate_layer(layer, quantize_config=...) and a QuantizeConfig whose get_output_quantizers returns a MovingAverageQuantizer (inside tfmot.quantization.keras.quantize_scope)."
-                ));
-            }
-            let input_side = if *reads_graph_input {
-                "its input comes from the float model input with no quantize_layer in front (annotate the first layer so tfmot inserts one)"
-            } else if !entries.is_empty() {
-                "its input already has a range (the DEQUANTIZE in front of it)"
-            } else {
-                "its input comes from other float ops, which need quantizers too"
-            };
-            let output_side = if exits.is_empty() {
-                "its output has no range: the annotated layer needs an output quantizer"
-            } else {
-                "its output already has a range (the QUANTIZE after it)"
-            };
-            s.push(format!("Quantizer sides: {input_side}; {output_side}."));
-            s.join(" ")
-        }
-        Detail::Range { initial: true, .. } => format!(
-            "The quantizer at '{layer}' kept its initial [-6, 6]: train longer with quantization enabled, check it is not frozen, or use a representative range."
+            input,
+            output,
+            unnamed,
+        } => words_annotate(layers, *fold_batchnorm, unsupported, *input, *output, *unnamed),
+        Suggestion::RetrainUntrainedRange { layer } => format!(
+            "The quantizer at '{}' kept its initial [-6, 6]: train longer with quantization enabled, check it is not frozen, or use a representative range.",
+            named(layer)
         ),
-        Detail::Range { .. } => format!(
-            "Check '{layer}': the learned range differs a lot from calibration. Fine-tune longer or on data closer to the calibration set."
+        Suggestion::CheckRange { layer } => format!(
+            "Check '{}': the learned range differs a lot from calibration. Fine-tune longer or on data closer to the calibration set.",
+            named(layer)
         ),
-        Detail::Granularity { qat, .. } => {
-            if matches!(qat, Granularity::PerTensor) {
-                format!(
-                    "Informational: tfmot quantizes Dense/Conv2DTranspose weights per-tensor, PTQ per-channel. For per-channel \
-                     weights at '{layer}', use a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel."
-                )
-            } else {
-                format!("Informational: PTQ used per-tensor weights at '{layer}' (per-channel disabled in the converter).")
-            }
-        }
-        Detail::Fusion { separate_in: Side::Qat, activation } => format!(
+        Suggestion::PerChannelWeights { layer } => format!(
+            "Informational: tfmot quantizes Dense/Conv2DTranspose weights per-tensor, PTQ per-channel. For per-channel \
+             weights at '{}', use a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel.",
+            named(layer)
+        ),
+        Suggestion::PtqPerTensor { layer } => format!(
+            "Informational: PTQ used per-tensor weights at '{}' (per-channel disabled in the converter).",
+            named(layer)
+        ),
+        Suggestion::UnblockFusion { activation } => format!(
             "A fake-quant between the op and its {activation} blocks fusion. Follow the op with a keras ReLU layer or \
              Activation('relu') so tfmot's LayerReLUQuantize transform skips the op's own output quantizer, or remove \
              that quantizer with a QuantizeConfig."
         ),
-        Detail::Fusion { separate_in: Side::Ptq, .. } => {
+        Suggestion::FusedOnlyInQat => {
             "Informational: QAT fused an activation PTQ kept separate; placement on the QAT side is fine.".to_owned()
         }
-        Detail::Structure {
-            batchnorm_unfolded: true, ..
-        } => "Annotate the conv and its BatchNormalization together so tfmot folds BN into the conv.".to_owned(),
-        Detail::Structure { .. } => {
+        Suggestion::FoldBatchnorm => {
+            "Annotate the conv and its BatchNormalization together so tfmot folds BN into the conv.".to_owned()
+        }
+        Suggestion::CheckSameModel => {
             "Check that both models come from the same Keras model; ops in one model only cannot be compared.".to_owned()
         }
-        Detail::Io { .. } => {
+        Suggestion::MatchIoTypes => {
             "Informational: convert both with the same inference_input_type / inference_output_type to compare I/O quantizers.".to_owned()
         }
     }
+}
+
+fn words_annotate(
+    layers: &[String],
+    fold_batchnorm: bool,
+    unsupported: &[(String, OpKind)],
+    input: InputSide,
+    output: OutputSide,
+    unnamed: bool,
+) -> String {
+    let mut s = Vec::new();
+    if unnamed {
+        s.push("Convert the QAT model with optimizations=[tf.lite.Optimize.DEFAULT] after tfmot.quantization.keras.quantize_model (or quantize_apply) so its fake-quants become int8 ops.".to_owned());
+    }
+    if !layers.is_empty() {
+        s.push(format!(
+            "Annotate {} with tfmot.quantization.keras.quantize_annotate_layer before quantize_apply so they get the quantizers PTQ gives them.",
+            quoted(layers)
+        ));
+    }
+    if fold_batchnorm {
+        s.push("Annotate the Conv2D/Dense and its BatchNormalization together so tfmot's Conv+BN transform folds BN into the conv, as PTQ does.".to_owned());
+    }
+    for (l, k) in unsupported {
+        s.push(format!(
+            "tfmot's default registry does not quantize '{l}' ({k}): annotate it with quantize_annotate_layer(layer, quantize_config=...) and a QuantizeConfig whose get_output_quantizers returns a MovingAverageQuantizer (inside tfmot.quantization.keras.quantize_scope)."
+        ));
+    }
+    let input_side = match input {
+        InputSide::GraphInput => {
+            "its input comes from the float model input with no quantize_layer in front (annotate the first layer so tfmot inserts one)"
+        }
+        InputSide::Dequantize => "its input already has a range (the DEQUANTIZE in front of it)",
+        InputSide::FloatOps => "its input comes from other float ops, which need quantizers too",
+    };
+    let output_side = match output {
+        OutputSide::Missing => {
+            "its output has no range: the annotated layer needs an output quantizer"
+        }
+        OutputSide::Quantize => "its output already has a range (the QUANTIZE after it)",
+    };
+    s.push(format!("Quantizer sides: {input_side}; {output_side}."));
+    s.join(" ")
 }
 
 /// Render a comparison.
@@ -456,7 +455,7 @@ fn text(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io:
             ops(&f.ptq_ops),
             f.layer.as_deref().unwrap_or("-")
         )?;
-        writeln!(w, "  message: {}", message(pair, f))?;
+        writeln!(w, "  message: {}", message(f))?;
         writeln!(w, "  suggestion: {}", suggestion(f))?;
     }
     Ok(())
@@ -500,7 +499,7 @@ fn table(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io
             style.cell(ops(&f.qat_ops), None),
             style.cell(ops(&f.ptq_ops), None),
             style.cell(f.layer.clone().unwrap_or_else(|| "-".into()), None),
-            style.cell(format!("{}\n→ {}", message(pair, f), suggestion(f)), None),
+            style.cell(format!("{}\n→ {}", message(f), suggestion(f)), None),
         ]);
     }
     writeln!(w, "{t}")
@@ -531,7 +530,7 @@ fn markdown(pair: &Pair<'_>, c: &Comparison, w: &mut dyn Write) -> io::Result<()
                 f.layer
                     .as_deref()
                     .map_or("-".to_owned(), |l| format!("`{}`", esc(l))),
-                esc(&message(pair, f)),
+                esc(&message(f)),
                 esc(&suggestion(f))
             )?;
         }
@@ -600,7 +599,7 @@ fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> JsonDoc<'a> {
             .iter()
             .map(|f| JsonFinding {
                 finding: f,
-                message: message(pair, f),
+                message: message(f),
                 suggestion: suggestion(f),
             })
             .collect(),

@@ -70,9 +70,7 @@ pub fn exercise(model: &tflq::Model) {
     );
     let c = tflq::compare::compare(model, model, tflq::compare::Options::default());
     let pair = tflq::report::compare::Pair {
-        ptq: model,
         ptq_label: "p",
-        qat: model,
         qat_label: "q",
     };
     tflq::report::compare::render(
@@ -91,9 +89,7 @@ pub fn exercise_pair(a: &tflq::Model, b: &tflq::Model) {
     for (p, q) in [(a, b), (b, a)] {
         let c = tflq::compare::compare(p, q, tflq::compare::Options::default());
         let pair = tflq::report::compare::Pair {
-            ptq: p,
             ptq_label: "p",
-            qat: q,
             qat_label: "q",
         };
         for format in [Format::Text, Format::Json, Format::Markdown, Format::Table] {

@@ -89,9 +89,7 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     let (pl, ql) = (crate::label(&o.ptq), crate::label(&o.qat));
     let pair = Pair {
-        ptq: ptq.model(),
         ptq_label: &pl,
-        qat: qat.model(),
         qat_label: &ql,
     };
     tflq::report::compare::render(&pair, &c, format, style, out)?;
