@@ -7,8 +7,14 @@
 //! to change for one finding; it is chosen from the finding's facts by
 //! [`suggest`], never by a renderer.
 
+use petgraph::unionfind::UnionFind;
+
+use crate::analysis::{Compute, Inspection, OpInfo, SchemeKind, SubgraphQuant};
 use crate::compare::{Detail, Removal, Side};
-use crate::model::{Granularity, OpKind};
+use crate::graph::Graph;
+use crate::model::{DType, Granularity, Model, OpId, OpKind, SubgraphId, TensorId};
+use crate::producer::Producer;
+use crate::rules::{self, Tfmot};
 
 /// What a layer's QAT annotation should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -247,5 +253,506 @@ pub fn suggest(detail: &Detail, layer: Option<&str>) -> Suggestion {
         } => Suggestion::FoldBatchnorm,
         Detail::Structure { .. } => Suggestion::CheckSameModel,
         Detail::Io { .. } => Suggestion::MatchIoTypes,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The per-layer plan: what PTQ does with each layer, and the annotation that
+// reproduces it.
+// ---------------------------------------------------------------------------
+
+/// Why a layer got its action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// PTQ computes it in float.
+    FloatInPtq,
+    /// The registry's quantizers give PTQ's placement.
+    RegistryMatches,
+    /// The registry does not know the layer.
+    NotInRegistry,
+    /// The registry quantizes the output of an op that PTQ runs with its input's scale.
+    RegistryAddsRequantize,
+    /// PTQ keeps the input's scale on the output (a same-scale op).
+    KeepsInputScale,
+    /// The output's parameters are fixed by the kernel (softmax, logistic, tanh).
+    FixedOutput,
+    /// The output joins a scale group whose quantizer sits on another layer.
+    JoinsSharedScale {
+        /// The layer carrying the group's quantizer.
+        carrier: Option<String>,
+    },
+    /// It carries the one quantizer of a scale group shared with other layers.
+    CarriesSharedScale,
+    /// Several ops of the layer each have their own integer scale, which one
+    /// QuantizeConfig cannot give them.
+    InnerScales {
+        /// How many ops with their own scale.
+        ops: usize,
+    },
+    /// The layer returns several tensors with their own scales; a
+    /// QuantizeConfig quantizes one output only.
+    SeveralOutputs {
+        /// How many.
+        outputs: usize,
+    },
+}
+
+/// How PTQ quantized a layer's weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WeightFacts {
+    /// The weights' type.
+    pub dtype: DType,
+    /// Per-tensor, or per-axis along `axis`.
+    pub granularity: Granularity,
+    /// Every zero point is 0.
+    pub symmetric: bool,
+}
+
+/// The facts behind a layer's action, read from the PTQ file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerFacts {
+    /// How its main op computes.
+    pub compute: Compute,
+    /// Its weights, when it has integer weights.
+    pub weights: Option<WeightFacts>,
+    /// Its output's type.
+    pub output_dtype: Option<DType>,
+    /// The output's fixed (scale, zero point), when the kernel fixes it.
+    pub fixed_output: Option<(f32, i64)>,
+    /// Other layers whose tensors share its output's scale and zero point.
+    pub shares_scale_with: Vec<String>,
+    /// The layer's outputs (tensors read outside it or graph outputs), with
+    /// whether each is integer.
+    pub outputs: Vec<bool>,
+}
+
+/// One layer of the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerPlan {
+    /// The layer's name, or `None` for ops the file names after no layer.
+    pub layer: Option<String>,
+    /// Layers folded into it (a BatchNormalization, an activation): annotate
+    /// them together so tfmot's folding transforms apply.
+    pub folded: Vec<String>,
+    /// The subgraph.
+    pub subgraph: SubgraphId,
+    /// Its ops, in order.
+    pub ops: Vec<OpId>,
+    /// Their kinds.
+    pub op_kinds: Vec<OpKind>,
+    /// The annotation.
+    pub action: Action,
+    /// Why.
+    pub reasons: Vec<Reason>,
+    /// What the file says.
+    pub facts: LayerFacts,
+}
+
+/// The plan of a PTQ model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Who wrote the file.
+    pub producer: Producer,
+    /// The model's scheme.
+    pub scheme: SchemeKind,
+    /// One entry per layer (and per unnamed op), in the order of their first op.
+    pub layers: Vec<LayerPlan>,
+}
+
+impl Plan {
+    /// Entries with `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.layers.iter().filter(|l| l.action == action).count()
+    }
+}
+
+/// One integer scale group of a subgraph: tensors that PTQ gives one
+/// (scale, zero point) because same-scale ops join them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleGroup {
+    /// The tensors.
+    pub tensors: Vec<TensorId>,
+    /// Ops that write a group tensor with a scale of their own (not through a
+    /// same-scale op from another group tensor).
+    pub sources: Vec<OpId>,
+    /// Same-scale ops inside the group.
+    pub members: Vec<OpId>,
+    /// The op whose quantizer decides the group's scale in QAT.
+    pub carrier: Option<OpId>,
+}
+
+fn same_params(a: (f32, i64), b: (f32, i64)) -> bool {
+    a.1 == b.1 && {
+        let m = a.0.abs().max(b.0.abs());
+        m == 0.0 || (a.0 - b.0).abs() / m <= 1e-6
+    }
+}
+
+/// The scale groups of an integer subgraph, found by union-find over the
+/// wires of same-scale ops whose input and output carry equal parameters.
+/// Linear in operands.
+pub fn scale_groups(graph: &Graph<'_>, order: &[OpId]) -> Vec<ScaleGroup> {
+    let sg = graph.subgraph();
+    let n = sg.tensors.len();
+    let mut uf: UnionFind<usize> = UnionFind::new(n);
+    let is_int_act = |t: TensorId| {
+        let tensor = sg.tensor(t);
+        !tensor.is_constant() && tensor.dtype.is_quantizable_int() && tensor.per_tensor().is_some()
+    };
+    // `tied[t]`: the tensor was written by a same-scale op from a group input.
+    let mut tied = vec![false; n];
+    for &op in order {
+        let o = sg.op(op);
+        let same = rules::rule(&o.kind).same_scale;
+        if !same.is_same_scale() {
+            continue;
+        }
+        for &out in &o.outputs {
+            let Some(po) = sg.tensor(out).per_tensor().filter(|_| is_int_act(out)) else {
+                continue;
+            };
+            for (i, t) in o.inputs.iter().enumerate() {
+                let Some(t) = *t else { continue };
+                if !same.covers(i) || !is_int_act(t) {
+                    continue;
+                }
+                if sg
+                    .tensor(t)
+                    .per_tensor()
+                    .is_some_and(|pi| same_params(pi, po))
+                {
+                    uf.union(t.index(), out.index());
+                    tied[out.index()] = true;
+                }
+            }
+        }
+    }
+    let mut by_root: std::collections::BTreeMap<usize, ScaleGroup> = Default::default();
+    for t in 0..n {
+        let id = TensorId(t as u32);
+        if !is_int_act(id) {
+            continue;
+        }
+        let g = by_root.entry(uf.find(t)).or_insert_with(|| ScaleGroup {
+            tensors: Vec::new(),
+            sources: Vec::new(),
+            members: Vec::new(),
+            carrier: None,
+        });
+        g.tensors.push(id);
+        if let Some(p) = graph.producer(id) {
+            if tied[t] {
+                g.members.push(p);
+            } else {
+                g.sources.push(p);
+            }
+        }
+    }
+    let position: Vec<usize> = {
+        let mut pos = vec![usize::MAX; sg.operators.len()];
+        for (i, op) in order.iter().enumerate() {
+            pos[op.index()] = i;
+        }
+        pos
+    };
+    let mut groups: Vec<ScaleGroup> = by_root.into_values().collect();
+    for g in &mut groups {
+        for v in [&mut g.sources, &mut g.members] {
+            v.sort_by_key(|o| position.get(o.index()).copied().unwrap_or(usize::MAX));
+            v.dedup();
+        }
+        g.carrier = if g.sources.len() <= 1 {
+            g.sources.first().copied()
+        } else {
+            // Several scales meet: the first same-scale op that joins two
+            // group tensors carries the one quantizer.
+            let in_group: std::collections::BTreeSet<TensorId> =
+                g.tensors.iter().copied().collect();
+            g.members
+                .iter()
+                .copied()
+                .find(|m| {
+                    sg.op(*m)
+                        .present_inputs()
+                        .filter(|t| in_group.contains(t))
+                        .count()
+                        >= 2
+                })
+                .or_else(|| g.sources.first().copied())
+        };
+    }
+    groups.sort_by_key(|g| g.tensors.first().copied());
+    groups
+}
+
+/// The plan for a PTQ model: for every layer the file names, what PTQ does
+/// with it and the tfmot annotation that reproduces it.
+pub fn plan(model: &Model, insp: &Inspection) -> Plan {
+    let mut layers: Vec<LayerPlan> = Vec::new();
+    for (s, sq) in insp.subgraphs.iter().enumerate() {
+        let sg = &model.subgraphs[s];
+        let graph = Graph::new(sg);
+        let order = graph.execution_order();
+        let groups = scale_groups(&graph, &order);
+        plan_subgraph(&graph, sq, &order, &groups, &mut layers);
+    }
+    Plan {
+        producer: insp.producer,
+        scheme: insp.scheme.kind,
+        layers,
+    }
+}
+
+/// The action one op asks for, with its reasons.
+fn op_action(
+    graph: &Graph<'_>,
+    op: OpId,
+    compute: Compute,
+    group_of: &[Option<usize>],
+    groups: &[ScaleGroup],
+    ops: &[OpInfo],
+) -> (Action, Vec<Reason>) {
+    let sg = graph.subgraph();
+    let o = sg.op(op);
+    let rule = rules::rule(&o.kind);
+    if compute.is_float() {
+        return (Action::Float, vec![Reason::FloatInPtq]);
+    }
+    let group = o
+        .outputs
+        .first()
+        .and_then(|t| group_of.get(t.index()).copied().flatten())
+        .and_then(|g| groups.get(g));
+    let registry = rule.tfmot;
+    let carrier_layer = |g: &ScaleGroup| {
+        g.carrier
+            .and_then(|c| ops.get(c.index()))
+            .and_then(|i| i.layers.last().cloned())
+    };
+    let own_scale = |reasons: Vec<Reason>| match registry {
+        Tfmot::Quantized => (
+            Action::Default,
+            [reasons, vec![Reason::RegistryMatches]].concat(),
+        ),
+        Tfmot::NoQuantizer => (
+            Action::Output,
+            [reasons, vec![Reason::NotInRegistry]].concat(),
+        ),
+        Tfmot::Unsupported | Tfmot::NotALayer => (
+            Action::Output,
+            [reasons, vec![Reason::NotInRegistry]].concat(),
+        ),
+    };
+    if let Some(out) = o.outputs.first()
+        && rules::fixed_output(&o.kind, sg.tensor(*out).dtype).is_some()
+    {
+        return match registry {
+            Tfmot::Quantized => (
+                Action::Default,
+                vec![Reason::FixedOutput, Reason::RegistryMatches],
+            ),
+            _ => (
+                Action::NoQuantizer,
+                vec![Reason::FixedOutput, Reason::NotInRegistry],
+            ),
+        };
+    }
+    let Some(g) = group else {
+        return own_scale(Vec::new());
+    };
+    let shared = g.sources.len() > 1;
+    if g.carrier == Some(op) {
+        return own_scale(if shared {
+            vec![Reason::CarriesSharedScale]
+        } else {
+            Vec::new()
+        });
+    }
+    if g.members.contains(&op) {
+        // Keeps its input's scale.
+        return match registry {
+            Tfmot::NoQuantizer => (
+                Action::Default,
+                vec![Reason::KeepsInputScale, Reason::RegistryMatches],
+            ),
+            Tfmot::Quantized => (
+                Action::NoQuantizer,
+                vec![Reason::KeepsInputScale, Reason::RegistryAddsRequantize],
+            ),
+            _ => (
+                Action::NoQuantizer,
+                vec![Reason::KeepsInputScale, Reason::NotInRegistry],
+            ),
+        };
+    }
+    // A source of a shared group that does not carry its quantizer.
+    let joins = Reason::JoinsSharedScale {
+        carrier: carrier_layer(g),
+    };
+    if rule.weights.is_some() {
+        (Action::WeightsOnly, vec![joins])
+    } else {
+        (Action::NoQuantizer, vec![joins])
+    }
+}
+
+fn plan_subgraph(
+    graph: &Graph<'_>,
+    sq: &SubgraphQuant,
+    order: &[OpId],
+    groups: &[ScaleGroup],
+    out: &mut Vec<LayerPlan>,
+) {
+    let sg = graph.subgraph();
+    let mut group_of: Vec<Option<usize>> = vec![None; sg.tensors.len()];
+    for (i, g) in groups.iter().enumerate() {
+        for t in &g.tensors {
+            group_of[t.index()] = Some(i);
+        }
+    }
+    // Entries of this subgraph, by owning layer (None: one per unnamed op).
+    let first_new = out.len();
+    for &op in order {
+        let o = sg.op(op);
+        let Some(info) = sq.ops.get(op.index()) else {
+            continue;
+        };
+        if matches!(info.compute, Compute::Convert | Compute::Other)
+            || rules::rule(&o.kind).tfmot == Tfmot::NotALayer
+        {
+            continue;
+        }
+        let owner = info.layers.last().cloned();
+        let folded: Vec<String> = info
+            .layers
+            .iter()
+            .take(info.layers.len().saturating_sub(1))
+            .rev()
+            .cloned()
+            .collect();
+        let (action, reasons) = op_action(graph, op, info.compute, &group_of, groups, &sq.ops);
+        let idx = owner.as_ref().and_then(|name| {
+            out[first_new..]
+                .iter()
+                .position(|l| l.layer.as_ref() == Some(name))
+                .map(|i| i + first_new)
+        });
+        let entry = match idx {
+            Some(i) => &mut out[i],
+            None => {
+                out.push(LayerPlan {
+                    layer: owner,
+                    folded: Vec::new(),
+                    subgraph: sq.subgraph,
+                    ops: Vec::new(),
+                    op_kinds: Vec::new(),
+                    action,
+                    reasons: Vec::new(),
+                    facts: LayerFacts {
+                        compute: info.compute,
+                        weights: None,
+                        output_dtype: None,
+                        fixed_output: None,
+                        shares_scale_with: Vec::new(),
+                        outputs: Vec::new(),
+                    },
+                });
+                let last = out.len() - 1;
+                &mut out[last]
+            }
+        };
+        for f in folded {
+            if !entry.folded.contains(&f) {
+                entry.folded.push(f);
+            }
+        }
+        entry.ops.push(op);
+        entry.op_kinds.push(o.kind.clone());
+        entry.action = entry.action.max(action);
+        for r in reasons {
+            if !entry.reasons.contains(&r) {
+                entry.reasons.push(r);
+            }
+        }
+        if entry.facts.weights.is_none()
+            && let Some(w) = rules::rule(&o.kind).weights
+            && let Some(Some(wt)) = o.inputs.get(w.weights)
+        {
+            let t = sg.tensor(*wt);
+            if t.dtype.is_quantizable_int()
+                && let Some(q) = t.quantization.as_ref().filter(|q| q.is_affine())
+            {
+                entry.facts.weights = Some(WeightFacts {
+                    dtype: t.dtype,
+                    granularity: t.granularity(),
+                    symmetric: q.zero_point.iter().all(|z| *z == 0),
+                });
+            }
+        }
+        if let Some(&t) = o.outputs.first() {
+            let tensor = sg.tensor(t);
+            entry.facts.output_dtype = Some(tensor.dtype);
+            entry.facts.fixed_output = rules::fixed_output(&o.kind, tensor.dtype);
+        }
+    }
+    // Layer-level facts and the limits of one QuantizeConfig per layer.
+    let layer_of_op = |op: OpId| {
+        sq.ops
+            .get(op.index())
+            .and_then(|i| i.layers.last().cloned())
+    };
+    for entry in &mut out[first_new..] {
+        let mine = |op: OpId| entry.ops.contains(&op);
+        let mut outputs = Vec::new();
+        let mut own_scales = 0usize;
+        let mut shares: Vec<String> = Vec::new();
+        for &op in &entry.ops {
+            for &t in &sg.op(op).outputs {
+                let read_outside = graph.is_graph_output(t)
+                    || graph.consumers(t).iter().any(|c| !mine(*c))
+                    || graph.consumers(t).is_empty();
+                let tensor = sg.tensor(t);
+                let int = tensor.dtype.is_quantizable_int() && tensor.per_tensor().is_some();
+                if read_outside {
+                    outputs.push(int);
+                }
+                let fixed = rules::fixed_output(&sg.op(op).kind, tensor.dtype).is_some();
+                let own = group_of[t.index()]
+                    .and_then(|g| groups.get(g))
+                    .is_some_and(|g| g.sources.contains(&op));
+                if int && own && !fixed {
+                    own_scales += 1;
+                }
+                if let Some(g) = group_of[t.index()].and_then(|g| groups.get(g)) {
+                    for other in g.sources.iter().chain(&g.members) {
+                        if let Some(l) = layer_of_op(*other)
+                            && entry.layer.as_ref() != Some(&l)
+                            && !shares.contains(&l)
+                        {
+                            shares.push(l);
+                        }
+                    }
+                }
+            }
+        }
+        entry.facts.outputs = outputs;
+        entry.facts.shares_scale_with = shares;
+        if entry.layer.is_none() || entry.action == Action::Float {
+            continue;
+        }
+        let int_outputs = entry.facts.outputs.iter().filter(|b| **b).count();
+        let all_registry = entry
+            .op_kinds
+            .iter()
+            .all(|k| rules::rule(k).tfmot == Tfmot::Quantized);
+        if int_outputs > 1 && own_scales > 1 {
+            entry.action = Action::Unsupported;
+            entry.reasons.push(Reason::SeveralOutputs {
+                outputs: int_outputs,
+            });
+        } else if own_scales > 1 && !all_registry {
+            entry.action = Action::Unsupported;
+            entry.reasons.push(Reason::InnerScales { ops: own_scales });
+        }
     }
 }

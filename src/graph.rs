@@ -169,6 +169,18 @@ impl<'m> Graph<'m> {
             })
     }
 
+    /// The order analyses walk the ops in: the file's when it is a valid
+    /// execution order (every converter writes one), else a topological
+    /// order of the petgraph view; a cyclic file (which no runtime runs)
+    /// keeps the file's order.
+    pub fn execution_order(&self) -> Vec<OpId> {
+        if self.file_order_is_topological() {
+            return self.subgraph.op_ids().collect();
+        }
+        self.topo_order()
+            .unwrap_or_else(|_| self.subgraph.op_ids().collect())
+    }
+
     /// Whether the file's operator order is a valid execution order.
     pub fn file_order_is_topological(&self) -> bool {
         self.subgraph.op_ids().all(|o| {

@@ -360,7 +360,11 @@ fn words_annotate(
     s.join(" ")
 }
 
-/// Render a comparison.
+/// The formats a comparison renders to.
+pub const FORMATS: [Format; 4] = [Format::Table, Format::Text, Format::Json, Format::Markdown];
+
+/// Render a comparison. A format outside [`FORMATS`] is an error of kind
+/// [`std::io::ErrorKind::Unsupported`].
 pub fn render(
     pair: &Pair<'_>,
     c: &Comparison,
@@ -376,6 +380,7 @@ pub fn render(
         Format::Text => text(pair, c, style, w),
         Format::Table => table(pair, c, style, w),
         Format::Markdown => markdown(pair, c, w),
+        Format::Python => Err(super::unsupported("compare", format)),
     }
 }
 

@@ -39,7 +39,11 @@ impl View {
     }
 }
 
-/// Render an inspection.
+/// The formats an inspection renders to.
+pub const FORMATS: [Format; 3] = [Format::Table, Format::Text, Format::Json];
+
+/// Render an inspection. A format outside [`FORMATS`] is an error of kind
+/// [`std::io::ErrorKind::Unsupported`].
 pub fn render(
     model: &Model,
     insp: &Inspection,
@@ -56,7 +60,8 @@ pub fn render(
             writeln!(w)
         }
         Format::Text => text(model, insp, file, view, style, w),
-        Format::Table | Format::Markdown => table(model, insp, file, view, style, w),
+        Format::Table => table(model, insp, file, view, style, w),
+        Format::Markdown | Format::Python => Err(super::unsupported("inspect", format)),
     }
 }
 

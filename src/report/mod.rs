@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod inspect;
+pub mod plan;
 pub mod snapshot;
 
 use std::fmt::Write as _;
@@ -26,6 +27,30 @@ pub enum Format {
     Json,
     /// Markdown, for pull-request comments.
     Markdown,
+    /// Python source (`tflq plan`).
+    Python,
+}
+
+impl Format {
+    /// The lower-case name (`table`, `json`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+            Format::Python => "python",
+        }
+    }
+}
+
+/// The error a renderer returns for a format its result does not support: a
+/// usage error, never a silent fallback to another format.
+pub fn unsupported(what: &str, format: Format) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!("{what} does not write {} output", format.name()),
+    )
 }
 
 /// How to lay text out.

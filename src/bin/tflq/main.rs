@@ -3,6 +3,7 @@
 
 mod compare;
 mod inspect;
+mod plan;
 mod snapshot;
 
 use std::io::{self, IsTerminal, Write};
@@ -33,6 +34,7 @@ struct Cli {
 enum Command {
     Inspect(inspect::Opts),
     Compare(compare::Opts),
+    Plan(plan::Opts),
     Snapshot(snapshot::Opts),
 }
 
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(o) => inspect::run(o, &mut out),
         Command::Compare(o) => compare::run(o, &mut out),
+        Command::Plan(o) => plan::run(o, &mut out),
         Command::Snapshot(o) => snapshot::run(o, &mut out),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
