@@ -428,7 +428,7 @@ pub fn scale_groups(graph: &Graph<'_>, order: &[OpId]) -> Vec<ScaleGroup> {
         }
     }
     let mut by_root: std::collections::BTreeMap<usize, ScaleGroup> = Default::default();
-    for t in 0..n {
+    for (t, tied) in tied.iter().enumerate() {
         let id = TensorId(t as u32);
         if !is_int_act(id) {
             continue;
@@ -441,7 +441,7 @@ pub fn scale_groups(graph: &Graph<'_>, order: &[OpId]) -> Vec<ScaleGroup> {
         });
         g.tensors.push(id);
         if let Some(p) = graph.producer(id) {
-            if tied[t] {
+            if *tied {
                 g.members.push(p);
             } else {
                 g.sources.push(p);
