@@ -68,6 +68,11 @@ pub fn exercise(model: &tflq::Model) {
             scale_digits: Some(3),
         },
     );
+    let plan = tflq::advice::plan(model, &insp);
+    for format in tflq::report::plan::FORMATS {
+        tflq::report::plan::render(&plan, "m", format, Style::default(), &mut std::io::sink())
+            .unwrap();
+    }
     let c = tflq::compare::compare(model, model, tflq::compare::Options::default());
     let pair = tflq::report::compare::Pair {
         ptq_label: "p",

@@ -1,0 +1,131 @@
+//! `tflq plan` on every real fixture in every format, and the decisions it
+//! must make on the fixtures whose placement tfmot's defaults get wrong.
+
+mod common;
+
+use tflq::advice::{Action, Plan, Reason};
+use tflq::report::{Format, Style};
+
+fn plan_of(name: &str) -> Plan {
+    let model = common::fixture_model(name);
+    let insp = tflq::analysis::inspect(&model);
+    tflq::advice::plan(&model, &insp)
+}
+
+fn rendered(path: &std::path::Path, format: Format) -> String {
+    let file = tflq::ModelFile::open(path).unwrap();
+    let insp = tflq::analysis::inspect(file.model());
+    let plan = tflq::advice::plan(file.model(), &insp);
+    let label = format!("testdata/{}", path.file_name().unwrap().to_string_lossy());
+    let mut out = Vec::new();
+    tflq::report::plan::render(&plan, &label, format, Style::default(), &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r#""tool": "tflq [^"]+""#, r#""tool": "tflq [VERSION]""#);
+    s.add_filter(r"Written by tflq \S+", "Written by tflq [VERSION]");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+#[test]
+fn plan_of_every_fixture_in_every_format() {
+    settings().bind(|| {
+        insta::glob!(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/testdata"),
+            "*.tflite",
+            |path| {
+                for format in tflq::report::plan::FORMATS {
+                    let text = rendered(path, format);
+                    if format == Format::Json {
+                        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                        assert_eq!(v["schema_version"], 1);
+                    }
+                    insta::assert_snapshot!(format!("plan_{}", format.name()), text);
+                }
+            }
+        );
+    });
+}
+
+fn action(plan: &Plan, layer: &str) -> Action {
+    plan.layers
+        .iter()
+        .find(|l| l.layer.as_deref() == Some(layer))
+        .unwrap_or_else(|| panic!("no entry for {layer}"))
+        .action
+}
+
+/// net B: two convs meet in an element-wise Maximum, which tfmot's registry
+/// does not know. PTQ gives both conv outputs and the Maximum one scale: the
+/// Maximum carries the one quantizer, the convs keep their weights only.
+#[test]
+fn maximum_carries_the_shared_scale() {
+    let plan = plan_of("ptq_maximum.tflite");
+    assert_eq!(action(&plan, "maximum"), Action::Output);
+    assert_eq!(action(&plan, "branch1"), Action::WeightsOnly);
+    assert_eq!(action(&plan, "branch2"), Action::WeightsOnly);
+    assert_eq!(action(&plan, "conv1"), Action::Default);
+    assert_eq!(action(&plan, "pool"), Action::Default);
+    let branch1 = plan
+        .layers
+        .iter()
+        .find(|l| l.layer.as_deref() == Some("branch1"))
+        .unwrap();
+    assert!(branch1.reasons.contains(&Reason::JoinsSharedScale {
+        carrier: Some("maximum".into())
+    }));
+    assert!(
+        branch1
+            .facts
+            .shares_scale_with
+            .contains(&"maximum".to_owned())
+    );
+}
+
+/// net A: every layer is in the registry; BatchNorm and ReLU fold into the
+/// first conv and are listed under it.
+#[test]
+fn registry_layers_and_folds() {
+    let plan = plan_of("ptq_int8.tflite");
+    assert!(plan.layers.iter().all(|l| l.action == Action::Default));
+    let conv1 = plan
+        .layers
+        .iter()
+        .find(|l| l.layer.as_deref() == Some("conv1"))
+        .unwrap();
+    assert_eq!(conv1.folded, ["bn1", "relu1"]);
+    assert!(conv1.facts.weights.is_some_and(|w| w.symmetric));
+    let py = tflq::report::plan::python(&plan, "ptq_int8.tflite");
+    assert!(py.contains("\"bn1\": None,  # default: folded into conv1"));
+    assert!(
+        !py.contains("class _PlanConfig"),
+        "no config classes when none is needed"
+    );
+}
+
+/// A float model gives a plan of float layers; the Python module annotates
+/// nothing by name.
+#[test]
+fn float_model_plans_float() {
+    let plan = plan_of("float.tflite");
+    assert!(!plan.layers.is_empty());
+    assert!(plan.layers.iter().all(|l| l.action == Action::Float));
+}
+
+/// The library refuses formats a plan does not write instead of falling back.
+#[test]
+fn markdown_is_refused() {
+    let plan = plan_of("ptq_int8.tflite");
+    let err = tflq::report::plan::render(
+        &plan,
+        "m",
+        Format::Markdown,
+        Style::default(),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+}
