@@ -3,6 +3,7 @@
 //! islands inside integer graphs, hybrid ops, breaks of the int8 spec's basic
 //! rules, and the model's overall scheme with its evidence.
 
+use petgraph::unionfind::UnionFind;
 use serde::Serialize;
 
 use crate::graph::Graph;
@@ -507,28 +508,22 @@ fn float_islands(
     graph: &Graph<'_>,
     ops: &[OpInfo],
 ) -> Vec<Finding> {
-    // Union-find over float compute ops joined by float activation tensors.
+    // Union-find over float compute ops joined by activation tensors: each
+    // tensor is visited once, uniting its producer with its distinct
+    // consumers, so the cost is linear in operands whatever the fan-in (an
+    // op per output, not per consumer of each output, which was quadratic
+    // when many ops read and write one tensor).
     let n = ops.len();
-    let mut parent: Vec<usize> = (0..n).collect();
-    fn find(p: &mut [usize], mut x: usize) -> usize {
-        while p[x] != x {
-            p[x] = p[p[x]];
-            x = p[x];
-        }
-        x
-    }
-    for (o, info) in ops.iter().enumerate() {
-        if !info.compute.is_float() {
+    let mut uf: UnionFind<usize> = UnionFind::new(n);
+    let is_float = |o: OpId| ops.get(o.index()).is_some_and(|i| i.compute.is_float());
+    for t in 0..sg.tensors.len() {
+        let t = TensorId(t as u32);
+        let Some(p) = graph.producer(t).filter(|p| is_float(*p)) else {
             continue;
-        }
-        for t in &sg.operators[o].outputs {
-            for &c in graph.consumers(*t) {
-                if ops[c.index()].compute.is_float() {
-                    let (a, b) = (find(&mut parent, o), find(&mut parent, c.index()));
-                    if a != b {
-                        parent[a.max(b)] = a.min(b);
-                    }
-                }
+        };
+        for c in graph.distinct_consumers(t) {
+            if is_float(c) {
+                uf.union(p.index(), c.index());
             }
         }
     }
@@ -536,11 +531,13 @@ fn float_islands(
         std::collections::BTreeMap::new();
     for (o, info) in ops.iter().enumerate() {
         if info.compute.is_float() {
-            let r = find(&mut parent, o);
-            members.entry(r).or_default().push(OpId(o as u32));
+            members.entry(uf.find(o)).or_default().push(OpId(o as u32));
         }
     }
     let mut out = Vec::new();
+    // Each output tensor's consumers are walked once, even when many ops
+    // write the same tensor.
+    let mut walked = vec![false; sg.tensors.len()];
     for (_, island) in members {
         let mut entries = Vec::new();
         let mut exits = Vec::new();
@@ -563,6 +560,9 @@ fn float_islands(
             for t in &o.outputs {
                 if graph.is_graph_output(*t) {
                     to_out = true;
+                }
+                if std::mem::replace(&mut walked[t.index()], true) {
+                    continue;
                 }
                 for c in graph.distinct_consumers(*t) {
                     if sg.op(c).kind.is(BuiltinCode::QUANTIZE) {
