@@ -386,7 +386,16 @@ pub fn classify(sg: &Subgraph, op: OpId) -> Compute {
         }
         return Compute::Float;
     }
-    if int16 {
+    // An op that reads integer activations but writes no integer
+    // activation (SHAPE, ARG_MAX: int32 or bool results) does no quantized
+    // arithmetic.
+    let writes_values = o.outputs.iter().any(|t| {
+        let t = sg.tensor(*t);
+        t.is_quantized() || matches!(t.dtype, DType::INT8 | DType::UINT8 | DType::INT16)
+    });
+    if !writes_values && !o.outputs.is_empty() {
+        Compute::Other
+    } else if int16 {
         Compute::Int16
     } else if int8 {
         Compute::Int8

@@ -79,7 +79,7 @@ fn workaround(l: &LayerPlan) -> Option<&'static str> {
         {
             "split the layer into one layer per output, or move it out of the model"
         } else {
-            "split it into layers tfmot can quantize one by one (for example one layer per op), or do this step outside the model"
+            "convert the QAT model with a representative dataset as well, so the converter calibrates the inner tensors; or split the layer into layers tfmot can quantize one by one, or do this step outside the model"
         },
     )
 }
@@ -429,6 +429,27 @@ fn need(l: &LayerPlan) -> Option<Need> {
     }
 }
 
+/// For a `default` entry: the config PTQ's facts call for when the model's
+/// layer turns out not to be in tfmot's registry (a TFOpLambda where the op
+/// usually comes from a registry layer).
+fn fallback_need(l: &LayerPlan) -> Option<Need> {
+    if l.action != Action::Default || l.layer.is_none() {
+        return None;
+    }
+    let keeps = l
+        .reasons
+        .iter()
+        .any(|r| matches!(r, Reason::KeepsInputScale | Reason::FixedOutput));
+    if keeps {
+        return Some(NO_QUANTIZER);
+    }
+    let as_output = LayerPlan {
+        action: Action::Output,
+        ..l.clone()
+    };
+    need(&as_output)
+}
+
 fn py_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
@@ -452,7 +473,12 @@ fn comment(s: &str) -> String {
 
 /// A self-contained Python module applying the plan with tfmot.
 pub fn python(plan: &Plan, file: &str) -> String {
-    let mut needs: Vec<Need> = plan.layers.iter().filter_map(need).collect();
+    let mut needs: Vec<Need> = plan
+        .layers
+        .iter()
+        .flat_map(|l| [need(l), fallback_need(l)])
+        .flatten()
+        .collect();
     // Layers folded into one with a config of its own get no quantizer.
     if plan
         .layers
@@ -627,6 +653,21 @@ PLAN = {
         }
     }
     s.push_str("}\n");
+    s.push_str(
+        "\n# For `None` entries whose layer tfmot's registry does not know (a TFOpLambda\n\
+         # where the op usually comes from a registry layer): the config PTQ's facts call for.\n\
+         FALLBACK = {\n",
+    );
+    let mut seen: Vec<&str> = Vec::new();
+    for l in &plan.layers {
+        if let (Some(name), Some(n)) = (&l.layer, fallback_need(l))
+            && !seen.contains(&name.as_str())
+        {
+            seen.push(name);
+            let _ = writeln!(s, "    {}: {},", py_str(name), n.class_name());
+        }
+    }
+    s.push_str("}\n");
     s.push_str("\n# PTQ keeps these in float: left unannotated.\nFLOAT = [");
     let float: Vec<String> = plan
         .layers
@@ -668,6 +709,8 @@ def annotate(model):
     def clone(layer):
         if layer.name in PLAN:
             config = PLAN[layer.name]
+            if config is None and not _REGISTRY.supports(layer):
+                config = FALLBACK.get(layer.name)
             return _qk.quantize_annotate_layer(
                 layer, quantize_config=config() if config else None)
         if layer.name in FLOAT or layer.name in UNSUPPORTED:
