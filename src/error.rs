@@ -16,6 +16,25 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The path names a directory, a FIFO, a device or a socket: only regular
+    /// files are read as models.
+    #[error("cannot read {}: it is {what}, not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead (`a directory`, `a FIFO (named pipe)`, …).
+        what: &'static str,
+    },
+
+    /// A stream held more bytes than the caller allowed ([`crate::ModelFile::read`]).
+    #[error("cannot read {}: it holds more than {limit} bytes", path.display())]
+    InputTooLarge {
+        /// What was read.
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
+    },
+
     /// Fewer bytes than the smallest possible model.
     #[error("not a TFLite model: the file is {len} bytes long, too short for a flatbuffer header")]
     TooShort {

@@ -8,6 +8,7 @@
 //! hold metadata are touched when the file is memory-mapped.
 
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use planus::ReadAsRoot;
@@ -31,6 +32,8 @@ pub struct ModelFile {
 #[derive(Debug)]
 enum Bytes {
     Mapped(memmap2::Mmap),
+    /// Read from a stream ([`ModelFile::read`]).
+    Owned(Vec<u8>),
     Empty,
 }
 
@@ -38,9 +41,61 @@ impl Bytes {
     fn as_slice(&self) -> &[u8] {
         match self {
             Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
             Bytes::Empty => &[],
         }
     }
+}
+
+/// What a non-regular file is, for [`Error::NotAFile`]; `Ok` for a regular file.
+fn regular_file(path: &Path, kind: &std::fs::FileType) -> Result<()> {
+    if kind.is_file() {
+        return Ok(());
+    }
+    let what = if kind.is_dir() {
+        "a directory"
+    } else {
+        special_file_kind(kind)
+    };
+    Err(Error::NotAFile {
+        path: path.to_path_buf(),
+        what,
+    })
+}
+
+#[cfg(unix)]
+fn special_file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "of another kind"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_file_kind(_: &std::fs::FileType) -> &'static str {
+    "of another kind"
+}
+
+/// Open for reading. On Unix with `O_NONBLOCK`: should the path have become a
+/// FIFO since it was checked, opening it returns at once instead of waiting
+/// for a writer (the flag changes nothing for a regular file).
+fn open_without_blocking(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 self_cell::self_cell!(
@@ -63,15 +118,25 @@ impl std::fmt::Debug for ModelFile {
 }
 
 impl ModelFile {
-    /// Memory-map `path` and read the model in it.
+    /// Memory-map `path` and read the model in it. Only a regular file is
+    /// opened: a directory, a FIFO, a device or a socket gives
+    /// [`Error::NotAFile`] without being opened for reading (a FIFO would
+    /// block until a writer appears, a device has no length to map).
     pub fn open(path: impl AsRef<Path>) -> Result<ModelFile> {
         let path = path.as_ref().to_path_buf();
         let io = |source| Error::Io {
             path: path.clone(),
             source,
         };
-        let file = File::open(&path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        // Look before opening: what the path names decides whether it may be
+        // opened at all.
+        let meta = std::fs::metadata(&path).map_err(io)?;
+        regular_file(&path, &meta.file_type())?;
+        let file = open_without_blocking(&path).map_err(io)?;
+        // The path may name something else by now: check what was opened.
+        let meta = file.metadata().map_err(io)?;
+        regular_file(&path, &meta.file_type())?;
+        let len = meta.len();
         let bytes = if len == 0 {
             Bytes::Empty
         } else {
@@ -88,6 +153,36 @@ impl ModelFile {
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Random);
             Bytes::Mapped(map)
+        };
+        let cell = MappedModel::try_new(bytes, |bytes| load(bytes.as_slice()))?;
+        Ok(ModelFile { path, cell })
+    }
+
+    /// Read a whole model from `reader` (standard input, a pipe, a socket)
+    /// into memory and load it; `label` names it in errors and reports. At
+    /// most `max_len` bytes are read: a longer stream gives
+    /// [`Error::InputTooLarge`] (a file of any size is better given to
+    /// [`ModelFile::open`], which maps it instead of copying it).
+    pub fn read(label: impl AsRef<Path>, reader: impl Read, max_len: u64) -> Result<ModelFile> {
+        let path = label.as_ref().to_path_buf();
+        let mut data = Vec::new();
+        reader
+            .take(max_len.saturating_add(1))
+            .read_to_end(&mut data)
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+        if data.len() as u64 > max_len {
+            return Err(Error::InputTooLarge {
+                path,
+                limit: max_len,
+            });
+        }
+        let bytes = if data.is_empty() {
+            Bytes::Empty
+        } else {
+            Bytes::Owned(data)
         };
         let cell = MappedModel::try_new(bytes, |bytes| load(bytes.as_slice()))?;
         Ok(ModelFile { path, cell })

@@ -294,3 +294,153 @@ fn snapshot_check_and_update() {
         insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
     });
 }
+
+/// Run `tflq` with `stdin` written to a pipe on its standard input.
+fn with_piped_stdin(cmd: &mut Command, stdin: Vec<u8>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    // tflq may stop reading early (an error): a failed write is its business.
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&stdin);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// The exit code and the one line of standard error of a failed run.
+fn failure(out: &std::process::Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let err = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
+#[test]
+fn a_directory_is_refused_by_name() {
+    settings().bind(|| assert_cmd_snapshot!(tflq().args(["inspect", "testdata"])));
+}
+
+#[cfg(unix)]
+#[test]
+fn devices_are_refused_without_reading_them() {
+    for dev in ["/dev/null", "/dev/zero"] {
+        for cmd in [
+            &["inspect", dev][..],
+            &["snapshot", dev],
+            &["compare", "testdata/ptq_int8.tflite", dev],
+        ] {
+            let err = failure(&tflq().args(cmd).output().unwrap());
+            assert_eq!(
+                err,
+                format!("error: cannot read {dev}: it is a character device, not a regular file\n")
+            );
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("model.tflite");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    // Opening a FIFO for reading would wait for a writer that never comes.
+    let mut child = tflq()
+        .arg("inspect")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("tflq blocked on a FIFO");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let err = failure(&child.wait_with_output().unwrap());
+    assert_eq!(
+        err,
+        format!(
+            "error: cannot read {}: it is a FIFO (named pipe), not a regular file \
+             (to read a model from a pipe, pass - and pipe it to standard input)\n",
+            fifo.display()
+        )
+    );
+}
+
+#[test]
+fn a_model_piped_to_standard_input() {
+    let path = "testdata/qat_partial.tflite";
+    let bytes = std::fs::read(common::fixture("qat_partial.tflite")).unwrap();
+    let run = |args: &[&str]| with_piped_stdin(tflq().args(args), bytes.clone());
+    // The same output as from the file, under the label "-".
+    for args in [
+        &["inspect", "-", "--format", "text"][..],
+        &["inspect", "-", "--format", "json"],
+        &["snapshot", "-", "--with-scales"],
+        &[
+            "compare",
+            "testdata/ptq_int8.tflite",
+            "-",
+            "--format",
+            "text",
+        ],
+    ] {
+        let from_pipe = run(args);
+        assert_eq!(from_pipe.status.code(), Some(0), "{args:?}: {from_pipe:?}");
+        let file_args: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == "-" { path } else { a })
+            .collect();
+        let from_file = tflq().args(&file_args).output().unwrap();
+        let expected = String::from_utf8(from_file.stdout)
+            .unwrap()
+            .replace(&format!("\"{path}\""), "\"-\"")
+            .replace(&format!(": {path}"), ": -")
+            .replace(&format!("file: {path}"), "file: -");
+        assert_eq!(
+            String::from_utf8(from_pipe.stdout).unwrap(),
+            expected,
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_standard_input_is_one_error_line() {
+    let err = failure(&with_piped_stdin(tflq().args(["inspect", "-"]), Vec::new()));
+    assert!(
+        err.starts_with("error: standard input: not a TFLite model"),
+        "{err}"
+    );
+    let mut truncated = std::fs::read(common::fixture("ptq_int8.tflite")).unwrap();
+    truncated.truncate(truncated.len() / 2);
+    let err = failure(&with_piped_stdin(tflq().args(["snapshot", "-"]), truncated));
+    assert!(
+        err.starts_with("error: standard input: malformed model"),
+        "{err}"
+    );
+    let err = failure(&with_piped_stdin(
+        tflq().args(["compare", "-", "-"]),
+        Vec::new(),
+    ));
+    assert_eq!(
+        err,
+        "error: only one of the two models can be read from standard input (-)\n"
+    );
+}

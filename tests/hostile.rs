@@ -482,3 +482,46 @@ fn thousands_of_truncated_and_mutated_models_never_panic() {
     assert!(total >= 5000, "only {total} inputs");
     assert!(loaded > 0 && rejected > 0);
 }
+
+#[test]
+fn streams_are_read_up_to_a_limit() {
+    let bytes = small().0.finish();
+    let len = bytes.len() as u64;
+    let file = tflq::ModelFile::read("stream", &bytes[..], len).expect("fits exactly");
+    assert_eq!(file.model().file_len, len);
+    assert_eq!(file.path(), std::path::Path::new("stream"));
+    match tflq::ModelFile::read("stream", &bytes[..], len - 1) {
+        Err(Error::InputTooLarge { limit, .. }) => assert_eq!(limit, len - 1),
+        other => panic!("{other:?}"),
+    }
+    // An endless stream stops at the limit.
+    let err = tflq::ModelFile::read("zeros", std::io::repeat(0), 1 << 20).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read zeros: it holds more than 1048576 bytes"
+    );
+}
+
+#[test]
+fn only_regular_files_are_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = tflq::ModelFile::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotAFile {
+                what: "a directory",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    #[cfg(unix)]
+    {
+        let err = tflq::ModelFile::open("/dev/zero").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read /dev/zero: it is a character device, not a regular file"
+        );
+    }
+}

@@ -36,9 +36,9 @@ range-mismatch, granularity-mismatch, fusion-mismatch, structure-mismatch.
 Exit status: 0 no finding of a --fail-on kind, 1 such findings exist, 2 usage
 error or unreadable model.")]
 pub struct Opts {
-    /// The post-training-quantized conversion.
+    /// The post-training-quantized conversion (- reads standard input).
     ptq: PathBuf,
-    /// The quantization-aware-trained conversion of the same network.
+    /// The quantization-aware-trained conversion of the same network (- reads standard input).
     qat: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
@@ -67,6 +67,9 @@ fn parse_kind(s: &str) -> Result<Kind, String> {
 pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     if !(o.range_ratio.is_finite() && o.range_ratio > 1.0) {
         anyhow::bail!("--range-ratio must be a number above 1");
+    }
+    if crate::is_stdin(&o.ptq) && crate::is_stdin(&o.qat) {
+        anyhow::bail!("only one of the two models can be read from standard input (-)");
     }
     let ptq = crate::open(&o.ptq)?;
     let qat = crate::open(&o.qat)?;

@@ -35,7 +35,7 @@ per-axis(DIM)xCOUNT with the scale range; JSON has every value.
 
 Exit status: 0 success, 2 usage error or unreadable model.")]
 pub struct Opts {
-    /// The .tflite model.
+    /// The .tflite model (- reads it from standard input).
     model: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = InspectFormat::Table)]

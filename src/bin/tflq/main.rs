@@ -100,13 +100,52 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Open a model, naming the file in any error.
+/// The path that stands for standard input.
+pub const STDIN: &str = "-";
+
+/// The most `tflq` reads from standard input: a stream has to be copied into
+/// memory, while a file of any size is memory-mapped.
+const STDIN_LIMIT: u64 = 1 << 30;
+
+/// Whether `path` is `-`, standard input.
+pub fn is_stdin(path: &std::path::Path) -> bool {
+    path.as_os_str() == STDIN
+}
+
+/// Open a model, naming the file in any error. `-` reads standard input.
 pub fn open(path: &std::path::Path) -> anyhow::Result<tflq::ModelFile> {
-    match tflq::ModelFile::open(path) {
+    let opened = if is_stdin(path) {
+        let stdin = io::stdin();
+        if stdin.is_terminal() {
+            anyhow::bail!(
+                "standard input is a terminal: pipe a model into it (tflq inspect - < model.tflite)"
+            );
+        }
+        tflq::ModelFile::read("standard input", stdin.lock(), STDIN_LIMIT)
+    } else {
+        tflq::ModelFile::open(path)
+    };
+    match opened {
         Ok(f) => Ok(f),
+        Err(tflq::Error::InputTooLarge { .. }) => anyhow::bail!(
+            "standard input holds more than 1 GiB: give a model that large as a file path (it is mapped, not copied)"
+        ),
+        Err(e @ tflq::Error::NotAFile { what, .. }) if what.starts_with("a FIFO") => {
+            // A named pipe, or /dev/stdin on a pipe: a stream, which `-` reads.
+            anyhow::bail!("{e} (to read a model from a pipe, pass - and pipe it to standard input)")
+        }
         // Already names the file.
-        Err(e @ tflq::Error::Io { .. }) => Err(e.into()),
-        Err(e) => Err(anyhow::Error::new(e).context(path.display().to_string())),
+        Err(e @ (tflq::Error::Io { .. } | tflq::Error::NotAFile { .. })) => Err(e.into()),
+        Err(e) => Err(anyhow::Error::new(e).context(error_label(path))),
+    }
+}
+
+/// The model as named at the start of an error line.
+fn error_label(path: &std::path::Path) -> String {
+    if is_stdin(path) {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
     }
 }
 

@@ -25,7 +25,7 @@ Exit status: 0 snapshot printed, written or equal; 1 --check found a
 difference (a unified diff is printed); 2 usage error, unreadable model or
 unreadable snapshot file.")]
 pub struct Opts {
-    /// The .tflite model.
+    /// The .tflite model (- reads it from standard input).
     model: PathBuf,
     /// Include scales and zero points, rounded to DIGITS significant digits.
     #[arg(long, value_name = "DIGITS", num_args = 0..=1, default_missing_value = "4", value_parser = clap::value_parser!(u8).range(1..=9))]
