@@ -36,7 +36,7 @@ pub enum Error {
     },
 
     /// Fewer bytes than the smallest possible model.
-    #[error("not a TFLite model: the file is {len} bytes long, too short for a flatbuffer header")]
+    #[error("not a TFLite model: it is {len} bytes long, too short for a flatbuffer header")]
     TooShort {
         /// File length.
         len: u64,
@@ -44,10 +44,11 @@ pub enum Error {
 
     /// Bytes 4..8 are not `TFL3`.
     #[error(
-        "not a TFLite model: bytes 4..8 are {found:?}, expected \"TFL3\" (files of schema versions 0-2 and other formats are not read)"
+        "not a TFLite model: bytes 4..8 are \"{found}\", expected \"TFL3\" (files of schema versions 0-2 and other formats are not read)"
     )]
     NotTflite {
-        /// The four bytes found, shown escaped.
+        /// The four bytes found, escaped as Rust escapes byte strings
+        /// (`\"`, `\\`, `\xe9`), ready to show between double quotes.
         found: String,
     },
 
@@ -59,7 +60,9 @@ pub enum Error {
     },
 
     /// The flatbuffer structure is broken (an offset or length points outside
-    /// the file, a vtable is malformed, a string is not UTF-8, …).
+    /// the file, a vtable is malformed, a string is not UTF-8, …). When an
+    /// offset or a length runs past the end of the file, `detail` says so and
+    /// that the file looks truncated.
     #[error("malformed model at {path} (byte offset {offset}): {detail}")]
     Malformed {
         /// Element path of what was being read.
@@ -85,7 +88,8 @@ pub enum Error {
 
     /// A buffer or custom-options range past the flatbuffer lies outside the file.
     #[error(
-        "invalid model at {path}: data at byte offset {offset} with size {size} lies outside the {file_len}-byte file"
+        "invalid model at {path}: data at byte offset {offset} with size {size} lies outside the {}-byte file: the file looks truncated",
+        thousands(*file_len)
     )]
     DataOutOfFile {
         /// Element path.
@@ -119,12 +123,60 @@ impl Error {
             usize::MAX => "unknown".to_owned(),
             n => format!("{n:#x}"),
         };
+        let detail = match err.error_kind {
+            planus::errors::ErrorKind::InvalidOffset => INVALID_OFFSET.to_owned(),
+            planus::errors::ErrorKind::InvalidLength => INVALID_LENGTH.to_owned(),
+            kind => kind.to_string().to_lowercase(),
+        };
         Error::Malformed {
             path: path.into(),
             offset,
-            detail: err.error_kind.to_string().to_lowercase(),
+            detail,
         }
     }
+
+    /// Say how long the bytes were when an offset or length ran past their
+    /// end: what a truncated file looks like to a reader (planus reports
+    /// these two kinds only for reads beyond the end of the buffer, or, for
+    /// an offset, before its start, which no truncation causes).
+    pub(crate) fn past_end_of(self, len: u64) -> Error {
+        match self {
+            Error::Malformed {
+                path,
+                offset,
+                detail,
+            } if detail == INVALID_OFFSET || detail == INVALID_LENGTH => Error::Malformed {
+                path,
+                offset,
+                detail: format!(
+                    "{} beyond the end of the {}-byte file: the file looks truncated",
+                    if detail == INVALID_OFFSET {
+                        "an offset points"
+                    } else {
+                        "a length reaches"
+                    },
+                    thousands(len)
+                ),
+            },
+            other => other,
+        }
+    }
+}
+
+const INVALID_OFFSET: &str = "invalid offset";
+const INVALID_LENGTH: &str = "invalid length";
+
+/// Thousands separators: `1,234,567`.
+pub(crate) fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Result of reading a model.

@@ -208,6 +208,18 @@ impl ModelFile {
 /// Read a model from bytes (the whole file). The model borrows tensor names
 /// from `bytes`.
 pub fn load(bytes: &[u8]) -> Result<Model<'_>> {
+    read_model(bytes).map_err(|e| {
+        // Past 2 GiB, planus sees only the part a flatbuffer may occupy: an
+        // offset beyond that is invalid, not a sign of a short file.
+        if bytes.len() <= MAX_FLATBUFFER_LEN {
+            e.past_end_of(bytes.len() as u64)
+        } else {
+            e
+        }
+    })
+}
+
+fn read_model(bytes: &[u8]) -> Result<Model<'_>> {
     let file_len = bytes.len() as u64;
     if bytes.len() < 8 {
         return Err(Error::TooShort { len: file_len });

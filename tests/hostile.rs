@@ -158,6 +158,14 @@ fn header_checks() {
     expect_err(b"", "too short");
     expect_err(b"\x10\0\0\0TFL", "too short");
     expect_err(b"\x10\0\0\0ABCDxxxxxxxx", "expected \"TFL3\"");
+    // Quotes, backslashes and non-ASCII bytes are escaped once, not twice.
+    let mut bytes = small().0.finish();
+    bytes[4..8].copy_from_slice(b"\"\xe9\\x");
+    let err = tflq::load(&bytes).unwrap_err().to_string();
+    assert!(
+        err.starts_with(r#"not a TFLite model: bytes 4..8 are "\"\xe9\\x", expected "TFL3""#),
+        "{err}"
+    );
     let (mut m, _) = small();
     m.version(2);
     expect_err(&m.finish(), "unsupported TFLite schema version 2");
@@ -165,6 +173,21 @@ fn header_checks() {
     bytes[0] = 0xff;
     bytes[1] = 0xff;
     expect_err(&bytes, "malformed model");
+}
+
+#[test]
+fn truncated_files_are_called_truncated() {
+    for path in common::fixtures() {
+        let bytes = std::fs::read(&path).unwrap();
+        for cut in [8, 100, bytes.len() / 2, bytes.len() - 1] {
+            let err = tflq::load(&bytes[..cut]).unwrap_err().to_string();
+            let want = format!(
+                "beyond the end of the {}-byte file: the file looks truncated",
+                tflq::report::thousands(cut as u64)
+            );
+            assert!(err.ends_with(&want), "{}[..{cut}]: {err}", path.display());
+        }
+    }
 }
 
 #[test]
@@ -433,6 +456,7 @@ fn thousands_of_truncated_and_mutated_models_never_panic() {
             };
             cases.push(seed[..cut].to_vec());
         }
+        let truncations = cases.len();
         // Byte mutations: single bytes, runs, and 32-bit words set to extremes.
         for i in 0..300 {
             let mut m = seed.clone();
@@ -460,7 +484,12 @@ fn thousands_of_truncated_and_mutated_models_never_panic() {
             }
             cases.push(m);
         }
-        for case in cases {
+        for (i, case) in cases.into_iter().enumerate() {
+            if i < truncations && case.len() >= 8 {
+                // Every cut of a real model says what happened to it.
+                let err = tflq::load(&case).expect_err("a cut model").to_string();
+                assert!(err.contains("the file looks truncated"), "{name}: {err}");
+            }
             let start = Instant::now();
             match survive(&case, &intact) {
                 Ok(true) => loaded += 1,
