@@ -4,8 +4,6 @@
 pub mod quant;
 pub mod summary;
 
-use serde::Serialize;
-
 use crate::model::{Model, SubgraphId};
 use crate::producer::{self, Producer};
 pub use quant::{
@@ -14,10 +12,9 @@ pub use quant::{
 pub use summary::Summary;
 
 /// Everything `tflq inspect` shows about one model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Inspection {
     /// Who wrote the file (decides how names are read).
-    #[serde(skip)]
     pub producer: Producer,
     /// Model-level facts.
     pub summary: Summary,

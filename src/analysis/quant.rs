@@ -4,7 +4,6 @@
 //! rules, and the model's overall scheme with its evidence.
 
 use petgraph::unionfind::UnionFind;
-use serde::Serialize;
 
 use crate::graph::Graph;
 use crate::model::{BuiltinCode, DType, Model, OpId, Subgraph, SubgraphId, TensorId};
@@ -12,8 +11,7 @@ use crate::producer::Producer;
 use crate::rules;
 
 /// How an operator computes, read from its activation and weight types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Compute {
     /// Integer activations of 8 bits (int8 or uint8).
     Int8,
@@ -54,7 +52,7 @@ impl Compute {
 }
 
 /// Per-op facts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OpInfo {
     /// The operator.
     pub op: OpId,
@@ -69,8 +67,7 @@ pub struct OpInfo {
 }
 
 /// The overall quantization scheme of a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemeKind {
     /// Everything float32.
     Float,
@@ -106,8 +103,7 @@ impl std::fmt::Display for SchemeKind {
 }
 
 /// A fact supporting the scheme.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "evidence", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Evidence {
     /// Modes recorded in CONVERSION_METADATA.
     ConversionModes {
@@ -161,7 +157,7 @@ pub enum Evidence {
 }
 
 /// The scheme and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scheme {
     /// What it is.
     pub kind: SchemeKind,
@@ -175,8 +171,7 @@ pub struct Scheme {
 pub type Params = (f32, i64);
 
 /// What a finding is, with its numbers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum FindingKind {
     /// QUANTIZE float → int of a graph input.
     QuantizeInput {
@@ -312,7 +307,7 @@ impl FindingKind {
 }
 
 /// One finding about one place of a subgraph.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     /// Subgraph.
     pub subgraph: SubgraphId,
@@ -321,12 +316,11 @@ pub struct Finding {
     /// Keras layer of the main op, when recoverable.
     pub layer: Option<String>,
     /// What it is.
-    #[serde(flatten)]
     pub kind: FindingKind,
 }
 
 /// The quantization analysis of one subgraph.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SubgraphQuant {
     /// Subgraph.
     pub subgraph: SubgraphId,

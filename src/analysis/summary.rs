@@ -3,12 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::model::{ConversionInfo, DType, Model, OpKind, SubgraphId, Tensor, TensorId};
 
 /// A model input or output.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IoTensor {
     /// User-facing name (from the signature) or the tensor name.
     pub name: String,
@@ -35,7 +33,7 @@ impl IoTensor {
 }
 
 /// One subgraph in brief.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SubgraphSummary {
     /// Index.
     pub index: SubgraphId,
@@ -52,7 +50,7 @@ pub struct SubgraphSummary {
 }
 
 /// One signature in brief.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SignatureSummary {
     /// Signature key.
     pub key: String,
@@ -65,7 +63,7 @@ pub struct SignatureSummary {
 }
 
 /// Count and bytes of constants of one dtype.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConstantBytes {
     /// Element type.
     pub dtype: DType,
@@ -76,7 +74,7 @@ pub struct ConstantBytes {
 }
 
 /// Model-level facts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     /// File size in bytes.
     pub file_len: u64,

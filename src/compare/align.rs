@@ -19,8 +19,6 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-
 use crate::analysis::OpInfo;
 use crate::graph::Graph;
 use crate::model::{OpId, OpKind, Subgraph, SubgraphId, TensorId};
@@ -30,8 +28,7 @@ use crate::rules;
 const LCS_CELLS: usize = 1 << 20;
 
 /// Why two ops were paired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Evidence {
     /// Same kind and the same Keras layer, unique in both graphs.
     LayerName,
@@ -44,7 +41,7 @@ pub enum Evidence {
 }
 
 /// One pair of matched ops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Match {
     /// Op in the PTQ model.
     pub ptq: OpId,
@@ -55,7 +52,7 @@ pub struct Match {
 }
 
 /// The alignment of one pair of subgraphs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SubgraphAlignment {
     /// Subgraph of the PTQ model.
     pub ptq: SubgraphId,
@@ -72,7 +69,7 @@ pub struct SubgraphAlignment {
 }
 
 /// How much of the compute of each model the alignment covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComputeCoverage {
     /// Matched compute ops.
     pub matched: usize,

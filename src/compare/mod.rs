@@ -7,8 +7,6 @@ pub mod align;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
 use crate::advice::{self, Suggestion};
 use crate::analysis::{self, Compute, FindingKind, Inspection, SchemeKind};
 use crate::graph::Graph;
@@ -21,8 +19,7 @@ pub use align::{ComputeCoverage, Evidence, Match, SubgraphAlignment};
 use align::{Skeleton, WireSink, WireSource};
 
 /// Kinds of comparison findings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// B-1: the QAT model has a quantizer PTQ does not need.
     RemoveQuantizer,
@@ -73,8 +70,7 @@ impl Kind {
 }
 
 /// Which model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     /// The PTQ model.
     Ptq,
@@ -83,8 +79,7 @@ pub enum Side {
 }
 
 /// What a quantizer to remove does.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "what", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Removal {
     /// int → int QUANTIZE.
     Requantize {
@@ -110,8 +105,7 @@ pub enum Removal {
 }
 
 /// The numbers behind a finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "detail", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Detail {
     /// B-1.
     Remove(Removal),
@@ -190,7 +184,7 @@ pub enum Detail {
 }
 
 /// One comparison finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     /// Kind.
     pub kind: Kind,
@@ -203,21 +197,17 @@ pub struct Finding {
     /// Keras layer the finding is about.
     pub layer: Option<String>,
     /// The numbers.
-    #[serde(flatten)]
     pub detail: Detail,
     /// Kinds of `qat_ops`, in the same order.
-    #[serde(skip)]
     pub qat_kinds: Vec<OpKind>,
     /// Kinds of `ptq_ops`, in the same order.
-    #[serde(skip)]
     pub ptq_kinds: Vec<OpKind>,
     /// What to change, decided from the facts above.
-    #[serde(skip)]
     pub suggestion: Suggestion,
 }
 
 /// Result of a comparison.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
     /// PTQ model scheme.
     pub ptq_scheme: SchemeKind,

@@ -266,7 +266,7 @@ pub struct Metadata {
 }
 
 /// A signature: user-facing names for a subgraph's inputs and outputs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Signature {
     /// `signature_key` (`"serving_default"`).
     pub key: String,
@@ -279,7 +279,7 @@ pub struct Signature {
 }
 
 /// What the `CONVERSION_METADATA` entry records.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConversionInfo {
     /// TensorFlow version that converted the model.
     pub tensorflow_version: Option<String>,

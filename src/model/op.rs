@@ -9,8 +9,7 @@ use serde::Serialize;
 mod names;
 
 /// A builtin operator code, as resolved by `max(builtin_code, deprecated_builtin_code)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BuiltinCode(pub i32);
 
 macro_rules! codes {
@@ -172,8 +171,7 @@ impl Serialize for Activation {
 }
 
 /// Why an operator refers to another subgraph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CallRole {
     /// WHILE condition.
     Cond,

@@ -1,7 +1,6 @@
 //! Quantization parameters of a tensor, exactly as stored, and their reading:
 //! none, per-tensor, per-axis along a dimension, or blockwise.
 
-use serde::Serialize;
 use smallvec::SmallVec;
 
 use super::TensorId;
@@ -27,8 +26,7 @@ pub struct QuantParams {
 }
 
 /// The `QuantizationDetails` union.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum QuantDetails {
     /// Opaque custom quantization of this many bytes.
     Custom {
@@ -63,8 +61,7 @@ pub enum QuantDetails {
 }
 
 /// How a tensor is quantized, read from its parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Granularity {
     /// Not quantized (no scale).
     None,

@@ -552,8 +552,13 @@ fn markdown(pair: &Pair<'_>, c: &Comparison, w: &mut dyn Write) -> io::Result<()
 
 #[derive(Serialize)]
 struct JsonFinding<'a> {
+    kind: &'static str,
+    subgraph: u32,
+    qat_ops: Vec<u32>,
+    ptq_ops: Vec<u32>,
+    layer: Option<&'a str>,
     #[serde(flatten)]
-    finding: &'a Finding,
+    detail: super::json::JsonDetail,
     message: String,
     suggestion: String,
 }
@@ -568,33 +573,34 @@ struct JsonDoc<'a> {
     same_network: bool,
     verdict: String,
     findings: Vec<JsonFinding<'a>>,
-    alignment: JsonAlignment<'a>,
+    alignment: JsonAlignment,
 }
 
 #[derive(Serialize)]
 struct JsonModel<'a> {
     file: &'a str,
-    scheme: crate::analysis::SchemeKind,
+    scheme: &'static str,
 }
 
 #[derive(Serialize)]
-struct JsonAlignment<'a> {
-    subgraphs: &'a [SubgraphAlignment],
-    unpaired_ptq_subgraphs: &'a [crate::model::SubgraphId],
-    unpaired_qat_subgraphs: &'a [crate::model::SubgraphId],
+struct JsonAlignment {
+    subgraphs: Vec<super::json::JsonAlignedSubgraph>,
+    unpaired_ptq_subgraphs: Vec<u32>,
+    unpaired_qat_subgraphs: Vec<u32>,
 }
 
 fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> JsonDoc<'a> {
+    let ids = |v: &[OpId]| v.iter().map(|o| o.0).collect::<Vec<u32>>();
     JsonDoc {
         schema_version: JSON_SCHEMA_VERSION,
         tool: concat!("tflq ", env!("CARGO_PKG_VERSION")),
         ptq: JsonModel {
             file: pair.ptq_label,
-            scheme: c.ptq_scheme,
+            scheme: super::json::scheme_kind(c.ptq_scheme),
         },
         qat: JsonModel {
             file: pair.qat_label,
-            scheme: c.qat_scheme,
+            scheme: super::json::scheme_kind(c.qat_scheme),
         },
         placement_matches: c.placement_matches(),
         same_network: c.same_network(),
@@ -603,15 +609,20 @@ fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> JsonDoc<'a> {
             .findings
             .iter()
             .map(|f| JsonFinding {
-                finding: f,
+                kind: f.kind.name(),
+                subgraph: f.subgraph.0,
+                qat_ops: ids(&f.qat_ops),
+                ptq_ops: ids(&f.ptq_ops),
+                layer: f.layer.as_deref(),
+                detail: super::json::detail(&f.detail),
                 message: message(f),
                 suggestion: suggestion(f),
             })
             .collect(),
         alignment: JsonAlignment {
-            subgraphs: &c.alignment,
-            unpaired_ptq_subgraphs: &c.unpaired_subgraphs.0,
-            unpaired_qat_subgraphs: &c.unpaired_subgraphs.1,
+            subgraphs: c.alignment.iter().map(super::json::alignment).collect(),
+            unpaired_ptq_subgraphs: c.unpaired_subgraphs.0.iter().map(|s| s.0).collect(),
+            unpaired_qat_subgraphs: c.unpaired_subgraphs.1.iter().map(|s| s.0).collect(),
         },
     }
 }

@@ -653,8 +653,8 @@ struct JsonDoc<'a> {
     schema_version: u32,
     tool: &'static str,
     file: &'a str,
-    summary: &'a crate::analysis::Summary,
-    scheme: &'a crate::analysis::Scheme,
+    summary: super::json::JsonSummary<'a>,
+    scheme: super::json::JsonScheme<'a>,
     subgraphs: Vec<JsonSubgraph<'a>>,
     signatures: Vec<JsonSignature<'a>>,
 }
@@ -667,7 +667,7 @@ struct JsonSubgraph<'a> {
     outputs: &'a [TensorId],
     tensors: Vec<JsonTensor<'a>>,
     operators: Vec<JsonOperator<'a>>,
-    findings: &'a [Finding],
+    findings: Vec<super::json::JsonFinding<'a>>,
 }
 
 #[derive(Serialize)]
@@ -675,13 +675,13 @@ struct JsonQuant<'a> {
     scale: &'a [f32],
     zero_point: &'a [i64],
     quantized_dimension: i32,
-    granularity: crate::model::Granularity,
+    granularity: super::json::JsonGranularity,
     #[serde(skip_serializing_if = "<[f32]>::is_empty")]
     min: &'a [f32],
     #[serde(skip_serializing_if = "<[f32]>::is_empty")]
     max: &'a [f32],
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a crate::model::QuantDetails>,
+    details: Option<super::json::JsonDetails<'a>>,
 }
 
 #[derive(Serialize)]
@@ -707,8 +707,8 @@ struct JsonOperator<'a> {
     outputs: &'a [TensorId],
     intermediates: &'a [TensorId],
     fused_activation: Option<crate::model::Activation>,
-    calls: &'a [(crate::model::CallRole, SubgraphId)],
-    compute: Compute,
+    calls: Vec<(&'static str, SubgraphId)>,
+    compute: &'static str,
     layer: Option<&'a str>,
 }
 
@@ -755,10 +755,10 @@ fn json<'a>(model: &'a Model, insp: &'a Inspection, file: &'a str, view: View) -
                         scale: &q.scale,
                         zero_point: &q.zero_point,
                         quantized_dimension: q.quantized_dimension,
-                        granularity: q.granularity(),
+                        granularity: super::json::granularity(q.granularity()),
                         min: &q.min,
                         max: &q.max,
-                        details: q.details.as_deref(),
+                        details: q.details.as_deref().map(super::json::details),
                     }),
                 })
                 .collect(),
@@ -778,12 +778,20 @@ fn json<'a>(model: &'a Model, insp: &'a Inspection, file: &'a str, view: View) -
                     outputs: &o.outputs,
                     intermediates: &o.intermediates,
                     fused_activation: o.activation,
-                    calls: &o.calls,
-                    compute: insp.subgraphs[s].ops[i].compute,
+                    calls: o
+                        .calls
+                        .iter()
+                        .map(|(r, s)| (super::json::call_role(*r), *s))
+                        .collect(),
+                    compute: super::json::compute(insp.subgraphs[s].ops[i].compute),
                     layer: insp.subgraphs[s].ops[i].layer.as_deref(),
                 })
                 .collect(),
-            findings: &insp.subgraphs[s].findings,
+            findings: insp.subgraphs[s]
+                .findings
+                .iter()
+                .map(super::json::finding)
+                .collect(),
         })
         .collect();
     let signatures = model
@@ -810,8 +818,8 @@ fn json<'a>(model: &'a Model, insp: &'a Inspection, file: &'a str, view: View) -
         schema_version: JSON_SCHEMA_VERSION,
         tool: concat!("tflq ", env!("CARGO_PKG_VERSION")),
         file,
-        summary: &insp.summary,
-        scheme: &insp.scheme,
+        summary: super::json::summary(&insp.summary),
+        scheme: super::json::scheme(&insp.scheme),
         subgraphs,
         signatures,
     }

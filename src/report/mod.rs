@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod inspect;
+mod json;
 pub mod plan;
 pub mod snapshot;
 
