@@ -29,6 +29,7 @@ pub mod model;
 pub mod producer;
 pub mod report;
 pub mod rules;
+#[cfg(feature = "synth")]
 pub mod synth;
 
 pub use error::{Error, Result};
