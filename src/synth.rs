@@ -369,6 +369,16 @@ impl ModelBuilder {
         ops.len() - 1
     }
 
+    /// Reverse the order of a subgraph's operators in the file: a valid
+    /// graph whose file order is no execution order (for tests of order
+    /// independence).
+    pub fn reverse_ops(&mut self, sg: usize) -> &mut Self {
+        if let Some(ops) = self.sg(sg).operators.as_mut() {
+            ops.reverse();
+        }
+        self
+    }
+
     /// Set a subgraph's inputs and outputs.
     pub fn io(&mut self, sg: usize, inputs: &[i32], outputs: &[i32]) -> &mut Self {
         let s = self.sg(sg);

@@ -329,6 +329,49 @@ fn two_convs() -> Model<'static> {
     p.finish(x, b)
 }
 
+/// The same network with its operators written in reverse (a valid graph
+/// whose file order is no execution order).
+fn two_convs_reversed() -> Model<'static> {
+    let mut p = Net::new();
+    let (x, xq) = p.input();
+    let a = p.conv(xq, "conv_a", 0, I8);
+    let b = p.conv(a, "conv_b", 0, I8);
+    let out = p.unary(
+        BuiltinCode::DEQUANTIZE,
+        b,
+        "StatefulPartitionedCall:0",
+        F32,
+        None,
+    );
+    let sg = p.sg;
+    p.m.io(sg, &[x], &[out]);
+    p.m.reverse_ops(sg);
+    common::leak_load(p.m.finish())
+}
+
+#[test]
+fn ops_out_of_file_order_align_in_execution_order() {
+    let ptq = two_convs();
+    let qat = two_convs_reversed();
+    let g = tflq::graph::Graph::new(&qat.subgraphs[0]);
+    assert!(!g.file_order_is_topological());
+    for (p, q) in [(&ptq, &qat), (&qat, &ptq)] {
+        let cmp = compare(p, q, Options::default());
+        assert!(cmp.same_network());
+        assert!(cmp.findings.is_empty(), "{:?}", summary(&cmp));
+        assert_eq!(cmp.alignment[0].compute.matched, 2);
+    }
+    // The plan walks the execution order too: conv_a before conv_b.
+    let insp = tflq::analysis::inspect(&qat);
+    let plan = tflq::advice::plan(&qat, &insp);
+    let names: Vec<_> = plan
+        .layers
+        .iter()
+        .filter_map(|l| l.layer.as_deref())
+        .collect();
+    assert_eq!(names, ["conv_a", "conv_b"]);
+}
+
 /// QAT: conv_a's own output quantizer disagrees with conv_b's input range,
 /// so a requantize (op #2) sits between them.
 fn two_convs_with_requantize() -> Model<'static> {

@@ -355,7 +355,7 @@ pub struct Skeleton {
 pub fn skeleton(sg: &Subgraph, graph: &Graph<'_>, layers: &[OpInfo]) -> Skeleton {
     let mut ops = Vec::new();
     let mut view = Vec::new();
-    for op in sg.op_ids() {
+    for op in graph.execution_order() {
         let o = sg.op(op);
         if rules::is_quantize_or_dequantize(&o.kind) {
             continue;
