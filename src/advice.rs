@@ -7,6 +7,8 @@
 //! to change for one finding; it is chosen from the finding's facts by
 //! [`suggest`], never by a renderer.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use petgraph::unionfind::UnionFind;
 
 use crate::analysis::{Compute, Inspection, OpInfo, SchemeKind, SubgraphQuant};
@@ -632,10 +634,11 @@ fn plan_subgraph(
             .collect();
         let (action, reasons) = op_action(graph, op, info.compute, &group_of, groups, &sq.ops);
         let idx = owner.as_ref().and_then(|name| {
-            out[first_new..]
-                .iter()
-                .position(|l| l.layer.as_ref() == Some(name))
-                .map(|i| i + first_new)
+            out.iter()
+                .enumerate()
+                .skip(first_new)
+                .find(|(_, l)| l.layer.as_ref() == Some(name))
+                .map(|(i, _)| i)
         });
         let entry = match idx {
             Some(i) => &mut out[i],
@@ -657,8 +660,10 @@ fn plan_subgraph(
                         outputs: Vec::new(),
                     },
                 });
-                let last = out.len() - 1;
-                &mut out[last]
+                match out.last_mut() {
+                    Some(e) => e,
+                    None => continue,
+                }
             }
         };
         for f in folded {
@@ -721,7 +726,7 @@ fn plan_subgraph(
                     .and_then(|g| groups.get(g))
                     .is_some_and(|g| g.sources.contains(&op));
                 if int && own && !fixed {
-                    own_scales += 1;
+                    own_scales = own_scales.saturating_add(1);
                 }
                 if let Some(g) = group_of[t.index()].and_then(|g| groups.get(g)) {
                     for other in g.sources.iter().chain(&g.members) {

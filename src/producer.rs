@@ -10,6 +10,8 @@
 //! Names are debug data: everything here is a best reading that graph
 //! matching must not rely on alone.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::sync::LazyLock;
 
 use memchr::memmem;
@@ -173,7 +175,7 @@ fn keras_scoped(model: &Model) -> bool {
     for sg in &model.subgraphs {
         for op in &sg.operators {
             if let Some(t) = op.outputs.first() {
-                total += 1;
+                total = total.saturating_add(1);
                 if keras::has_tfmot_marks(sg.tensor(*t).name)
                     || sg.tensor(*t).name.split(';').any(|p| {
                         let mut c = p.split('/');
@@ -183,12 +185,12 @@ fn keras_scoped(model: &Model) -> bool {
                         )
                     })
                 {
-                    scoped += 1;
+                    scoped = scoped.saturating_add(1);
                 }
             }
         }
     }
-    total > 0 && scoped * 2 > total
+    total > 0 && scoped > total / 2
 }
 
 /// Keras names through the TF converter, and tfmot's marks.

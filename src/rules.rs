@@ -12,6 +12,8 @@
 //! (scale, zero point) covers, with checked arithmetic for values read from
 //! a file.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use crate::model::{BuiltinCode as C, DType, OpKind};
 
 /// Operands that must carry one (scale, zero point) together with every output.

@@ -1,6 +1,8 @@
 //! Analyses: pure functions from a [`Model`] to plain data. No printing and
 //! no formatting here; [`crate::report`] turns the data into text.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 pub mod quant;
 pub mod summary;
 

@@ -700,6 +700,10 @@ fn spec_checks(sg: &Subgraph, op: OpId) -> Vec<FindingKind> {
 }
 
 /// Decide the scheme from per-subgraph analyses.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "counts of in-memory elements, bounded by their number"
+)]
 pub fn scheme(model: &Model, producer: Producer, subgraphs: &[SubgraphQuant]) -> Scheme {
     let (mut int8, mut int16, mut float, mut hybrid) = (0, 0, 0, 0);
     let (mut quantize, mut requantize, mut dequantize, mut constant_dequantize) = (0, 0, 0, 0);

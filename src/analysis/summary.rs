@@ -107,6 +107,10 @@ pub struct Summary {
 }
 
 /// Summarise a model.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "counts of in-memory elements, bounded by their number"
+)]
 pub fn summarize(model: &Model) -> Summary {
     let subgraphs = model
         .subgraphs

@@ -83,7 +83,7 @@ impl ComputeCoverage {
     /// At least half of the larger side's compute ops have a counterpart: the
     /// two look like conversions of one network.
     pub fn same_network(&self) -> bool {
-        self.matched * 2 >= self.ptq.max(self.qat)
+        self.matched >= self.ptq.max(self.qat).div_ceil(2)
     }
 }
 
@@ -127,6 +127,10 @@ impl AlignOp {
 
 /// Align two sequences of compute ops; returns (index in `a`, index in `b`,
 /// evidence) pairs in increasing order on both sides.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "positions and lengths of in-memory slices, bounded by their lengths"
+)]
 pub fn align_sequences(a: &[AlignOp], b: &[AlignOp]) -> Vec<(usize, usize, Evidence)> {
     let mut anchors = unique_pairs(
         a,
@@ -174,6 +178,10 @@ fn mark(n: usize, it: impl Iterator<Item = usize>) -> Vec<bool> {
 }
 
 /// Pairs whose key occurs exactly once on each side.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "counts of in-memory elements, bounded by their number"
+)]
 fn unique_pairs(
     a: &[AlignOp],
     b: &[AlignOp],
@@ -205,6 +213,10 @@ fn unique_pairs(
 }
 
 /// The longest chain of pairs increasing on both sides (patience sorting).
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "positions and lengths of in-memory slices, bounded by their lengths"
+)]
 fn longest_increasing(mut pairs: Vec<(usize, usize, Evidence)>) -> Vec<(usize, usize, Evidence)> {
     pairs.sort_unstable();
     let mut tails: Vec<usize> = Vec::new(); // index into pairs of the tail of each length
@@ -230,6 +242,10 @@ fn longest_increasing(mut pairs: Vec<(usize, usize, Evidence)>) -> Vec<(usize, u
     out
 }
 
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "positions and lengths of in-memory slices, bounded by their lengths"
+)]
 fn fill_gap(
     a: &[AlignOp],
     b: &[AlignOp],

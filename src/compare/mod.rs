@@ -3,6 +3,8 @@
 //! remove (B-1), ops to quantize (B-2), and informational differences (ranges,
 //! weight granularity, fusion, structure). Pure data; `report::compare` words it.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 pub mod align;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -796,7 +798,7 @@ impl Ctx<'_> {
                 {
                     continue;
                 }
-                if run.last().is_some_and(|l| l.0 + 1 != o.0) {
+                if run.last().is_some_and(|l| l.0.checked_add(1) != Some(o.0)) {
                     runs.push(std::mem::take(&mut run));
                 }
                 run.push(o);
