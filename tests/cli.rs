@@ -444,3 +444,59 @@ fn bad_standard_input_is_one_error_line() {
         "error: only one of the two models can be read from standard input (-)\n"
     );
 }
+
+/// Pairs compare cannot judge are refused with exit 2 and one line naming
+/// what each file is, even under --fail-on (which would otherwise pass them).
+#[test]
+fn compare_refuses_pairs_it_cannot_judge() {
+    let cases: [(&str, &str, &[&str]); 5] = [
+        // arguments swapped
+        (
+            "qat_full.tflite",
+            "ptq_int8.tflite",
+            &["is a QAT conversion", "is a PTQ conversion", "swap them"],
+        ),
+        // a float baseline
+        (
+            "float.tflite",
+            "qat_full.tflite",
+            &["is a float model", "needs a full-integer PTQ conversion"],
+        ),
+        // a float16 baseline
+        (
+            "float16.tflite",
+            "qat_full.tflite",
+            &["is a float16-weights model"],
+        ),
+        // a dynamic-range baseline
+        (
+            "dynamic_range.tflite",
+            "qat_full.tflite",
+            &["is a dynamic-range model"],
+        ),
+        // two networks
+        (
+            "ptq_int8.tflite",
+            "ptq_maximum.tflite",
+            &[
+                "are not conversions of one network",
+                "only 4 of 7 PTQ and 9 QAT",
+            ],
+        ),
+    ];
+    for (ptq, qat, needles) in cases {
+        let out = tflq()
+            .args(["compare", "--fail-on", "add-quantizer,remove-quantizer"])
+            .arg(format!("testdata/{ptq}"))
+            .arg(format!("testdata/{qat}"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{ptq} {qat}: {err}");
+        assert!(out.stdout.is_empty(), "{ptq} {qat}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        for n in needles {
+            assert!(err.contains(n), "{ptq} {qat}: missing {n:?} in {err}");
+        }
+    }
+}

@@ -585,11 +585,17 @@ fn every_format_of_every_pair() {
 fn different_networks_are_called_out() {
     let c = pair("ptq_int8.tflite", "ptq_maximum.tflite");
     assert!(!c.same_network());
+    assert!(matches!(
+        c.problem,
+        Some(tflq::compare::PairProblem::NotOneNetwork { .. })
+    ));
     let a = &c.alignment[0];
     assert_eq!((a.compute.ptq, a.compute.qat), (7, 9));
     assert!(a.compute.matched * 2 < 9);
     for (p, q) in PAIRS {
-        assert!(pair(p, q).same_network(), "{p} {q}");
+        let c = pair(p, q);
+        assert!(c.same_network(), "{p} {q}");
+        assert_eq!(c.problem, None, "{p} {q}");
     }
 }
 

@@ -77,13 +77,22 @@ pub struct ComputeCoverage {
     pub ptq: usize,
     /// Compute ops in the QAT subgraph.
     pub qat: usize,
+    /// Unmatched PTQ ops a quantization difference explains (an activation
+    /// QAT fused).
+    pub explained_ptq: usize,
+    /// Unmatched QAT ops a quantization difference explains (the MUL/ADD of
+    /// an unfolded BatchNorm, an activation PTQ fused).
+    pub explained_qat: usize,
 }
 
 impl ComputeCoverage {
-    /// At least half of the larger side's compute ops have a counterpart: the
-    /// two look like conversions of one network.
+    /// At least half of the larger side's compute ops, not counting those a
+    /// quantization difference explains, have a counterpart: the two look
+    /// like conversions of one network.
     pub fn same_network(&self) -> bool {
-        self.matched >= self.ptq.max(self.qat).div_ceil(2)
+        let ptq = self.ptq.saturating_sub(self.explained_ptq);
+        let qat = self.qat.saturating_sub(self.explained_qat);
+        self.matched >= ptq.max(qat).div_ceil(2)
     }
 }
 
@@ -482,6 +491,8 @@ pub fn align_subgraphs(
         matched: pairs.len(),
         ptq: sp.ops.len(),
         qat: sq.ops.len(),
+        explained_ptq: 0,
+        explained_qat: 0,
     };
     let mut matches: Vec<Match> = pairs
         .iter()

@@ -208,6 +208,70 @@ pub struct Finding {
     pub suggestion: Suggestion,
 }
 
+/// What a file is, as far as compare is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    /// A post-training integer conversion.
+    Ptq(SchemeKind),
+    /// A conversion of a tfmot QAT graph (metadata or fake-quant names).
+    Qat(SchemeKind),
+    /// No integer compute (float, float16 weights, dynamic range).
+    NotInteger(SchemeKind),
+}
+
+impl FileRole {
+    /// Read the role from an inspection.
+    pub fn of(insp: &Inspection) -> FileRole {
+        let kind = insp.scheme.kind;
+        let integer = matches!(
+            kind,
+            SchemeKind::FullInteger
+                | SchemeKind::Int16x8
+                | SchemeKind::MixedInt8
+                | SchemeKind::MixedInt16x8
+        );
+        if insp.scheme.qat {
+            FileRole::Qat(kind)
+        } else if integer {
+            FileRole::Ptq(kind)
+        } else {
+            FileRole::NotInteger(kind)
+        }
+    }
+
+    /// The scheme.
+    pub fn scheme(self) -> SchemeKind {
+        match self {
+            FileRole::Ptq(k) | FileRole::Qat(k) | FileRole::NotInteger(k) => k,
+        }
+    }
+}
+
+/// Why two files cannot be compared as PTQ then QAT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairProblem {
+    /// The PTQ slot holds a QAT conversion (the arguments are swapped, or two
+    /// QAT files were given).
+    QatAsBaseline {
+        /// The first file.
+        ptq: FileRole,
+        /// The second file.
+        qat: FileRole,
+    },
+    /// The PTQ slot holds a model with no integer compute.
+    BaselineNotInteger {
+        /// The first file.
+        ptq: FileRole,
+    },
+    /// Too few compute ops align for the two to be one network.
+    NotOneNetwork {
+        /// The subgraph.
+        subgraph: SubgraphId,
+        /// Its coverage.
+        coverage: ComputeCoverage,
+    },
+}
+
 /// Result of a comparison.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
@@ -221,6 +285,11 @@ pub struct Comparison {
     pub unpaired_subgraphs: (Vec<SubgraphId>, Vec<SubgraphId>),
     /// Findings, by subgraph, kind and first QAT op.
     pub findings: Vec<Finding>,
+    /// What each file is.
+    pub roles: (FileRole, FileRole),
+    /// Why the pair cannot be compared, if it cannot: then the findings mean
+    /// nothing and the command line refuses the pair.
+    pub problem: Option<PairProblem>,
 }
 
 impl Comparison {
@@ -282,7 +351,11 @@ pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
             sq: &sq,
             options,
         };
-        findings.extend(ctx.findings());
+        let (f, (explained_ptq, explained_qat)) = ctx.findings();
+        findings.extend(f);
+        let mut a = a;
+        a.compute.explained_ptq = explained_ptq;
+        a.compute.explained_qat = explained_qat;
         alignment.push(a);
     }
     findings.sort_by(|x, y| {
@@ -293,7 +366,24 @@ pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
             y.ptq_ops.first(),
         ))
     });
+    let roles = (FileRole::of(&ip), FileRole::of(&iq));
+    let problem = match roles {
+        (FileRole::Qat(_), _) => Some(PairProblem::QatAsBaseline {
+            ptq: roles.0,
+            qat: roles.1,
+        }),
+        (FileRole::NotInteger(_), _) => Some(PairProblem::BaselineNotInteger { ptq: roles.0 }),
+        _ => alignment
+            .iter()
+            .find(|a| !a.compute.same_network())
+            .map(|a| PairProblem::NotOneNetwork {
+                subgraph: a.qat,
+                coverage: a.compute,
+            }),
+    };
     Comparison {
+        roles,
+        problem,
         ptq_scheme: ip.scheme.kind,
         qat_scheme: iq.scheme.kind,
         alignment,
@@ -361,7 +451,9 @@ impl Ctx<'_> {
         self.ptq_by_qat.get(qat.index()).copied().flatten()
     }
 
-    fn findings(&self) -> Vec<Finding> {
+    /// The findings, and how many unmatched (PTQ, QAT) compute ops a
+    /// quantization difference explains.
+    fn findings(&self) -> (Vec<Finding>, (usize, usize)) {
         let mut out = Vec::new();
         let covered = self.add_quantizer(&mut out);
         self.remove_quantizer(&covered, &mut out);
@@ -369,7 +461,13 @@ impl Ctx<'_> {
         self.structure(&covered, &fused, &mut out);
         self.granularity(&mut out);
         self.ranges(&mut out);
-        out
+        let bn = self
+            .a
+            .unmatched_qat
+            .iter()
+            .filter(|o| !fused.0.contains(o) && self.bn_unfolded(&[**o]))
+            .count();
+        (out, (fused.1.len(), fused.0.len().saturating_add(bn)))
     }
 
     fn finding(
@@ -547,10 +645,23 @@ impl Ctx<'_> {
         }
     }
 
+    /// The op computing `t` in the QAT model, looking through QUANTIZE and
+    /// DEQUANTIZE ops (a bounded walk: quantizer chains are short).
+    fn producer_through_quantizers(&self, t: TensorId) -> Option<OpId> {
+        let mut p = self.gq.producer(t)?;
+        for _ in 0..8 {
+            if !rules::is_quantize_or_dequantize(&self.qat.op(p).kind) {
+                return Some(p);
+            }
+            let input = self.qat.op(p).inputs.first().copied().flatten()?;
+            p = self.gq.producer(input)?;
+        }
+        None
+    }
+
     /// MUL and/or ADD with constant operands right after a conv in the QAT
     /// model, unmatched in PTQ (where BN folded into the conv).
     fn bn_unfolded(&self, ops: &[OpId]) -> bool {
-        let g = self.gq;
         ops.iter().any(|&o| {
             let op = self.qat.op(o);
             (op.kind.is(BuiltinCode::MUL) || op.kind.is(BuiltinCode::ADD))
@@ -558,12 +669,16 @@ impl Ctx<'_> {
                 && op
                     .present_inputs()
                     .any(|t| self.qat.tensor(t).is_constant())
-                && op.present_inputs().filter_map(|t| g.producer(t)).any(|p| {
-                    // The conv a BatchNorm follows, or the BatchNorm's own
-                    // MUL before its ADD.
-                    let k = &self.qat.op(p).kind;
-                    rules::rule(k).conv_like || k.is(BuiltinCode::MUL)
-                })
+                && op
+                    .present_inputs()
+                    .filter_map(|t| self.producer_through_quantizers(t))
+                    .any(|p| {
+                        // The conv a BatchNorm follows (possibly through the
+                        // DEQUANTIZE of a float island), or the BatchNorm's
+                        // own MUL before its ADD.
+                        let k = &self.qat.op(p).kind;
+                        rules::rule(k).conv_like || k.is(BuiltinCode::MUL)
+                    })
         })
     }
 

@@ -7,8 +7,10 @@ use serde::Serialize;
 
 use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, scale, scale_short};
 use crate::advice::{InputSide, OutputSide, Suggestion};
+use crate::analysis::SchemeKind;
 use crate::compare::{
-    Comparison, Detail, Evidence, Finding, Kind, Removal, Side, SubgraphAlignment,
+    Comparison, Detail, Evidence, FileRole, Finding, Kind, PairProblem, Removal, Side,
+    SubgraphAlignment,
 };
 use crate::model::{Granularity, OpId, OpKind};
 
@@ -384,16 +386,59 @@ pub fn render(
     }
 }
 
-fn verdict(c: &Comparison) -> String {
+/// What a file is, in words: `a QAT conversion (full-integer int8)`.
+pub fn role(r: FileRole) -> String {
+    match r {
+        FileRole::Ptq(k) => format!("a PTQ conversion ({k})"),
+        FileRole::Qat(k) => format!("a QAT conversion ({k})"),
+        FileRole::NotInteger(SchemeKind::Float) => "a float model".to_owned(),
+        FileRole::NotInteger(SchemeKind::Float16Weights) => "a float16-weights model".to_owned(),
+        FileRole::NotInteger(SchemeKind::DynamicRange) => {
+            "a dynamic-range model (float activations)".to_owned()
+        }
+        FileRole::NotInteger(k) => format!("a model with no integer compute ({k})"),
+    }
+}
+
+/// The one line saying why the pair cannot be compared.
+pub fn problem(pair: &Pair<'_>, p: &PairProblem) -> String {
+    match p {
+        PairProblem::QatAsBaseline { ptq, qat } => {
+            if matches!(qat, FileRole::Ptq(_)) {
+                format!(
+                    "{} is {} and {} is {}: compare takes the PTQ conversion first, then the QAT one; swap them",
+                    pair.ptq_label,
+                    role(*ptq),
+                    pair.qat_label,
+                    role(*qat)
+                )
+            } else {
+                format!(
+                    "{} (the first file) is {}, and {} is {}: compare needs a full-integer PTQ conversion of the same network first, then the QAT one",
+                    pair.ptq_label,
+                    role(*ptq),
+                    pair.qat_label,
+                    role(*qat)
+                )
+            }
+        }
+        PairProblem::BaselineNotInteger { ptq } => format!(
+            "{} (the first file) is {}: compare needs a full-integer PTQ conversion of the same network as the baseline (representative dataset, optimizations=[tf.lite.Optimize.DEFAULT])",
+            pair.ptq_label,
+            role(*ptq)
+        ),
+        PairProblem::NotOneNetwork { subgraph, coverage } => format!(
+            "{} and {} are not conversions of one network: in subgraph {subgraph} only {} of {} PTQ and {} QAT compute ops align",
+            pair.ptq_label, pair.qat_label, coverage.matched, coverage.ptq, coverage.qat
+        ),
+    }
+}
+
+fn verdict(pair: &Pair<'_>, c: &Comparison) -> String {
     let add = c.count(Kind::AddQuantizer);
     let remove = c.count(Kind::RemoveQuantizer);
-    if !c.same_network()
-        && let Some(a) = c.alignment.iter().find(|a| !a.compute.same_network())
-    {
-        return format!(
-            "These do not look like two conversions of one network: in subgraph {}, only {} of {} PTQ and {} QAT compute ops align. Placement findings are not reliable.",
-            a.qat, a.compute.matched, a.compute.ptq, a.compute.qat
-        );
+    if let Some(p) = &c.problem {
+        return format!("Not comparable: {}.", problem(pair, p));
     }
     if c.placement_matches() {
         "QAT quantizer placement matches PTQ: nothing to add or remove.".to_owned()
@@ -431,7 +476,7 @@ fn text(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io:
     writeln!(w, "tflq compare, text format 1")?;
     writeln!(w, "ptq: {} ({})", pair.ptq_label, c.ptq_scheme)?;
     writeln!(w, "qat: {} ({})", pair.qat_label, c.qat_scheme)?;
-    writeln!(w, "verdict: {}", verdict(c))?;
+    writeln!(w, "verdict: {}", verdict(pair, c))?;
     for a in &c.alignment {
         writeln!(w, "alignment {}", alignment_line(a))?;
     }
@@ -486,7 +531,7 @@ fn table(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io
     } else {
         Tone::Bad
     };
-    writeln!(w, "{}", style.paint(&verdict(c), tone_v))?;
+    writeln!(w, "{}", style.paint(&verdict(pair, c), tone_v))?;
     if c.findings.is_empty() {
         return Ok(());
     }
@@ -517,7 +562,7 @@ fn markdown(pair: &Pair<'_>, c: &Comparison, w: &mut dyn Write) -> io::Result<()
     writeln!(w, "- PTQ: `{}` ({})", pair.ptq_label, c.ptq_scheme)?;
     writeln!(w, "- QAT: `{}` ({})", pair.qat_label, c.qat_scheme)?;
     writeln!(w)?;
-    writeln!(w, "**{}**", verdict(c))?;
+    writeln!(w, "**{}**", verdict(pair, c))?;
     if !c.findings.is_empty() {
         writeln!(w)?;
         writeln!(
@@ -604,7 +649,7 @@ fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> JsonDoc<'a> {
         },
         placement_matches: c.placement_matches(),
         same_network: c.same_network(),
-        verdict: verdict(c),
+        verdict: verdict(pair, c),
         findings: c
             .findings
             .iter()

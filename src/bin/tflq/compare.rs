@@ -95,6 +95,9 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
         ptq_label: &pl,
         qat_label: &ql,
     };
+    if let Some(p) = &c.problem {
+        anyhow::bail!("{}", tflq::report::compare::problem(&pair, p));
+    }
     tflq::report::compare::render(&pair, &c, format, style, out)?;
     let fail = o.fail_on.iter().any(|k| c.count(*k) > 0);
     crate::exit_without_freeing((ptq, qat, c));
