@@ -148,28 +148,75 @@ fn colour_is_off_under_no_color_and_on_when_forced() {
     assert!(String::from_utf8_lossy(&out.stdout).contains('\x1b'));
 }
 
+/// Run `tflq` with its standard output on a pipe whose reader is gone, as
+/// `tflq ... | head -c 10` has once `head` exits: every write fails with
+/// EPIPE (Rust ignores SIGPIPE).
+fn with_closed_stdout(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    tflq()
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
 #[test]
-fn broken_pipe_exits_quietly() {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = tflq()
-        .args(["inspect", "testdata/qat_partial.tflite", "--format", "text"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read one byte, then close the pipe, as `| head -c1` does.
-    let mut stdout = child.stdout.take().unwrap();
-    let mut one = [0u8; 1];
-    stdout.read_exact(&mut one).unwrap();
-    drop(stdout);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn a_closed_pipe_is_quiet_in_every_format() {
+    // 332 ops: every output below is far larger than the 8 KiB that
+    // standard output buffers, so writes fail inside the renderers (for JSON,
+    // inside serde_json), not only at the final flush.
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("chain.tflite");
+    std::fs::write(&model, tflq::synth::int8_chain(110, 64)).unwrap();
+    let m = model.to_str().unwrap();
+    let mut runs: Vec<(Vec<&str>, i32)> = Vec::new();
+    for format in ["table", "text", "json"] {
+        for section in [None, Some("--ops"), Some("--tensors"), Some("--findings")] {
+            let mut args = vec!["inspect", m, "--format", format];
+            args.extend(section);
+            runs.push((args, 0));
+        }
+    }
+    for format in ["table", "text", "json", "markdown"] {
+        runs.push((vec!["compare", m, m, "--format", format], 0));
+        // A gate keeps its verdict when nobody reads the report.
+        runs.push((
+            vec![
+                "compare",
+                "testdata/ptq_int8.tflite",
+                "testdata/qat_partial.tflite",
+                "--format",
+                format,
+                "--fail-on",
+                "add-quantizer",
+            ],
+            1,
+        ));
+    }
+    runs.push((vec!["snapshot", m], 0));
+    runs.push((vec!["snapshot", m, "--with-scales"], 0));
+    runs.push((
+        vec![
+            "snapshot",
+            "testdata/qat_partial.tflite",
+            "--check",
+            "tests/data/ptq_int8.tflq-snapshot",
+        ],
+        1,
+    ));
+    for (args, code) in runs {
+        let out = with_closed_stdout(&args);
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).as_ref()
+            ),
+            (Some(code), ""),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

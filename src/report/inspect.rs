@@ -56,7 +56,9 @@ pub fn render(
     match format {
         Format::Json => {
             let doc = json(model, insp, file, view);
-            serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::other)?;
+            // io::Error::from gives back the writer's own error (a broken
+            // pipe stays a broken pipe), not serde_json's wrapper of it.
+            serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::from)?;
             writeln!(w)
         }
         Format::Text => text(model, insp, file, view, style, w),

@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         }
     };
     let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = io::BufWriter::new(UntilClosed::new(stdout.lock()));
     let result = match cli.command {
         Command::Inspect(o) => inspect::run(o, &mut out),
         Command::Compare(o) => compare::run(o, &mut out),
@@ -83,8 +83,10 @@ fn main() -> ExitCode {
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match result {
+        // Output that nobody reads any more is not an error; the exit status
+        // is still the command's (a --fail-on gate or a snapshot difference
+        // stays 1).
         Ok(code) => ExitCode::from(code),
-        Err(e) if is_broken_pipe(&e) => ExitCode::from(OK),
         Err(e) => {
             let _ = writeln!(io::stderr(), "error: {e:#}");
             ExitCode::from(ERROR)
@@ -92,12 +94,51 @@ fn main() -> ExitCode {
     }
 }
 
-/// `tflq inspect m.tflite | head` closes the pipe early: not an error.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-    })
+/// Standard output that goes quiet once its reader has gone: `tflq inspect
+/// m.tflite | head` closes the pipe early. The first write that fails with a
+/// broken pipe, and every write after it, succeed without writing, so each
+/// renderer finishes whatever error type it would have wrapped the failure in
+/// (serde_json wraps io errors in its own), and `main` sees `closed`.
+struct UntilClosed<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> UntilClosed<W> {
+    fn new(inner: W) -> Self {
+        UntilClosed {
+            inner,
+            closed: false,
+        }
+    }
+
+    fn quiet<T>(&mut self, r: io::Result<T>, closed_value: T) -> io::Result<T> {
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(closed_value)
+            }
+            r => r,
+        }
+    }
+}
+
+impl<W: Write> Write for UntilClosed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let r = self.inner.write(buf);
+        self.quiet(r, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = self.inner.flush();
+        self.quiet(r, ())
+    }
 }
 
 /// The path that stands for standard input.
