@@ -93,41 +93,43 @@ pub enum OutputSide {
 /// What `tflq compare` tells the user to change for one finding.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Suggestion {
-    /// A requantize caused by a same-scale op's own output quantizer: give
-    /// `layer` no output quantizer.
-    NoOutputQuantizer {
-        /// The layer to change.
-        layer: Option<String>,
-        /// The same-scale op.
-        op: OpKind,
-    },
-    /// A requantize between two layers: keep only the consumer's range.
-    KeepOneQuantizer {
-        /// The layer whose output quantizer goes.
-        producer: Option<String>,
-        /// The layer whose range stays.
-        consumer: Option<String>,
+    /// A requantize PTQ does not have: the layers sharing the scale need
+    /// one quantizer between them.
+    Requantize {
+        /// The layers to change (empty: no annotation change removes it).
+        culprits: Vec<Culprit>,
+        /// The same-scale op whose scale constraint forces it, if any.
+        constraint: Option<OpKind>,
+        /// Output scale / input scale of the requantize.
+        ratio: Option<f32>,
+        /// The scales differ by under 1% with the same zero point: the
+        /// op costs little.
+        near_free: bool,
     },
     /// A QUANTIZE/DEQUANTIZE round trip around a value consumed in float.
     RemoveRoundTrip {
         /// The layer carrying the fake-quant.
         layer: Option<String>,
+        /// The layers to change.
+        culprits: Vec<Culprit>,
     },
     /// A single extra QUANTIZE or DEQUANTIZE.
     RemoveBoundary {
         /// The layer carrying the fake-quant.
         layer: Option<String>,
+        /// The layers to change.
+        culprits: Vec<Culprit>,
     },
     /// Nothing in the QAT model is integer: quantize the whole model.
     QuantizeWholeModel,
-    /// Annotate the float region's layers.
+    /// Change the annotation of the float region's layers.
     Annotate {
-        /// Layers the default registry supports.
-        layers: Vec<String>,
+        /// The layers to change, with the plan's action.
+        culprits: Vec<Culprit>,
+        /// Layers of the region tfmot's registry does not know (by op).
+        unsupported: Vec<(String, OpKind)>,
         /// A BatchNorm there was left unfolded: annotate it with its conv.
         fold_batchnorm: bool,
-        /// Layers the registry does not support, with their op.
-        unsupported: Vec<(String, OpKind)>,
         /// Where the region's input gets its range.
         input: InputSide,
         /// Where its output gets its range.
@@ -171,28 +173,38 @@ pub enum Suggestion {
     MatchIoTypes,
 }
 
+/// Whether a requantize from `from` to `to` is nearly free: the same zero
+/// point (±1) and scales within 1%.
+pub fn near_free(from: Option<(f32, i64)>, to: Option<(f32, i64)>) -> bool {
+    match (from, to) {
+        (Some(a), Some(b)) => {
+            let zp_close = a.1.checked_sub(b.1).is_some_and(|d| d.abs() <= 1);
+            let m = a.0.abs().max(b.0.abs());
+            zp_close && m > 0.0 && (a.0 - b.0).abs() / m < 0.01
+        }
+        _ => false,
+    }
+}
+
 /// Choose the suggestion for a finding from its facts. `layer` is the
-/// finding's layer.
-pub fn suggest(detail: &Detail, layer: Option<&str>) -> Suggestion {
+/// finding's layer, `culprits` the layers whose annotation must change.
+pub fn suggest(detail: &Detail, layer: Option<&str>, culprits: &[Culprit]) -> Suggestion {
     let layer = layer.map(str::to_owned);
+    let culprits = culprits.to_vec();
     match detail {
         Detail::Remove(Removal::Requantize {
+            from,
+            to,
             same_scale_op,
-            producer_layer,
-            consumer_layer,
             ..
-        }) => match same_scale_op {
-            Some((_, k)) => Suggestion::NoOutputQuantizer {
-                layer,
-                op: k.clone(),
-            },
-            None => Suggestion::KeepOneQuantizer {
-                producer: producer_layer.clone(),
-                consumer: consumer_layer.clone(),
-            },
+        }) => Suggestion::Requantize {
+            culprits,
+            constraint: same_scale_op.as_ref().map(|(_, k)| k.clone()),
+            ratio: from.zip(*to).map(|(a, b)| b.0 / a.0),
+            near_free: near_free(*from, *to),
         },
-        Detail::Remove(Removal::RoundTrip) => Suggestion::RemoveRoundTrip { layer },
-        Detail::Remove(Removal::Boundary { .. }) => Suggestion::RemoveBoundary { layer },
+        Detail::Remove(Removal::RoundTrip) => Suggestion::RemoveRoundTrip { layer, culprits },
+        Detail::Remove(Removal::Boundary { .. }) => Suggestion::RemoveBoundary { layer, culprits },
         Detail::Add {
             layers,
             unsupported,
@@ -206,15 +218,14 @@ pub fn suggest(detail: &Detail, layer: Option<&str>) -> Suggestion {
             if *whole_model {
                 return Suggestion::QuantizeWholeModel;
             }
-            let supported = layers
-                .iter()
-                .filter(|l| !unsupported.iter().any(|(u, _)| u == *l))
-                .cloned()
-                .collect();
             Suggestion::Annotate {
-                layers: supported,
+                unsupported: unsupported
+                    .iter()
+                    .filter(|(l, _)| !culprits.iter().any(|c| &c.layer == l))
+                    .cloned()
+                    .collect(),
+                culprits,
                 fold_batchnorm: *batchnorm_unfolded,
-                unsupported: unsupported.clone(),
                 input: if *reads_graph_input {
                     InputSide::GraphInput
                 } else if !entries.is_empty() {
@@ -310,6 +321,9 @@ pub struct WeightFacts {
     pub symmetric: bool,
 }
 
+/// How many layers sharing a scale a plan entry lists by name.
+pub const SHARES_LISTED: usize = 16;
+
 /// The facts behind a layer's action, read from the PTQ file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerFacts {
@@ -321,8 +335,11 @@ pub struct LayerFacts {
     pub output_dtype: Option<DType>,
     /// The output's fixed (scale, zero point), when the kernel fixes it.
     pub fixed_output: Option<(f32, i64)>,
-    /// Other layers whose tensors share its output's scale and zero point.
+    /// Other layers whose tensors share its output's scale and zero point
+    /// (the first [`SHARES_LISTED`]).
     pub shares_scale_with: Vec<String>,
+    /// How many other layers share it in all.
+    pub shares_scale_count: usize,
     /// The layer's outputs (tensors read outside it or graph outputs), with
     /// whether each is integer.
     pub outputs: Vec<bool>,
@@ -614,6 +631,9 @@ fn plan_subgraph(
     }
     // Entries of this subgraph, by owning layer (None: one per unnamed op).
     let first_new = out.len();
+    // Entry of each layer name, and of each op, for linear-time lookups.
+    let mut entry_of_layer: std::collections::HashMap<String, usize> = Default::default();
+    let mut entry_of_op: Vec<Option<usize>> = vec![None; sg.operators.len()];
     for &op in order {
         let o = sg.op(op);
         let Some(info) = sq.ops.get(op.index()) else {
@@ -633,13 +653,18 @@ fn plan_subgraph(
             .cloned()
             .collect();
         let (action, reasons) = op_action(graph, op, info.compute, &group_of, groups, &sq.ops);
-        let idx = owner.as_ref().and_then(|name| {
-            out.iter()
-                .enumerate()
-                .skip(first_new)
-                .find(|(_, l)| l.layer.as_ref() == Some(name))
-                .map(|(i, _)| i)
-        });
+        let idx = owner
+            .as_ref()
+            .and_then(|name| entry_of_layer.get(name).copied());
+        let entry_index = idx.unwrap_or(out.len());
+        if let Some(slot) = entry_of_op.get_mut(op.index()) {
+            *slot = Some(entry_index);
+        }
+        if idx.is_none()
+            && let Some(name) = &owner
+        {
+            entry_of_layer.insert(name.clone(), entry_index);
+        }
         let entry = match idx {
             Some(i) => &mut out[i],
             None => {
@@ -657,6 +682,7 @@ fn plan_subgraph(
                         output_dtype: None,
                         fixed_output: None,
                         shares_scale_with: Vec::new(),
+                        shares_scale_count: 0,
                         outputs: Vec::new(),
                     },
                 });
@@ -701,16 +727,36 @@ fn plan_subgraph(
         }
     }
     // Layer-level facts and the limits of one QuantizeConfig per layer.
-    let layer_of_op = |op: OpId| {
-        sq.ops
-            .get(op.index())
-            .and_then(|i| i.layers.last().cloned())
-    };
-    for entry in &mut out[first_new..] {
-        let mine = |op: OpId| entry.ops.contains(&op);
+    // Each group's layers are collected once (a few more than an entry
+    // lists), so a group of thousands of tensors costs linear time.
+    let mut is_source = vec![false; sg.operators.len()];
+    let group_layers: Vec<(Vec<String>, usize)> = groups
+        .iter()
+        .map(|g| {
+            for op in &g.sources {
+                if let Some(f) = is_source.get_mut(op.index()) {
+                    *f = true;
+                }
+            }
+            let mut all: std::collections::BTreeSet<&str> = Default::default();
+            let mut listed: Vec<String> = Vec::new();
+            for op in g.sources.iter().chain(&g.members) {
+                if let Some(l) = sq.ops.get(op.index()).and_then(|i| i.layers.last())
+                    && all.insert(l.as_str())
+                    && listed.len() <= SHARES_LISTED
+                {
+                    listed.push(l.clone());
+                }
+            }
+            (listed, all.len())
+        })
+        .collect();
+    for (i, entry) in out.iter_mut().enumerate().skip(first_new) {
+        let mine = |op: OpId| entry_of_op.get(op.index()).copied().flatten() == Some(i);
         let mut outputs = Vec::new();
         let mut own_scales = 0usize;
         let mut shares: Vec<String> = Vec::new();
+        let mut shares_total = 0usize;
         for &op in &entry.ops {
             for &t in &sg.op(op).outputs {
                 let read_outside = graph.is_graph_output(t)
@@ -722,24 +768,26 @@ fn plan_subgraph(
                     outputs.push(int);
                 }
                 let fixed = rules::fixed_output(&sg.op(op).kind, tensor.dtype).is_some();
-                let own = group_of[t.index()]
-                    .and_then(|g| groups.get(g))
-                    .is_some_and(|g| g.sources.contains(&op));
+                let group = group_of.get(t.index()).copied().flatten();
+                let own = group.is_some() && is_source.get(op.index()).copied().unwrap_or(false);
                 if int && own && !fixed {
                     own_scales = own_scales.saturating_add(1);
                 }
-                if let Some(g) = group_of[t.index()].and_then(|g| groups.get(g)) {
-                    for other in g.sources.iter().chain(&g.members) {
-                        if let Some(l) = layer_of_op(*other)
-                            && entry.layer.as_ref() != Some(&l)
-                            && !shares.contains(&l)
+                if let Some((listed, total)) = group.and_then(|g| group_layers.get(g)) {
+                    let others = total.saturating_sub(usize::from(entry.layer.is_some()));
+                    shares_total = shares_total.max(others);
+                    for l in listed {
+                        if entry.layer.as_ref() != Some(l)
+                            && !shares.contains(l)
+                            && shares.len() < SHARES_LISTED
                         {
-                            shares.push(l);
+                            shares.push(l.clone());
                         }
                     }
                 }
             }
         }
+        entry.facts.shares_scale_count = shares_total.max(shares.len());
         entry.facts.outputs = outputs;
         entry.facts.shares_scale_with = shares;
         if entry.layer.is_none() || entry.action == Action::Float {
@@ -759,5 +807,113 @@ fn plan_subgraph(
             entry.action = Action::Unsupported;
             entry.reasons.push(Reason::InnerScales { ops: own_scales });
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Culprits: the layers whose annotation a compare finding asks to change,
+// with the plan's action for each.
+// ---------------------------------------------------------------------------
+
+/// A layer whose QAT annotation must change, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Culprit {
+    /// The layer.
+    pub layer: String,
+    /// The annotation PTQ's placement asks for (the plan's action).
+    pub action: Action,
+    /// The QAT model wraps it already (its names carry tfmot's prefix), so
+    /// its QuantizeConfig, not the lack of one, is what differs.
+    pub annotated: bool,
+    /// The plan's reasons.
+    pub reasons: Vec<Reason>,
+    /// Layer it folds into in PTQ, when it is folded.
+    pub folded_into: Option<String>,
+}
+
+/// The plan of a PTQ model indexed by layer name (folded layers included),
+/// for compare to look decisions up.
+#[derive(Debug, Clone, Default)]
+pub struct PlanIndex {
+    by_name: std::collections::BTreeMap<String, (Action, Vec<Reason>, Option<String>)>,
+    shares: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl PlanIndex {
+    /// Index a plan.
+    pub fn new(plan: &Plan) -> PlanIndex {
+        let mut by_name = std::collections::BTreeMap::new();
+        let mut shares = std::collections::BTreeMap::new();
+        for l in &plan.layers {
+            let Some(name) = &l.layer else { continue };
+            shares
+                .entry(name.clone())
+                .or_insert_with(|| l.facts.shares_scale_with.clone());
+            by_name
+                .entry(name.clone())
+                .or_insert_with(|| (l.action, l.reasons.clone(), None));
+            for f in &l.folded {
+                // A folded layer follows its owner: with the registry default
+                // tfmot's transforms fold it; with a config of its own the
+                // owner's quantizer decides and the folded layer has none.
+                let action = if l.action == Action::Default {
+                    Action::Default
+                } else {
+                    Action::NoQuantizer
+                };
+                by_name
+                    .entry(f.clone())
+                    .or_insert_with(|| (action, Vec::new(), Some(name.clone())));
+            }
+        }
+        PlanIndex { by_name, shares }
+    }
+
+    /// The layers PTQ gives the same output scale as `layer`.
+    pub fn shares_scale_with(&self, layer: &str) -> &[String] {
+        self.shares.get(layer).map_or(&[], Vec::as_slice)
+    }
+
+    /// The plan's decision for `layer`.
+    pub fn get(&self, layer: &str) -> Option<(Action, &[Reason], Option<&str>)> {
+        self.by_name
+            .get(layer)
+            .map(|(a, r, f)| (*a, r.as_slice(), f.as_deref()))
+    }
+
+    /// The culprits among `layers`: those whose plan action is not the
+    /// registry default, and those the QAT model leaves unannotated although
+    /// PTQ runs them in integer. A layer the QAT model annotates and the plan
+    /// gives the default is never a culprit (it is annotated as it should be).
+    pub fn culprits<'a>(
+        &self,
+        layers: impl IntoIterator<Item = &'a String>,
+        annotated: impl Fn(&str) -> bool,
+    ) -> Vec<Culprit> {
+        let mut out: Vec<Culprit> = Vec::new();
+        for layer in layers {
+            if out.iter().any(|c| &c.layer == layer) {
+                continue;
+            }
+            let Some((action, reasons, folded_into)) = self.get(layer) else {
+                continue;
+            };
+            let wrapped = annotated(layer);
+            let culprit = match action {
+                Action::Default => !wrapped,
+                Action::Float => wrapped,
+                _ => true,
+            };
+            if culprit {
+                out.push(Culprit {
+                    layer: layer.clone(),
+                    action,
+                    annotated: wrapped,
+                    reasons: reasons.to_vec(),
+                    folded_into: folded_into.map(str::to_owned),
+                });
+            }
+        }
+        out
     }
 }

@@ -116,10 +116,40 @@ fn output_quantizer_on_a_same_scale_layer_must_go() {
     assert!(kind.is(BuiltinCode::MAXIMUM));
     assert_eq!(op.0, 5);
     assert_ne!(from, to);
-    // The fix, in tfmot terms.
+    // The fix, in the plan's terms: the Maximum carries the shared scale's
+    // one quantizer, the two convs that meet in it keep their weights only
+    // (the recipe the closed loop on net B converges with).
+    use tflq::advice::{Action, Suggestion};
+    let culprits: Vec<(&str, Action, bool)> = f
+        .culprits
+        .iter()
+        .map(|c| (c.layer.as_str(), c.action, c.annotated))
+        .collect();
+    assert_eq!(
+        culprits,
+        [
+            ("maximum", Action::Output, true),
+            ("branch1", Action::WeightsOnly, true),
+            ("branch2", Action::WeightsOnly, true),
+        ]
+    );
+    let Suggestion::Requantize {
+        constraint,
+        near_free,
+        ..
+    } = &f.suggestion
+    else {
+        panic!("{:?}", f.suggestion)
+    };
+    assert!(
+        constraint
+            .as_ref()
+            .is_some_and(|k| k.is(BuiltinCode::MAXIMUM))
+    );
+    assert!(!near_free, "the scales differ by 4%");
     let s = tflq::report::compare::suggestion(f);
     assert!(
-        s.contains("same-scale") && s.contains("get_output_quantizers returns []"),
+        s.contains("same-scale") && s.contains("'maximum' -> output"),
         "{s}"
     );
 }

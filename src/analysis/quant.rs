@@ -64,6 +64,9 @@ pub struct OpInfo {
     /// Every layer its output name mentions, in the converter's order (for a
     /// fused op the folded BatchNorm or activation comes before the conv).
     pub layers: Vec<String>,
+    /// The layers of `layers` whose names carry tfmot's wrapper prefix: they
+    /// were annotated for QAT.
+    pub wrapped: Vec<String>,
 }
 
 /// The overall quantization scheme of a model.
@@ -405,20 +408,24 @@ pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) ->
     let ops: Vec<OpInfo> = sg
         .op_ids()
         .map(|op| {
-            let layers: Vec<String> = sg
+            let found = sg
                 .op(op)
                 .outputs
                 .first()
                 .map(|t| producer.layers(sg.tensor(*t).name))
-                .unwrap_or_default()
-                .into_iter()
-                .map(|l| l.name)
+                .unwrap_or_default();
+            let wrapped = found
+                .iter()
+                .filter(|l| l.qat_wrapped)
+                .map(|l| l.name.clone())
                 .collect();
+            let layers: Vec<String> = found.into_iter().map(|l| l.name).collect();
             OpInfo {
                 op,
                 compute: classify(sg, op),
                 layer: layers.first().cloned(),
                 layers,
+                wrapped,
             }
         })
         .collect();

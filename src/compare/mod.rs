@@ -9,7 +9,7 @@ pub mod align;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::advice::{self, Suggestion};
+use crate::advice::{self, Culprit, PlanIndex, Suggestion};
 use crate::analysis::{self, Compute, FindingKind, Inspection, SchemeKind};
 use crate::graph::Graph;
 use crate::model::{
@@ -206,6 +206,8 @@ pub struct Finding {
     pub ptq_kinds: Vec<OpKind>,
     /// What to change, decided from the facts above.
     pub suggestion: Suggestion,
+    /// The layers whose annotation must change, with the plan's action.
+    pub culprits: Vec<Culprit>,
 }
 
 /// What a file is, as far as compare is concerned.
@@ -328,6 +330,13 @@ impl Default for Options {
 pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
     let ip = analysis::inspect(ptq);
     let iq = analysis::inspect(qat);
+    let plan = PlanIndex::new(&advice::plan(ptq, &ip));
+    let annotated: BTreeSet<String> = iq
+        .subgraphs
+        .iter()
+        .flat_map(|s| s.ops.iter())
+        .flat_map(|o| o.wrapped.iter().cloned())
+        .collect();
     let n = ptq.subgraphs.len().min(qat.subgraphs.len());
     let mut alignment = Vec::with_capacity(n);
     let mut findings = Vec::new();
@@ -350,6 +359,8 @@ pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
             sp: &sp,
             sq: &sq,
             options,
+            plan: &plan,
+            annotated: &annotated,
         };
         let (f, (explained_ptq, explained_qat)) = ctx.findings();
         findings.extend(f);
@@ -413,6 +424,10 @@ struct Ctx<'a> {
     sp: &'a Skeleton,
     sq: &'a Skeleton,
     options: Options,
+    /// The PTQ model's plan, by layer.
+    plan: &'a PlanIndex,
+    /// Layers the QAT model wraps for QAT.
+    annotated: &'a BTreeSet<String>,
 }
 
 /// Whether tfmot's default 8-bit registry knows the Keras layer behind `kind`.
@@ -478,8 +493,10 @@ impl Ctx<'_> {
         layer: Option<String>,
         detail: Detail,
     ) -> Finding {
-        let suggestion = advice::suggest(&detail, layer.as_deref());
+        let culprits = self.culprits(&qat_ops, &detail, layer.as_deref());
+        let suggestion = advice::suggest(&detail, layer.as_deref(), &culprits);
         Finding {
+            culprits,
             kind,
             subgraph: SubgraphId(self.s as u32),
             qat_kinds: qat_ops
@@ -643,6 +660,48 @@ impl Ctx<'_> {
             ptq_compute,
             whole_model,
         }
+    }
+
+    /// All layers of a QAT op (a fused op names several).
+    fn op_layers(&self, op: OpId) -> &[String] {
+        self.iq.subgraphs[self.s]
+            .ops
+            .get(op.index())
+            .map_or(&[], |i| i.layers.as_slice())
+    }
+
+    /// The layers whose annotation a placement finding asks to change.
+    fn culprits(&self, qat_ops: &[OpId], detail: &Detail, layer: Option<&str>) -> Vec<Culprit> {
+        let annotated = |l: &str| self.annotated.contains(l);
+        let mut candidates: Vec<String> = Vec::new();
+        match detail {
+            Detail::Add { .. } => {
+                for &o in qat_ops {
+                    candidates.extend(self.op_layers(o).iter().cloned());
+                }
+            }
+            Detail::Remove(Removal::Requantize {
+                producer_layer,
+                consumer_layer,
+                ..
+            }) => {
+                // The layers around the requantize and every layer PTQ gives
+                // their scale: the group needs one quantizer.
+                let around: Vec<String> = layer
+                    .map(str::to_owned)
+                    .into_iter()
+                    .chain(producer_layer.clone())
+                    .chain(consumer_layer.clone())
+                    .collect();
+                for l in &around {
+                    candidates.push(l.clone());
+                    candidates.extend(self.plan.shares_scale_with(l).iter().cloned());
+                }
+            }
+            Detail::Remove(_) => candidates.extend(layer.map(str::to_owned)),
+            _ => return Vec::new(),
+        }
+        self.plan.culprits(&candidates, annotated)
     }
 
     /// The op computing `t` in the QAT model, looking through QUANTIZE and

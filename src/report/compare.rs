@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, scale, scale_short};
-use crate::advice::{InputSide, OutputSide, Suggestion};
+use crate::advice::{Action, Culprit, InputSide, OutputSide, Suggestion};
 use crate::analysis::SchemeKind;
 use crate::compare::{
     Comparison, Detail, Evidence, FileRole, Finding, Kind, PairProblem, Removal, Side,
@@ -242,46 +242,106 @@ pub fn message(f: &Finding) -> String {
     }
 }
 
+/// One culprit in words: `'maximum' -> output: why...`.
+fn culprit(c: &Culprit) -> String {
+    let what = match c.action {
+        Action::Default => {
+            "annotate it with quantize_annotate_layer (tfmot's default config)".to_owned()
+        }
+        Action::Output => "a QuantizeConfig with an output quantizer".to_owned(),
+        Action::NoQuantizer => "a QuantizeConfig with no quantizers".to_owned(),
+        Action::WeightsOnly => "a QuantizeConfig that quantizes its weights only".to_owned(),
+        Action::Float => "leave it unannotated (PTQ keeps it in float)".to_owned(),
+        Action::Unsupported => "no annotation reproduces PTQ here".to_owned(),
+    };
+    let mut why: Vec<String> = c.reasons.iter().map(super::plan::reason).collect();
+    if let Some(owner) = &c.folded_into {
+        why.push(format!("PTQ folds it into '{owner}'"));
+    }
+    if c.annotated && c.action != Action::Default {
+        why.push("it is annotated already, with a config that differs".to_owned());
+    }
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", why.join("; "))
+    };
+    format!("'{}' -> {}: {what}{why}", c.layer, c.action)
+}
+
+fn culprit_list(culprits: &[Culprit]) -> String {
+    culprits.iter().map(culprit).collect::<Vec<_>>().join("; ")
+}
+
+const PLAN_HINT: &str = "`tflq plan` on the PTQ model writes these configs as tfmot code.";
+
 /// The suggestion, in tfmot terms: the words for [`Finding::suggestion`].
 pub fn suggestion(f: &Finding) -> String {
     let named = |l: &Option<String>| l.clone().unwrap_or_else(|| "the layer".to_owned());
     match &f.suggestion {
-        Suggestion::NoOutputQuantizer { layer, op } => format!(
-            "{op} is a same-scale op: its output inherits its input's scale, so no quantizer is needed on it. \
-             Give layer '{}' a QuantizeConfig with no output quantizer (get_output_quantizers returns [], like \
-             tfmot's NoOpQuantizeConfig).",
-            named(layer)
-        ),
-        Suggestion::KeepOneQuantizer { producer, consumer } => format!(
-            "Keep one quantizer between '{}' and '{}': drop the output quantizer of the first (a QuantizeConfig whose \
-             get_output_quantizers returns []) so the second's range is used, as PTQ does.",
-            producer.as_deref().unwrap_or("the producer"),
-            consumer.as_deref().unwrap_or("the consumer")
-        ),
-        Suggestion::RemoveRoundTrip { layer } => {
+        Suggestion::Requantize {
+            culprits,
+            constraint,
+            ratio,
+            near_free,
+        } => {
+            let mut s = Vec::new();
+            if let Some(k) = constraint {
+                s.push(format!(
+                    "{k} is a same-scale op: its inputs and output share one scale in PTQ, so QAT must give that scale one quantizer."
+                ));
+            }
+            if culprits.is_empty() {
+                s.push(
+                    "No annotation change removes it: PTQ gives these layers tfmot's defaults; check for custom QuantizeConfigs on them."
+                        .to_owned(),
+                );
+            } else {
+                s.push(format!("Change: {}.", culprit_list(culprits)));
+                s.push(PLAN_HINT.to_owned());
+            }
+            if *near_free {
+                s.push(format!(
+                    "Its scales differ by {:.2}%, with the same zero point: it costs one op and almost no accuracy.",
+                    ratio.map_or(0.0, |r| (r - 1.0).abs() * 100.0)
+                ));
+            }
+            s.join(" ")
+        }
+        Suggestion::RemoveRoundTrip { layer, culprits } => {
             let layer = named(layer);
-            format!(
+            let mut s = format!(
                 "The fake-quant at '{layer}' quantizes a value that is consumed in float: remove it (a no-op QuantizeConfig \
                  on '{layer}'), or annotate its consumer so the value stays integer."
-            )
+            );
+            if !culprits.is_empty() {
+                s += &format!(" Change: {}.", culprit_list(culprits));
+            }
+            s
         }
-        Suggestion::RemoveBoundary { layer } => format!(
-            "PTQ needs no quantizer between these ops: remove the extra fake-quant at '{}' with a QuantizeConfig \
-             that returns no output quantizer.",
-            named(layer)
-        ),
+        Suggestion::RemoveBoundary { layer, culprits } => {
+            let mut s = format!(
+                "PTQ needs no quantizer between these ops: remove the extra fake-quant at '{}' with a QuantizeConfig \
+                 that returns no output quantizer.",
+                named(layer)
+            );
+            if !culprits.is_empty() {
+                s += &format!(" Change: {}.", culprit_list(culprits));
+            }
+            s
+        }
         Suggestion::QuantizeWholeModel => "The QAT model has no integer ops at all: quantize the Keras model with \
                 tfmot.quantization.keras.quantize_model (or quantize_annotate_model + quantize_apply), fine-tune, \
                 and convert with optimizations=[tf.lite.Optimize.DEFAULT] so the fake-quants become int8 ops."
             .to_owned(),
         Suggestion::Annotate {
-            layers,
-            fold_batchnorm,
+            culprits,
             unsupported,
+            fold_batchnorm,
             input,
             output,
             unnamed,
-        } => words_annotate(layers, *fold_batchnorm, unsupported, *input, *output, *unnamed),
+        } => words_annotate(culprits, unsupported, *fold_batchnorm, *input, *output, *unnamed),
         Suggestion::RetrainUntrainedRange { layer } => format!(
             "The quantizer at '{}' kept its initial [-6, 6]: train longer with quantization enabled, check it is not frozen, or use a representative range.",
             named(layer)
@@ -320,9 +380,9 @@ pub fn suggestion(f: &Finding) -> String {
 }
 
 fn words_annotate(
-    layers: &[String],
-    fold_batchnorm: bool,
+    culprits: &[Culprit],
     unsupported: &[(String, OpKind)],
+    fold_batchnorm: bool,
     input: InputSide,
     output: OutputSide,
     unnamed: bool,
@@ -331,11 +391,8 @@ fn words_annotate(
     if unnamed {
         s.push("Convert the QAT model with optimizations=[tf.lite.Optimize.DEFAULT] after tfmot.quantization.keras.quantize_model (or quantize_apply) so its fake-quants become int8 ops.".to_owned());
     }
-    if !layers.is_empty() {
-        s.push(format!(
-            "Annotate {} with tfmot.quantization.keras.quantize_annotate_layer before quantize_apply so they get the quantizers PTQ gives them.",
-            quoted(layers)
-        ));
+    if !culprits.is_empty() {
+        s.push(format!("Change: {}.", culprit_list(culprits)));
     }
     if fold_batchnorm {
         s.push("Annotate the Conv2D/Dense and its BatchNormalization together so tfmot's Conv+BN transform folds BN into the conv, as PTQ does.".to_owned());
@@ -344,6 +401,9 @@ fn words_annotate(
         s.push(format!(
             "tfmot's default registry does not quantize '{l}' ({k}): annotate it with quantize_annotate_layer(layer, quantize_config=...) and a QuantizeConfig whose get_output_quantizers returns a MovingAverageQuantizer (inside tfmot.quantization.keras.quantize_scope)."
         ));
+    }
+    if !culprits.is_empty() {
+        s.push(PLAN_HINT.to_owned());
     }
     let input_side = match input {
         InputSide::GraphInput => {

@@ -109,9 +109,18 @@ fn facts(l: &LayerPlan) -> String {
         v.push(format!("fixed s={} zp={zp}", scale(s)));
     }
     if !l.facts.shares_scale_with.is_empty() {
+        let more = l
+            .facts
+            .shares_scale_count
+            .saturating_sub(l.facts.shares_scale_with.len());
         v.push(format!(
-            "scale shared with {}",
-            l.facts.shares_scale_with.join(",")
+            "scale shared with {}{}",
+            l.facts.shares_scale_with.join(","),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         ));
     }
     if l.facts.outputs.len() > 1 {
@@ -251,6 +260,7 @@ struct JsonFacts {
     output_dtype: Option<String>,
     fixed_output: Option<JsonParams>,
     shares_scale_with: Vec<String>,
+    shares_scale_count: usize,
     outputs_integer: Vec<bool>,
 }
 
@@ -335,6 +345,7 @@ fn json<'a>(plan: &Plan, file: &'a str) -> JsonDoc<'a> {
                         .fixed_output
                         .map(|(scale, zero_point)| JsonParams { scale, zero_point }),
                     shares_scale_with: l.facts.shares_scale_with.clone(),
+                    shares_scale_count: l.facts.shares_scale_count,
                     outputs_integer: l.facts.outputs.clone(),
                 },
             })
