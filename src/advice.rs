@@ -374,6 +374,8 @@ pub struct Plan {
     pub producer: Producer,
     /// The model's scheme.
     pub scheme: SchemeKind,
+    /// The model was converted from a QAT graph (a plan is meant for PTQ).
+    pub qat: bool,
     /// One entry per layer (and per unnamed op), in the order of their first op.
     pub layers: Vec<LayerPlan>,
 }
@@ -518,6 +520,7 @@ pub fn plan(model: &Model, insp: &Inspection) -> Plan {
     Plan {
         producer: insp.producer,
         scheme: insp.scheme.kind,
+        qat: insp.scheme.qat,
         layers,
     }
 }

@@ -47,13 +47,11 @@ fn whole_model_qat_matches_ptq_placement() {
     assert_eq!(
         summary(&c),
         vec![
-            // Brief fine-tuning leaves the EMA ranges wide of the calibrated ones.
-            ("range-mismatch", vec![3], vec![3]),
-            ("range-mismatch", vec![5], vec![5]),
-            ("range-mismatch", vec![6], vec![6]),
+            // Brief fine-tuning leaves the EMA ranges wide of the calibrated
+            // ones: one root cause, three places.
+            ("range-wide", vec![3, 5, 6], vec![3, 5, 6]),
             // tfmot quantizes Dense kernels per-tensor; PTQ per output channel.
-            ("granularity-mismatch", vec![5], vec![5]),
-            ("granularity-mismatch", vec![6], vec![6]),
+            ("granularity-mismatch", vec![5, 6], vec![5, 6]),
         ]
     );
 }
@@ -85,8 +83,26 @@ fn partially_annotated_qat_needs_quantizers_around_its_float_ops() {
     assert_eq!(entries.iter().map(|o| o.0).collect::<Vec<_>>(), [2]);
     assert_eq!(exits.iter().map(|o| o.0).collect::<Vec<_>>(), [7]);
     assert_eq!(f.layer.as_deref(), Some("bn1"));
-    // The rest is informational: the two Dense layers' per-tensor weights.
-    assert_eq!(c.count(Kind::GranularityMismatch), 2);
+    // The culprits are the BatchNorm and ReLU left out of conv1's
+    // annotation (pool1 and conv2 are wrapped already).
+    let culprits: Vec<_> = f
+        .culprits
+        .iter()
+        .map(|c| (c.layer.as_str(), c.folded_into.as_deref()))
+        .collect();
+    assert_eq!(culprits, [("bn1", Some("conv1")), ("relu1", Some("conv1"))]);
+    assert_eq!(f.severity, tflq::compare::Severity::FloatCompute);
+    // The rest is informational: the two Dense layers' per-tensor weights,
+    // one root cause with two places.
+    assert_eq!(c.count(Kind::GranularityMismatch), 1);
+    let g = c
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::GranularityMismatch)
+        .unwrap();
+    let layers: Vec<_> = g.places.iter().map(|p| p.layer.as_deref()).collect();
+    assert_eq!(layers, [Some("fc1"), Some("fc2")]);
+    assert_eq!(g.severity, tflq::compare::Severity::Info);
     assert_eq!(c.count(Kind::StructureMismatch), 0);
     assert_eq!(c.count(Kind::FusionMismatch), 0);
 }
@@ -161,7 +177,7 @@ fn no_op_config_on_the_same_scale_layer_is_right() {
     assert_eq!(
         summary(&c),
         vec![
-            ("range-mismatch", vec![8], vec![8]),
+            ("range-wide", vec![8], vec![8]),
             ("granularity-mismatch", vec![8], vec![8])
         ]
     );
@@ -174,7 +190,7 @@ fn identical_and_retrained_models_have_no_placement_findings() {
     let c = pair("ptq_int8.tflite", "ptq_int8_retrained.tflite");
     assert!(c.placement_matches());
     assert!(
-        c.findings.iter().all(|f| f.kind == Kind::RangeMismatch),
+        c.findings.iter().all(|f| f.kind.is_range()),
         "{:?}",
         c.findings
     );
@@ -516,7 +532,7 @@ fn never_trained_range_is_flagged() {
     let f = cmp
         .findings
         .iter()
-        .find(|f| f.kind == Kind::RangeMismatch)
+        .find(|f| f.kind == Kind::RangeUntrained)
         .expect("range finding");
     assert!(matches!(f.detail, Detail::Range { initial: true, .. }));
 }
@@ -585,7 +601,7 @@ fn every_format_of_every_pair() {
                 }
                 if format == Format::Json {
                     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-                    assert_eq!(v["schema_version"], 1);
+                    assert_eq!(v["schema_version"], 2);
                     for f in v["findings"].as_array().unwrap() {
                         for key in [
                             "kind",

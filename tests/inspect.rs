@@ -93,7 +93,7 @@ fn json_agrees_with_tensorflow_reference() {
         )
         .unwrap();
         let name = path.display().to_string();
-        assert_eq!(ours["schema_version"], 1);
+        assert_eq!(ours["schema_version"], 2);
         let (os, ts) = (
             ours["subgraphs"].as_array().unwrap(),
             theirs["subgraphs"].as_array().unwrap(),

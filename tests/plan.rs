@@ -41,7 +41,7 @@ fn plan_of_every_fixture_in_every_format() {
                     let text = rendered(path, format);
                     if format == Format::Json {
                         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                        assert_eq!(v["schema_version"], 1);
+                        assert_eq!(v["schema_version"], 2);
                     }
                     insta::assert_snapshot!(format!("plan_{}", format.name()), text);
                 }

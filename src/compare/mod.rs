@@ -23,12 +23,16 @@ use align::{Skeleton, WireSink, WireSource};
 /// Kinds of comparison findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
-    /// B-1: the QAT model has a quantizer PTQ does not need.
+    /// The QAT model has a quantizer PTQ does not need.
     RemoveQuantizer,
-    /// B-2: the QAT model runs in float what PTQ runs in integer.
+    /// The QAT model runs in float what PTQ runs in integer.
     AddQuantizer,
-    /// A learned range far from the calibrated one, or never trained.
-    RangeMismatch,
+    /// QAT ranges still at tfmot's initial [-6, 6]: the quantizers never trained.
+    RangeUntrained,
+    /// A learned range much narrower than the calibrated one: values clip.
+    RangeClipping,
+    /// A learned range much wider than the calibrated one: resolution is lost.
+    RangeWide,
     /// Per-tensor versus per-channel weights.
     GranularityMismatch,
     /// An activation fused in one model and separate in the other.
@@ -39,10 +43,12 @@ pub enum Kind {
 
 impl Kind {
     /// All kinds, in report order.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::RemoveQuantizer,
         Kind::AddQuantizer,
-        Kind::RangeMismatch,
+        Kind::RangeUntrained,
+        Kind::RangeClipping,
+        Kind::RangeWide,
         Kind::GranularityMismatch,
         Kind::FusionMismatch,
         Kind::StructureMismatch,
@@ -53,7 +59,9 @@ impl Kind {
         match self {
             Kind::RemoveQuantizer => "remove-quantizer",
             Kind::AddQuantizer => "add-quantizer",
-            Kind::RangeMismatch => "range-mismatch",
+            Kind::RangeUntrained => "range-untrained",
+            Kind::RangeClipping => "range-clipping",
+            Kind::RangeWide => "range-wide",
             Kind::GranularityMismatch => "granularity-mismatch",
             Kind::FusionMismatch => "fusion-mismatch",
             Kind::StructureMismatch => "structure-mismatch",
@@ -69,6 +77,73 @@ impl Kind {
     pub fn is_placement(self) -> bool {
         matches!(self, Kind::RemoveQuantizer | Kind::AddQuantizer)
     }
+
+    /// Whether it is about a learned range.
+    pub fn is_range(self) -> bool {
+        matches!(
+            self,
+            Kind::RangeUntrained | Kind::RangeClipping | Kind::RangeWide
+        )
+    }
+}
+
+/// How much a finding costs the QAT model, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// Ops computed in float inside an integer graph.
+    FloatCompute,
+    /// An extra quantizer op with a real scale change (rounding, latency).
+    ExtraQuantizer,
+    /// A range narrower than the data: values clip.
+    Clipping,
+    /// A range wider than the data: resolution is lost.
+    WideRange,
+    /// A requantize whose scales differ by under 1%: nearly free.
+    NearFree,
+    /// A difference worth knowing that costs nothing by itself.
+    Info,
+}
+
+impl Severity {
+    /// All severities, most severe first.
+    pub const ALL: [Severity; 6] = [
+        Severity::FloatCompute,
+        Severity::ExtraQuantizer,
+        Severity::Clipping,
+        Severity::WideRange,
+        Severity::NearFree,
+        Severity::Info,
+    ];
+
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::FloatCompute => "float-compute",
+            Severity::ExtraQuantizer => "extra-quantizer",
+            Severity::Clipping => "clipping",
+            Severity::WideRange => "wide-range",
+            Severity::NearFree => "near-free",
+            Severity::Info => "info",
+        }
+    }
+
+    /// Parse a kebab-case name.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// One place a finding applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    /// Ops in the QAT model.
+    pub qat_ops: Vec<OpId>,
+    /// Ops in the PTQ model.
+    pub ptq_ops: Vec<OpId>,
+    /// The layer.
+    pub layer: Option<String>,
+    /// The place's number, where the kind has one (a range's width ratio).
+    pub ratio: Option<f32>,
 }
 
 /// Which model.
@@ -208,6 +283,13 @@ pub struct Finding {
     pub suggestion: Suggestion,
     /// The layers whose annotation must change, with the plan's action.
     pub culprits: Vec<Culprit>,
+    /// How much it costs.
+    pub severity: Severity,
+    /// Every place this root cause applies to (one for most findings; a
+    /// roll-up lists them all, and its ops and detail are the first's).
+    pub places: Vec<Place>,
+    /// For range findings: how many matched outputs were compared.
+    pub checked: Option<usize>,
 }
 
 /// What a file is, as far as compare is concerned.
@@ -377,6 +459,24 @@ pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
             y.ptq_ops.first(),
         ))
     });
+    let mut findings = roll_up(findings);
+    // Most severe first; then by subgraph, kind and place.
+    findings.sort_by(|x, y| {
+        (
+            x.severity,
+            x.subgraph,
+            x.kind,
+            x.qat_ops.first(),
+            x.ptq_ops.first(),
+        )
+            .cmp(&(
+                y.severity,
+                y.subgraph,
+                y.kind,
+                y.qat_ops.first(),
+                y.ptq_ops.first(),
+            ))
+    });
     let roles = (FileRole::of(&ip), FileRole::of(&iq));
     let problem = match roles {
         (FileRole::Qat(_), _) => Some(PairProblem::QatAsBaseline {
@@ -495,8 +595,21 @@ impl Ctx<'_> {
     ) -> Finding {
         let culprits = self.culprits(&qat_ops, &detail, layer.as_deref());
         let suggestion = advice::suggest(&detail, layer.as_deref(), &culprits);
+        let severity = severity(kind, &detail);
+        let place = Place {
+            qat_ops: qat_ops.clone(),
+            ptq_ops: ptq_ops.clone(),
+            layer: layer.clone(),
+            ratio: match &detail {
+                Detail::Range { ratio, .. } => Some(*ratio),
+                _ => None,
+            },
+        };
         Finding {
             culprits,
+            severity,
+            places: vec![place],
+            checked: None,
             kind,
             subgraph: SubgraphId(self.s as u32),
             qat_kinds: qat_ops
@@ -1054,6 +1167,8 @@ impl Ctx<'_> {
     }
 
     fn ranges(&self, out: &mut Vec<Finding>) {
+        let first = out.len();
+        let mut checked = 0usize;
         for m in &self.a.matches {
             if m.evidence == Evidence::Wire {
                 continue;
@@ -1078,12 +1193,21 @@ impl Ctx<'_> {
                 continue;
             }
             let ratio = wq / wp;
+            checked = checked.saturating_add(1);
             let near = |a: f32, b: f32| (a - b).abs() <= 0.05;
             let initial = near(rq.0, -6.0) && near(rq.1, 6.0);
-            if initial || ratio > self.options.range_ratio || ratio < 1.0 / self.options.range_ratio
+            let kind = if initial {
+                Kind::RangeUntrained
+            } else if ratio > self.options.range_ratio {
+                Kind::RangeWide
+            } else if ratio < 1.0 / self.options.range_ratio {
+                Kind::RangeClipping
+            } else {
+                continue;
+            };
             {
                 out.push(self.finding(
-                    Kind::RangeMismatch,
+                    kind,
                     vec![m.qat],
                     vec![m.ptq],
                     self.layer(Side::Qat, m.qat),
@@ -1098,5 +1222,113 @@ impl Ctx<'_> {
                 ));
             }
         }
+        for f in &mut out[first..] {
+            f.checked = Some(checked);
+        }
     }
+}
+
+/// The severity of a finding.
+fn severity(kind: Kind, detail: &Detail) -> Severity {
+    match detail {
+        Detail::Add { .. } => Severity::FloatCompute,
+        Detail::Remove(Removal::Requantize { from, to, .. }) => {
+            if advice::near_free(*from, *to) {
+                Severity::NearFree
+            } else {
+                Severity::ExtraQuantizer
+            }
+        }
+        Detail::Remove(_) => Severity::ExtraQuantizer,
+        Detail::Range { ratio, .. } => {
+            if kind == Kind::RangeClipping || *ratio < 1.0 {
+                Severity::Clipping
+            } else {
+                Severity::WideRange
+            }
+        }
+        Detail::Fusion {
+            separate_in: Side::Qat,
+            ..
+        } => Severity::ExtraQuantizer,
+        Detail::Structure {
+            batchnorm_unfolded: true,
+            ..
+        } => Severity::ExtraQuantizer,
+        Detail::Granularity { .. }
+        | Detail::Fusion { .. }
+        | Detail::Structure { .. }
+        | Detail::Io { .. } => Severity::Info,
+    }
+}
+
+/// What findings of one subgraph share a root cause by: its kind and, for
+/// the kinds that roll up, the cause. `None`: the finding stands alone.
+fn root_cause(f: &Finding) -> Option<(Kind, u8)> {
+    match (&f.kind, &f.detail) {
+        (k, _) if k.is_range() => Some((*k, 0)),
+        (Kind::GranularityMismatch, Detail::Granularity { qat, .. }) => {
+            Some((f.kind, u8::from(matches!(qat, Granularity::PerTensor))))
+        }
+        // Float regions that are only a BatchNorm (or activation) left out of
+        // its conv's annotation.
+        (
+            Kind::AddQuantizer,
+            Detail::Add {
+                batchnorm_unfolded: true,
+                ..
+            },
+        ) if !f.culprits.is_empty() && f.culprits.iter().all(|c| c.folded_into.is_some()) => {
+            Some((f.kind, 1))
+        }
+        _ => None,
+    }
+}
+
+/// Merge findings of one root cause into one finding that lists every place.
+fn roll_up(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    let mut by_cause: BTreeMap<(SubgraphId, Kind, u8), usize> = BTreeMap::new();
+    for f in findings {
+        let Some(cause) = root_cause(&f) else {
+            out.push(f);
+            continue;
+        };
+        let key = (f.subgraph, cause.0, cause.1);
+        match by_cause.get(&key) {
+            Some(&i) => {
+                let head = &mut out[i];
+                head.places.extend(f.places);
+                for c in f.culprits {
+                    if !head.culprits.iter().any(|h| h.layer == c.layer) {
+                        head.culprits.push(c);
+                    }
+                }
+                head.severity = head.severity.min(f.severity);
+                for o in f.qat_ops {
+                    if !head.qat_ops.contains(&o) {
+                        head.qat_ops.push(o);
+                    }
+                }
+                for o in f.ptq_ops {
+                    if !head.ptq_ops.contains(&o) {
+                        head.ptq_ops.push(o);
+                    }
+                }
+            }
+            None => {
+                by_cause.insert(key, out.len());
+                out.push(f);
+            }
+        }
+    }
+    for f in &mut out {
+        if f.places.len() > 1 {
+            f.qat_ops.sort_unstable();
+            f.ptq_ops.sort_unstable();
+            // The suggestion now speaks for every place.
+            f.suggestion = advice::suggest(&f.detail, f.layer.as_deref(), &f.culprits);
+        }
+    }
+    out
 }

@@ -80,6 +80,78 @@ fn gran(g: Granularity) -> String {
 
 /// The message: what differs, where.
 pub fn message(f: &Finding) -> String {
+    if f.places.len() > 1 {
+        return rolled_message(f);
+    }
+    one_message(f)
+}
+
+/// Every place of a roll-up: `'conv1' #3 (14.22x)`.
+pub fn places(f: &Finding, limit: usize) -> String {
+    let mut v: Vec<String> = f
+        .places
+        .iter()
+        .take(limit)
+        .map(|p| {
+            let mut s = match &p.layer {
+                Some(l) => format!("'{l}' {}", ops(&p.qat_ops)),
+                None => ops(&p.qat_ops),
+            };
+            if let Some(r) = p.ratio {
+                s += &format!(" ({r:.2}x)");
+            }
+            s
+        })
+        .collect();
+    if f.places.len() > limit {
+        v.push(format!("and {} more", f.places.len() - limit));
+    }
+    v.join("; ")
+}
+
+fn ratio_span(f: &Finding) -> (f32, f32) {
+    f.places
+        .iter()
+        .filter_map(|p| p.ratio)
+        .fold((f32::INFINITY, 0.0f32), |(lo, hi), r| {
+            (lo.min(r), hi.max(r))
+        })
+}
+
+fn rolled_message(f: &Finding) -> String {
+    let n = f.places.len();
+    let of = f.checked.map(|c| format!(" of {c}")).unwrap_or_default();
+    match f.kind {
+        Kind::RangeUntrained => format!(
+            "quantizers never trained: {n}{of} QAT output ranges are still tfmot's initial [-6, 6]"
+        ),
+        Kind::RangeWide => {
+            let (lo, hi) = ratio_span(f);
+            format!(
+                "{n}{of} QAT output ranges are {lo:.2}x to {hi:.2}x the width of PTQ's calibrated ones: resolution is lost"
+            )
+        }
+        Kind::RangeClipping => {
+            let (lo, hi) = ratio_span(f);
+            format!(
+                "{n}{of} QAT output ranges are only {lo:.2}x to {hi:.2}x the width of PTQ's calibrated ones: values outside them clip"
+            )
+        }
+        Kind::GranularityMismatch => match &f.detail {
+            Detail::Granularity {
+                qat: Granularity::PerTensor,
+                ..
+            } => format!("weights of {n} layers: QAT per-tensor, PTQ per-channel"),
+            _ => format!("weights of {n} layers: QAT per-channel, PTQ per-tensor"),
+        },
+        Kind::AddQuantizer => format!(
+            "{n} BatchNormalization (or activation) layers are left out of their conv's annotation, so tfmot does not fold them: QAT runs their MUL/ADD in float where PTQ folds them into the conv"
+        ),
+        _ => format!("{} ({n} places)", one_message(f)),
+    }
+}
+
+fn one_message(f: &Finding) -> String {
     let qat_names = || op_names(&f.qat_ops, &f.qat_kinds);
     let ptq_names = || op_names(&f.ptq_ops, &f.ptq_kinds);
     let layer = f
@@ -170,6 +242,13 @@ pub fn message(f: &Finding) -> String {
                 format!(
                     "QAT output range{layer} is {}, tfmot's initial [-6, 6]: the quantizer never trained (PTQ calibrated {})",
                     r(*qat_range),
+                    r(*ptq_range)
+                )
+            } else if f.kind == Kind::RangeClipping {
+                format!(
+                    "QAT output range{layer} {} is only {:.2}x the width of PTQ's calibrated {}: values outside it clip",
+                    r(*qat_range),
+                    ratio,
                     r(*ptq_range)
                 )
             } else {
@@ -277,6 +356,27 @@ const PLAN_HINT: &str = "`tflq plan` on the PTQ model writes these configs as tf
 
 /// The suggestion, in tfmot terms: the words for [`Finding::suggestion`].
 pub fn suggestion(f: &Finding) -> String {
+    if f.places.len() > 1 {
+        match f.kind {
+            Kind::RangeUntrained => {
+                return "These quantizers kept their initial [-6, 6]: train longer with quantization enabled (quantize_apply before fit, not after), check they are not frozen, or start from ranges of representative data.".to_owned();
+            }
+            Kind::RangeWide => {
+                return "Fine-tune longer, or on data closer to the calibration set: the moving averages have not narrowed to the values these layers see.".to_owned();
+            }
+            Kind::GranularityMismatch => {
+                return if matches!(f.suggestion, Suggestion::PerChannelWeights { .. }) {
+                    "Informational: tfmot quantizes Dense/Conv2DTranspose weights per-tensor, PTQ per-channel. For per-channel weights, give these layers a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel (the weights-only and output configs of `tflq plan` do).".to_owned()
+                } else {
+                    "Informational: PTQ used per-tensor weights at these layers (per-channel disabled in the converter).".to_owned()
+                };
+            }
+            Kind::RangeClipping => {
+                return "Values beyond these ranges saturate: fine-tune on data that covers what the model sees in use, or lower the moving-average decay so the ranges follow it.".to_owned();
+            }
+            _ => {}
+        }
+    }
     let named = |l: &Option<String>| l.clone().unwrap_or_else(|| "the layer".to_owned());
     match &f.suggestion {
         Suggestion::Requantize {
@@ -344,6 +444,10 @@ pub fn suggestion(f: &Finding) -> String {
         } => words_annotate(culprits, unsupported, *fold_batchnorm, *input, *output, *unnamed),
         Suggestion::RetrainUntrainedRange { layer } => format!(
             "The quantizer at '{}' kept its initial [-6, 6]: train longer with quantization enabled, check it is not frozen, or use a representative range.",
+            named(layer)
+        ),
+        Suggestion::CheckRange { layer } if f.kind == Kind::RangeClipping => format!(
+            "Values beyond the range at '{}' saturate: fine-tune on data that covers what the model sees in use.",
             named(layer)
         ),
         Suggestion::CheckRange { layer } => format!(
@@ -533,10 +637,10 @@ fn tone(k: Kind) -> Tone {
 }
 
 fn text(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io::Result<()> {
-    writeln!(w, "tflq compare, text format 1")?;
-    writeln!(w, "ptq: {} ({})", pair.ptq_label, c.ptq_scheme)?;
-    writeln!(w, "qat: {} ({})", pair.qat_label, c.qat_scheme)?;
+    writeln!(w, "tflq compare, text format 2")?;
     writeln!(w, "verdict: {}", verdict(pair, c))?;
+    writeln!(w, "ptq: {}: {}", pair.ptq_label, role(c.roles.0))?;
+    writeln!(w, "qat: {}: {}", pair.qat_label, role(c.roles.1))?;
     for a in &c.alignment {
         writeln!(w, "alignment {}", alignment_line(a))?;
     }
@@ -558,40 +662,58 @@ fn text(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io:
     for f in &c.findings {
         writeln!(
             w,
-            "\n{} subgraph={} qat_ops={} ptq_ops={} layer={}",
+            "\n{} severity={} subgraph={} qat_ops={} ptq_ops={} layer={}",
             style.paint(f.kind.name(), tone(f.kind)),
+            f.severity.name(),
             f.subgraph,
             ops(&f.qat_ops),
             ops(&f.ptq_ops),
             f.layer.as_deref().unwrap_or("-")
         )?;
         writeln!(w, "  message: {}", message(f))?;
+        if f.places.len() > 1 {
+            writeln!(w, "  places: {}", places(f, usize::MAX))?;
+        }
         writeln!(w, "  suggestion: {}", suggestion(f))?;
+    }
+    if !c.findings.is_empty() {
+        writeln!(w, "\nverdict: {}", verdict(pair, c))?;
     }
     Ok(())
 }
 
-fn table(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io::Result<()> {
-    let mut t = style.table();
-    t.set_header(vec!["", "model"]);
-    t.add_row(vec![
-        "PTQ".to_owned(),
-        format!("{} ({})", pair.ptq_label, c.ptq_scheme),
-    ]);
-    t.add_row(vec![
-        "QAT".to_owned(),
-        format!("{} ({})", pair.qat_label, c.qat_scheme),
-    ]);
-    for a in &c.alignment {
-        t.add_row(vec!["alignment".to_owned(), alignment_line(a)]);
+/// Op lists in table cells: at most this many ops, then a count (the text
+/// and JSON formats list them all).
+const CELL_OPS: usize = 12;
+
+fn cell_ops(v: &[OpId]) -> String {
+    if v.len() <= CELL_OPS {
+        return ops(v);
     }
-    writeln!(w, "{t}")?;
-    let tone_v = if c.placement_matches() {
+    format!("{} and {} more", ops(&v[..CELL_OPS]), v.len() - CELL_OPS)
+}
+
+fn table(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io::Result<()> {
+    let tone_v = if c.problem.is_none() && c.placement_matches() {
         Tone::Good
     } else {
         Tone::Bad
     };
     writeln!(w, "{}", style.paint(&verdict(pair, c), tone_v))?;
+    let mut t = style.table();
+    t.set_header(vec!["", "model"]);
+    t.add_row(vec![
+        "PTQ".to_owned(),
+        format!("{}: {}", pair.ptq_label, role(c.roles.0)),
+    ]);
+    t.add_row(vec![
+        "QAT".to_owned(),
+        format!("{}: {}", pair.qat_label, role(c.roles.1)),
+    ]);
+    for a in &c.alignment {
+        t.add_row(vec!["alignment".to_owned(), alignment_line(a)]);
+    }
+    writeln!(w, "{t}")?;
     if c.findings.is_empty() {
         return Ok(());
     }
@@ -604,43 +726,57 @@ fn table(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io
         "message / suggestion",
     ]);
     for f in &c.findings {
+        let mut text = message(f);
+        if f.places.len() > 1 {
+            text += &format!("\nplaces: {}", places(f, CELL_OPS));
+        }
+        text += &format!("\n→ {}", suggestion(f));
         t.add_row(vec![
-            style.cell(f.kind.name(), Some(tone(f.kind))),
-            style.cell(ops(&f.qat_ops), None),
-            style.cell(ops(&f.ptq_ops), None),
+            style.cell(
+                format!("{}\n{}", f.kind.name(), f.severity.name()),
+                Some(tone(f.kind)),
+            ),
+            style.cell(cell_ops(&f.qat_ops), None),
+            style.cell(cell_ops(&f.ptq_ops), None),
             style.cell(f.layer.clone().unwrap_or_else(|| "-".into()), None),
-            style.cell(format!("{}\n→ {}", message(f), suggestion(f)), None),
+            style.cell(text, None),
         ]);
     }
-    writeln!(w, "{t}")
+    writeln!(w, "{t}")?;
+    writeln!(w, "{}", style.paint(&verdict(pair, c), tone_v))
 }
 
 fn markdown(pair: &Pair<'_>, c: &Comparison, w: &mut dyn Write) -> io::Result<()> {
     let esc = |s: &str| s.replace('|', "\\|");
     writeln!(w, "### tflq compare")?;
     writeln!(w)?;
-    writeln!(w, "- PTQ: `{}` ({})", pair.ptq_label, c.ptq_scheme)?;
-    writeln!(w, "- QAT: `{}` ({})", pair.qat_label, c.qat_scheme)?;
-    writeln!(w)?;
     writeln!(w, "**{}**", verdict(pair, c))?;
+    writeln!(w)?;
+    writeln!(w, "- PTQ: `{}`: {}", pair.ptq_label, role(c.roles.0))?;
+    writeln!(w, "- QAT: `{}`: {}", pair.qat_label, role(c.roles.1))?;
     if !c.findings.is_empty() {
         writeln!(w)?;
         writeln!(
             w,
-            "| finding | QAT ops | PTQ ops | layer | message | suggestion |"
+            "| finding | severity | QAT ops | PTQ ops | layer | message | suggestion |"
         )?;
-        writeln!(w, "|---|---|---|---|---|---|")?;
+        writeln!(w, "|---|---|---|---|---|---|---|")?;
         for f in &c.findings {
+            let mut m = message(f);
+            if f.places.len() > 1 {
+                m += &format!(" (places: {})", places(f, usize::MAX));
+            }
             writeln!(
                 w,
-                "| `{}` | {} | {} | {} | {} | {} |",
+                "| `{}` | {} | {} | {} | {} | {} | {} |",
                 f.kind.name(),
+                f.severity.name(),
                 ops(&f.qat_ops),
                 ops(&f.ptq_ops),
                 f.layer
                     .as_deref()
                     .map_or("-".to_owned(), |l| format!("`{}`", esc(l))),
-                esc(&message(f)),
+                esc(&m),
                 esc(&suggestion(f))
             )?;
         }
@@ -658,25 +794,42 @@ fn markdown(pair: &Pair<'_>, c: &Comparison, w: &mut dyn Write) -> io::Result<()
 #[derive(Serialize)]
 struct JsonFinding<'a> {
     kind: &'static str,
+    severity: &'static str,
     subgraph: u32,
     qat_ops: Vec<u32>,
     ptq_ops: Vec<u32>,
     layer: Option<&'a str>,
     #[serde(flatten)]
     detail: super::json::JsonDetail,
+    places: Vec<JsonPlace<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checked: Option<usize>,
+    culprits: Vec<super::json::JsonCulprit<'a>>,
     message: String,
     suggestion: String,
+}
+
+#[derive(Serialize)]
+struct JsonPlace<'a> {
+    qat_ops: Vec<u32>,
+    ptq_ops: Vec<u32>,
+    layer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<f32>,
 }
 
 #[derive(Serialize)]
 struct JsonDoc<'a> {
     schema_version: u32,
     tool: &'static str,
+    verdict: String,
     ptq: JsonModel<'a>,
     qat: JsonModel<'a>,
+    comparable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
     placement_matches: bool,
     same_network: bool,
-    verdict: String,
     findings: Vec<JsonFinding<'a>>,
     alignment: JsonAlignment,
 }
@@ -684,7 +837,8 @@ struct JsonDoc<'a> {
 #[derive(Serialize)]
 struct JsonModel<'a> {
     file: &'a str,
-    scheme: &'static str,
+    role: &'static str,
+    scheme: super::json::JsonSchemeKind,
 }
 
 #[derive(Serialize)]
@@ -694,32 +848,54 @@ struct JsonAlignment {
     unpaired_qat_subgraphs: Vec<u32>,
 }
 
+fn role_id(r: FileRole) -> &'static str {
+    match r {
+        FileRole::Ptq(_) => "ptq",
+        FileRole::Qat(_) => "qat",
+        FileRole::NotInteger(_) => "not-integer",
+    }
+}
+
 fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> JsonDoc<'a> {
     let ids = |v: &[OpId]| v.iter().map(|o| o.0).collect::<Vec<u32>>();
+    let model = |file: &'a str, r: FileRole| JsonModel {
+        file,
+        role: role_id(r),
+        scheme: super::json::scheme_kind_object(r.scheme(), matches!(r, FileRole::Qat(_))),
+    };
     JsonDoc {
         schema_version: JSON_SCHEMA_VERSION,
         tool: concat!("tflq ", env!("CARGO_PKG_VERSION")),
-        ptq: JsonModel {
-            file: pair.ptq_label,
-            scheme: super::json::scheme_kind(c.ptq_scheme),
-        },
-        qat: JsonModel {
-            file: pair.qat_label,
-            scheme: super::json::scheme_kind(c.qat_scheme),
-        },
+        verdict: verdict(pair, c),
+        ptq: model(pair.ptq_label, c.roles.0),
+        qat: model(pair.qat_label, c.roles.1),
+        comparable: c.problem.is_none(),
+        problem: c.problem.as_ref().map(|p| problem(pair, p)),
         placement_matches: c.placement_matches(),
         same_network: c.same_network(),
-        verdict: verdict(pair, c),
         findings: c
             .findings
             .iter()
             .map(|f| JsonFinding {
                 kind: f.kind.name(),
+                severity: f.severity.name(),
                 subgraph: f.subgraph.0,
                 qat_ops: ids(&f.qat_ops),
                 ptq_ops: ids(&f.ptq_ops),
                 layer: f.layer.as_deref(),
                 detail: super::json::detail(&f.detail),
+                places: f
+                    .places
+                    .iter()
+                    .map(|p| JsonPlace {
+                        qat_ops: ids(&p.qat_ops),
+                        ptq_ops: ids(&p.ptq_ops),
+                        layer: p.layer.as_deref(),
+                        ratio: p.ratio,
+                    })
+                    .collect(),
+                checked: f.checked,
+                culprits: f.culprits.iter().map(super::json::culprit).collect(),
                 message: message(f),
                 suggestion: suggestion(f),
             })

@@ -655,6 +655,7 @@ struct JsonDoc<'a> {
     schema_version: u32,
     tool: &'static str,
     file: &'a str,
+    producer: &'static str,
     summary: super::json::JsonSummary<'a>,
     scheme: super::json::JsonScheme<'a>,
     subgraphs: Vec<JsonSubgraph<'a>>,
@@ -712,6 +713,7 @@ struct JsonOperator<'a> {
     calls: Vec<(&'static str, SubgraphId)>,
     compute: &'static str,
     layer: Option<&'a str>,
+    layers: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -787,6 +789,7 @@ fn json<'a>(model: &'a Model, insp: &'a Inspection, file: &'a str, view: View) -
                         .collect(),
                     compute: super::json::compute(insp.subgraphs[s].ops[i].compute),
                     layer: insp.subgraphs[s].ops[i].layer.as_deref(),
+                    layers: &insp.subgraphs[s].ops[i].layers,
                 })
                 .collect(),
             findings: insp.subgraphs[s]
@@ -820,6 +823,7 @@ fn json<'a>(model: &'a Model, insp: &'a Inspection, file: &'a str, view: View) -
         schema_version: JSON_SCHEMA_VERSION,
         tool: concat!("tflq ", env!("CARGO_PKG_VERSION")),
         file,
+        producer: insp.producer.name(),
         summary: super::json::summary(&insp.summary),
         scheme: super::json::scheme(&insp.scheme),
         subgraphs,

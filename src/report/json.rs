@@ -33,6 +33,40 @@ pub(crate) fn scheme_kind(k: SchemeKind) -> &'static str {
     }
 }
 
+/// A scheme as every document writes it: `{ "kind": "full-integer", "qat": false }`.
+#[derive(Serialize)]
+pub(crate) struct JsonSchemeKind {
+    kind: &'static str,
+    qat: bool,
+}
+
+pub(crate) fn scheme_kind_object(kind: SchemeKind, qat: bool) -> JsonSchemeKind {
+    JsonSchemeKind {
+        kind: scheme_kind(kind),
+        qat,
+    }
+}
+
+/// A layer whose annotation a compare finding asks to change.
+#[derive(Serialize)]
+pub(crate) struct JsonCulprit<'a> {
+    layer: &'a str,
+    action: &'static str,
+    annotated: bool,
+    folded_into: Option<&'a str>,
+    reasons: Vec<super::plan::JsonReason>,
+}
+
+pub(crate) fn culprit(c: &crate::advice::Culprit) -> JsonCulprit<'_> {
+    JsonCulprit {
+        layer: &c.layer,
+        action: c.action.name(),
+        annotated: c.annotated,
+        folded_into: c.folded_into.as_deref(),
+        reasons: c.reasons.iter().map(super::plan::json_reason).collect(),
+    }
+}
+
 pub(crate) fn call_role(r: CallRole) -> &'static str {
     r.name()
 }
@@ -508,6 +542,7 @@ pub(crate) enum JsonRemoval {
     Requantize {
         from: Option<Params>,
         to: Option<Params>,
+        scale_ratio: Option<f32>,
         same_scale_op: Option<(u32, String)>,
         producer_layer: Option<String>,
         consumer_layer: Option<String>,
@@ -582,6 +617,7 @@ pub(crate) fn detail(d: &Detail) -> JsonDetail {
             } => JsonRemoval::Requantize {
                 from: *from,
                 to: *to,
+                scale_ratio: from.zip(*to).map(|(a, b)| b.0 / a.0),
                 same_scale_op: same_scale_op.as_ref().map(|(o, k)| (o.0, k.to_string())),
                 producer_layer: producer_layer.clone(),
                 consumer_layer: consumer_layer.clone(),

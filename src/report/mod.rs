@@ -15,7 +15,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use crate::model::{Granularity, Tensor};
 
 /// Version of the JSON documents tflq writes (`docs/json.md`).
-pub const JSON_SCHEMA_VERSION: u32 = 1;
+pub const JSON_SCHEMA_VERSION: u32 = 2;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -226,7 +226,7 @@ struct JsonDoc<'a> {
     tool: &'static str,
     file: &'a str,
     producer: &'static str,
-    scheme: String,
+    scheme: super::json::JsonSchemeKind,
     layers: Vec<JsonLayer>,
 }
 
@@ -244,7 +244,7 @@ struct JsonLayer {
 }
 
 #[derive(Serialize)]
-struct JsonReason {
+pub(crate) struct JsonReason {
     reason: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     carrier: Option<String>,
@@ -293,13 +293,23 @@ fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
     }
 }
 
+pub(crate) fn json_reason(r: &Reason) -> JsonReason {
+    let (id, carrier, count) = reason_id(r);
+    JsonReason {
+        reason: id,
+        carrier,
+        count,
+        text: reason(r),
+    }
+}
+
 fn json<'a>(plan: &Plan, file: &'a str) -> JsonDoc<'a> {
     JsonDoc {
         schema_version: JSON_SCHEMA_VERSION,
         tool: concat!("tflq ", env!("CARGO_PKG_VERSION")),
         file,
         producer: plan.producer.name(),
-        scheme: plan.scheme.to_string(),
+        scheme: super::json::scheme_kind_object(plan.scheme, plan.qat),
         layers: plan
             .layers
             .iter()
@@ -310,19 +320,7 @@ fn json<'a>(plan: &Plan, file: &'a str) -> JsonDoc<'a> {
                 ops: l.ops.iter().map(|o| o.0).collect(),
                 opcodes: l.op_kinds.iter().map(OpKind::to_string).collect(),
                 folded: l.folded.clone(),
-                reasons: l
-                    .reasons
-                    .iter()
-                    .map(|r| {
-                        let (id, carrier, count) = reason_id(r);
-                        JsonReason {
-                            reason: id,
-                            carrier,
-                            count,
-                            text: reason(r),
-                        }
-                    })
-                    .collect(),
+                reasons: l.reasons.iter().map(json_reason).collect(),
                 workaround: workaround(l),
                 facts: JsonFacts {
                     compute: l.facts.compute.name(),

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use tflq::compare::Kind;
+use tflq::compare::{Kind, Severity};
 use tflq::report::compare::Pair;
 use tflq::report::{Format, Style};
 
@@ -23,18 +23,27 @@ pub enum CompareFormat {
 }
 
 /// Align a PTQ and a QAT conversion of the same network and report each place
-/// to remove (B-1) or add (B-2) a quantizer, with the tfmot change to make.
+/// where QAT has a quantizer PTQ does not need, or runs in float what PTQ runs
+/// in integer, with the layers whose annotation to change and how.
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Example:
   tflq compare testdata/ptq_int8.tflite testdata/qat_partial.tflite
   tflq compare ptq.tflite qat.tflite --format markdown --fail-on add-quantizer,remove-quantizer
 
-Finding kinds: remove-quantizer (B-1), add-quantizer (B-2), and the informational
-range-mismatch, granularity-mismatch, fusion-mismatch, structure-mismatch.
+Finding kinds: remove-quantizer (a quantizer PTQ does not need), add-quantizer
+(float ops PTQ runs in integer), range-untrained, range-clipping, range-wide,
+granularity-mismatch, fusion-mismatch, structure-mismatch. Severities, most
+severe first: float-compute, extra-quantizer, clipping, wide-range, near-free,
+info. --fail-on takes kinds (range-mismatch: every range kind) and severities
+(a severity fails on it and on anything more severe).
 
-Exit status: 0 no finding of a --fail-on kind, 1 such findings exist, 2 usage
-error or unreadable model.")]
+The first file must be a full-integer PTQ conversion and the second a
+conversion of the same network; swapped files, a float, float16 or
+dynamic-range baseline, or two different networks are refused (exit 2).
+
+Exit status: 0 no finding --fail-on asked for, 1 such findings exist, 2 usage
+error, unreadable model, or a pair compare cannot judge.")]
 pub struct Opts {
     /// The post-training-quantized conversion (- reads standard input).
     ptq: PathBuf,
@@ -43,25 +52,57 @@ pub struct Opts {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     format: CompareFormat,
-    /// Exit 1 when findings of these kinds exist (comma-separated).
-    #[arg(long, value_name = "KIND[,KIND]", value_delimiter = ',', value_parser = parse_kind)]
-    fail_on: Vec<Kind>,
+    /// Exit 1 when findings of these kinds or severities exist (comma-separated).
+    #[arg(long, value_name = "KIND|SEVERITY[,...]", value_delimiter = ',', value_parser = parse_gate)]
+    fail_on: Vec<Gate>,
     /// Flag learned ranges wider or narrower than calibration by this factor.
     #[arg(long, default_value_t = 4.0, value_name = "FACTOR")]
     range_ratio: f32,
     /// Colour: auto, always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
-    /// Table width in columns.
-    #[arg(long, default_value_t = 100, value_name = "COLUMNS")]
-    width: u16,
+    /// Table width in columns (default: the terminal's, or COLUMNS, or 100).
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<u16>,
 }
 
-fn parse_kind(s: &str) -> Result<Kind, String> {
-    Kind::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-        format!("unknown finding kind '{s}' (one of {})", all.join(", "))
-    })
+/// What `--fail-on` can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Findings of a kind.
+    Kind(Kind),
+    /// Every range kind (`range-mismatch`, the name before ranges were split).
+    AnyRange,
+    /// Findings of this severity or a more severe one.
+    Severity(Severity),
+}
+
+impl Gate {
+    fn fails(self, f: &tflq::compare::Finding) -> bool {
+        match self {
+            Gate::Kind(k) => f.kind == k,
+            Gate::AnyRange => f.kind.is_range(),
+            Gate::Severity(s) => f.severity <= s,
+        }
+    }
+}
+
+fn parse_gate(s: &str) -> Result<Gate, String> {
+    if s == "range-mismatch" {
+        return Ok(Gate::AnyRange);
+    }
+    Kind::parse(s)
+        .map(Gate::Kind)
+        .or_else(|| Severity::parse(s).map(Gate::Severity))
+        .ok_or_else(|| {
+            let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+            let sev: Vec<&str> = Severity::ALL.iter().map(|k| k.name()).collect();
+            format!(
+                "unknown finding kind or severity '{s}' (kinds: {}; severities: {})",
+                kinds.join(", "),
+                sev.join(", ")
+            )
+        })
 }
 
 pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
@@ -88,7 +129,7 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     let style = Style {
         color: o.color.enabled() && matches!(format, Format::Table | Format::Text),
-        width: o.width.max(40),
+        width: crate::table_width(o.width),
     };
     let (pl, ql) = (crate::label(&o.ptq), crate::label(&o.qat));
     let pair = Pair {
@@ -99,7 +140,10 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
         anyhow::bail!("{}", tflq::report::compare::problem(&pair, p));
     }
     tflq::report::compare::render(&pair, &c, format, style, out)?;
-    let fail = o.fail_on.iter().any(|k| c.count(*k) > 0);
+    let fail = c
+        .findings
+        .iter()
+        .any(|f| o.fail_on.iter().any(|g| g.fails(f)));
     crate::exit_without_freeing((ptq, qat, c));
     Ok(if fail { FINDINGS } else { OK })
 }

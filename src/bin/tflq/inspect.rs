@@ -55,9 +55,9 @@ pub struct Opts {
     /// Colour: auto (terminal and NO_COLOR unset), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
-    /// Table width in columns.
-    #[arg(long, default_value_t = 100, value_name = "COLUMNS")]
-    width: u16,
+    /// Table width in columns (default: the terminal's, or COLUMNS, or 100).
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<u16>,
 }
 
 pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
@@ -89,7 +89,7 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     let style = Style {
         color: o.color.enabled() && format != Format::Json,
-        width: o.width.max(40),
+        width: crate::table_width(o.width),
     };
     let view = View {
         subgraph: o.subgraph.map(SubgraphId),

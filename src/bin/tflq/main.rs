@@ -153,6 +153,21 @@ pub fn is_stdin(path: &std::path::Path) -> bool {
     path.as_os_str() == STDIN
 }
 
+/// The table width: `--width` when given; else the terminal's width when
+/// standard output is one; else `COLUMNS` when set; else 100.
+pub fn table_width(given: Option<u16>) -> u16 {
+    let width = given
+        .or_else(|| {
+            io::stdout()
+                .is_terminal()
+                .then(|| terminal_size::terminal_size().map(|(w, _)| w.0))
+                .flatten()
+        })
+        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+        .unwrap_or(100);
+    width.clamp(40, 1000)
+}
+
 /// Open a model, naming the file in any error. `-` reads standard input.
 pub fn open(path: &std::path::Path) -> anyhow::Result<tflq::ModelFile> {
     let opened = if is_stdin(path) {

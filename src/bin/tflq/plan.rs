@@ -47,9 +47,9 @@ pub struct Opts {
     /// Colour: auto, always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
-    /// Table width in columns.
-    #[arg(long, default_value_t = 100, value_name = "COLUMNS")]
-    width: u16,
+    /// Table width in columns (default: the terminal's, or COLUMNS, or 100).
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<u16>,
 }
 
 pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
@@ -64,7 +64,7 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     let style = Style {
         color: o.output.is_none() && o.color.enabled() && format == Format::Table,
-        width: o.width.max(40),
+        width: crate::table_width(o.width),
     };
     let label = crate::label(&o.ptq);
     match &o.output {
