@@ -171,6 +171,13 @@ pub enum Suggestion {
     CheckSameModel,
     /// Model I/O types differ.
     MatchIoTypes,
+    /// The two compute at different integer widths.
+    MatchWidth {
+        /// PTQ's width.
+        ptq: Compute,
+        /// QAT's width.
+        qat: Compute,
+    },
 }
 
 /// Whether a requantize from `from` to `to` is nearly free: the same zero
@@ -266,6 +273,10 @@ pub fn suggest(detail: &Detail, layer: Option<&str>, culprits: &[Culprit]) -> Su
         } => Suggestion::FoldBatchnorm,
         Detail::Structure { .. } => Suggestion::CheckSameModel,
         Detail::Io { .. } => Suggestion::MatchIoTypes,
+        Detail::Width { ptq, qat } => Suggestion::MatchWidth {
+            ptq: *ptq,
+            qat: *qat,
+        },
     }
 }
 

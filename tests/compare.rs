@@ -720,3 +720,25 @@ fn alignment_of_hand_built_graphs() {
         (2, 2, 2)
     );
 }
+
+/// int16x8 PTQ against int8 QAT: reported as a width difference, never as
+/// "placement matches".
+#[test]
+fn int8_against_int16_activations_is_a_width_mismatch() {
+    let c = pair("ptq_int16x8.tflite", "qat_full.tflite");
+    assert!(!c.placement_matches());
+    assert_eq!(c.count(Kind::WidthMismatch), 1);
+    let f = &c.findings[0];
+    assert_eq!(f.kind, Kind::WidthMismatch);
+    assert_eq!(f.severity, tflq::compare::Severity::Precision);
+    assert_eq!(
+        f.places.len(),
+        7,
+        "every compute op, rolled into one finding"
+    );
+    let msg = tflq::report::compare::message(f);
+    assert!(
+        msg.contains("QAT computes 7 ops in int8 where PTQ computes them in int16"),
+        "{msg}"
+    );
+}

@@ -39,11 +39,15 @@ pub enum Kind {
     FusionMismatch,
     /// Ops present in one model only (other than quantizers), or different I/O.
     StructureMismatch,
+    /// The two compute at different integer widths (int8 against int16
+    /// activations).
+    WidthMismatch,
 }
 
 impl Kind {
     /// All kinds, in report order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
+        Kind::WidthMismatch,
         Kind::RemoveQuantizer,
         Kind::AddQuantizer,
         Kind::RangeUntrained,
@@ -65,6 +69,7 @@ impl Kind {
             Kind::GranularityMismatch => "granularity-mismatch",
             Kind::FusionMismatch => "fusion-mismatch",
             Kind::StructureMismatch => "structure-mismatch",
+            Kind::WidthMismatch => "width-mismatch",
         }
     }
 
@@ -92,6 +97,8 @@ impl Kind {
 pub enum Severity {
     /// Ops computed in float inside an integer graph.
     FloatCompute,
+    /// Activations at a narrower integer width than PTQ's (int8 for int16).
+    Precision,
     /// An extra quantizer op with a real scale change (rounding, latency).
     ExtraQuantizer,
     /// A range narrower than the data: values clip.
@@ -106,8 +113,9 @@ pub enum Severity {
 
 impl Severity {
     /// All severities, most severe first.
-    pub const ALL: [Severity; 6] = [
+    pub const ALL: [Severity; 7] = [
         Severity::FloatCompute,
+        Severity::Precision,
         Severity::ExtraQuantizer,
         Severity::Clipping,
         Severity::WideRange,
@@ -119,6 +127,7 @@ impl Severity {
     pub fn name(self) -> &'static str {
         match self {
             Severity::FloatCompute => "float-compute",
+            Severity::Precision => "precision",
             Severity::ExtraQuantizer => "extra-quantizer",
             Severity::Clipping => "clipping",
             Severity::WideRange => "wide-range",
@@ -251,6 +260,13 @@ pub enum Detail {
         /// Ops of a BatchNorm left unfolded.
         batchnorm_unfolded: bool,
     },
+    /// The matched ops compute at different integer widths.
+    Width {
+        /// How the PTQ op computes.
+        ptq: Compute,
+        /// How the QAT op computes.
+        qat: Compute,
+    },
     /// Model I/O types differ.
     Io {
         /// PTQ input and output types.
@@ -377,9 +393,13 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// True when no add or remove finding exists: QAT placement equals PTQ's.
+    /// True when no add, remove or width finding exists: QAT placement
+    /// equals PTQ's.
     pub fn placement_matches(&self) -> bool {
-        !self.findings.iter().any(|f| f.kind.is_placement())
+        !self
+            .findings
+            .iter()
+            .any(|f| f.kind.is_placement() || f.kind == Kind::WidthMismatch)
     }
 
     /// Whether the models look like conversions of the same network (in
@@ -576,6 +596,7 @@ impl Ctx<'_> {
         self.structure(&covered, &fused, &mut out);
         self.granularity(&mut out);
         self.ranges(&mut out);
+        self.width(&mut out);
         let bn = self
             .a
             .unmatched_qat
@@ -642,11 +663,17 @@ impl Ctx<'_> {
             .map(|o| o.op)
             .collect();
         if !qat_int && !ptq_int_ops.is_empty() {
-            // Nothing in the QAT model is integer: it was not converted as QAT.
+            // Nothing in the QAT model is integer: it was not converted as
+            // QAT. Ops PTQ also runs in float are the converter's choice, not
+            // a missing quantizer, and are left out.
             let float_ops: Vec<OpId> = self.iq.subgraphs[self.s]
                 .ops
                 .iter()
                 .filter(|o| o.compute.is_float())
+                .filter(|o| {
+                    self.ptq_of(o.op)
+                        .is_none_or(|p| self.compute(Side::Ptq, p).is_integer())
+                })
                 .map(|o| o.op)
                 .collect();
             if !float_ops.is_empty() {
@@ -1228,9 +1255,39 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Matched ops computing at different integer widths.
+    fn width(&self, out: &mut Vec<Finding>) {
+        for m in &self.a.matches {
+            let (p, q) = (
+                self.compute(Side::Ptq, m.ptq),
+                self.compute(Side::Qat, m.qat),
+            );
+            if p.is_integer() && q.is_integer() && p != q {
+                out.push(self.finding(
+                    Kind::WidthMismatch,
+                    vec![m.qat],
+                    vec![m.ptq],
+                    self.layer(Side::Qat, m.qat),
+                    Detail::Width { ptq: p, qat: q },
+                ));
+            }
+        }
+    }
+}
+
 /// The severity of a finding.
 fn severity(kind: Kind, detail: &Detail) -> Severity {
     match detail {
+        // QAT at 8 bits where PTQ has 16: precision lost; the other way
+        // round costs QAT nothing.
+        Detail::Width { ptq, qat } => {
+            if *qat == Compute::Int8 && *ptq == Compute::Int16 {
+                Severity::Precision
+            } else {
+                Severity::Info
+            }
+        }
         Detail::Add { .. } => Severity::FloatCompute,
         Detail::Remove(Removal::Requantize { from, to, .. }) => {
             if advice::near_free(*from, *to) {
@@ -1267,6 +1324,7 @@ fn severity(kind: Kind, detail: &Detail) -> Severity {
 fn root_cause(f: &Finding) -> Option<(Kind, u8)> {
     match (&f.kind, &f.detail) {
         (k, _) if k.is_range() => Some((*k, 0)),
+        (Kind::WidthMismatch, _) => Some((f.kind, 0)),
         (Kind::GranularityMismatch, Detail::Granularity { qat, .. }) => {
             Some((f.kind, u8::from(matches!(qat, Granularity::PerTensor))))
         }

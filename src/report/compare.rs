@@ -147,6 +147,14 @@ fn rolled_message(f: &Finding) -> String {
         Kind::AddQuantizer => format!(
             "{n} BatchNormalization (or activation) layers are left out of their conv's annotation, so tfmot does not fold them: QAT runs their MUL/ADD in float where PTQ folds them into the conv"
         ),
+        Kind::WidthMismatch => match &f.detail {
+            Detail::Width { ptq, qat } => format!(
+                "QAT computes {n} ops in {} where PTQ computes them in {}",
+                qat.name(),
+                ptq.name()
+            ),
+            _ => format!("{} ({n} places)", one_message(f)),
+        },
         _ => format!("{} ({n} places)", one_message(f)),
     }
 }
@@ -303,6 +311,11 @@ fn one_message(f: &Finding) -> String {
             }
             m
         }
+        Detail::Width { ptq, qat } => format!(
+            "QAT computes in {} where PTQ computes in {}{layer}",
+            qat.name(),
+            ptq.name()
+        ),
         Detail::Io { ptq, qat } => {
             let t = |v: &[crate::model::DType]| {
                 v.iter()
@@ -377,7 +390,9 @@ pub fn suggestion(f: &Finding) -> String {
             _ => {}
         }
     }
-    let named = |l: &Option<String>| l.clone().unwrap_or_else(|| "the layer".to_owned());
+    // " at 'conv1'", or nothing when the file names no layer there (never a
+    // placeholder in quotes).
+    let at = |l: &Option<String>| l.as_ref().map(|l| format!(" at '{l}'")).unwrap_or_default();
     match &f.suggestion {
         Suggestion::Requantize {
             culprits,
@@ -409,10 +424,10 @@ pub fn suggestion(f: &Finding) -> String {
             s.join(" ")
         }
         Suggestion::RemoveRoundTrip { layer, culprits } => {
-            let layer = named(layer);
             let mut s = format!(
-                "The fake-quant at '{layer}' quantizes a value that is consumed in float: remove it (a no-op QuantizeConfig \
-                 on '{layer}'), or annotate its consumer so the value stays integer."
+                "The fake-quant{} quantizes a value that is consumed in float: remove it (a no-op QuantizeConfig \
+                 on the layer that carries it), or annotate its consumer so the value stays integer.",
+                at(layer)
             );
             if !culprits.is_empty() {
                 s += &format!(" Change: {}.", culprit_list(culprits));
@@ -421,9 +436,9 @@ pub fn suggestion(f: &Finding) -> String {
         }
         Suggestion::RemoveBoundary { layer, culprits } => {
             let mut s = format!(
-                "PTQ needs no quantizer between these ops: remove the extra fake-quant at '{}' with a QuantizeConfig \
+                "PTQ needs no quantizer between these ops: remove the extra fake-quant{} with a QuantizeConfig \
                  that returns no output quantizer.",
-                named(layer)
+                at(layer)
             );
             if !culprits.is_empty() {
                 s += &format!(" Change: {}.", culprit_list(culprits));
@@ -443,25 +458,25 @@ pub fn suggestion(f: &Finding) -> String {
             unnamed,
         } => words_annotate(culprits, unsupported, *fold_batchnorm, *input, *output, *unnamed),
         Suggestion::RetrainUntrainedRange { layer } => format!(
-            "The quantizer at '{}' kept its initial [-6, 6]: train longer with quantization enabled, check it is not frozen, or use a representative range.",
-            named(layer)
+            "The quantizer{} kept its initial [-6, 6]: train longer with quantization enabled, check it is not frozen, or use a representative range.",
+            at(layer)
         ),
         Suggestion::CheckRange { layer } if f.kind == Kind::RangeClipping => format!(
-            "Values beyond the range at '{}' saturate: fine-tune on data that covers what the model sees in use.",
-            named(layer)
+            "Values beyond the range{} saturate: fine-tune on data that covers what the model sees in use.",
+            at(layer)
         ),
         Suggestion::CheckRange { layer } => format!(
-            "Check '{}': the learned range differs a lot from calibration. Fine-tune longer or on data closer to the calibration set.",
-            named(layer)
+            "The learned range{} differs a lot from calibration: fine-tune longer or on data closer to the calibration set.",
+            at(layer)
         ),
         Suggestion::PerChannelWeights { layer } => format!(
             "Informational: tfmot quantizes Dense/Conv2DTranspose weights per-tensor, PTQ per-channel. For per-channel \
-             weights at '{}', use a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel.",
-            named(layer)
+             weights{}, use a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel.",
+            at(layer)
         ),
         Suggestion::PtqPerTensor { layer } => format!(
-            "Informational: PTQ used per-tensor weights at '{}' (per-channel disabled in the converter).",
-            named(layer)
+            "Informational: PTQ used per-tensor weights{} (per-channel disabled in the converter).",
+            at(layer)
         ),
         Suggestion::UnblockFusion { activation } => format!(
             "A fake-quant between the op and its {activation} blocks fusion. Follow the op with a keras ReLU layer or \
@@ -477,6 +492,11 @@ pub fn suggestion(f: &Finding) -> String {
         Suggestion::CheckSameModel => {
             "Check that both models come from the same Keras model; ops in one model only cannot be compared.".to_owned()
         }
+        Suggestion::MatchWidth { ptq, qat } => format!(
+            "The two use different activation widths ({} in PTQ, {} in QAT), so their scales cannot be compared one to one. tfmot's default scheme trains 8-bit activations: compare against a full-integer int8 PTQ conversion, or convert both with the same 16x8 mode.",
+            ptq.name(),
+            qat.name()
+        ),
         Suggestion::MatchIoTypes => {
             "Informational: convert both with the same inference_input_type / inference_output_type to compare I/O quantizers.".to_owned()
         }
@@ -603,6 +623,13 @@ fn verdict(pair: &Pair<'_>, c: &Comparison) -> String {
     let remove = c.count(Kind::RemoveQuantizer);
     if let Some(p) = &c.problem {
         return format!("Not comparable: {}.", problem(pair, p));
+    }
+    if c.count(Kind::WidthMismatch) > 0 {
+        return format!(
+            "QAT and PTQ compute at different integer widths ({} against {}): quantizer placement cannot match.",
+            c.roles.1.scheme(),
+            c.roles.0.scheme()
+        );
     }
     if c.placement_matches() {
         "QAT quantizer placement matches PTQ: nothing to add or remove.".to_owned()

@@ -598,6 +598,11 @@ pub(crate) enum JsonDetail {
         layers: Vec<String>,
         batchnorm_unfolded: bool,
     },
+    #[serde(rename = "width")]
+    Width {
+        ptq: &'static str,
+        qat: &'static str,
+    },
     #[serde(rename = "io")]
     Io {
         ptq: (Vec<DType>, Vec<DType>),
@@ -694,6 +699,10 @@ pub(crate) fn detail(d: &Detail) -> JsonDetail {
             op_kinds: op_kinds(kinds),
             layers: layers.clone(),
             batchnorm_unfolded: *batchnorm_unfolded,
+        },
+        Detail::Width { ptq, qat } => JsonDetail::Width {
+            ptq: compute(*ptq),
+            qat: compute(*qat),
         },
         Detail::Io { ptq, qat } => JsonDetail::Io {
             ptq: ptq.clone(),
