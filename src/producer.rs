@@ -117,6 +117,44 @@ impl Producer {
     }
 }
 
+impl Producer {
+    /// Names as they would be in a fresh session: Keras numbers auto-named
+    /// layers per Python session (`conv2d_3` today, `conv2d_7` after more
+    /// models were built), so the `k`-th distinct auto name of one base, in
+    /// the order given, becomes `base` for the first and `base_k` after it.
+    /// Names that are not Keras auto names, and every name of other
+    /// producers, map to themselves. Every auto name of one base is
+    /// renumbered, and canonical names have the auto shape, so distinct names
+    /// given stay distinct.
+    pub fn canonical_names<'a>(
+        self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        if self != Producer::Keras {
+            return out;
+        }
+        let mut seen_per_base: std::collections::BTreeMap<&str, usize> = Default::default();
+        for name in names {
+            if out.contains_key(name) {
+                continue;
+            }
+            let Some(base) = keras::auto_name_base(name) else {
+                continue;
+            };
+            let k = seen_per_base.entry(base).or_insert(0);
+            let canonical = if *k == 0 {
+                base.to_owned()
+            } else {
+                format!("{base}_{k}")
+            };
+            *k = k.saturating_add(1);
+            out.insert(name.to_owned(), canonical);
+        }
+        out
+    }
+}
+
 impl std::fmt::Display for Producer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -240,6 +278,80 @@ mod keras {
         })
     }
 
+    /// Snake-case names of the Keras layer classes whose instances Keras
+    /// names automatically (`Conv2D` → `conv2d`, `conv2d_1`, ...).
+    const AUTO_BASES: [&str; 58] = [
+        "input",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv1d_transpose",
+        "conv2d_transpose",
+        "conv3d_transpose",
+        "depthwise_conv2d",
+        "depthwise_conv1d",
+        "separable_conv1d",
+        "separable_conv2d",
+        "dense",
+        "batch_normalization",
+        "layer_normalization",
+        "group_normalization",
+        "re_lu",
+        "leaky_re_lu",
+        "p_re_lu",
+        "elu",
+        "softmax",
+        "activation",
+        "max_pooling1d",
+        "max_pooling2d",
+        "max_pooling3d",
+        "average_pooling1d",
+        "average_pooling2d",
+        "average_pooling3d",
+        "global_average_pooling1d",
+        "global_average_pooling2d",
+        "global_max_pooling1d",
+        "global_max_pooling2d",
+        "flatten",
+        "reshape",
+        "permute",
+        "dropout",
+        "spatial_dropout2d",
+        "add",
+        "subtract",
+        "multiply",
+        "maximum",
+        "minimum",
+        "average",
+        "concatenate",
+        "zero_padding1d",
+        "zero_padding2d",
+        "cropping1d",
+        "cropping2d",
+        "up_sampling1d",
+        "up_sampling2d",
+        "lambda",
+        "rescaling",
+        "normalization",
+        "embedding",
+        "lstm",
+        "gru",
+        "simple_rnn",
+        "model",
+        "sequential",
+    ];
+
+    /// The base of a Keras auto name (`conv2d` of `conv2d_3` and of
+    /// `conv2d`; `tf.math.multiply` of the TFOpLambda `tf.math.multiply_2`),
+    /// or `None` for a name Keras did not make up.
+    pub fn auto_name_base(name: &str) -> Option<&str> {
+        let base = match name.rsplit_once('_') {
+            Some((b, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => b,
+            _ => name,
+        };
+        (AUTO_BASES.contains(&base) || (base.starts_with("tf.") && base.len() > 3)).then_some(base)
+    }
+
     pub fn has_tfmot_marks(tensor_name: &str) -> bool {
         // Every mark contains "uant" (Quant, quant_, quantize_layer): one SIMD
         // search rules out almost every name of a model.
@@ -341,6 +453,31 @@ mod tests {
         );
         let names: Vec<_> = ls.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["batch_normalization", "conv2d"]);
+    }
+
+    #[test]
+    fn keras_auto_names_are_renumbered_by_first_appearance() {
+        let names = [
+            "input_3",
+            "conv2d_4",
+            "conv1",
+            "conv2d_5",
+            "tf.math.multiply_7",
+            "conv2d_4",
+        ];
+        let map = Producer::Keras.canonical_names(names);
+        let get = |n: &str| map.get(n).map(String::as_str);
+        assert_eq!(get("input_3"), Some("input"));
+        assert_eq!(get("conv2d_4"), Some("conv2d"));
+        assert_eq!(get("conv2d_5"), Some("conv2d_1"));
+        assert_eq!(get("tf.math.multiply_7"), Some("tf.math.multiply"));
+        assert_eq!(get("conv1"), None, "a user's name is kept");
+        // Other producers keep every name.
+        assert!(Producer::LiteRtTorch.canonical_names(names).is_empty());
+        // Distinct names stay distinct.
+        let all = Producer::Keras.canonical_names(["conv2d_5", "conv2d_9", "conv2d"]);
+        let values: std::collections::BTreeSet<_> = all.values().collect();
+        assert_eq!(values.len(), 3);
     }
 
     #[test]

@@ -303,8 +303,11 @@ fn snapshot_check_and_update() {
     let out = run(&["testdata/qat_partial.tflite", "--check"]);
     assert_eq!(out.status.code(), Some(1));
     let diff = String::from_utf8(out.stdout).unwrap();
-    assert!(diff.contains("+  op 2 DEQUANTIZE [convert]"), "{diff}");
-    assert!(diff.contains("+  op 3 MUL [float]"), "{diff}");
+    assert!(
+        diff.contains("+  DEQUANTIZE [convert] layer=conv1"),
+        "{diff}"
+    );
+    assert!(diff.contains("+  MUL [float] layer=bn1"), "{diff}");
     assert!(diff.contains("+  placement: float-island"), "{diff}");
     // With scales, a retrain is a change.
     assert_eq!(

@@ -429,6 +429,8 @@ pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) ->
             }
         })
         .collect();
+    let mut ops = ops;
+    name_outputs_after_signatures(model, producer, index, &graph, &mut ops);
     let integer_graph = ops.iter().any(|o| o.compute.is_integer());
     let mut findings = Vec::new();
     let finding = |op: OpId, kind: FindingKind| Finding {
@@ -509,6 +511,57 @@ pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) ->
         subgraph: index,
         ops,
         findings,
+    }
+}
+
+/// The converter names the last op of a Keras model after the graph output
+/// (`StatefulPartitionedCall:01`), not after its layer; the signature keeps
+/// the layer's name (`softmax`). An op the names leave without a layer whose
+/// output is a signature output, directly or through its QUANTIZE or
+/// DEQUANTIZE, takes that name.
+fn name_outputs_after_signatures(
+    model: &Model,
+    producer: Producer,
+    index: SubgraphId,
+    graph: &Graph<'_>,
+    ops: &mut [OpInfo],
+) {
+    if producer != Producer::Keras {
+        return;
+    }
+    let sg = graph.subgraph();
+    let mut names: Vec<Option<&str>> = vec![None; sg.tensors.len()];
+    for sig in model.signatures.iter().filter(|s| s.subgraph == index) {
+        for (name, t) in &sig.outputs {
+            if let Some(slot) = names.get_mut(t.index()) {
+                *slot = Some(name.as_str());
+            }
+        }
+    }
+    if names.iter().all(Option::is_none) {
+        return;
+    }
+    for info in ops.iter_mut() {
+        let o = sg.op(info.op);
+        if !info.layers.is_empty() || rules::is_quantize_or_dequantize(&o.kind) {
+            continue;
+        }
+        let Some(&t) = o.outputs.first() else {
+            continue;
+        };
+        let via_converter = graph
+            .distinct_consumers(t)
+            .filter(|c| rules::is_quantize_or_dequantize(&sg.op(*c).kind))
+            .find_map(|c| sg.op(c).outputs.first().copied());
+        let name = names
+            .get(t.index())
+            .copied()
+            .flatten()
+            .or_else(|| via_converter.and_then(|u| names.get(u.index()).copied().flatten()));
+        if let Some(name) = name {
+            info.layer = Some(name.to_owned());
+            info.layers = vec![name.to_owned()];
+        }
     }
 }
 

@@ -7,6 +7,13 @@
 //! Byte-stable: ordering follows the file, no hash maps, no locale, no
 //! terminal, numbers formatted one fixed way; the first line names the format
 //! version.
+//!
+//! Stable across retrains and sessions (format 2): lines carry no absolute
+//! op index, so inserting one op changes a line or two, not every following
+//! one; ops are referred to by kind and layer; Keras' per-session
+//! auto-number suffixes (`conv2d_7`) and TF function counters in subgraph
+//! names are canonicalised (`exact_names` keeps them); per-channel scales are
+//! summarised by count, range and digest.
 
 use std::fmt::Write as _;
 
@@ -14,13 +21,16 @@ use crate::analysis::{self, FindingKind};
 use crate::model::{Activation, Granularity, Model, Subgraph, Tensor, TensorId};
 
 /// First line of every snapshot; bumped when the format changes.
-pub const HEADER: &str = "tflq snapshot 1";
+pub const HEADER: &str = "tflq snapshot 2";
 
 /// What a snapshot includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SnapshotOptions {
     /// Add scales and zero points rounded to this many significant digits.
     pub scale_digits: Option<u8>,
+    /// Keep layer and subgraph names exactly as stored (no canonical
+    /// renumbering of Keras auto names and TF function counters).
+    pub exact_names: bool,
 }
 
 fn granularity(t: &Tensor) -> String {
@@ -38,6 +48,31 @@ fn granularity(t: &Tensor) -> String {
 fn round(v: f32, digits: u8) -> String {
     let d = usize::from(digits.clamp(1, 9)) - 1;
     format!("{v:.d$e}")
+}
+
+/// FNV-1a over the texts: a short, stable fingerprint of an array.
+fn digest(values: &[String]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for v in values {
+        for b in v.bytes().chain(std::iter::once(b',')) {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    }
+    h
+}
+
+/// A subgraph name without TF's per-session function counters
+/// (`while_body_123` → `while_body`).
+fn canonical_subgraph_name(name: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for part in name.split('_') {
+        if !part.is_empty() && part.bytes().all(|c| c.is_ascii_digit()) && !out.is_empty() {
+            continue;
+        }
+        out.push(part);
+    }
+    out.join("_")
 }
 
 fn tensor(sg: &Subgraph, id: TensorId, opts: SnapshotOptions) -> String {
@@ -64,7 +99,24 @@ fn tensor(sg: &Subgraph, id: TensorId, opts: SnapshotOptions) -> String {
                 zps.first().map_or("0", String::as_str)
             );
         } else {
-            let _ = write!(s, " s=[{}] zp=[{}]", scales.join(","), zps.join(","));
+            // Per-channel: count, range and a digest of the rounded values,
+            // not thousands of numbers on one line (JSON has them all).
+            let (lo, hi) = q.scale_range().unwrap_or((0.0, 0.0));
+            let _ = write!(
+                s,
+                " s=[{}: {}..{} #{:08x}]",
+                scales.len(),
+                round(lo, d),
+                round(hi, d),
+                digest(&scales)
+            );
+            match (q.zero_point.iter().min(), q.zero_point.iter().max()) {
+                (Some(0), Some(0)) | (None, None) => s.push_str(" zp=0"),
+                (Some(a), Some(b)) => {
+                    let _ = write!(s, " zp=[{}: {a}..{b} #{:08x}]", zps.len(), digest(&zps));
+                }
+                _ => {}
+            }
         }
     }
     s
@@ -76,12 +128,30 @@ fn tensor(sg: &Subgraph, id: TensorId, opts: SnapshotOptions) -> String {
 /// # fn main() -> Result<(), tflq::Error> {
 /// let file = tflq::ModelFile::open("testdata/ptq_int8.tflite")?;
 /// let text = tflq::snapshot(file.model(), tflq::SnapshotOptions::default());
-/// assert!(text.starts_with("tflq snapshot 1\n"));
+/// assert!(text.starts_with("tflq snapshot 2\n"));
 /// // In a model repository's tests: insta::assert_snapshot!(text);
 /// # Ok(()) }
 /// ```
 pub fn snapshot(model: &Model, opts: SnapshotOptions) -> String {
     let insp = analysis::inspect(model);
+    // Canonical names, decided over every layer and signature name in the
+    // order the snapshot shows them.
+    let names = if opts.exact_names {
+        Default::default()
+    } else {
+        let sig_names = model
+            .signatures
+            .iter()
+            .flat_map(|sig| sig.inputs.iter().chain(&sig.outputs))
+            .map(|(n, _)| n.as_str());
+        let layer_names = insp
+            .subgraphs
+            .iter()
+            .flat_map(|q| q.ops.iter())
+            .filter_map(|o| o.layer.as_deref());
+        insp.producer.canonical_names(sig_names.chain(layer_names))
+    };
+    let name = |n: &str| -> String { names.get(n).cloned().unwrap_or_else(|| n.to_owned()) };
     let mut s = String::new();
     let _ = writeln!(s, "{HEADER}");
     let _ = writeln!(s, "scheme: {}", insp.scheme.kind);
@@ -89,7 +159,7 @@ pub fn snapshot(model: &Model, opts: SnapshotOptions) -> String {
         let sg = model.subgraph(sig.subgraph);
         let io = |v: &[(String, TensorId)]| {
             v.iter()
-                .map(|(n, t)| format!("{n}: {}", tensor(sg, *t, opts)))
+                .map(|(n, t)| format!("{}: {}", name(n), tensor(sg, *t, opts)))
                 .collect::<Vec<_>>()
                 .join("; ")
         };
@@ -105,7 +175,22 @@ pub fn snapshot(model: &Model, opts: SnapshotOptions) -> String {
     for (i, sg) in model.subgraphs.iter().enumerate() {
         let q = &insp.subgraphs[i];
         let _ = writeln!(s);
-        let _ = writeln!(s, "subgraph {i} \"{}\"", sg.name);
+        let sg_name = if opts.exact_names {
+            sg.name.clone()
+        } else {
+            canonical_subgraph_name(&sg.name)
+        };
+        let _ = writeln!(s, "subgraph {i} \"{sg_name}\"");
+        // An op named by kind and layer: `CONV_2D(conv1)`.
+        let op_ref = |o: crate::model::OpId| -> String {
+            let kind = sg.op(o).kind.to_string();
+            match q.ops.get(o.index()).and_then(|i| i.layer.as_deref()) {
+                Some(l) => format!("{kind}({})", name(l)),
+                None => kind,
+            }
+        };
+        let refs =
+            |v: &[crate::model::OpId]| v.iter().map(|o| op_ref(*o)).collect::<Vec<_>>().join(",");
         let list = |v: &[TensorId]| {
             v.iter()
                 .map(|t| tensor(sg, *t, opts))
@@ -133,21 +218,16 @@ pub fn snapshot(model: &Model, opts: SnapshotOptions) -> String {
             let outs: Vec<String> = o.outputs.iter().map(|t| tensor(sg, *t, opts)).collect();
             let _ = writeln!(
                 s,
-                "  op {op} {head} [{}] layer={}: {} -> {}",
+                "  {head} [{}] layer={}: {} -> {}",
                 info.compute.name(),
-                info.layer.as_deref().unwrap_or("-"),
+                info.layer.as_deref().map_or_else(|| "-".to_owned(), name),
                 ins.join(", "),
                 outs.join(", ")
             );
         }
         let mut placement = Vec::new();
         for f in &q.findings {
-            let ops = f
-                .ops
-                .iter()
-                .map(|o| format!("#{o}"))
-                .collect::<Vec<_>>()
-                .join(",");
+            let ops = refs(&f.ops);
             let line = match &f.kind {
                 FindingKind::QuantizeInput { to } => format!("quantize-input {ops} -> {to}"),
                 FindingKind::Quantize { to } => format!("quantize {ops} -> {to}"),
@@ -163,17 +243,11 @@ pub fn snapshot(model: &Model, opts: SnapshotOptions) -> String {
                     format!("constant-dequantize {ops} {from}")
                 }
                 FindingKind::FloatIsland { entries, exits, .. } => {
-                    let e = entries
-                        .iter()
-                        .map(|o| format!("#{o}"))
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    let x = exits
-                        .iter()
-                        .map(|o| format!("#{o}"))
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    format!("float-island {ops} entries=[{e}] exits=[{x}]")
+                    format!(
+                        "float-island {ops} entries=[{}] exits=[{}]",
+                        refs(entries),
+                        refs(exits)
+                    )
                 }
                 FindingKind::HybridOp { .. } => format!("hybrid {ops}"),
                 // Spec breaks depend on values, not placement.
@@ -219,6 +293,20 @@ pub fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subgraph_counters_are_dropped() {
+        assert_eq!(canonical_subgraph_name("main"), "main");
+        assert_eq!(canonical_subgraph_name("while_body_123"), "while_body");
+        assert_eq!(
+            canonical_subgraph_name("__inference_cond_true_4521"),
+            "__inference_cond_true"
+        );
+        assert_eq!(
+            canonical_subgraph_name("conv2d_transpose"),
+            "conv2d_transpose"
+        );
+    }
 
     #[test]
     fn rounding_is_fixed() {

@@ -66,6 +66,7 @@ pub fn exercise(model: &tflq::Model) {
         model,
         tflq::SnapshotOptions {
             scale_digits: Some(3),
+            ..Default::default()
         },
     );
     let plan = tflq::advice::plan(model, &insp);

@@ -19,7 +19,11 @@ Example:
 
 By default the text holds structural facts only (ops, layers, dtypes,
 per-tensor/per-axis, QUANTIZE/DEQUANTIZE ops, float islands): a retrain or
-recalibration leaves it unchanged. --with-scales adds scales and zero points.
+recalibration leaves it unchanged, and so does a retrain in a new Python
+session (Keras auto-numbered layer names are canonicalised; --exact-names
+keeps them). Lines carry no op index, so one inserted op changes a line or
+two. --with-scales adds scales and zero points (per-channel arrays as count,
+range and digest). Format 1 snapshots need one --update.
 
 Exit status: 0 snapshot printed, written or equal; 1 --check found a
 difference (a unified diff is printed); 2 usage error, unreadable model or
@@ -36,6 +40,10 @@ pub struct Opts {
     /// Write the snapshot to this file.
     #[arg(long, value_name = "FILE")]
     update: Option<PathBuf>,
+    /// Keep layer and subgraph names exactly as stored (by default Keras'
+    /// per-session auto numbers and TF function counters are canonicalised).
+    #[arg(long)]
+    exact_names: bool,
 }
 
 pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
@@ -44,6 +52,7 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
         file.model(),
         SnapshotOptions {
             scale_digits: o.with_scales,
+            exact_names: o.exact_names,
         },
     );
     if let Some(path) = &o.check {
