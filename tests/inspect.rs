@@ -597,3 +597,53 @@ fn uint8_io_and_weight_only_dequantize_are_named() {
         }
     ));
 }
+
+/// Sparse float16 weights reach the graph through DENSIFY then DEQUANTIZE:
+/// still constants, not activations leaving an integer graph.
+#[test]
+fn densified_constants_stay_constants() {
+    use tflq::synth::{ModelBuilder, SynthOptions};
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let densify = m.builtin(BuiltinCode::DENSIFY);
+    let dq = m.builtin(BuiltinCode::DEQUANTIZE);
+    let fc = m.builtin(BuiltinCode::FULLY_CONNECTED);
+    let x = m.tensor(sg, "x", &[1, 8], 0, None);
+    let w16 = m.constant(sg, "w_sparse", &[4, 8], 1, None, 16);
+    let w16d = m.tensor(sg, "w_dense", &[4, 8], 1, None);
+    let w = m.tensor(sg, "w", &[4, 8], 0, None);
+    let y = m.tensor(sg, "model/fc/MatMul", &[1, 4], 0, None);
+    m.op(sg, densify, &[w16], &[w16d], SynthOptions::None);
+    m.op(sg, dq, &[w16d], &[w], SynthOptions::None);
+    m.op(sg, fc, &[x, w, -1], &[y], SynthOptions::None);
+    m.io(sg, &[x], &[y]);
+    let model = common::leak_load(m.finish());
+    let insp = tflq::analysis::inspect(&model);
+    let sq = &insp.subgraphs[0];
+    assert_eq!(sq.ops[0].compute, tflq::analysis::Compute::Other, "DENSIFY");
+    let kinds: Vec<_> = sq.findings.iter().map(|f| f.kind.name()).collect();
+    assert_eq!(kinds, ["constant-dequantize"]);
+    assert_eq!(insp.scheme.kind, SchemeKind::Float16Weights);
+}
+
+/// A graph whose activations are float16 end to end is its own scheme, not
+/// "float16 weights".
+#[test]
+fn a_float16_graph_is_float16_compute() {
+    use tflq::synth::{ModelBuilder, SynthOptions};
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let fc = m.builtin(BuiltinCode::FULLY_CONNECTED);
+    let relu = m.builtin(BuiltinCode::RELU);
+    let x = m.tensor(sg, "x", &[1, 8], 1, None);
+    let w = m.constant(sg, "w", &[4, 8], 1, None, 64);
+    let y = m.tensor(sg, "y", &[1, 4], 1, None);
+    let z = m.tensor(sg, "z", &[1, 4], 1, None);
+    m.op(sg, fc, &[x, w, -1], &[y], SynthOptions::None);
+    m.op(sg, relu, &[y], &[z], SynthOptions::None);
+    m.io(sg, &[x], &[z]);
+    let model = common::leak_load(m.finish());
+    let insp = tflq::analysis::inspect(&model);
+    assert_eq!(insp.scheme.kind, SchemeKind::Float16);
+    assert_eq!(insp.scheme.kind.to_string(), "float16 compute");
+}

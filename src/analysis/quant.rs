@@ -76,6 +76,8 @@ pub enum SchemeKind {
     Float,
     /// Float16 constants dequantized to float32 at run time.
     Float16Weights,
+    /// Float compute on float16 activations (a float16 graph end to end).
+    Float16,
     /// Float activations, int8 weights (hybrid / weight-only).
     DynamicRange,
     /// Integer int8 throughout.
@@ -95,6 +97,7 @@ impl std::fmt::Display for SchemeKind {
         f.write_str(match self {
             SchemeKind::Float => "float",
             SchemeKind::Float16Weights => "float16 weights",
+            SchemeKind::Float16 => "float16 compute",
             SchemeKind::DynamicRange => "dynamic-range (hybrid)",
             SchemeKind::FullInteger => "full-integer int8",
             SchemeKind::Int16x8 => "int16x8",
@@ -333,11 +336,44 @@ pub struct SubgraphQuant {
     pub findings: Vec<Finding>,
 }
 
-/// Classify how `op` computes.
-pub fn classify(sg: &Subgraph, op: OpId) -> Compute {
+/// Tensors whose values are fixed before the model runs: constants, and the
+/// outputs of ops that read only such tensors (a DENSIFY of a sparse
+/// constant, a DEQUANTIZE of float16 weights). One pass in execution order.
+pub fn constant_derived(graph: &Graph<'_>) -> Vec<bool> {
+    let sg = graph.subgraph();
+    let mut derived: Vec<bool> = sg.tensors.iter().map(|t| t.is_constant()).collect();
+    for op in graph.execution_order() {
+        let o = sg.op(op);
+        // Variables and control flow change at run time.
+        if !o.calls.is_empty() || o.inputs.iter().all(Option::is_none) {
+            continue;
+        }
+        let all_fixed = o
+            .present_inputs()
+            .all(|t| derived.get(t.index()).copied().unwrap_or(false) && !sg.tensor(t).is_variable);
+        if all_fixed {
+            for t in &o.outputs {
+                if let Some(d) = derived.get_mut(t.index()) {
+                    *d = true;
+                }
+            }
+        }
+    }
+    derived
+}
+
+/// Classify how `op` computes. `fixed` tells which tensors are
+/// constant-derived ([`constant_derived`]).
+pub fn classify(sg: &Subgraph, op: OpId, fixed: &[bool]) -> Compute {
     let o = sg.op(op);
     if rules::is_quantize_or_dequantize(&o.kind) {
         return Compute::Convert;
+    }
+    let is_fixed = |t: TensorId| fixed.get(t.index()).copied().unwrap_or(false);
+    // An op on constants only (DENSIFY of sparse weights) computes nothing
+    // at inference time worth a quantizer.
+    if o.present_inputs().next().is_some() && o.present_inputs().all(is_fixed) {
+        return Compute::Other;
     }
     // Control flow runs other subgraphs, which are classified on their own.
     if !o.calls.is_empty() || o.kind.is(BuiltinCode::CALL) {
@@ -405,6 +441,7 @@ pub fn classify(sg: &Subgraph, op: OpId) -> Compute {
 pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) -> SubgraphQuant {
     let sg = model.subgraph(index);
     let graph = Graph::new(sg);
+    let fixed = constant_derived(&graph);
     let ops: Vec<OpInfo> = sg
         .op_ids()
         .map(|op| {
@@ -422,7 +459,7 @@ pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) ->
             let layers: Vec<String> = found.into_iter().map(|l| l.name).collect();
             OpInfo {
                 op,
-                compute: classify(sg, op),
+                compute: classify(sg, op, &fixed),
                 layer: layers.first().cloned(),
                 layers,
                 wrapped,
@@ -472,7 +509,7 @@ pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) ->
             && let (Some(i), Some(out)) = (first_in, first_out)
         {
             let ti = sg.tensor(i);
-            let kind = if ti.is_constant() {
+            let kind = if fixed.get(i.index()).copied().unwrap_or(false) {
                 FindingKind::ConstantDequantize {
                     from: ti.dtype,
                     tensor: i,
@@ -502,7 +539,7 @@ pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) ->
     }
 
     if integer_graph {
-        for island in float_islands(index, sg, &graph, &ops) {
+        for island in float_islands(index, sg, &graph, &ops, &fixed) {
             findings.push(island);
         }
     }
@@ -570,6 +607,7 @@ fn float_islands(
     sg: &Subgraph,
     graph: &Graph<'_>,
     ops: &[OpInfo],
+    fixed: &[bool],
 ) -> Vec<Finding> {
     // Union-find over float compute ops joined by activation tensors: each
     // tensor is visited once, uniting its producer with its distinct
@@ -613,9 +651,7 @@ fn float_islands(
                 }
                 if let Some(p) = graph.producer(t)
                     && sg.op(p).kind.is(BuiltinCode::DEQUANTIZE)
-                    && !sg
-                        .tensor(sg.op(p).inputs.first().copied().flatten().unwrap_or(t))
-                        .is_constant()
+                    && !fixed.get(t.index()).copied().unwrap_or(false)
                 {
                     entries.push(p);
                 }
@@ -768,12 +804,27 @@ pub fn scheme(model: &Model, producer: Producer, subgraphs: &[SubgraphQuant]) ->
     let (mut int8, mut int16, mut float, mut hybrid) = (0, 0, 0, 0);
     let (mut quantize, mut requantize, mut dequantize, mut constant_dequantize) = (0, 0, 0, 0);
     let mut fp16_dq = 0;
+    // Float ops writing float16 activations: a float16 graph, not float16
+    // weights dequantized to float32.
+    let mut fp16_ops = 0;
     for s in subgraphs {
+        let sg = model.subgraphs.get(s.subgraph.index());
         for o in &s.ops {
             match o.compute {
                 Compute::Int8 => int8 += 1,
                 Compute::Int16 => int16 += 1,
-                Compute::Float => float += 1,
+                Compute::Float => {
+                    float += 1;
+                    let writes_f16 = sg.is_some_and(|sg| {
+                        sg.op(o.op)
+                            .outputs
+                            .iter()
+                            .any(|t| sg.tensor(*t).dtype == DType::FLOAT16)
+                    });
+                    if writes_f16 {
+                        fp16_ops += 1;
+                    }
+                }
                 Compute::Hybrid => hybrid += 1,
                 _ => {}
             }
@@ -838,6 +889,8 @@ pub fn scheme(model: &Model, producer: Producer, subgraphs: &[SubgraphQuant]) ->
         } else {
             SchemeKind::FullInteger
         }
+    } else if fp16_ops > 0 && fp16_ops * 2 >= float {
+        SchemeKind::Float16
     } else if fp16_dq > 0 || fp16_consts > 0 {
         SchemeKind::Float16Weights
     } else if hybrid > 0 || constant_dequantize > 0 {

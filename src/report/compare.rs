@@ -577,6 +577,7 @@ pub fn role(r: FileRole) -> String {
         FileRole::Qat(k) => format!("a QAT conversion ({k})"),
         FileRole::NotInteger(SchemeKind::Float) => "a float model".to_owned(),
         FileRole::NotInteger(SchemeKind::Float16Weights) => "a float16-weights model".to_owned(),
+        FileRole::NotInteger(SchemeKind::Float16) => "a float16 model".to_owned(),
         FileRole::NotInteger(SchemeKind::DynamicRange) => {
             "a dynamic-range model (float activations)".to_owned()
         }

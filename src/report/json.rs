@@ -24,6 +24,7 @@ pub(crate) fn scheme_kind(k: SchemeKind) -> &'static str {
     match k {
         SchemeKind::Float => "float",
         SchemeKind::Float16Weights => "float16-weights",
+        SchemeKind::Float16 => "float16",
         SchemeKind::DynamicRange => "dynamic-range",
         SchemeKind::FullInteger => "full-integer",
         SchemeKind::Int16x8 => "int16x8",
