@@ -202,17 +202,22 @@ pub fn detect(model: &Model) -> Producer {
                 Producer::TfFunction
             }
         }
+        // No metadata (older converters, rewritten files): the names decide.
+        None if keras_scoped(model) => Producer::Keras,
         _ => Producer::Unknown,
     }
 }
 
-/// Whether most op outputs carry `model/layer/op` names, as a Keras model
-/// saved as a SavedModel does.
+/// Whether most op outputs with a scoped name carry `model/layer/op` names
+/// or tfmot's marks, as a Keras model does (converter-made `tfl.*` names and
+/// bare signature names say nothing either way).
 fn keras_scoped(model: &Model) -> bool {
     let (mut scoped, mut total) = (0usize, 0usize);
     for sg in &model.subgraphs {
         for op in &sg.operators {
-            if let Some(t) = op.outputs.first() {
+            if let Some(t) = op.outputs.first()
+                && sg.tensor(*t).name.contains('/')
+            {
                 total = total.saturating_add(1);
                 if keras::has_tfmot_marks(sg.tensor(*t).name)
                     || sg.tensor(*t).name.split(';').any(|p| {

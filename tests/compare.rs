@@ -742,3 +742,84 @@ fn int8_against_int16_activations_is_a_width_mismatch() {
         "{msg}"
     );
 }
+
+/// A pair whose names come from litert-torch: the advice is in PT2E terms,
+/// names the module, and says nothing of Keras or tfmot.
+#[test]
+fn pytorch_pairs_get_pt2e_advice() {
+    let conv_model = |float_conv: bool| {
+        let mut m = ModelBuilder::new();
+        let sg = m.subgraph("main");
+        let quant = m.builtin(BuiltinCode::QUANTIZE);
+        let deq = m.builtin(BuiltinCode::DEQUANTIZE);
+        let conv = m.builtin(BuiltinCode::CONV_2D);
+        let x = m.tensor(sg, "serving_default_args_0:0", &[1, 4, 4, 4], F32, None);
+        let xq = m.tensor(sg, "tfl.quantize", &[1, 4, 4, 4], I8, q(0.02, 0));
+        m.op(sg, quant, &[x], &[xq], SynthOptions::None);
+        let name = "torch.nn.modules.conv.Conv2d_stem";
+        let (conv_in, wt, wq, out_t, oq) = if float_conv {
+            let xd = m.tensor(sg, "tfl.dequantize", &[1, 4, 4, 4], F32, None);
+            m.op(sg, deq, &[xq], &[xd], SynthOptions::None);
+            (xd, F32, None, F32, None)
+        } else {
+            (
+                xq,
+                I8,
+                Some(SynthQuant::per_axis(vec![0.01; 4], 0)),
+                I8,
+                q(0.05, -128),
+            )
+        };
+        let w = m.constant(sg, "stem.weight", &[4, 1, 1, 4], wt, wq, 16);
+        let y = m.tensor(sg, name, &[1, 4, 4, 4], out_t, oq);
+        m.op(
+            sg,
+            conv,
+            &[conv_in, w, -1],
+            &[y],
+            SynthOptions::Conv2d { activation: 0 },
+        );
+        let yq = if float_conv {
+            let yq = m.tensor(sg, "tfl.quantize1", &[1, 4, 4, 4], I8, q(0.05, -128));
+            m.op(sg, quant, &[y], &[yq], SynthOptions::None);
+            yq
+        } else {
+            y
+        };
+        // An integer op after it, as in any partially quantized model.
+        let pool = m.builtin(BuiltinCode::MAX_POOL_2D);
+        let p = m.tensor(
+            sg,
+            "torch.nn.modules.pooling.MaxPool2d_pool",
+            &[1, 4, 4, 4],
+            I8,
+            q(0.05, -128),
+        );
+        m.op(sg, pool, &[yq], &[p], SynthOptions::None);
+        let out = m.tensor(sg, "StatefulPartitionedCall:0", &[1, 4, 4, 4], F32, None);
+        m.op(sg, deq, &[p], &[out], SynthOptions::None);
+        m.io(sg, &[x], &[out]);
+        common::leak_load(m.finish())
+    };
+    let (ptq, qat) = (conv_model(false), conv_model(true));
+    let c = compare(&ptq, &qat, Options::default());
+    assert_eq!(c.problem, None);
+    let f = c
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::AddQuantizer)
+        .expect("the float conv");
+    assert_eq!(f.layer.as_deref(), Some("stem"));
+    assert_eq!(f.vocabulary, tflq::producer::Vocabulary::Pt2e);
+    let s = tflq::report::compare::suggestion(f);
+    assert!(s.contains("'stem'") && s.contains("set_module_name"), "{s}");
+    for keras_word in [
+        "tfmot",
+        "QuantizeConfig",
+        "Keras",
+        "quantize_annotate",
+        "the layer'",
+    ] {
+        assert!(!s.contains(keras_word), "{keras_word} in: {s}");
+    }
+}

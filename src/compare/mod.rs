@@ -16,6 +16,7 @@ use crate::model::{
     Activation, BuiltinCode, DType, Granularity, Model, OpId, OpKind, Subgraph, SubgraphId,
     TensorId,
 };
+use crate::producer::{Producer, Vocabulary};
 use crate::rules;
 pub use align::{ComputeCoverage, Evidence, Match, SubgraphAlignment};
 use align::{Skeleton, WireSink, WireSource};
@@ -299,6 +300,8 @@ pub struct Finding {
     pub suggestion: Suggestion,
     /// The layers whose annotation must change, with the plan's action.
     pub culprits: Vec<Culprit>,
+    /// The terms its advice is worded in (the QAT model's producer).
+    pub vocabulary: Vocabulary,
     /// How much it costs.
     pub severity: Severity,
     /// Every place this root cause applies to (one for most findings; a
@@ -433,6 +436,12 @@ pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
     let ip = analysis::inspect(ptq);
     let iq = analysis::inspect(qat);
     let plan = PlanIndex::new(&advice::plan(ptq, &ip));
+    // Advice speaks the QAT producer's language; a file of unknown origin
+    // takes the PTQ one's.
+    let vocabulary = match iq.producer {
+        Producer::Unknown => ip.producer.vocabulary(),
+        p => p.vocabulary(),
+    };
     let annotated: BTreeSet<String> = iq
         .subgraphs
         .iter()
@@ -463,6 +472,7 @@ pub fn compare(ptq: &Model, qat: &Model, options: Options) -> Comparison {
             options,
             plan: &plan,
             annotated: &annotated,
+            vocabulary,
         };
         let (f, (explained_ptq, explained_qat)) = ctx.findings();
         findings.extend(f);
@@ -548,6 +558,8 @@ struct Ctx<'a> {
     plan: &'a PlanIndex,
     /// Layers the QAT model wraps for QAT.
     annotated: &'a BTreeSet<String>,
+    /// The terms advice is worded in.
+    vocabulary: Vocabulary,
 }
 
 /// Whether tfmot's default 8-bit registry knows the Keras layer behind `kind`.
@@ -628,6 +640,7 @@ impl Ctx<'_> {
         };
         Finding {
             culprits,
+            vocabulary: self.vocabulary,
             severity,
             places: vec![place],
             checked: None,
@@ -861,23 +874,36 @@ impl Ctx<'_> {
     /// MUL and/or ADD with constant operands right after a conv in the QAT
     /// model, unmatched in PTQ (where BN folded into the conv).
     fn bn_unfolded(&self, ops: &[OpId]) -> bool {
+        let with_constant = |o: OpId| {
+            self.qat
+                .op(o)
+                .present_inputs()
+                .any(|t| self.qat.tensor(t).is_constant())
+        };
+        // The non-constant input's producer, through quantizers.
+        let source = |o: OpId| {
+            self.qat
+                .op(o)
+                .present_inputs()
+                .filter(|t| !self.qat.tensor(*t).is_constant())
+                .find_map(|t| self.producer_through_quantizers(t))
+        };
+        let conv_like = |o: OpId| rules::rule(&self.qat.op(o).kind).conv_like;
+        // A BatchNorm's MUL (by a constant) right after a conv, and its ADD
+        // (of a constant) after that MUL or the conv. A LayerNorm's MUL/ADD
+        // follow its own normalisation ops, not a conv, and do not count.
+        let bn_mul = |o: OpId| {
+            self.qat.op(o).kind.is(BuiltinCode::MUL)
+                && with_constant(o)
+                && source(o).is_some_and(conv_like)
+        };
         ops.iter().any(|&o| {
             let op = self.qat.op(o);
-            (op.kind.is(BuiltinCode::MUL) || op.kind.is(BuiltinCode::ADD))
-                && self.ptq_of(o).is_none()
-                && op
-                    .present_inputs()
-                    .any(|t| self.qat.tensor(t).is_constant())
-                && op
-                    .present_inputs()
-                    .filter_map(|t| self.producer_through_quantizers(t))
-                    .any(|p| {
-                        // The conv a BatchNorm follows (possibly through the
-                        // DEQUANTIZE of a float island), or the BatchNorm's
-                        // own MUL before its ADD.
-                        let k = &self.qat.op(p).kind;
-                        rules::rule(k).conv_like || k.is(BuiltinCode::MUL)
-                    })
+            self.ptq_of(o).is_none()
+                && (bn_mul(o)
+                    || (op.kind.is(BuiltinCode::ADD)
+                        && with_constant(o)
+                        && source(o).is_some_and(|p| conv_like(p) || bn_mul(p))))
         })
     }
 
@@ -1222,7 +1248,10 @@ impl Ctx<'_> {
             let ratio = wq / wp;
             checked = checked.saturating_add(1);
             let near = |a: f32, b: f32| (a - b).abs() <= 0.05;
-            let initial = near(rq.0, -6.0) && near(rq.1, 6.0);
+            // [-6, 6] is where tfmot's quantizers start; elsewhere it is a
+            // range like any other.
+            let initial =
+                self.vocabulary == Vocabulary::Tfmot && near(rq.0, -6.0) && near(rq.1, 6.0);
             let kind = if initial {
                 Kind::RangeUntrained
             } else if ratio > self.options.range_ratio {

@@ -13,6 +13,7 @@ use crate::compare::{
     SubgraphAlignment,
 };
 use crate::model::{Granularity, OpId, OpKind};
+use crate::producer::Vocabulary;
 
 /// The labels (file paths) to show for the two models.
 #[derive(Debug, Clone, Copy)]
@@ -367,8 +368,158 @@ fn culprit_list(culprits: &[Culprit]) -> String {
 
 const PLAN_HINT: &str = "`tflq plan` on the PTQ model writes these configs as tfmot code.";
 
-/// The suggestion, in tfmot terms: the words for [`Finding::suggestion`].
+/// The words for [`Finding::suggestion`], in the terms of the QAT model's
+/// producer: tfmot for Keras, PT2E for litert-torch, plain TFLite otherwise.
 pub fn suggestion(f: &Finding) -> String {
+    match f.vocabulary {
+        Vocabulary::Tfmot => tfmot_words(f),
+        Vocabulary::Pt2e => other_words(f, true),
+        Vocabulary::Tflite => other_words(f, false),
+    }
+}
+
+/// A culprit outside tfmot: the layer (module) and what its quantization
+/// should be, without tfmot's configs.
+fn other_culprit(c: &Culprit, pt2e: bool) -> String {
+    let what = match (c.action, pt2e) {
+        (Action::Default | Action::Output, true) => {
+            "annotate it for quantization (quantizer.set_module_name with your quantization config, or the global config)"
+        }
+        (Action::Default | Action::Output, false) => {
+            "quantize its output (a fake-quant on it in training)"
+        }
+        (Action::NoQuantizer, _) => {
+            "no quantization of its own output: it shares its input's scale"
+        }
+        (Action::WeightsOnly, _) => {
+            "quantize its weights only: its output shares a scale another layer decides"
+        }
+        (Action::Float, _) => "leave it in float, as PTQ does",
+        (Action::Unsupported, _) => {
+            "its ops need scales of their own that one annotation cannot give"
+        }
+    };
+    let folded = c
+        .folded_into
+        .as_ref()
+        .map(|o| format!(" (PTQ folds it into '{o}')"))
+        .unwrap_or_default();
+    format!("'{}': {what}{folded}", c.layer)
+}
+
+/// PT2E (litert-torch) or plain TFLite words.
+fn other_words(f: &Finding, pt2e: bool) -> String {
+    let list = |c: &[Culprit]| {
+        c.iter()
+            .map(|c| other_culprit(c, pt2e))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let at = |l: &Option<String>| l.as_ref().map(|l| format!(" at '{l}'")).unwrap_or_default();
+    let config = if pt2e {
+        "get_symmetric_quantization_config(is_per_channel=True, is_qat=True)"
+    } else {
+        "your framework's QAT configuration"
+    };
+    match &f.suggestion {
+        Suggestion::QuantizeWholeModel => {
+            if pt2e {
+                "The QAT model has no integer ops at all: quantize the PyTorch program with PT2E (quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=True)), prepare_qat_pt2e, train, convert_pt2e) before converting with litert-torch.".to_owned()
+            } else {
+                "The QAT model has no integer ops at all: it was converted without its quantization; convert the quantization-aware model with integer quantization enabled.".to_owned()
+            }
+        }
+        Suggestion::Annotate {
+            culprits, unnamed, ..
+        } => {
+            let mut s = Vec::new();
+            if *unnamed || culprits.is_empty() {
+                s.push(format!(
+                    "QAT leaves these ops in float where PTQ runs them in integer: quantize them with {config}."
+                ));
+            } else {
+                s.push(format!("Change: {}.", list(culprits)));
+            }
+            s.join(" ")
+        }
+        Suggestion::Requantize {
+            culprits,
+            constraint,
+            ratio,
+            near_free,
+        } => {
+            let mut s = Vec::new();
+            if let Some(k) = constraint {
+                s.push(format!(
+                    "{k} is a same-scale op: its inputs and output share one scale in PTQ, so QAT must give that scale one quantization."
+                ));
+            }
+            if culprits.is_empty() {
+                s.push("No change of annotation removes it here.".to_owned());
+            } else {
+                s.push(format!("Change: {}.", list(culprits)));
+            }
+            if *near_free {
+                s.push(format!(
+                    "Its scales differ by {:.2}%, with the same zero point: it costs one op and almost no accuracy.",
+                    ratio.map_or(0.0, |r| (r - 1.0).abs() * 100.0)
+                ));
+            }
+            s.join(" ")
+        }
+        Suggestion::RemoveRoundTrip { layer, culprits }
+        | Suggestion::RemoveBoundary { layer, culprits } => {
+            let mut s = format!(
+                "PTQ needs no quantizer here: remove the extra quantization{}, or quantize its consumer so the value stays integer.",
+                at(layer)
+            );
+            if !culprits.is_empty() {
+                s += &format!(" Change: {}.", list(culprits));
+            }
+            s
+        }
+        Suggestion::RetrainUntrainedRange { layer } | Suggestion::CheckRange { layer } => format!(
+            "The learned range{} differs a lot from calibration: fine-tune longer, on data closer to what the model sees in use.",
+            at(layer)
+        ),
+        Suggestion::PerChannelWeights { layer } => format!(
+            "Informational: QAT quantized the weights{} per-tensor, PTQ per-channel{}.",
+            at(layer),
+            if pt2e {
+                " (is_per_channel=True in the quantization config)"
+            } else {
+                ""
+            }
+        ),
+        Suggestion::PtqPerTensor { layer } => format!(
+            "Informational: PTQ used per-tensor weights{}.",
+            at(layer)
+        ),
+        Suggestion::UnblockFusion { activation } => format!(
+            "A quantization between the op and its {activation} blocks fusion: quantize the op and its activation as one pattern (only the activation's output)."
+        ),
+        Suggestion::FusedOnlyInQat => {
+            "Informational: QAT fused an activation PTQ kept separate; placement on the QAT side is fine.".to_owned()
+        }
+        Suggestion::FoldBatchnorm => {
+            "A BatchNorm left as MUL/ADD: quantize it together with its conv so it folds, as PTQ does.".to_owned()
+        }
+        Suggestion::CheckSameModel => {
+            "Check that both models come from the same program; ops in one model only cannot be compared.".to_owned()
+        }
+        Suggestion::MatchIoTypes => {
+            "Informational: convert both with the same input and output types to compare I/O quantizers.".to_owned()
+        }
+        Suggestion::MatchWidth { ptq, qat } => format!(
+            "The two use different activation widths ({} in PTQ, {} in QAT): compare conversions of the same width.",
+            ptq.name(),
+            qat.name()
+        ),
+    }
+}
+
+/// The words for [`Finding::suggestion`] in tfmot terms.
+fn tfmot_words(f: &Finding) -> String {
     if f.places.len() > 1 {
         match f.kind {
             Kind::RangeUntrained => {
