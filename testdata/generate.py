@@ -3,9 +3,13 @@
 
 Usage (from the repository root, inside the venv described in testdata/README.md):
 
-    TF_USE_LEGACY_KERAS=1 python testdata/generate.py [OUTPUT_DIR]
+    TF_USE_LEGACY_KERAS=1 python testdata/generate.py [OUTPUT_DIR] [--no-closed-loop]
 
 OUTPUT_DIR defaults to the directory containing this script (testdata/).
+The closed loop (step 6) runs the tflq binary: $TFLQ, default
+target/release/tflq under the repository root.  --no-closed-loop skips it.
+TFLQ_PLAN_DIR=DIR (development only) loads DIR/plan_<net>.py instead of
+running `tflq plan`.
 
 What it does
 ------------
@@ -29,6 +33,13 @@ What it does
    ptq_int8_retrained is structurally identical to ptq_int8), the reference
    reading is cross-checked against flatbuffer_utils' object API and the
    interpreter's tensor details, and a per-model op listing is printed.
+6. Plan networks (plan_<net>_ptq, and plan_<net>_qat_default where tfmot's
+   default quantize_model works) and advice fixtures (advice_*_qat, real QAT
+   variants for each `tflq compare` advice situation).  Then the closed loop:
+   for each plan network, `tflq plan plan_<net>_ptq.tflite --format python`
+   -> import the module -> module.quantize_model(float model) -> one epoch of
+   QAT -> QAT conversion -> plan_<net>_planned.tflite, which must give
+   `placement_matches: true` in `tflq compare ... --format json`.
 
 Reproducibility: with the pinned versions in requirements.txt, two runs on
 the same machine produce byte-identical files (checked when these fixtures were
@@ -49,8 +60,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # oneDNN kernels may reorder float reductions; switch them off for determinism.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -454,6 +468,420 @@ def fixture_select_tf_ops(tmp):
 
 
 # ----------------------------------------------------------------------------
+# Plan networks (issue 10): models where tfmot's default quantize_model does
+# NOT reproduce PTQ's quantizer placement.  Built AFTER every older fixture
+# (and after keras.backend.clear_session()), with explicit layer names, so the
+# older fixtures' bytes do not move.
+# ----------------------------------------------------------------------------
+SEED_DATA_PLAN, SEED_REP_PLAN = 14, 24
+PLAN_LR = 1e-2           # float training: 2 epochs, like net A
+PLAN_QAT_LR = 1e-4       # QAT fine-tuning: ONE epoch (8 steps), see testdata/README.md
+
+
+@keras.utils.register_keras_serializable(package="tflq_fixtures")
+class ChannelSplit(keras.layers.Layer):
+    """A layer with TWO outputs: the channels cut in two halves (tf.split).
+
+    Registered as serializable so clone_model / quantize_apply can rebuild it
+    from its config without a custom_objects dict.
+    """
+
+    def call(self, inputs):
+        a, b = tf.split(inputs, 2, axis=-1)
+        return [a, b]
+
+    def compute_output_shape(self, input_shape):
+        half = tf.TensorShape(input_shape).as_list()
+        half[-1] //= 2
+        return [tf.TensorShape(half), tf.TensorShape(half)]
+
+
+def _head(x, pool="gap"):
+    """Shared classifier head: pooling, Dense(10) "fc", Softmax "softmax"."""
+    if pool == "gap":
+        x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(NUM_CLASSES, name="fc")(x)
+    return keras.layers.Softmax(name="softmax")(x)
+
+
+def build_plan_eltwise():
+    """Element-wise layers tfmot's registry lacks: Multiply, Subtract, Maximum, Minimum."""
+    inp = keras.Input(shape=IMG_SHAPE, name="input")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inp)
+    a = keras.layers.Conv2D(8, 1, name="proj_a")(x)
+    b = keras.layers.Conv2D(8, 1, name="proj_b")(x)
+    m = keras.layers.Multiply(name="mul")([a, b])
+    s = keras.layers.Subtract(name="sub")([a, b])
+    hi = keras.layers.Maximum(name="max")([m, s])
+    lo = keras.layers.Minimum(name="min")([m, s])
+    x = keras.layers.Add(name="add")([hi, lo])
+    return keras.Model(inp, _head(x), name="plan_eltwise")
+
+
+def build_plan_preproc():
+    """Input preprocessing layers at the model input (raw pixels 0..255)."""
+    inp = keras.Input(shape=IMG_SHAPE, name="input")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inp)
+    x = keras.layers.Normalization(mean=[0.5, 0.5, 0.5], variance=[1.0 / 12] * 3,
+                                   name="normalize")(x)
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(x)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    x = keras.layers.Conv2D(16, 3, activation="relu", name="conv2")(x)
+    return keras.Model(inp, _head(x), name="plan_preproc")
+
+
+def build_plan_twoout():
+    """A custom layer with two outputs feeding two branches."""
+    inp = keras.Input(shape=IMG_SHAPE, name="input")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inp)
+    a, b = ChannelSplit(name="split")(x)
+    a = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="branch_a")(a)
+    b = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu", name="branch_b_dw")(b)
+    b = keras.layers.Conv2D(8, 1, name="branch_b_pw")(b)
+    x = keras.layers.Add(name="merge")([a, b])
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    return keras.Model(inp, _head(x, pool="flatten"), name="plan_twoout")
+
+
+def build_plan_residual():
+    """Residual block (Add + ReLU) and a skip Concatenate."""
+    inp = keras.Input(shape=IMG_SHAPE, name="input")
+    stem = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="stem")(inp)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="res_conv1")(stem)
+    x = keras.layers.Conv2D(8, 3, padding="same", name="res_conv2")(x)
+    x = keras.layers.Add(name="res_add")([x, stem])
+    x = keras.layers.ReLU(name="res_relu")(x)
+    x = keras.layers.Concatenate(name="skip_concat")([x, stem])
+    x = keras.layers.Conv2D(16, 1, activation="relu", name="mix")(x)
+    return keras.Model(inp, _head(x), name="plan_residual")
+
+
+def build_plan_upsample():
+    """UpSampling2D (nearest and bilinear) and Conv2DTranspose."""
+    inp = keras.Input(shape=IMG_SHAPE, name="input")
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="down")(inp)
+    x = keras.layers.UpSampling2D(2, name="up_nearest")(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="mid")(x)
+    x = keras.layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu",
+                                     name="deconv")(x)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    x = keras.layers.UpSampling2D(2, interpolation="bilinear", name="up_bilinear")(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="head_conv")(x)
+    return keras.Model(inp, _head(x), name="plan_upsample")
+
+
+def build_plan_samescale():
+    """A chain of same-scale ops: pad, max-pool, crop, permute, slice, transpose, reshape."""
+    inp = keras.Input(shape=IMG_SHAPE, name="input")
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(inp)              # 14x14
+    x = keras.layers.ZeroPadding2D(1, name="pad")(x)                                  # 16x16
+    x = keras.layers.MaxPooling2D(name="pool")(x)                                     # 8x8
+    x = keras.layers.Cropping2D(1, name="crop")(x)                                    # 6x6
+    x = keras.layers.Permute((2, 1, 3), name="permute")(x)
+    x = keras.layers.Lambda(lambda t: t[:, 1:, 1:, :], name="slice")(x)               # 5x5
+    x = keras.layers.Lambda(lambda t: tf.transpose(t, (0, 2, 1, 3)), name="transpose")(x)
+    x = keras.layers.Reshape((25, 8), name="reshape")(x)
+    return keras.Model(inp, _head(x, pool="flatten"), name="plan_samescale")
+
+
+def build_plan_bn():
+    """BatchNormalization after Conv2D and DepthwiseConv2D, in foldable and unfoldable spots."""
+    inp = keras.Input(shape=IMG_SHAPE, name="input")
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(inp)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.ReLU(name="relu1")(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    x = keras.layers.BatchNormalization(name="dw_bn")(x)
+    x = keras.layers.ReLU(6.0, name="dw_relu6")(x)
+    x = keras.layers.Conv2D(16, 1, name="pw")(x)
+    x = keras.layers.BatchNormalization(name="pw_bn")(x)
+    x = keras.layers.Conv2D(16, 3, activation="relu", name="conv_act")(x)
+    x = keras.layers.BatchNormalization(name="post_bn")(x)
+    return keras.Model(inp, _head(x), name="plan_bn")
+
+
+def build_plan_mobilenet():
+    """keras.applications MobileNetV3Small backbone (smallest width, 32x32 input, random init)
+    with a Dense(10) "fc" + Softmax head on its pooled features.
+
+    The backbone is used whole and flat (its input and output tensors, no nested model): its own
+    Rescaling, hard-swish (TFOpLambda add/multiply + ReLU(6) + Multiply) and squeeze-excite
+    blocks are what tfmot's default registry cannot handle.  include_top=False leaves out the
+    576->1024 1x1 conv of the classifier top, which would triple the file size.
+    """
+    base = keras.applications.MobileNetV3Small(
+        input_shape=(32, 32, 3), alpha=0.35, include_top=False, pooling="avg", weights=None)
+    x = keras.layers.Dense(NUM_CLASSES, name="fc")(base.output)
+    out = keras.layers.Softmax(name="softmax")(x)
+    return keras.Model(base.input, out, name="plan_mobilenet")
+
+
+def _x16(x):
+    return x
+
+
+def _x255(x):
+    return x * np.float32(255.0)
+
+
+def _x32(x):
+    return np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+
+
+# name -> (builder, float-training seed, transform of the 16x16 [0,1) images)
+PLAN_NETS = {
+    "eltwise": (build_plan_eltwise, 3001, _x16),
+    "preproc": (build_plan_preproc, 3002, _x255),
+    "twoout": (build_plan_twoout, 3003, _x16),
+    "residual": (build_plan_residual, 3004, _x16),
+    "upsample": (build_plan_upsample, 3005, _x16),
+    "samescale": (build_plan_samescale, 3006, _x16),
+    "bn": (build_plan_bn, 3007, _x16),
+    "mobilenet": (build_plan_mobilenet, 3008, _x32),
+}
+
+
+def plan_data(net, seed_data=SEED_DATA_PLAN, n=N_TRAIN):
+    x, y = make_images(seed_data, n)
+    return PLAN_NETS[net][2](x), y
+
+
+def plan_representative(net, seed=SEED_REP_PLAN, n=48):
+    x, _ = plan_data(net, seed, n)
+
+    def gen():
+        for i in range(n):
+            yield [x[i:i + 1]]
+    return gen
+
+
+def fit_plan(model, net, epochs, lr):
+    x, y = plan_data(net)
+    model.compile(optimizer=keras.optimizers.Adam(lr),
+                  loss=keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=["accuracy"])
+    model.fit(x, y, batch_size=32, epochs=epochs, shuffle=False, verbose=0)
+    return model
+
+
+def train_plan_float(net):
+    builder, seed, _ = PLAN_NETS[net]
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    return fit_plan(builder(), net, epochs=2, lr=PLAN_LR)
+
+
+# What tfmot's default quantize_model does on each plan network (checked on every run, so a
+# tfmot/TF upgrade that changes it is noticed): the exception type it raises, or None when it
+# converts (then plan_<net>_qat_default.tflite is written).
+PLAN_DEFAULT_EXPECTED = {
+    "eltwise": "RuntimeError",      # Multiply not supported
+    "preproc": "RuntimeError",      # Rescaling not supported
+    "twoout": "RuntimeError",       # custom ChannelSplit not supported
+    "residual": None,
+    "upsample": None,
+    "samescale": "ValueError",      # tf_keras safe mode refuses the Lambda layers' Python lambdas
+    "bn": "RuntimeError",           # BatchNormalization after a conv with an activation
+    "mobilenet": "AttributeError",  # QuantizeAnnotate cannot re-call a TFOpLambda
+}
+PLAN_DEFAULT_RESULTS = {}           # net -> "converts" or "<Exception>: <message>"
+
+
+def fixtures_plan(plan_models):
+    """plan_<net>_ptq (full-integer PTQ, float I/O) and, where tfmot's default quantize_model
+    works, plan_<net>_qat_default (fine-tuned one epoch, QAT conversion)."""
+    out = {}
+    for net, (_, seed, _) in PLAN_NETS.items():
+        model = train_plan_float(net)
+        plan_models[net] = model
+        out[f"plan_{net}_ptq"] = convert_keras(model, optimize=True, rep=plan_representative(net))
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed + 100)
+        try:
+            qat = quantize.quantize_model(clone_with_weights(model))
+        except Exception as e:  # noqa: BLE001 -- recorded and checked against PLAN_DEFAULT_EXPECTED
+            PLAN_DEFAULT_RESULTS[net] = f"{type(e).__name__}: {' '.join(str(e).split())}"
+            continue
+        PLAN_DEFAULT_RESULTS[net] = "converts"
+        fit_plan(qat, net, epochs=1, lr=PLAN_QAT_LR)
+        out[f"plan_{net}_qat_default"] = convert_keras(qat, optimize=True)
+    return out
+
+
+# ----------------------------------------------------------------------------
+# The closed loop: tflq plan -> Python module -> tfmot QAT -> conversion -> tflq compare.
+# ----------------------------------------------------------------------------
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tflq_binary():
+    """$TFLQ, default target/release/tflq; a relative path is taken from the repository root."""
+    path = os.environ.get("TFLQ", os.path.join("target", "release", "tflq"))
+    return path if os.path.isabs(path) else os.path.join(REPO_ROOT, path)
+
+
+def load_plan_module(net, ptq_path, tmp):
+    """The plan module for one network: made by `tflq plan`, or, for development only while
+    `tflq plan` does not exist, read from $TFLQ_PLAN_DIR/plan_<net>.py."""
+    plan_dir = os.environ.get("TFLQ_PLAN_DIR")
+    if plan_dir:
+        path = os.path.join(plan_dir, f"plan_{net}.py")
+    else:
+        path = os.path.join(tmp, f"plan_{net}.py")
+        subprocess.run([tflq_binary(), "plan", ptq_path, "--format", "python", "-o", path], check=True)
+    spec = importlib.util.spec_from_file_location(f"tflq_plan_{net}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path
+
+
+def closed_loop(plan_models, out_dir, tmp):
+    """For each plan network: plan module -> quantize_model(float model) -> one epoch of QAT ->
+    QAT conversion.  Returns {plan_<net>_planned: bytes}.  A module may list in CALIBRATE the
+    layers whose int8 tensors tfmot cannot give a range (one Keras layer lowered to several int8
+    ops, or a TFOpLambda); then the QAT model is converted with the representative dataset too,
+    so the converter calibrates exactly those tensors (fake-quant ranges are kept)."""
+    out = {}
+    for net, (_, seed, _) in PLAN_NETS.items():
+        module, path = load_plan_module(net, os.path.join(out_dir, f"plan_{net}_ptq.tflite"), tmp)
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed + 200)
+        qat = module.quantize_model(plan_models[net])
+        fit_plan(qat, net, epochs=1, lr=PLAN_QAT_LR)
+        calibrate = list(getattr(module, "CALIBRATE", []))
+        out[f"plan_{net}_planned"] = convert_keras(
+            qat, optimize=True, rep=plan_representative(net) if calibrate else None)
+        print(f"  plan_{net}: {path}" + (f" (calibrates {len(calibrate)} layer(s))" if calibrate else ""))
+    return out
+
+
+def tflq_compare(ptq_path, qat_path, fmt):
+    return subprocess.run([tflq_binary(), "compare", ptq_path, qat_path, "--format", fmt],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def annotate_by_name(model, configs=None, skip=()):
+    """Clone `model` (with its weights) and annotate every layer for QAT, except InputLayers and
+    the layers named in `skip` (left float); `configs` maps a layer name to a QuantizeConfig
+    instance, the other layers get tfmot's registry default."""
+    configs = configs or {}
+    base = clone_with_weights(model)
+
+    def wrap(layer):
+        if isinstance(layer, keras.layers.InputLayer) or layer.name in skip:
+            return layer
+        return quantize.quantize_annotate_layer(layer, quantize_config=configs.get(layer.name))
+    annotated = keras.models.clone_model(base, clone_function=wrap)
+    annotated.set_weights(base.get_weights())
+    return annotated
+
+
+def apply_annotations(annotated, scheme=None):
+    """quantize_apply inside a scope that knows this script's QuantizeConfig classes."""
+    scope = {c.__name__: c for c in (MaximumNoOpQuantizeConfig, MaximumOutputQuantizeConfig)}
+    with quantize.quantize_scope(scope):
+        if scheme is None:
+            return quantize.quantize_apply(annotated)
+        return quantize.quantize_apply(annotated, scheme=scheme)
+
+
+# ----------------------------------------------------------------------------
+# Advice fixtures (issues 9 and 11): real QAT variants that bring `tflq compare`
+# to each advice situation.  Each is paired with the PTQ file of the same
+# network (ptq_int8 for net A, plan_<net>_ptq for a plan network).
+# ----------------------------------------------------------------------------
+ADVICE_PAIRS = {
+    "advice_untrained_qat": "ptq_int8",
+    "advice_unsupported_float_qat": "plan_eltwise_ptq",
+    "advice_float_input_qat": "ptq_int8",
+    "advice_bn_unfolded_qat": "ptq_int8",
+    "advice_concat_requantize_qat": "plan_residual_ptq",
+    "advice_per_tensor_qat": "plan_twoout_ptq",
+    "advice_per_tensor_bn_qat": "ptq_int8",
+    "advice_io_int8_qat": "ptq_int8",
+    "advice_round_trip_qat": "ptq_int8",
+}
+ADVICE_QAT_EPOCHS = QAT_EPOCHS   # trained ranges (see QAT_EPOCHS): only the untrained one keeps [-6, 6]
+
+
+def fixtures_advice(plan_models, qat_epochs=ADVICE_QAT_EPOCHS):
+    """The advice fixtures; `plan_models` holds the trained float plan networks."""
+    out = {}
+    # net A again, trained exactly as in fixtures_net_a (same seeds, same data): the PTQ file
+    # these are compared with is ptq_int8 (main() checks that this model converts to the same bytes).
+    net_a = train_float(build_net_a, SEED_A, SEED_DATA_A)
+    out["_net_a_ptq_again"] = convert_keras(net_a, optimize=True, rep=representative_dataset(SEED_REP_A))
+
+    def start(seed):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+
+    def fit_a(qat):
+        return compile_and_fit(qat, SEED_DATA_A, epochs=qat_epochs, lr=QAT_LR)
+
+    def fit_net(qat, net):
+        return fit_plan(qat, net, epochs=qat_epochs, lr=QAT_LR)
+
+    # Quantizers never trained: net A converted right after quantize_model.
+    start(5001)
+    out["advice_untrained_qat"] = convert_keras(
+        quantize.quantize_model(clone_with_weights(net_a)), optimize=True)
+
+    # The unsupported element-wise layers (Multiply, Subtract, Maximum, Minimum) left
+    # unannotated, every supported layer annotated: what a user gets after quantize_model raised.
+    start(5002)
+    qat = apply_annotations(annotate_by_name(plan_models["eltwise"], skip={"mul", "sub", "max", "min"}))
+    out["advice_unsupported_float_qat"] = convert_keras(fit_net(qat, "eltwise"), optimize=True)
+
+    # The first layers (conv1, bn1, relu1) unannotated: no quantize_layer after the input, the
+    # model starts in float and is quantized after relu1 (its output-only boundary quantizer).
+    start(5003)
+    qat = apply_annotations(annotate_by_name(net_a, skip={"conv1", "bn1", "relu1"}))
+    out["advice_float_input_qat"] = convert_keras(fit_a(qat), optimize=True)
+
+    # BatchNormalization unannotated between an annotated conv1 and relu1: no Conv+BN fold.
+    start(5004)
+    qat = apply_annotations(annotate_by_name(net_a, skip={"bn1"}))
+    out["advice_bn_unfolded_qat"] = convert_keras(fit_a(qat), optimize=True)
+
+    # tfmot's default on the residual net, trained: the stem conv keeps its own output range,
+    # the Concatenate gets another one, so the converter requantizes in front of CONCATENATION.
+    start(5005)
+    qat = quantize.quantize_model(clone_with_weights(plan_models["residual"]))
+    out["advice_concat_requantize_qat"] = convert_keras(fit_net(qat, "residual"), optimize=True)
+
+    # Per-tensor conv and depthwise weights (tfmot scheme with disable_per_axis=True) on the
+    # two-output net (its ChannelSplit gets a no-quantizer config, as in its plan).
+    start(5006)
+    qat = apply_annotations(annotate_by_name(plan_models["twoout"],
+                                             configs={"split": MaximumNoOpQuantizeConfig()}),
+                            scheme=quantize.default_8bit.Default8BitQuantizeScheme(disable_per_axis=True))
+    out["advice_per_tensor_qat"] = convert_keras(fit_net(qat, "twoout"), optimize=True)
+
+    # The same scheme on net A: with per-tensor kernel quantizers the Conv+BN fold of conv1 no
+    # longer yields int8 weights and the converter keeps conv1 in float.
+    start(5007)
+    qat = apply_annotations(annotate_by_name(net_a),
+                            scheme=quantize.default_8bit.Default8BitQuantizeScheme(disable_per_axis=True))
+    out["advice_per_tensor_bn_qat"] = convert_keras(fit_a(qat), optimize=True)
+
+    # I/O type: the default QAT net A converted with int8 model input and output.
+    start(5008)
+    qat = fit_a(quantize.quantize_model(clone_with_weights(net_a)))
+    out["advice_io_int8_qat"] = convert_keras(qat, optimize=True, in_type=tf.int8, out_type=tf.int8)
+
+    # A QUANTIZE -> DEQUANTIZE round trip between two float ops: conv2, flatten, fc2 and softmax
+    # unannotated; fc1 annotated, so it gets an output quantizer but, with no range on its input
+    # (flatten has none), runs in float itself.
+    start(5009)
+    qat = apply_annotations(annotate_by_name(net_a, skip={"conv2", "flatten", "fc2", "softmax"}))
+    out["advice_round_trip_qat"] = convert_keras(fit_a(qat), optimize=True)
+    return out
+
+
+# ----------------------------------------------------------------------------
 # Reference reading with TensorFlow's own flatbuffer reader
 # ----------------------------------------------------------------------------
 def _enum_names(cls):
@@ -651,6 +1079,60 @@ def check_properties(name, ref):
         assert len(ref["signatures"]) == 2 and len(ref["subgraphs"]) >= 5
     elif name == "select_tf_ops":
         assert any(o.startswith("CUSTOM:Flex") for o in ops), ops
+    elif name.startswith("plan_") and name.endswith(("_ptq", "_planned")):
+        assert ops[0] == "QUANTIZE" and ops[-1] == "DEQUANTIZE", ops
+        floats = [o["opcode"] for o in sg["operators"][1:-1] if out_dt(o) == "FLOAT32"]
+        assert not floats, f"float ops inside: {floats}"
+    elif name.endswith("_qat_default"):           # residual, upsample: one requantize PTQ does not have
+        assert requantizes(sg), "expected a requantize QUANTIZE int8->int8"
+    elif name == "advice_untrained_qat":
+        ranges = [(q["scale"][0] * (-128 - q["zero_point"][0]), q["scale"][0] * (127 - q["zero_point"][0]))
+                  for t in T if t["dtype"] == "INT8" and t["buffer_bytes"] == 0
+                  for q in [t["quantization"]] if q and len(q["scale"]) == 1]
+        assert any(abs(lo + 6) < 0.05 and abs(hi - 6) < 0.05 for lo, hi in ranges), "no [-6, 6] range left"
+    elif name == "advice_unsupported_float_qat":
+        assert {"MUL", "SUB", "MAXIMUM", "MINIMUM"} <= float_ops(sg), float_ops(sg)
+    elif name == "advice_float_input_qat":
+        assert ops[0] == "CONV_2D" and out_dt(sg["operators"][0]) == "FLOAT32", ops
+    elif name == "advice_bn_unfolded_qat":
+        assert {"MUL", "ADD"} <= float_ops(sg), float_ops(sg)
+    elif name == "advice_concat_requantize_qat":
+        outs = {o["outputs"][0] for o in requantizes(sg)}
+        assert any(o["opcode"] == "CONCATENATION" and outs & set(o["inputs"]) for o in sg["operators"]), \
+            "no requantize feeding CONCATENATION"
+    elif name in ("advice_per_tensor_qat", "advice_per_tensor_bn_qat"):
+        convs = [o for o in sg["operators"] if o["opcode"] in ("CONV_2D", "DEPTHWISE_CONV_2D")
+                 and T[o["inputs"][1]]["dtype"] == "INT8"]
+        assert convs and all(len(T[o["inputs"][1]]["quantization"]["scale"]) == 1 for o in convs), \
+            "int8 conv weights not per-tensor"
+        if name == "advice_per_tensor_bn_qat":
+            assert "CONV_2D" in float_ops(sg), "conv1 expected in float"
+    elif name == "advice_io_int8_qat":
+        assert T[sg["inputs"][0]]["dtype"] == "INT8" and T[sg["outputs"][0]]["dtype"] == "INT8"
+    elif name == "advice_round_trip_qat":
+        consumers = {}
+        for o in sg["operators"]:
+            for i in o["inputs"]:
+                consumers.setdefault(i, []).append(o["opcode"])
+        producer = {o["outputs"][0]: o for o in sg["operators"]}
+        assert any(o["opcode"] == "QUANTIZE" and consumers.get(o["outputs"][0]) == ["DEQUANTIZE"]
+                   and o["inputs"][0] in producer and out_dt(producer[o["inputs"][0]]) == "FLOAT32"
+                   and producer[o["inputs"][0]]["opcode"] != "DEQUANTIZE"
+                   for o in sg["operators"]), "no float op -> QUANTIZE -> DEQUANTIZE round trip"
+
+
+def requantizes(sg):
+    """QUANTIZE ops from an integer tensor to an integer tensor."""
+    T = sg["tensors"]
+    return [o for o in sg["operators"] if o["opcode"] == "QUANTIZE"
+            and T[o["inputs"][0]]["dtype"] in ("INT8", "INT16") and T[o["outputs"][0]]["dtype"] in ("INT8", "INT16")]
+
+
+def float_ops(sg):
+    """Opcodes of compute ops (not QUANTIZE/DEQUANTIZE) with a FLOAT32 output."""
+    T = sg["tensors"]
+    return {o["opcode"] for o in sg["operators"] if o["opcode"] not in ("QUANTIZE", "DEQUANTIZE")
+            and T[o["outputs"][0]]["dtype"] == "FLOAT32"}
 
 
 def structure(ref):
@@ -746,13 +1228,52 @@ FIXTURE_ORDER = [
 ]
 
 
+PLAN_ORDER = ([f"plan_{net}_ptq" for net in PLAN_NETS]
+              + [f"plan_{net}_qat_default" for net, exc in PLAN_DEFAULT_EXPECTED.items() if exc is None])
+ADVICE_ORDER = list(ADVICE_PAIRS)
+
+
+def emit(name, data, out_dir, refs, failures):
+    """Write <name>.tflite and <name>.ref.json, run the checks, print the op summary."""
+    fname = name + ".tflite"
+    path = os.path.join(out_dir, fname)
+    with open(path, "wb") as f:
+        f.write(data)
+    ref = reference_reading(fname, data)
+    refs[name] = ref
+    with open(os.path.join(out_dir, name + ".ref.json"), "w") as f:
+        json.dump(ref, f, indent=1)
+        f.write("\n")
+    try:
+        check_properties(name, ref)
+    except AssertionError as e:
+        failures.append(f"{name}: {e}")
+    interp = interpreter_check(name, path)
+    nsig = len(interp.get_signature_list())
+    cross_check_reference(ref, data, interp)
+    ops = " ".join(f"{o}:{d}" for o, d in op_summary(ref))
+    print(f"- {fname} ({len(data)} bytes, {len(ref['subgraphs'])} subgraph(s), {nsig} signature(s))")
+    print(f"    {ops}")
+    for si in range(1, len(ref["subgraphs"])):
+        sops = " ".join(f"{o}:{d}" for o, d in op_summary(ref, si))
+        print(f"    subgraph {si} ({ref['subgraphs'][si]['name']}): {sops}")
+    return len(data)
+
+
 def main():
-    out_dir = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out_dir", nargs="?", default=os.path.dirname(os.path.abspath(__file__)),
+                        help="where to write the fixtures (default: testdata/)")
+    parser.add_argument("--no-closed-loop", action="store_true",
+                        help="skip the tflq plan -> QAT -> tflq compare step (plan_<net>_planned.tflite)")
+    args = parser.parse_args()
+    out_dir = os.path.abspath(args.out_dir)
     os.makedirs(out_dir, exist_ok=True)
     print(f"TensorFlow {tf.__version__}, tf-keras {tf_keras.__version__}, tfmot {tfmot.__version__}, "
           f"numpy {np.__version__}; writing to {out_dir}")
 
     tmp = tempfile.mkdtemp(prefix="tflq_gen_")
+    plan_models = {}
     try:
         models = {}
         models.update(fixtures_net_a())
@@ -760,46 +1281,69 @@ def main():
         models.update(fixture_lstm())
         models.update(fixture_control_flow(tmp))
         models.update(fixture_select_tf_ops(tmp))
+        # Everything below is built after the older fixtures, so their bytes do not move.
+        models.update(fixtures_plan(plan_models))
+        models.update(fixtures_advice(plan_models))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    assert sorted(models) == sorted(FIXTURE_ORDER)
+    net_a_again = models.pop("_net_a_ptq_again")
+    assert sorted(models) == sorted(FIXTURE_ORDER + PLAN_ORDER + ADVICE_ORDER), sorted(models)
 
     print("\nSummary (subgraph 0 ops as opcode:output-dtype):")
     total = 0
     failures = []
     refs = {}
-    for name in FIXTURE_ORDER:
-        data = bytes(models[name])
-        fname = name + ".tflite"
-        path = os.path.join(out_dir, fname)
-        with open(path, "wb") as f:
-            f.write(data)
-        ref = reference_reading(fname, data)
-        refs[name] = ref
-        with open(os.path.join(out_dir, name + ".ref.json"), "w") as f:
-            json.dump(ref, f, indent=1)
-            f.write("\n")
-        try:
-            check_properties(name, ref)
-        except AssertionError as e:
-            failures.append(f"{name}: {e}")
-        interp = interpreter_check(name, path)
-        nsig = len(interp.get_signature_list())
-        cross_check_reference(ref, data, interp)
-        total += len(data)
-        ops = " ".join(f"{o}:{d}" for o, d in op_summary(ref))
-        print(f"- {fname} ({len(data)} bytes, {len(ref['subgraphs'])} subgraph(s), {nsig} signature(s))")
-        print(f"    {ops}")
-        for si in range(1, len(ref["subgraphs"])):
-            sops = " ".join(f"{o}:{d}" for o, d in op_summary(ref, si))
-            print(f"    subgraph {si} ({ref['subgraphs'][si]['name']}): {sops}")
+    for name in FIXTURE_ORDER + PLAN_ORDER + ADVICE_ORDER:
+        total += emit(name, bytes(models[name]), out_dir, refs, failures)
     if structure(refs["ptq_int8"]) != structure(refs["ptq_int8_retrained"]):
         failures.append("ptq_int8_retrained: structure differs from ptq_int8")
+    if bytes(net_a_again) != bytes(models["ptq_int8"]):
+        failures.append("advice fixtures: net A retrained at the end does not convert to ptq_int8's bytes")
+    print("\ntfmot's default quantize_model on the plan networks:")
+    for net, expected in PLAN_DEFAULT_EXPECTED.items():
+        got = PLAN_DEFAULT_RESULTS[net]
+        print(f"  {net}: {got}")
+        if (expected is None) != (got == "converts") or (expected and not got.startswith(expected + ":")):
+            failures.append(f"plan_{net}: tfmot default expected {expected or 'to convert'}, got {got}")
+
+    tflq = tflq_binary()
+    if os.path.exists(tflq):
+        print(f"\ntflq compare verdicts ({tflq}):")
+        for qat, ptq in ([(f"plan_{n}_qat_default", f"plan_{n}_ptq") for n in PLAN_NETS
+                          if f"plan_{n}_qat_default" in models] + list(ADVICE_PAIRS.items())):
+            verdict = json.loads(tflq_compare(os.path.join(out_dir, ptq + ".tflite"),
+                                              os.path.join(out_dir, qat + ".tflite"), "json"))["verdict"]
+            print(f"  {qat} vs {ptq}: {verdict}")
+
+    planned = 0
+    if not args.no_closed_loop:
+        if not os.path.exists(tflq):
+            sys.exit(f"closed loop: no tflq binary at {tflq} (set TFLQ, or run with --no-closed-loop)")
+        print("\nClosed loop (plan -> QAT -> compare):" + (
+            f" plan modules from TFLQ_PLAN_DIR={os.environ['TFLQ_PLAN_DIR']} (development override)"
+            if os.environ.get("TFLQ_PLAN_DIR") else ""))
+        tmp = tempfile.mkdtemp(prefix="tflq_plan_")
+        try:
+            loop = closed_loop(plan_models, out_dir, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for net in PLAN_NETS:
+            name = f"plan_{net}_planned"
+            total += emit(name, bytes(loop[name]), out_dir, refs, failures)
+            result = json.loads(tflq_compare(os.path.join(out_dir, f"plan_{net}_ptq.tflite"),
+                                             os.path.join(out_dir, name + ".tflite"), "json"))
+            print(f"    compare: {result['verdict']}")
+            if result["placement_matches"] is not True:
+                failures.append(f"{name}: placement does not match plan_{net}_ptq: {result['verdict']}")
+            planned += 1
     if failures:
         print("\nPROPERTY CHECK FAILURES:\n  " + "\n  ".join(failures))
         sys.exit(1)
-    print(f"\n{len(FIXTURE_ORDER)} fixtures, {total} bytes of .tflite; all loaded, all but select_tf_ops allocated; "
-          "property checks and reference cross-checks passed.")
+    count = len(FIXTURE_ORDER) + len(PLAN_ORDER) + len(ADVICE_ORDER) + planned
+    print(f"\n{count} fixtures, {total} bytes of .tflite; all loaded, all but select_tf_ops allocated; "
+          "property checks and reference cross-checks passed"
+          + ("; every planned model matches its PTQ placement." if planned else
+             "; closed loop skipped (--no-closed-loop)."))
 
 
 if __name__ == "__main__":
