@@ -319,6 +319,15 @@ pub enum Reason {
         /// How many.
         outputs: usize,
     },
+    /// A TFOpLambda (`tf.math.multiply` in a functional model): tfmot
+    /// cannot wrap it.
+    TfOpLambda,
+    /// It is fused into one op with this layer, whose output is the op's:
+    /// that layer carries the quantizer.
+    FusedInto {
+        /// The layer carrying the op's output.
+        layer: String,
+    },
 }
 
 /// How PTQ quantized a layer's weights.
@@ -526,7 +535,7 @@ pub fn plan(model: &Model, insp: &Inspection) -> Plan {
         let graph = Graph::new(sg);
         let order = graph.execution_order();
         let groups = scale_groups(&graph, &order);
-        plan_subgraph(&graph, sq, &order, &groups, &mut layers);
+        plan_subgraph(insp.producer, &graph, sq, &order, &groups, &mut layers);
     }
     Plan {
         producer: insp.producer,
@@ -629,7 +638,129 @@ fn op_action(
     }
 }
 
+/// What one layer of a (possibly fused) op is given.
+struct Role {
+    layer: Option<String>,
+    action: Action,
+    reasons: Vec<Reason>,
+    folded: Vec<String>,
+    /// It carries the op's output (its quantizer decides the op's scale).
+    output: bool,
+    /// It holds the op's weights.
+    weights: bool,
+}
+
+/// Whether a Keras layer name is a TFOpLambda's (`tf.math.multiply_2`):
+/// such a layer cannot be annotated for QAT at all.
+pub fn is_tf_op_lambda(layer: &str) -> bool {
+    layer.starts_with("tf.")
+}
+
+/// Share one op's decision among the layers its name lists, outermost
+/// first (`relu1`, `bn1`, `conv1` for a conv with BatchNorm and ReLU folded
+/// in). When tfmot's registry gives the placement (the conv, BN and
+/// activation patterns its transforms fold), the innermost layer owns the
+/// entry and the others are folded into it. Otherwise the roles split: the
+/// outermost layer, whose output is the op's, carries the output decision;
+/// the innermost, if the op has weights, quantizes its weights only; layers
+/// between get no quantizer; TFOpLambda layers, which tfmot cannot wrap,
+/// are folded into the op's output layer.
+fn layer_roles(
+    layers: &[String],
+    action: Action,
+    reasons: Vec<Reason>,
+    has_weights: bool,
+) -> Vec<Role> {
+    let tf_op = layers.iter().any(|l| is_tf_op_lambda(l));
+    if layers.len() <= 1 || (action == Action::Default && !tf_op) {
+        let owner = layers.last().cloned();
+        let folded = layers
+            .iter()
+            .take(layers.len().saturating_sub(1))
+            .rev()
+            .cloned()
+            .collect();
+        // A lone TFOpLambda with a scale of its own cannot carry a quantizer.
+        let (action, reasons) = match &owner {
+            Some(l)
+                if is_tf_op_lambda(l) && matches!(action, Action::Output | Action::WeightsOnly) =>
+            {
+                (
+                    Action::Unsupported,
+                    [reasons, vec![Reason::TfOpLambda]].concat(),
+                )
+            }
+            _ => (action, reasons),
+        };
+        return vec![Role {
+            layer: owner,
+            action,
+            reasons,
+            folded,
+            output: true,
+            weights: true,
+        }];
+    }
+    let wrappable: Vec<&String> = layers.iter().filter(|l| !is_tf_op_lambda(l)).collect();
+    let lambdas: Vec<String> = layers
+        .iter()
+        .filter(|l| is_tf_op_lambda(l))
+        .cloned()
+        .collect();
+    let Some(&first) = wrappable.first() else {
+        // Only TFOpLambdas: nothing tfmot can annotate.
+        return vec![Role {
+            layer: layers.first().cloned(),
+            action: if action == Action::Float {
+                Action::Float
+            } else {
+                Action::Unsupported
+            },
+            reasons: [reasons, vec![Reason::TfOpLambda]].concat(),
+            folded: layers.iter().skip(1).cloned().collect(),
+            output: true,
+            weights: true,
+        }];
+    };
+    let last = if has_weights {
+        wrappable.last().copied()
+    } else {
+        None
+    };
+    let mut roles = Vec::new();
+    for &l in &wrappable {
+        let (is_out, is_w) = (l == first, Some(l) == last);
+        let fused_into = Reason::FusedInto {
+            layer: first.clone(),
+        };
+        let role_action = match (is_out, is_w, action) {
+            (_, _, Action::Float) => Action::Float,
+            (_, _, Action::Unsupported) => Action::Unsupported,
+            (true, false, Action::WeightsOnly) => Action::NoQuantizer,
+            (true, _, a) => a,
+            // Split because tfmot cannot fold the chain: the output layer's
+            // quantizer alone gives the op's scale.
+            (false, true, _) => Action::WeightsOnly,
+            (false, false, _) => Action::NoQuantizer,
+        };
+        roles.push(Role {
+            layer: Some(l.clone()),
+            action: role_action,
+            reasons: if is_out {
+                reasons.clone()
+            } else {
+                vec![fused_into]
+            },
+            folded: if is_out { lambdas.clone() } else { Vec::new() },
+            output: is_out,
+            weights: is_w || (is_out && last.is_none()),
+        });
+    }
+    roles
+}
+
 fn plan_subgraph(
+    producer: Producer,
     graph: &Graph<'_>,
     sq: &SubgraphQuant,
     order: &[OpId],
@@ -658,86 +789,103 @@ fn plan_subgraph(
         {
             continue;
         }
-        let owner = info.layers.last().cloned();
-        let folded: Vec<String> = info
-            .layers
-            .iter()
-            .take(info.layers.len().saturating_sub(1))
-            .rev()
-            .cloned()
-            .collect();
         let (action, reasons) = op_action(graph, op, info.compute, &group_of, groups, &sq.ops);
-        let idx = owner
-            .as_ref()
-            .and_then(|name| entry_of_layer.get(name).copied());
-        let entry_index = idx.unwrap_or(out.len());
-        if let Some(slot) = entry_of_op.get_mut(op.index()) {
-            *slot = Some(entry_index);
-        }
-        if idx.is_none()
-            && let Some(name) = &owner
+        let has_weights = rules::rule(&o.kind).weights.is_some();
+        // The layer holding the weights is the innermost one the weight
+        // tensor is named after (a padding layer fused in front of a
+        // depthwise conv is named last, but holds nothing): it takes the
+        // innermost place.
+        let mut layers = info.layers.clone();
+        if let Some(w) = rules::rule(&o.kind).weights
+            && let Some(Some(wt)) = o.inputs.get(w.weights)
+            && let Some(owner) = producer.layers(sg.tensor(*wt).name).pop()
+            && let Some(i) = layers.iter().position(|l| *l == owner.name)
         {
-            entry_of_layer.insert(name.clone(), entry_index);
+            let owner = layers.remove(i);
+            layers.push(owner);
         }
-        let entry = match idx {
-            Some(i) => &mut out[i],
-            None => {
-                out.push(LayerPlan {
-                    layer: owner,
-                    folded: Vec::new(),
-                    subgraph: sq.subgraph,
-                    ops: Vec::new(),
-                    op_kinds: Vec::new(),
-                    action,
-                    reasons: Vec::new(),
-                    facts: LayerFacts {
-                        compute: info.compute,
-                        weights: None,
-                        output_dtype: None,
-                        fixed_output: None,
-                        shares_scale_with: Vec::new(),
-                        shares_scale_count: 0,
-                        outputs: Vec::new(),
-                    },
-                });
-                match out.last_mut() {
-                    Some(e) => e,
-                    None => continue,
+        for role in layer_roles(&layers, action, reasons, has_weights) {
+            let idx = role
+                .layer
+                .as_ref()
+                .and_then(|name| entry_of_layer.get(name).copied());
+            let entry_index = idx.unwrap_or(out.len());
+            // The op's facts go to the entry that carries its output.
+            if role.output
+                && let Some(slot) = entry_of_op.get_mut(op.index())
+            {
+                *slot = Some(entry_index);
+            }
+            if idx.is_none()
+                && let Some(name) = &role.layer
+            {
+                entry_of_layer.insert(name.clone(), entry_index);
+            }
+            let entry = match idx {
+                Some(i) => &mut out[i],
+                None => {
+                    out.push(LayerPlan {
+                        layer: role.layer.clone(),
+                        folded: Vec::new(),
+                        subgraph: sq.subgraph,
+                        ops: Vec::new(),
+                        op_kinds: Vec::new(),
+                        action: role.action,
+                        reasons: Vec::new(),
+                        facts: LayerFacts {
+                            compute: info.compute,
+                            weights: None,
+                            output_dtype: None,
+                            fixed_output: None,
+                            shares_scale_with: Vec::new(),
+                            shares_scale_count: 0,
+                            outputs: Vec::new(),
+                        },
+                    });
+                    match out.last_mut() {
+                        Some(e) => e,
+                        None => continue,
+                    }
+                }
+            };
+            for f in role.folded {
+                if !entry.folded.contains(&f) {
+                    entry.folded.push(f);
                 }
             }
-        };
-        for f in folded {
-            if !entry.folded.contains(&f) {
-                entry.folded.push(f);
+            if !entry.ops.contains(&op) {
+                entry.ops.push(op);
+                entry.op_kinds.push(o.kind.clone());
             }
-        }
-        entry.ops.push(op);
-        entry.op_kinds.push(o.kind.clone());
-        entry.action = entry.action.max(action);
-        for r in reasons {
-            if !entry.reasons.contains(&r) {
-                entry.reasons.push(r);
+            entry.action = entry.action.max(role.action);
+            for r in role.reasons {
+                if !entry.reasons.contains(&r) {
+                    entry.reasons.push(r);
+                }
             }
-        }
-        if entry.facts.weights.is_none()
-            && let Some(w) = rules::rule(&o.kind).weights
-            && let Some(Some(wt)) = o.inputs.get(w.weights)
-        {
-            let t = sg.tensor(*wt);
-            if t.dtype.is_quantizable_int()
-                && let Some(q) = t.quantization.as_ref().filter(|q| q.is_affine())
+            if role.weights
+                && entry.facts.weights.is_none()
+                && let Some(w) = rules::rule(&o.kind).weights
+                && let Some(Some(wt)) = o.inputs.get(w.weights)
             {
-                entry.facts.weights = Some(WeightFacts {
-                    dtype: t.dtype,
-                    granularity: t.granularity(),
-                    symmetric: q.zero_point.iter().all(|z| *z == 0),
-                });
+                let t = sg.tensor(*wt);
+                if t.dtype.is_quantizable_int()
+                    && let Some(q) = t.quantization.as_ref().filter(|q| q.is_affine())
+                {
+                    entry.facts.weights = Some(WeightFacts {
+                        dtype: t.dtype,
+                        granularity: t.granularity(),
+                        symmetric: q.zero_point.iter().all(|z| *z == 0),
+                    });
+                }
             }
-        }
-        if let Some(&t) = o.outputs.first() {
-            let tensor = sg.tensor(t);
-            entry.facts.output_dtype = Some(tensor.dtype);
-            entry.facts.fixed_output = rules::fixed_output(&o.kind, tensor.dtype);
+            if role.output
+                && let Some(&t) = o.outputs.first()
+            {
+                let tensor = sg.tensor(t);
+                entry.facts.output_dtype = Some(tensor.dtype);
+                entry.facts.fixed_output = rules::fixed_output(&o.kind, tensor.dtype);
+            }
         }
     }
     // Layer-level facts and the limits of one QuantizeConfig per layer.

@@ -251,36 +251,74 @@ mod keras {
         "FakeQuantWithMinMaxVars",
     ];
 
+    /// Name scopes TF opens inside a layer's call, which are not part of the
+    /// layer's name.
+    const INNER_SCOPES: [&str; 2] = ["resize", "batchnorm"];
+
+    /// Whether a name-scope component is a model's scope rather than a
+    /// layer: `sequential`, `model_1`, `functional_3`, TF's call wrappers.
+    fn is_model_scope(c: &str) -> bool {
+        let numbered = |base: &str| {
+            c == base
+                || c.strip_prefix(base)
+                    .and_then(|r| r.strip_prefix('_'))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        c.starts_with("StatefulPartitionedCall")
+            || numbered("sequential")
+            || numbered("model")
+            || numbered("functional")
+    }
+
     pub fn layer_of_part(part: &str) -> Option<Layer> {
-        // The first component is the model's scope (`sequential`, `model`,
-        // `functional_1`, `StatefulPartitionedCall`); the layer follows. A
-        // name with one component (`serving_default_input_1:0`,
-        // `StatefulPartitionedCall:0`) is a signature tensor, not a layer.
-        // Keras 3 and nested call scopes can repeat the model scope, so skip
-        // leading components that are call wrappers while more follow.
-        let mut comps = part.split('/');
-        comps.next();
-        let mut raw = comps.next()?;
-        for next in comps {
-            if !(raw.starts_with("StatefulPartitionedCall")
-                || raw == "sequential"
-                || raw.starts_with("functional"))
-            {
-                break;
-            }
-            raw = next;
+        // `<model scope>/<layer name>/<op>`: the model's scope first (nested
+        // models and TF call wrappers repeat it), then the layer, whose name
+        // may itself hold slashes (`expanded_conv/depthwise` in Keras
+        // applications), then the TF op (`Conv2D`; a variable read adds
+        // `ReadVariableOp`, and its handle `resource`). A fake-quant scope
+        // of tfmot (`LastValueQuant/FakeQuant...`) belongs to the layer
+        // before it. Old files name a tensor `<layer>/<tensor>`
+        // (`conv2d_1/Kernel_dequantize`), with no model scope.
+        let comps: Vec<&str> = part.split('/').collect();
+        if comps.len() < 2 {
+            return None;
         }
-        if raw.is_empty() || FAKE_QUANT_SCOPES.contains(&raw) {
+        let mut end = comps.len().saturating_sub(1);
+        // The converter uniquifies names with a bare counter (`Conv2D1`).
+        let op_name = |c: &str| c.trim_end_matches(|b: char| b.is_ascii_digit()).to_owned();
+        match comps.last().map(|c| op_name(c)).as_deref() {
+            Some("ReadVariableOp") => end = end.saturating_sub(1),
+            Some("resource") => end = end.saturating_sub(2),
+            _ => {}
+        }
+        // TF scopes some ops of a layer's call (`up_sampling2d/resize/...`).
+        while end > 1
+            && comps
+                .get(end.saturating_sub(1))
+                .is_some_and(|c| INNER_SCOPES.contains(c))
+        {
+            end = end.saturating_sub(1);
+        }
+        while end > 0
+            && comps
+                .get(end.saturating_sub(1))
+                .is_some_and(|c| FAKE_QUANT_SCOPES.contains(c))
+        {
+            end = end.saturating_sub(1);
+        }
+        let mut start = usize::from(comps.len() >= 3 || is_model_scope(comps[0]));
+        while start.saturating_add(1) < end && comps.get(start).is_some_and(|c| is_model_scope(c)) {
+            start = start.saturating_add(1);
+        }
+        let raw = comps.get(start..end)?.join("/");
+        if raw.is_empty() {
             return None;
         }
         let (name, qat_wrapped) = match raw.strip_prefix(QAT_PREFIX) {
-            Some(stripped) if !stripped.is_empty() => (stripped, true),
+            Some(stripped) if !stripped.is_empty() => (stripped.to_owned(), true),
             _ => (raw, false),
         };
-        Some(Layer {
-            name: name.to_owned(),
-            qat_wrapped,
-        })
+        Some(Layer { name, qat_wrapped })
     }
 
     /// Snake-case names of the Keras layer classes whose instances Keras
@@ -441,6 +479,42 @@ mod tests {
         );
         // A layer literally called `quant_` keeps its name.
         assert_eq!(name("model/quant_/add").as_deref(), Some("quant_"));
+        // Keras applications name layers with slashes.
+        assert_eq!(
+            name("MobilenetV3small/expanded_conv/depthwise/depthwise").as_deref(),
+            Some("expanded_conv/depthwise")
+        );
+        assert_eq!(
+            name("net/expanded_conv/squeeze_excite/Conv_1/BiasAdd/ReadVariableOp").as_deref(),
+            Some("expanded_conv/squeeze_excite/Conv_1")
+        );
+        // Nested model scopes: the innermost layer.
+        assert_eq!(
+            name("model_1/model/conv2d/Conv2D").as_deref(),
+            Some("conv2d")
+        );
+        // Old files: `<layer>/<tensor>`.
+        assert_eq!(
+            name("conv2d_1/Kernel_dequantize").as_deref(),
+            Some("conv2d_1")
+        );
+        // tfmot's weight fake-quant belongs to its layer.
+        assert_eq!(
+            name("model/quant_conv2d/LastValueQuant/FakeQuantWithMinMaxVarsPerChannel").as_deref(),
+            Some("conv2d")
+        );
+        assert_eq!(
+            name("net/conv1/BiasAdd/ReadVariableOp/resource").as_deref(),
+            Some("conv1")
+        );
+        assert_eq!(
+            name("net/stem/BiasAdd/ReadVariableOp1").as_deref(),
+            Some("stem")
+        );
+        assert_eq!(
+            name("net/up_nearest/resize/ResizeNearestNeighbor").as_deref(),
+            Some("up_nearest")
+        );
     }
 
     #[test]

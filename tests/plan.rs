@@ -103,8 +103,8 @@ fn registry_layers_and_folds() {
     // Every layer keeps the registry's default; a fallback config is there
     // in case the model's layer is one the registry does not know.
     assert!(py.contains("\"conv1\": None,  # default"));
-    assert!(py.contains("FALLBACK = {\n    \"conv1\": KernelPerAxisOutput,"));
-    assert!(py.contains("    \"pool1\": NoQuantizer,"));
+    assert!(py.contains("FALLBACK = {\n    \"conv1\": TflqKernelPerAxisOutput,"));
+    assert!(py.contains("    \"pool1\": TflqNoQuantizer,"));
 }
 
 /// A float model gives a plan of float layers; the Python module annotates

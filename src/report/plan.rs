@@ -65,7 +65,22 @@ pub fn reason(r: &Reason) -> String {
         Reason::SeveralOutputs { outputs } => format!(
             "it returns {outputs} integer tensors with their own scales; tfmot quantizes one output per layer"
         ),
+        Reason::TfOpLambda => "a TFOpLambda: tfmot cannot wrap it".into(),
+        Reason::FusedInto { layer } => {
+            format!(
+                "PTQ fuses it into one op with '{layer}', whose quantizer gives that op's output"
+            )
+        }
     }
+}
+
+/// Unsupported entries whose integer tensors the converter can calibrate
+/// when the QAT model is converted with a representative dataset.
+fn calibrates(l: &LayerPlan) -> bool {
+    l.action == Action::Unsupported
+        && l.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::InnerScales { .. } | Reason::TfOpLambda))
 }
 
 fn workaround(l: &LayerPlan) -> Option<&'static str> {
@@ -78,6 +93,8 @@ fn workaround(l: &LayerPlan) -> Option<&'static str> {
             .any(|r| matches!(r, Reason::SeveralOutputs { .. }))
         {
             "split the layer into one layer per output, or move it out of the model"
+        } else if l.reasons.iter().any(|r| matches!(r, Reason::TfOpLambda)) {
+            "convert the QAT model with a representative dataset as well, so the converter calibrates this op's output; or replace the TF op with a Keras layer tfmot can quantize"
         } else {
             "convert the QAT model with a representative dataset as well, so the converter calibrates the inner tensors; or split the layer into layers tfmot can quantize one by one, or do this step outside the model"
         },
@@ -290,6 +307,8 @@ fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
         Reason::CarriesSharedScale => ("carries-shared-scale", None, None),
         Reason::InnerScales { ops } => ("inner-scales", None, Some(*ops)),
         Reason::SeveralOutputs { outputs } => ("several-outputs", None, Some(*outputs)),
+        Reason::TfOpLambda => ("tf-op-lambda", None, None),
+        Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),
     }
 }
 
@@ -365,8 +384,10 @@ struct Need {
 }
 
 impl Need {
+    /// The class name, prefixed so it cannot clash with tfmot's own classes
+    /// (tfmot has a quantizer called `NoQuantizer`) in quantize_scope.
     fn class_name(self) -> String {
-        let mut s = String::new();
+        let mut s = String::from("Tflq");
         match self.weights {
             Some("depthwise_kernel") => s.push_str("DepthwiseKernel"),
             Some(_) => s.push_str("Kernel"),
@@ -510,13 +531,16 @@ Written by tflq {} (`tflq plan --format python`). Use it as:
 
 `annotate(model)` returns the annotated clone without applying it, and SCOPE
 holds the QuantizeConfig classes for tfmot.quantization.keras.quantize_scope
-(needed to load a saved QAT model).
+(needed to load a saved QAT model). When CALIBRATE is not empty, convert the
+QAT model with a representative dataset too: those layers' tensors get no
+range from QAT.
 \"\"\"",
         comment(file),
         env!("CARGO_PKG_VERSION")
     );
     s.push_str(
         "
+import contextlib
 import warnings
 
 import tensorflow as tf  # noqa: F401  (tfmot needs TensorFlow imported first)
@@ -653,8 +677,9 @@ PLAN = {
                     named.push(f);
                     let _ = writeln!(
                         s,
-                        "    {}: NoQuantizer,  # folded into {name}: its quantizer decides",
-                        py_str(f)
+                        "    {}: {},  # folded into {name}: its quantizer decides",
+                        py_str(f),
+                        NO_QUANTIZER.class_name()
                     );
                 }
             }
@@ -706,6 +731,20 @@ PLAN = {
     }
     s.push_str("}\n");
     s.push_str(
+        "\n# Layers whose integer tensors QAT cannot give a range: convert the QAT model\n\
+         # with a representative dataset as well (converter.representative_dataset), and\n\
+         # the converter calibrates exactly those, keeping the trained ranges.\n\
+         CALIBRATE = [",
+    );
+    let calibrate: Vec<String> = plan
+        .layers
+        .iter()
+        .filter(|l| calibrates(l))
+        .filter_map(|l| l.layer.as_deref().map(py_str))
+        .collect();
+    s.push_str(&calibrate.join(", "));
+    s.push_str("]\n");
+    s.push_str(
         r#"
 
 def annotate(model):
@@ -715,21 +754,29 @@ def annotate(model):
     names = {layer.name for layer in model.layers}
     left_alone = []
 
+    def fresh(layer):
+        return layer.__class__.from_config(layer.get_config())
+
     def clone(layer):
+        # TFOpLambda layers cannot be wrapped; input layers need no quantizer.
+        if isinstance(layer, keras.layers.InputLayer) or type(layer).__name__ == "TFOpLambda":
+            return fresh(layer)
         if layer.name in PLAN:
             config = PLAN[layer.name]
             if config is None and not _REGISTRY.supports(layer):
                 config = FALLBACK.get(layer.name)
             return _qk.quantize_annotate_layer(
-                layer, quantize_config=config() if config else None)
+                fresh(layer), quantize_config=config() if config else None)
         if layer.name in FLOAT or layer.name in UNSUPPORTED:
-            return layer
+            return fresh(layer)
         if _REGISTRY.supports(layer):
-            return _qk.quantize_annotate_layer(layer)
+            return _qk.quantize_annotate_layer(fresh(layer))
         left_alone.append(layer.name)
-        return layer
+        return fresh(layer)
 
-    annotated = keras.models.clone_model(model, clone_function=clone)
+    with _custom_objects(model):
+        annotated = keras.models.clone_model(model, clone_function=clone)
+    annotated.set_weights(model.get_weights())
     missing = sorted(set(PLAN) - names)
     if missing or left_alone:
         warnings.warn(
@@ -738,9 +785,24 @@ def annotate(model):
     return annotated
 
 
+def _custom_objects(model):
+    """A scope that knows the model's own layer classes (quantize_apply rebuilds
+    every layer from its config) and, when the model holds Lambda layers, lets
+    tf_keras rebuild their Python functions: the model is the caller's own,
+    already in memory."""
+    classes = {type(layer).__name__: type(layer) for layer in model.layers}
+    scope = contextlib.ExitStack()
+    scope.enter_context(keras.utils.custom_object_scope(classes))
+    if any(isinstance(layer, keras.layers.Lambda) for layer in model.layers):
+        from tf_keras.src.saving import serialization_lib
+
+        scope.enter_context(serialization_lib.SafeModeScope(False))
+    return scope
+
+
 def quantize_model(model):
     """What tfmot.quantization.keras.quantize_model returns, following the plan."""
-    with _qk.quantize_scope(SCOPE):
+    with _custom_objects(model), _qk.quantize_scope(SCOPE):
         return _qk.quantize_apply(annotate(model))
 "#,
     );
