@@ -27,6 +27,9 @@ pub enum Producer {
     TfFunction,
     /// litert-torch (formerly ai-edge-torch) from a PyTorch program; QAT through PT2E.
     LiteRtTorch,
+    /// onnx2tf from an ONNX graph (its own writer, or a Keras model of
+    /// TF-op layers through the TF converter).
+    Onnx2Tf,
     /// The legacy TOCO converter (files before the MLIR converter).
     Toco,
     /// No producer recognised.
@@ -60,6 +63,7 @@ impl Producer {
             Producer::Keras => "tf-keras",
             Producer::TfFunction => "tf-function",
             Producer::LiteRtTorch => "litert-torch",
+            Producer::Onnx2Tf => "onnx2tf",
             Producer::Toco => "toco",
             Producer::Unknown => "unknown",
         }
@@ -70,7 +74,9 @@ impl Producer {
         match self {
             Producer::Keras => Vocabulary::Tfmot,
             Producer::LiteRtTorch => Vocabulary::Pt2e,
-            Producer::TfFunction | Producer::Toco | Producer::Unknown => Vocabulary::Tflite,
+            Producer::TfFunction | Producer::Onnx2Tf | Producer::Toco | Producer::Unknown => {
+                Vocabulary::Tflite
+            }
         }
     }
 
@@ -79,9 +85,10 @@ impl Producer {
     /// layer (the activation or BatchNorm folded in) comes first.
     pub fn layers(self, tensor_name: &str) -> Vec<Layer> {
         let mut out: Vec<Layer> = Vec::new();
+        let bare = !tensor_name.contains(';');
         for l in tensor_name
             .split(';')
-            .filter_map(|part| self.layer_of_part(part))
+            .filter_map(|part| self.layer_of_part(part, bare))
         {
             if !out.contains(&l) {
                 out.push(l);
@@ -92,19 +99,25 @@ impl Producer {
 
     /// The first layer of [`Producer::layers`].
     pub fn layer(self, tensor_name: &str) -> Option<Layer> {
+        let bare = !tensor_name.contains(';');
         tensor_name
             .split(';')
-            .find_map(|part| self.layer_of_part(part))
+            .find_map(|part| self.layer_of_part(part, bare))
     }
 
-    fn layer_of_part(self, part: &str) -> Option<Layer> {
+    /// `bare`: the name is not a fused list, so a one-component name may
+    /// be a layer (older exporters); inside a fused list it is a constant's
+    /// or a counter (`Const_71`).
+    fn layer_of_part(self, part: &str, bare: bool) -> Option<Layer> {
         let part = part.trim();
         if part.is_empty() || is_dialect_name(part) {
             return None;
         }
         match self {
             Producer::LiteRtTorch => torch::module_of(part),
-            _ => keras::layer_of_part(part),
+            Producer::Onnx2Tf => onnx::node_of(part),
+            Producer::Keras => keras::layer_of_part(part, bare),
+            _ => keras::layer_of_part(part, false),
         }
     }
 
@@ -184,56 +197,70 @@ pub fn detect(model: &Model) -> Producer {
         Some("KERAS_MODEL") => return Producer::Keras,
         _ => {}
     }
-    if model
-        .description
-        .as_deref()
-        .is_some_and(|d| d.contains("TOCO"))
-    {
+    let description = model.description.as_deref().unwrap_or("");
+    if description.contains("TOCO") {
         return Producer::Toco;
+    }
+    if description.starts_with("onnx2tf") {
+        return Producer::Onnx2Tf;
+    }
+    // MediaPipe's older models come from its keras2tflite exporter.
+    if description.starts_with("keras2tflite") {
+        return Producer::Keras;
     }
     if torch_names() {
         return Producer::LiteRtTorch;
     }
     match model_type {
-        Some("TF_SAVED_MODEL" | "TF_CONCRETE_FUNCTIONS" | "TF_GRAPH_DEF" | "TF_SESSION") => {
-            if keras_scoped(model) {
-                Producer::Keras
-            } else {
-                Producer::TfFunction
+        Some("TF_SAVED_MODEL" | "TF_CONCRETE_FUNCTIONS" | "TF_GRAPH_DEF" | "TF_SESSION") | None => {
+            match keras_scoped(model) {
+                // A Keras model made of TF-op layers only is how onnx2tf's
+                // TF-converter backend writes an ONNX graph.
+                Some(true) => Producer::Onnx2Tf,
+                Some(false) => Producer::Keras,
+                None if model_type.is_some() => Producer::TfFunction,
+                None => Producer::Unknown,
             }
         }
-        // No metadata (older converters, rewritten files): the names decide.
-        None if keras_scoped(model) => Producer::Keras,
         _ => Producer::Unknown,
     }
 }
 
 /// Whether most op outputs with a scoped name carry `model/layer/op` names
-/// or tfmot's marks, as a Keras model does (converter-made `tfl.*` names and
-/// bare signature names say nothing either way).
-fn keras_scoped(model: &Model) -> bool {
+/// or tfmot's marks, as a Keras model does: `None` when not; else whether
+/// every conv of the model is a TF-op layer (`tf.nn.convolution`), which is
+/// how onnx2tf's TF-converter backend writes an ONNX graph (a Keras user's
+/// convs are Conv2D layers). Converter-made `tfl.*` names and bare
+/// signature names say nothing either way.
+fn keras_scoped(model: &Model) -> Option<bool> {
     let (mut scoped, mut total) = (0usize, 0usize);
+    let (mut convs, mut tf_op_convs) = (0usize, 0usize);
     for sg in &model.subgraphs {
         for op in &sg.operators {
-            if let Some(t) = op.outputs.first()
-                && sg.tensor(*t).name.contains('/')
-            {
-                total = total.saturating_add(1);
-                if keras::has_tfmot_marks(sg.tensor(*t).name)
-                    || sg.tensor(*t).name.split(';').any(|p| {
-                        let mut c = p.split('/');
-                        matches!(
-                            c.next(),
-                            Some("sequential" | "model" | "functional" | "StatefulPartitionedCall")
-                        )
-                    })
-                {
-                    scoped = scoped.saturating_add(1);
+            let Some(t) = op.outputs.first() else {
+                continue;
+            };
+            let name = sg.tensor(*t).name;
+            if !name.contains('/') {
+                continue;
+            }
+            total = total.saturating_add(1);
+            let in_model = name
+                .split(';')
+                .any(|p| p.split('/').next().is_some_and(keras::is_model_scope));
+            if keras::has_tfmot_marks(name) || in_model {
+                scoped = scoped.saturating_add(1);
+            }
+            if crate::rules::rule(&op.kind).conv_like {
+                convs = convs.saturating_add(1);
+                let layers = Producer::Keras.layers(name);
+                if !layers.is_empty() && layers.iter().all(|l| l.name.starts_with("tf.")) {
+                    tf_op_convs = tf_op_convs.saturating_add(1);
                 }
             }
         }
     }
-    total > 0 && scoped > total / 2
+    (total > 0 && scoped > total / 2).then_some(convs > 0 && tf_op_convs == convs)
 }
 
 /// Keras names through the TF converter, and tfmot's marks.
@@ -257,7 +284,7 @@ mod keras {
 
     /// Whether a name-scope component is a model's scope rather than a
     /// layer: `sequential`, `model_1`, `functional_3`, TF's call wrappers.
-    fn is_model_scope(c: &str) -> bool {
+    pub fn is_model_scope(c: &str) -> bool {
         let numbered = |base: &str| {
             c == base
                 || c.strip_prefix(base)
@@ -270,7 +297,7 @@ mod keras {
             || numbered("functional")
     }
 
-    pub fn layer_of_part(part: &str) -> Option<Layer> {
+    pub fn layer_of_part(part: &str, bare: bool) -> Option<Layer> {
         // `<model scope>/<layer name>/<op>`: the model's scope first (nested
         // models and TF call wrappers repeat it), then the layer, whose name
         // may itself hold slashes (`expanded_conv/depthwise` in Keras
@@ -281,7 +308,18 @@ mod keras {
         // (`conv2d_1/Kernel_dequantize`), with no model scope.
         let comps: Vec<&str> = part.split('/').collect();
         if comps.len() < 2 {
-            return None;
+            // Older exporters (MediaPipe's keras2tflite) name an op's output
+            // after its layer alone; the converter's signature and identity
+            // tensors (`serving_default_x:0`, `Identity`) are not layers.
+            let signature_like = !bare
+                || part.contains(':')
+                || part.starts_with("StatefulPartitionedCall")
+                || part.starts_with("Identity")
+                || part.starts_with("serving_default");
+            return (!signature_like && !part.is_empty()).then(|| Layer {
+                name: part.to_owned(),
+                qat_wrapped: false,
+            });
         }
         let mut end = comps.len().saturating_sub(1);
         // The converter uniquifies names with a bare counter (`Conv2D1`).
@@ -411,24 +449,63 @@ mod keras {
     }
 }
 
-/// litert-torch names: the module's class path with the module's attribute
-/// path appended (`torch.nn.modules.conv.Conv2d_stem`), joined by `;` when
-/// ops were fused.
+/// litert-torch names: one `/`-separated component per module from the
+/// root (`__main__.TinyNet/torch.nn.modules.container.Sequential_blocks/
+/// __main__.Block_0/torch.nn.modules.conv.Conv2d_conv`), each the module's
+/// class path, `_`, and its attribute name in its parent; the module path
+/// is the attribute names joined with dots (`blocks.0.conv`).
 mod torch {
     use super::*;
 
     pub fn is_torch_name(name: &str) -> bool {
-        name.contains("torch.nn.modules.")
+        name.contains("torch.nn.modules.") || name.starts_with("__main__.")
     }
 
     pub fn module_of(part: &str) -> Option<Layer> {
-        // `torch.nn.modules.conv.Conv2d_blocks.0.conv`: the class ends at the
-        // first `_`; what follows is the module path in the PyTorch program.
-        let rest = part.strip_prefix("torch.nn.modules.")?;
-        let (_class, path) = rest.split_once('_')?;
-        let path = path.split(['/', ':']).next().unwrap_or(path);
+        if !is_torch_name(part) {
+            return None;
+        }
+        let mut path: Vec<&str> = Vec::new();
+        for comp in part.split('/') {
+            // The class's last dotted segment, then `_` and the attribute.
+            let tail = comp.rsplit_once('.').map_or(comp, |(_, t)| t);
+            if let Some((_class, attr)) = tail.split_once('_')
+                && !attr.is_empty()
+            {
+                path.push(attr);
+            }
+        }
         (!path.is_empty()).then(|| Layer {
-            name: path.to_owned(),
+            name: path.join("."),
+            qat_wrapped: false,
+        })
+    }
+}
+
+/// onnx2tf names: `wa/` and the ONNX node's scope (`/blocks/blocks.0/conv/
+/// Conv` from a PyTorch export), then the node's op and what onnx2tf made of
+/// it (`Conv_input_nhwc`). The module path is the scope with PyTorch's
+/// repeated prefixes folded (`blocks/blocks.0/conv` → `blocks.0.conv`).
+mod onnx {
+    use super::*;
+
+    pub fn node_of(part: &str) -> Option<Layer> {
+        let comps: Vec<&str> = part.split('/').collect();
+        // The wrapper scope, the node's scope, the op: at least three.
+        let scope = comps.get(1..comps.len().saturating_sub(1))?;
+        let mut path: Vec<&str> = Vec::new();
+        for c in scope {
+            // `blocks` then `blocks.0`: keep the longer one.
+            if let Some(last) = path.last()
+                && c.strip_prefix(*last).is_some_and(|r| r.starts_with('.'))
+            {
+                path.pop();
+            }
+            path.push(c);
+        }
+        let name = path.join(".");
+        (!name.is_empty()).then_some(Layer {
+            name,
             qat_wrapped: false,
         })
     }
@@ -562,15 +639,60 @@ mod tests {
     #[test]
     fn torch_module_paths() {
         let p = Producer::LiteRtTorch;
+        let module = |n: &str| p.layer(n).map(|l| l.name);
         assert_eq!(
-            p.layer("torch.nn.modules.conv.Conv2d_stem").map(|l| l.name),
-            Some("stem".to_owned())
+            module("__main__.TinyNet/torch.nn.modules.container.Sequential_blocks/__main__.Block_0/torch.nn.modules.conv.Conv2d_conv;2")
+                .as_deref(),
+            Some("blocks.0.conv")
         );
         assert_eq!(
-            p.layer("torch.nn.modules.activation.ReLU_blocks.0.act;torch.nn.modules.conv.Conv2d_blocks.0.conv")
-                .map(|l| l.name),
-            Some("blocks.0.act".to_owned())
+            module("__main__.TinyNet/torch.nn.modules.container.Sequential_stem/torch.nn.modules.conv.Conv2d_0;1").as_deref(),
+            Some("stem.0")
         );
-        assert_eq!(p.layer("tfl.quantize"), None);
+        // A fused op lists one module per original op.
+        let all: Vec<String> = p
+            .layers("__main__.TinyNet/torch.nn.modules.container.Sequential_blocks/__main__.Block_0/torch.nn.modules.activation.ReLU_act;;__main__.TinyNet/torch.nn.modules.container.Sequential_blocks/__main__.Block_0;")
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(all, ["blocks.0.act", "blocks.0"]);
+        assert_eq!(module("tfl.quantize"), None);
+        assert_eq!(
+            module(
+                "torch.export._trace._non_strict_export.<locals>._tuplify_outputs.<locals>.Wrapper;1"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn onnx2tf_node_paths() {
+        let p = Producer::Onnx2Tf;
+        let node = |n: &str| p.layer(n).map(|l| l.name);
+        assert_eq!(
+            node("wa/blocks/blocks.0/conv/Conv_input_nhwc").as_deref(),
+            Some("blocks.0.conv")
+        );
+        assert_eq!(
+            node("wa/stem/stem.0/Conv_input_nhwc_padded").as_deref(),
+            Some("stem.0")
+        );
+        assert_eq!(
+            node("wa/pool/GlobalAveragePool_output_0").as_deref(),
+            Some("pool")
+        );
+        assert_eq!(node("wa/Flatten_output_0"), None);
+        assert_eq!(node("logits"), None);
+    }
+
+    #[test]
+    fn old_exporters_name_outputs_after_their_layer() {
+        let p = Producer::Keras;
+        assert_eq!(
+            p.layer("p_re_lu_1").map(|l| l.name).as_deref(),
+            Some("p_re_lu_1")
+        );
+        assert_eq!(p.layer("StatefulPartitionedCall:0"), None);
+        assert_eq!(p.layer("Identity"), None);
     }
 }

@@ -445,12 +445,22 @@ pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) ->
     let ops: Vec<OpInfo> = sg
         .op_ids()
         .map(|op| {
-            let found = sg
+            let mut found = sg
                 .op(op)
                 .outputs
                 .first()
                 .map(|t| producer.layers(sg.tensor(*t).name))
                 .unwrap_or_default();
+            // onnx2tf often names an activation after the node that reads it
+            // (`blocks.0.conv/Conv_input_nhwc` is the stem's output); the
+            // weights are named after their own node.
+            if producer == Producer::Onnx2Tf
+                && let Some(w) = rules::rule(&sg.op(op).kind).weights
+                && let Some(Some(wt)) = sg.op(op).inputs.get(w.weights)
+                && let Some(owner) = producer.layer(sg.tensor(*wt).name)
+            {
+                found = vec![owner];
+            }
             let wrapped = found
                 .iter()
                 .filter(|l| l.qat_wrapped)
