@@ -58,7 +58,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 # TensorFlow's own reading of a .tflite file (shared with reference_external.py)
 from tflite_reference import (  # noqa: E402
-    cross_check_reference, op_summary, reference_reading, write_reference)
+    cross_check_reference, op_summary, reference_reading, structure, write_reference)
 
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1" or not tf.keras.__name__.startswith("tf_keras"):
     sys.exit("tf.keras is not tf-keras: run with TF_USE_LEGACY_KERAS=1 and tf-keras installed")
@@ -529,17 +529,6 @@ def check_properties(name, ref):
         assert len(ref["signatures"]) == 2 and len(ref["subgraphs"]) >= 5
     elif name == "select_tf_ops":
         assert any(o.startswith("CUSTOM:Flex") for o in ops), ops
-
-
-def structure(ref):
-    """Everything in a reference reading except the numbers that training changes."""
-    def tensor(t):
-        q = t["quantization"]
-        return (t["name"], t["shape"], t["shape_signature"], t["dtype"], t["buffer"], t["buffer_bytes"],
-                t["is_variable"], None if q is None else (len(q["scale"]), q["quantized_dimension"]))
-    return [(sg["inputs"], sg["outputs"], [tensor(t) for t in sg["tensors"]],
-             [(o["opcode"], o["version"], o["inputs"], o["outputs"]) for o in sg["operators"]])
-            for sg in ref["subgraphs"]], ref["signatures"], ref["metadata"]
 
 
 def interpreter_check(name, path):

@@ -137,6 +137,17 @@ def op_summary(ref, sg_index=0):
     return res
 
 
+def structure(ref):
+    """Everything in a reference reading except the numbers that training changes."""
+    def tensor(t):
+        q = t["quantization"]
+        return (t["name"], t["shape"], t["shape_signature"], t["dtype"], t["buffer"], t["buffer_bytes"],
+                t["is_variable"], None if q is None else (len(q["scale"]), q["quantized_dimension"]))
+    return [(sg["inputs"], sg["outputs"], [tensor(t) for t in sg["tensors"]],
+             [(o["opcode"], o["version"], o["inputs"], o["outputs"]) for o in sg["operators"]])
+            for sg in ref["subgraphs"]], ref["signatures"], ref["metadata"]
+
+
 def cross_check_reference(ref, buf, interp):
     """Compare the reference reading with two other TensorFlow views of the file.
 
