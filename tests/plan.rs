@@ -130,3 +130,90 @@ fn markdown_is_refused() {
     .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
 }
+
+/// The closed loop, committed: for each of the eight plan networks,
+/// generate.py ran `tflq plan PTQ --format python`, applied the module to
+/// the float Keras model, fine-tuned one epoch and converted it. compare
+/// finds no quantizer to add or remove on any of them: the plan reproduces
+/// PTQ's placement in one round, where tfmot's own quantize_model raises on
+/// six of them and leaves a requantize on the other two.
+#[test]
+fn following_the_plan_reproduces_ptq_placement() {
+    use tflq::compare::{Kind, Options, compare};
+    let nets = [
+        "eltwise",
+        "preproc",
+        "twoout",
+        "residual",
+        "upsample",
+        "samescale",
+        "bn",
+        "mobilenet",
+    ];
+    for net in nets {
+        let ptq = common::fixture_model(&format!("plan_{net}_ptq.tflite"));
+        let planned = common::fixture_model(&format!("plan_{net}_planned.tflite"));
+        let c = compare(&ptq, &planned, Options::default());
+        assert_eq!(c.problem, None, "{net}");
+        assert!(c.placement_matches(), "{net}: {:?}", c.findings);
+        assert_eq!(c.count(Kind::AddQuantizer), 0, "{net}");
+        assert_eq!(c.count(Kind::RemoveQuantizer), 0, "{net}");
+    }
+    // And tfmot's default where it converts at all does not.
+    for net in ["residual", "upsample"] {
+        let ptq = common::fixture_model(&format!("plan_{net}_ptq.tflite"));
+        let default = common::fixture_model(&format!("plan_{net}_qat_default.tflite"));
+        let c = compare(&ptq, &default, Options::default());
+        assert_eq!(c.count(Kind::RemoveQuantizer), 1, "{net}");
+    }
+}
+
+/// Limits stated, not hidden: a layer PTQ runs as two int8 ops (a
+/// Normalization's SUB and MUL) is unsupported for one QuantizeConfig, says
+/// why and what to do, and is listed for calibration.
+#[test]
+fn a_layer_with_inner_scales_is_unsupported_with_its_workaround() {
+    let plan = plan_of("plan_preproc_ptq.tflite");
+    let normalize = plan
+        .layers
+        .iter()
+        .find(|l| l.layer.as_deref() == Some("normalize"))
+        .unwrap();
+    assert_eq!(normalize.action, Action::Unsupported);
+    assert!(normalize.reasons.contains(&Reason::InnerScales { ops: 2 }));
+    let py = tflq::report::plan::python(&plan, "plan_preproc_ptq.tflite");
+    assert!(py.contains("CALIBRATE = [\"normalize\"]"), "{py}");
+    let text = rendered(&common::fixture("plan_preproc_ptq.tflite"), Format::Text);
+    assert!(
+        text.contains("workaround: convert the QAT model with a representative dataset"),
+        "{text}"
+    );
+}
+
+/// The decisions on the networks the helper-made ground truth covers.
+#[test]
+fn plan_decisions_on_the_plan_networks() {
+    let check = |net: &str, want: &[(&str, Action)]| {
+        let plan = plan_of(&format!("plan_{net}_ptq.tflite"));
+        for (layer, action) in want {
+            assert_eq!(action(&plan, layer), *action, "{net}: {layer}");
+        }
+    };
+    check("twoout", &[("split", Action::NoQuantizer)]);
+    check("residual", &[("stem", Action::WeightsOnly)]);
+    check("upsample", &[("up_bilinear", Action::NoQuantizer)]);
+    check("preproc", &[("rescale", Action::Output)]);
+    check(
+        "bn",
+        &[("post_bn", Action::Unsupported), ("conv1", Action::Default)],
+    );
+    check(
+        "mobilenet",
+        &[
+            ("multiply", Action::Output),
+            ("re_lu", Action::NoQuantizer),
+            ("tf.math.multiply_1", Action::Unsupported),
+            ("expanded_conv/squeeze_excite/Conv_1", Action::WeightsOnly),
+        ],
+    );
+}

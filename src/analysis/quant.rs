@@ -451,6 +451,20 @@ pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) ->
                 .first()
                 .map(|t| producer.layers(sg.tensor(*t).name))
                 .unwrap_or_default();
+            // An op whose output is named after the graph's output (a final
+            // Linear, `serving_default_output_0`) is still named by its
+            // weights or bias.
+            if found.is_empty()
+                && let Some(w) = rules::rule(&sg.op(op).kind).weights
+            {
+                found = [Some(w.weights), w.bias]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| sg.op(op).inputs.get(i).copied().flatten())
+                    .find_map(|t| producer.layer(sg.tensor(t).name))
+                    .into_iter()
+                    .collect();
+            }
             // onnx2tf often names an activation after the node that reads it
             // (`blocks.0.conv/Conv_input_nhwc` is the stem's output); the
             // weights are named after their own node.

@@ -67,6 +67,18 @@ pub fn render(
     }
 }
 
+/// A subgraph name for a heading above a table: long names (some exporters
+/// name the graph after the file) are cut so the heading fits the table.
+fn short_name(name: &str) -> String {
+    const MAX: usize = 40;
+    if name.chars().count() <= MAX {
+        return name.to_owned();
+    }
+    let mut s: String = name.chars().take(MAX - 1).collect();
+    s.push('…');
+    s
+}
+
 fn compute_tone(c: Compute) -> Option<Tone> {
     match c {
         Compute::Float | Compute::Hybrid => Some(Tone::Warn),
@@ -499,13 +511,13 @@ fn compact_ops(
         writeln!(
             w,
             "\nsubgraph {s} \"{}\": operators (inputs of each: --ops)",
-            sg.name
+            short_name(&sg.name)
         )?;
     } else {
         writeln!(
             w,
             "\nsubgraph {s} \"{}\": {} operators; the {} that are not integer compute (every op: --ops)",
-            sg.name,
+            short_name(&sg.name),
             sg.operators.len(),
             shown.len()
         )?;
@@ -564,7 +576,7 @@ fn table(
             compact_ops(model, insp, s, style, w)?;
         }
         if view.section == Section::Ops {
-            writeln!(w, "\nsubgraph {s} \"{}\": operators", sg.name)?;
+            writeln!(w, "\nsubgraph {s} \"{}\": operators", short_name(&sg.name))?;
             let mut t = style.table();
             t.set_header(vec!["#", "op", "layer", "runs", "inputs", "outputs"]);
             for op in sg.op_ids() {
@@ -603,7 +615,7 @@ fn table(
             writeln!(w, "{t}")?;
         }
         if view.section == Section::Tensors {
-            writeln!(w, "\nsubgraph {s} \"{}\": tensors", sg.name)?;
+            writeln!(w, "\nsubgraph {s} \"{}\": tensors", short_name(&sg.name))?;
             let mut t = style.table();
             t.set_header(vec!["#", "name", "type", "shape", "quantization", "data"]);
             for (i, tt) in sg.tensors.iter().enumerate() {
@@ -627,7 +639,7 @@ fn table(
             writeln!(
                 w,
                 "\nsubgraph {s} \"{}\": findings ({})",
-                sg.name,
+                short_name(&sg.name),
                 findings.len()
             )?;
             if !findings.is_empty() {
