@@ -195,8 +195,8 @@ fn a_layer_with_inner_scales_is_unsupported_with_its_workaround() {
 fn plan_decisions_on_the_plan_networks() {
     let check = |net: &str, want: &[(&str, Action)]| {
         let plan = plan_of(&format!("plan_{net}_ptq.tflite"));
-        for (layer, action) in want {
-            assert_eq!(action(&plan, layer), *action, "{net}: {layer}");
+        for (layer, expected) in want {
+            assert_eq!(action(&plan, layer), *expected, "{net}: {layer}");
         }
     };
     check("twoout", &[("split", Action::NoQuantizer)]);
