@@ -1000,7 +1000,12 @@ impl Ctx<'_> {
                 // Reported once, as an I/O type difference, below.
                 continue;
             }
-            if float_neighbour(src_op) || float_neighbour(sink_op) {
+            // A lone QUANTIZE or DEQUANTIZE next to a float op is the
+            // converter's way in and out of float; a QUANTIZE then DEQUANTIZE
+            // between two float ops is a fake-quant on a float value.
+            let round_trip_in_float =
+                extra.len() >= 2 && float_neighbour(src_op) && float_neighbour(sink_op);
+            if (float_neighbour(src_op) || float_neighbour(sink_op)) && !round_trip_in_float {
                 continue;
             }
             let ptq_ops: Vec<OpId> = src_op

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, scale};
 use crate::advice::{Action, LayerPlan, Plan, Reason};
 use crate::model::{Granularity, OpKind};
+use crate::producer::Vocabulary;
 
 /// The formats a plan renders to.
 pub const FORMATS: [Format; 4] = [Format::Table, Format::Text, Format::Json, Format::Python];
@@ -29,7 +30,21 @@ pub fn render(
             serde_json::to_writer_pretty(&mut *w, &json(plan, file)).map_err(io::Error::other)?;
             writeln!(w)
         }
-        Format::Python => w.write_all(python(plan, file).as_bytes()),
+        Format::Python => {
+            if plan.producer.vocabulary() != Vocabulary::Tfmot
+                && plan.producer != crate::producer::Producer::Unknown
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!(
+                        "the plan as tfmot code is for Keras models, and {file} comes from {}: \
+                         read the plan with --format text (which layers PTQ quantizes, and how)",
+                        plan.producer
+                    ),
+                ));
+            }
+            w.write_all(python(plan, file).as_bytes())
+        }
         Format::Markdown => Err(super::unsupported("plan", format)),
     }
 }
@@ -162,13 +177,19 @@ fn headline(plan: &Plan, file: &str) -> String {
         .filter(|a| plan.count(**a) > 0)
         .map(|a| format!("{} {}", plan.count(*a), a.name()))
         .collect();
-    format!(
+    let mut s = format!(
         "plan for {file} ({}, {}): {} entries: {}",
         plan.producer,
         plan.scheme,
         plan.layers.len(),
         counts.join(", ")
-    )
+    );
+    if plan.producer.vocabulary() != Vocabulary::Tfmot {
+        s += "\nThe actions are tfmot's; for this producer read them as which layers PTQ quantizes \
+              with a scale of their own (output), shares a scale across (no-quantizer, weights-only) \
+              or keeps in float.";
+    }
+    s
 }
 
 fn text(plan: &Plan, file: &str, w: &mut dyn Write) -> io::Result<()> {
