@@ -530,7 +530,7 @@ fn tfmot_words(f: &Finding) -> String {
             }
             Kind::GranularityMismatch => {
                 return if matches!(f.suggestion, Suggestion::PerChannelWeights { .. }) {
-                    "Informational: tfmot quantizes Dense/Conv2DTranspose weights per-tensor, PTQ per-channel. For per-channel weights, give these layers a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel (the weights-only and output configs of `tflq plan` do).".to_owned()
+                    "Informational: QAT quantized these weights per-tensor (tfmot's default for Dense and Conv2DTranspose, or a per-tensor scheme), PTQ per-channel. For per-channel weights, give these layers a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel (the weights-only and output configs of `tflq plan` do).".to_owned()
                 } else {
                     "Informational: PTQ used per-tensor weights at these layers (per-channel disabled in the converter).".to_owned()
                 };
@@ -621,7 +621,7 @@ fn tfmot_words(f: &Finding) -> String {
             at(layer)
         ),
         Suggestion::PerChannelWeights { layer } => format!(
-            "Informational: tfmot quantizes Dense/Conv2DTranspose weights per-tensor, PTQ per-channel. For per-channel \
+            "Informational: QAT quantized the weights per-tensor (tfmot's default for Dense and Conv2DTranspose, or a per-tensor scheme), PTQ per-channel. For per-channel \
              weights{}, use a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel.",
             at(layer)
         ),
