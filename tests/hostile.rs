@@ -452,12 +452,15 @@ fn thousands_of_truncated_and_mutated_models_never_panic() {
     for (name, seed) in &seeds {
         let intact = tflq::load(seed).unwrap();
         let mut cases: Vec<Vec<u8>> = Vec::new();
-        // Truncations, denser near the start where the tables are.
+        // Truncations, denser near the start where the tables are, and into
+        // the model itself, not into an empty ZIP archive appended after it.
+        let zip = seed.len() >= 22 && seed[seed.len() - 22..].starts_with(b"PK\x05\x06");
+        let model_len = if zip { seed.len() - 22 } else { seed.len() };
         for i in 0..150 {
             let cut = if i < 75 {
-                rng.below(seed.len().min(4096))
+                rng.below(model_len.min(4096))
             } else {
-                rng.below(seed.len())
+                rng.below(model_len)
             };
             cases.push(seed[..cut].to_vec());
         }
@@ -506,7 +509,9 @@ fn thousands_of_truncated_and_mutated_models_never_panic() {
             }
             let t = start.elapsed();
             slowest = slowest.max(t);
-            assert!(t < Duration::from_secs(2), "{name}: one input took {t:?}");
+            // A guard against hangs, not a benchmark: generous, since the
+            // machine may be busy and this is an unoptimised build.
+            assert!(t < Duration::from_secs(10), "{name}: one input took {t:?}");
             total += 1;
         }
     }
