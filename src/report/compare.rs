@@ -447,26 +447,13 @@ fn other_words(f: &Finding, pt2e: bool) -> String {
             constraint,
             ratio,
             near_free,
-        } => {
-            let mut s = Vec::new();
-            if let Some(k) = constraint {
-                s.push(format!(
-                    "{k} is a same-scale op: its inputs and output share one scale in PTQ, so QAT must give that scale one quantization."
-                ));
-            }
-            if culprits.is_empty() {
-                s.push("No change of annotation removes it here.".to_owned());
-            } else {
-                s.push(format!("Change: {}.", list(culprits)));
-            }
-            if *near_free {
-                s.push(format!(
-                    "Its scales differ by {:.2}%, with the same zero point: it costs one op and almost no accuracy.",
-                    ratio.map_or(0.0, |r| (r - 1.0).abs() * 100.0)
-                ));
-            }
-            s.join(" ")
-        }
+        } => requantize_words(
+            constraint.as_ref(),
+            (!culprits.is_empty()).then(|| (list(culprits), None)),
+            "No change of annotation removes it here.",
+            *ratio,
+            *near_free,
+        ),
         Suggestion::RemoveRoundTrip { layer, culprits }
         | Suggestion::RemoveBoundary { layer, culprits } => {
             let mut s = format!(
@@ -518,6 +505,37 @@ fn other_words(f: &Finding, pt2e: bool) -> String {
     }
 }
 
+/// A requantize in words: the constraint that forces it, what to change
+/// (or `none` when nothing does), and its cost when near-free.
+fn requantize_words(
+    constraint: Option<&OpKind>,
+    change: Option<(String, Option<&str>)>,
+    none: &str,
+    ratio: Option<f32>,
+    near_free: bool,
+) -> String {
+    let mut s = Vec::new();
+    if let Some(k) = constraint {
+        s.push(format!(
+            "{k} is a same-scale op: its inputs and output share one scale in PTQ, so QAT must give that scale one quantizer."
+        ));
+    }
+    match change {
+        Some((c, hint)) => {
+            s.push(format!("Change: {c}."));
+            s.extend(hint.map(str::to_owned));
+        }
+        None => s.push(none.to_owned()),
+    }
+    if near_free {
+        s.push(format!(
+            "Its scales differ by {:.2}%, with the same zero point: it costs one op and almost no accuracy.",
+            ratio.map_or(0.0, |r| (r - 1.0).abs() * 100.0)
+        ));
+    }
+    s.join(" ")
+}
+
 /// The words for [`Finding::suggestion`] in tfmot terms.
 fn tfmot_words(f: &Finding) -> String {
     if f.places.len() > 1 {
@@ -550,30 +568,13 @@ fn tfmot_words(f: &Finding) -> String {
             constraint,
             ratio,
             near_free,
-        } => {
-            let mut s = Vec::new();
-            if let Some(k) = constraint {
-                s.push(format!(
-                    "{k} is a same-scale op: its inputs and output share one scale in PTQ, so QAT must give that scale one quantizer."
-                ));
-            }
-            if culprits.is_empty() {
-                s.push(
-                    "No annotation change removes it: PTQ gives these layers tfmot's defaults; check for custom QuantizeConfigs on them."
-                        .to_owned(),
-                );
-            } else {
-                s.push(format!("Change: {}.", culprit_list(culprits)));
-                s.push(PLAN_HINT.to_owned());
-            }
-            if *near_free {
-                s.push(format!(
-                    "Its scales differ by {:.2}%, with the same zero point: it costs one op and almost no accuracy.",
-                    ratio.map_or(0.0, |r| (r - 1.0).abs() * 100.0)
-                ));
-            }
-            s.join(" ")
-        }
+        } => requantize_words(
+            constraint.as_ref(),
+            (!culprits.is_empty()).then(|| (culprit_list(culprits), Some(PLAN_HINT))),
+            "No annotation change removes it: PTQ gives these layers tfmot's defaults; check for custom QuantizeConfigs on them.",
+            *ratio,
+            *near_free,
+        ),
         Suggestion::RemoveRoundTrip { layer, culprits } => {
             let mut s = format!(
                 "The fake-quant{} quantizes a value that is consumed in float: remove it (a no-op QuantizeConfig \

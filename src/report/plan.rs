@@ -661,50 +661,39 @@ PLAN = {
             continue;
         }
         let why = l.reasons.iter().map(reason).collect::<Vec<_>>().join("; ");
-        match (l.action, need(l)) {
-            (Action::Default, _) => {
-                named.push(name);
-                let _ = writeln!(
-                    s,
-                    "    {}: None,  # default: {}",
-                    py_str(name),
-                    comment(&why)
-                );
-                for f in &l.folded {
-                    if named.contains(&f.as_str()) {
-                        continue;
-                    }
-                    named.push(f);
-                    let _ = writeln!(
-                        s,
-                        "    {}: None,  # default: folded into {name} by tfmot's transforms, as PTQ folds it",
-                        py_str(f)
-                    );
-                }
+        // The entry's config, and what the layers folded into it get.
+        let (config, folded_config, folded_why) = match (l.action, need(l)) {
+            (Action::Default, _) => (
+                "None".to_owned(),
+                "None".to_owned(),
+                "default: folded into {} by tfmot's transforms, as PTQ folds it",
+            ),
+            (_, Some(n)) => (
+                n.class_name(),
+                NO_QUANTIZER.class_name(),
+                "folded into {}: its quantizer decides",
+            ),
+            _ => continue,
+        };
+        named.push(name);
+        let _ = writeln!(
+            s,
+            "    {}: {config},  # {}: {}",
+            py_str(name),
+            l.action,
+            comment(&why)
+        );
+        for f in &l.folded {
+            if named.contains(&f.as_str()) {
+                continue;
             }
-            (action, Some(n)) => {
-                named.push(name);
-                let _ = writeln!(
-                    s,
-                    "    {}: {},  # {action}: {}",
-                    py_str(name),
-                    n.class_name(),
-                    comment(&why)
-                );
-                for f in &l.folded {
-                    if named.contains(&f.as_str()) {
-                        continue;
-                    }
-                    named.push(f);
-                    let _ = writeln!(
-                        s,
-                        "    {}: {},  # folded into {name}: its quantizer decides",
-                        py_str(f),
-                        NO_QUANTIZER.class_name()
-                    );
-                }
-            }
-            _ => {}
+            named.push(f);
+            let _ = writeln!(
+                s,
+                "    {}: {folded_config},  # {}",
+                py_str(f),
+                folded_why.replace("{}", name)
+            );
         }
     }
     s.push_str("}\n");
