@@ -181,6 +181,52 @@ impl<'m> Graph<'m> {
             .unwrap_or_else(|_| self.subgraph.op_ids().collect())
     }
 
+    /// A topological order that does not depend on how the file happens to
+    /// order independent ops: among the ops ready to run, the one with the
+    /// smallest `key` goes first (file position breaks ties). Two converters
+    /// that emit the branches of one network in different orders give the
+    /// same sequence. Kahn's algorithm over the petgraph view, O((ops +
+    /// edges) log ops); a cyclic file keeps its order for the ops on cycles.
+    pub fn canonical_order<K: Ord>(&self, key: impl Fn(OpId) -> K) -> Vec<OpId> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let dag = self.dag();
+        let n = dag.node_count();
+        let mut indegree: Vec<usize> = (0..n)
+            .map(|i| {
+                dag.neighbors_directed(NodeIndex::new(i), petgraph::Direction::Incoming)
+                    .count()
+            })
+            .collect();
+        let mut ready: BinaryHeap<Reverse<(K, OpId)>> = BinaryHeap::new();
+        for (i, d) in indegree.iter().enumerate() {
+            if *d == 0 {
+                let op = OpId(i as u32);
+                ready.push(Reverse((key(op), op)));
+            }
+        }
+        let mut order = Vec::with_capacity(n);
+        let mut placed = vec![false; n];
+        while let Some(Reverse((_, op))) = ready.pop() {
+            order.push(op);
+            placed[op.index()] = true;
+            // One edge per tensor use: a consumer reading twice counts twice.
+            for next in
+                dag.neighbors_directed(NodeIndex::new(op.index()), petgraph::Direction::Outgoing)
+            {
+                let d = &mut indegree[next.index()];
+                *d = d.saturating_sub(1);
+                if *d == 0 {
+                    let o = OpId(next.index() as u32);
+                    ready.push(Reverse((key(o), o)));
+                }
+            }
+        }
+        // Ops on a cycle never become ready: append them in file order.
+        order.extend((0..n).filter(|i| !placed[*i]).map(|i| OpId(i as u32)));
+        order
+    }
+
     /// Whether the file's operator order is a valid execution order.
     pub fn file_order_is_topological(&self) -> bool {
         self.subgraph.op_ids().all(|o| {

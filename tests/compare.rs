@@ -823,3 +823,39 @@ fn pytorch_pairs_get_pt2e_advice() {
         assert!(!s.contains(keras_word), "{keras_word} in: {s}");
     }
 }
+
+/// Two conversions that emit a network's branches in different orders (both
+/// valid execution orders) align completely: the alignment walks a
+/// canonical order, not the file's.
+#[test]
+fn branches_emitted_in_another_order_align() {
+    let build = |b_first: bool| {
+        let mut n = Net::new();
+        let (x, xq) = n.input();
+        let (a, b) = if b_first {
+            let b = n.conv(xq, "branch_b", 0, I8);
+            let a = n.conv(xq, "branch_a", 0, I8);
+            (a, b)
+        } else {
+            let a = n.conv(xq, "branch_a", 0, I8);
+            let b = n.conv(xq, "branch_b", 0, I8);
+            (a, b)
+        };
+        let add = n.m.builtin(BuiltinCode::ADD);
+        let y =
+            n.m.tensor(n.sg, "model/merge/add", &[1, 4, 4, 4], I8, q(0.1, 0));
+        n.m.op(n.sg, add, &[a, b], &[y], SynthOptions::None);
+        n.finish(x, y)
+    };
+    let (p, q) = (build(false), build(true));
+    for (x, y) in [(&p, &q), (&q, &p)] {
+        let c = compare(x, y, Options::default());
+        assert_eq!(c.problem, None);
+        assert!(c.findings.is_empty(), "{:?}", summary(&c));
+        let a = &c.alignment[0];
+        assert!(
+            a.unmatched_ptq.is_empty() && a.unmatched_qat.is_empty(),
+            "{a:?}"
+        );
+    }
+}

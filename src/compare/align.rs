@@ -380,7 +380,22 @@ pub struct Skeleton {
 pub fn skeleton(sg: &Subgraph, graph: &Graph<'_>, layers: &[OpInfo]) -> Skeleton {
     let mut ops = Vec::new();
     let mut view = Vec::new();
-    for op in graph.execution_order() {
+    // Independent ops (two branches) in an order both conversions share:
+    // quantizers as soon as they can run, then by layer name and kind; file
+    // position only breaks what is still tied.
+    let order = graph.canonical_order(|op| {
+        let o = sg.op(op);
+        let layer = layers
+            .get(op.index())
+            .and_then(|i| i.layers.first().cloned())
+            .unwrap_or_default();
+        (
+            !rules::is_quantize_or_dequantize(&o.kind),
+            layer,
+            o.kind.to_string(),
+        )
+    });
+    for op in order {
         let o = sg.op(op);
         if rules::is_quantize_or_dequantize(&o.kind) {
             continue;
