@@ -498,8 +498,12 @@ fn float_islands(
     graph: &Graph<'_>,
     ops: &[OpInfo],
 ) -> Vec<Finding> {
-    // Union-find over float compute ops joined by float activation tensors.
+    // Union-find over float compute ops joined by float activation tensors:
+    // each tensor joins its producer (its first writer, as everywhere in
+    // `Graph`) with its float consumers. Walked once per tensor, so the cost
+    // is linear in operands however many ops share a tensor.
     let n = ops.len();
+    let is_float = |o: OpId| ops[o.index()].compute.is_float();
     let mut parent: Vec<usize> = (0..n).collect();
     fn find(p: &mut [usize], mut x: usize) -> usize {
         while p[x] != x {
@@ -508,18 +512,15 @@ fn float_islands(
         }
         x
     }
-    for (o, info) in ops.iter().enumerate() {
-        if !info.compute.is_float() {
+    for t in 0..sg.tensors.len() {
+        let t = TensorId(t as u32);
+        let Some(p) = graph.producer(t).filter(|p| is_float(*p)) else {
             continue;
-        }
-        for t in &sg.operators[o].outputs {
-            for &c in graph.consumers(*t) {
-                if ops[c.index()].compute.is_float() {
-                    let (a, b) = (find(&mut parent, o), find(&mut parent, c.index()));
-                    if a != b {
-                        parent[a.max(b)] = a.min(b);
-                    }
-                }
+        };
+        for c in graph.distinct_consumers(t).filter(|c| is_float(*c)) {
+            let (a, b) = (find(&mut parent, p.index()), find(&mut parent, c.index()));
+            if a != b {
+                parent[a.max(b)] = a.min(b);
             }
         }
     }
@@ -531,6 +532,8 @@ fn float_islands(
             members.entry(r).or_default().push(OpId(o as u32));
         }
     }
+    // Each tensor's consumers are walked once, by its producer's island.
+    let mut walked = vec![false; sg.tensors.len()];
     let mut out = Vec::new();
     for (_, island) in members {
         let mut entries = Vec::new();
@@ -554,6 +557,13 @@ fn float_islands(
             for t in &o.outputs {
                 if graph.is_graph_output(*t) {
                     to_out = true;
+                }
+                // Only a tensor's producer leads to its consumers, and only
+                // once: a second writer, or the same tensor listed twice
+                // among one op's outputs, is not walked again.
+                if graph.producer(*t) != Some(op) || std::mem::replace(&mut walked[t.index()], true)
+                {
+                    continue;
                 }
                 for c in graph.distinct_consumers(*t) {
                     if sg.op(c).kind.is(BuiltinCode::QUANTIZE) {
