@@ -292,7 +292,8 @@ pub fn suggestion(f: &Finding) -> String {
                     .to_owned();
             }
             let mut s = Vec::new();
-            let supported: Vec<String> = layers.iter().filter(|l| !unsupported.iter().any(|(u, _)| u == *l)).cloned().collect();
+            let unsupported_names: std::collections::HashSet<&str> = unsupported.iter().map(|(u, _)| u.as_str()).collect();
+            let supported: Vec<String> = layers.iter().filter(|l| !unsupported_names.contains(l.as_str())).cloned().collect();
             if layers.is_empty() && unsupported.is_empty() {
                 s.push("Convert the QAT model with optimizations=[tf.lite.Optimize.DEFAULT] after tfmot.quantization.keras.quantize_model (or quantize_apply) so its fake-quants become int8 ops.".to_owned());
             }
