@@ -34,6 +34,14 @@ fn ops(v: &[OpId]) -> String {
         .join(",")
 }
 
+/// [`ops`] for a table cell: at most [`super::CELL_OPS`] of them.
+fn ops_short(v: &[OpId]) -> String {
+    if v.is_empty() {
+        return "-".to_owned();
+    }
+    super::op_list_short(v)
+}
+
 fn op_names(sg: &Subgraph, v: &[OpId]) -> String {
     v.iter()
         .map(|o| format!("{} #{o}", sg.op(*o).kind))
@@ -498,8 +506,8 @@ fn table(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io
     for f in &c.findings {
         t.add_row(vec![
             style.cell(f.kind.name(), Some(tone(f.kind))),
-            style.cell(ops(&f.qat_ops), None),
-            style.cell(ops(&f.ptq_ops), None),
+            style.cell(ops_short(&f.qat_ops), None),
+            style.cell(ops_short(&f.ptq_ops), None),
             style.cell(f.layer.clone().unwrap_or_else(|| "-".into()), None),
             style.cell(format!("{}\n→ {}", message(pair, f), suggestion(f)), None),
         ]);
