@@ -362,7 +362,10 @@ fn int_range(sg: &Subgraph, t: TensorId) -> Option<(f32, f32)> {
         DType::INT16 => (-32768, 32767),
         _ => return None,
     };
-    Some((s * (qmin - zp) as f32, s * (qmax - zp) as f32))
+    // The zero point is the file's i64: far outside the type's range it
+    // gives no range rather than an overflow.
+    let (lo, hi) = (qmin.checked_sub(zp)?, qmax.checked_sub(zp)?);
+    Some((s * lo as f32, s * hi as f32))
 }
 
 impl Ctx<'_> {
