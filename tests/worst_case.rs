@@ -3,7 +3,9 @@
 //! read one tensor (and, in the second variant, all write it too) took
 //! minutes before float-island detection walked each tensor once (298 s
 //! for `inspect` with the writers), and a table cell listing a 20,000-op
-//! island took 19 s to lay out before cells were capped.
+//! island took 19 s to lay out before cells were capped; the diff of two
+//! 100,000-line snapshots that differ everywhere took a minute before it had
+//! a deadline.
 //!
 //! In release builds (`cargo test --release --test worst_case`) each step
 //! must finish within [`BOUND`]; debug builds run the same steps on smaller
@@ -119,6 +121,14 @@ fn one_shared_tensor(sharing: Sharing) {
         )
     });
     assert!(text.contains("placement: float-island #3,#4,"));
+
+    // `snapshot --check` of one against the other's committed snapshot:
+    // every op line differs.
+    let other = tflq::snapshot(&ptq, tflq::SnapshotOptions::default());
+    let diff = timed(&format!("{what}: snapshot diff"), || {
+        tflq::report::snapshot::diff(&other, &text, "ptq.tflq-snapshot", "qat.tflite")
+    });
+    assert!(diff.is_some_and(|d| d.contains("+  placement: float-island")));
 
     let itself = compare_formats(&qat, &qat, &format!("{what}, against itself"));
     assert!(itself.placement_matches());
