@@ -41,8 +41,10 @@ pub fn layer_of(tensor_name: &str) -> Option<Layer> {
 /// All distinct layers mentioned in a `;`-joined name, in order.
 pub fn layers_of(tensor_name: &str) -> Vec<Layer> {
     let mut out: Vec<Layer> = Vec::new();
+    // Linear in the parts however many a (hostile) name joins.
+    let mut seen = std::collections::HashSet::new();
     for l in tensor_name.split(';').filter_map(layer_of_part) {
-        if !out.contains(&l) {
+        if seen.insert(l.clone()) {
             out.push(l);
         }
     }
