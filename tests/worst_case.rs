@@ -187,3 +187,110 @@ fn a_long_op_list_in_a_table_cell() {
             .contains(",#20002,#20003 layer=relu")
     );
 }
+
+use tflq::model::BuiltinCode;
+use tflq::synth::{ModelBuilder, SynthOptions, SynthQuant};
+
+/// `n` graph inputs, each read by an ADD of its own: wires from graph
+/// inputs are mapped to the other model's inputs by position.
+fn many_inputs(n: usize) -> Vec<u8> {
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let add = m.builtin(BuiltinCode::ADD);
+    let q = || Some(SynthQuant::per_tensor(0.05, -128));
+    let mut inputs = Vec::with_capacity(n);
+    for i in 0..n {
+        let x = m.tensor(sg, &format!("serving_default_x{i}:0"), &[1], 9, q());
+        let y = m.tensor(sg, &format!("model/add{i}/add"), &[1], 9, q());
+        m.op(sg, add, &[x, x], &[y], SynthOptions::Add { activation: 0 });
+        inputs.push(x);
+    }
+    m.io(sg, &inputs, &[]);
+    m.finish()
+}
+
+#[test]
+fn many_graph_inputs() {
+    let n = ops();
+    let model = common::leak_load(many_inputs(n));
+    compare_formats(&model, &model, &format!("{n} graph inputs, against itself"));
+}
+
+/// One op reading the outputs of `n` quantizer ops that all quantize the
+/// same tensor: `n` wires between the same two ops. `dequantize` picks the
+/// quantizer kind, so that the two variants' quantizers never pair up.
+fn many_quantizers_on_one_wire(n: usize, dequantize: bool) -> Vec<u8> {
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let relu = m.builtin(BuiltinCode::RELU);
+    let concat = m.builtin(BuiltinCode::CONCATENATION);
+    let quantizer = m.builtin(if dequantize {
+        BuiltinCode::DEQUANTIZE
+    } else {
+        BuiltinCode::QUANTIZE
+    });
+    let q = || Some(SynthQuant::per_tensor(0.05, -128));
+    let x = m.tensor(sg, "serving_default_x:0", &[1], 9, q());
+    let t = m.tensor(sg, "model/relu/Relu", &[1], 9, q());
+    m.op(sg, relu, &[x], &[t], SynthOptions::None);
+    let mut outs = Vec::with_capacity(n);
+    for i in 0..n {
+        let u = m.tensor(sg, &format!("model/q{i}"), &[1], 9, q());
+        m.op(sg, quantizer, &[t], &[u], SynthOptions::None);
+        outs.push(u);
+    }
+    let y = m.tensor(sg, "model/concat/concat", &[n as i32], 9, q());
+    m.op(sg, concat, &outs, &[y], SynthOptions::None);
+    m.io(sg, &[x], &[y]);
+    m.finish()
+}
+
+#[test]
+fn many_quantizers_between_two_ops() {
+    // Each QAT quantizer is a finding of its own, a table row of wrapped
+    // sentences (20 µs each): 20,000 keep the table well inside the bound,
+    // while pairing them up by scanning took 9 s (233 s for 100,000).
+    let n = ops() / 5;
+    let a = common::leak_load(many_quantizers_on_one_wire(n, false));
+    let b = common::leak_load(many_quantizers_on_one_wire(n, true));
+    let c = compare_formats(&a, &b, &format!("{n} quantizers on one wire"));
+    assert_eq!(c.count(tflq::compare::Kind::RemoveQuantizer), n);
+}
+
+/// `n` MULs whose output names join `parts` distinct layers with `;`, all
+/// starting with the same layer so that no name anchors the alignment, and
+/// sharing none with the other `tag`.
+fn long_fused_names(n: usize, parts: usize, tag: &str) -> Vec<u8> {
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let mul = m.builtin(BuiltinCode::MUL);
+    let mut x = m.tensor(sg, "serving_default_x:0", &[1], 0, None);
+    let input = x;
+    for i in 0..n {
+        let mut name = format!("model/first_{tag}/mul");
+        for p in 0..parts {
+            name.push_str(&format!(";model/{tag}{i}_{p}/mul"));
+        }
+        let y = m.tensor(sg, &name, &[1], 0, None);
+        m.op(sg, mul, &[x, x], &[y], SynthOptions::None);
+        x = y;
+    }
+    m.io(sg, &[input], &[x]);
+    m.finish()
+}
+
+#[test]
+fn long_fused_tensor_names() {
+    // 1,000 ops whose names each join 200 layers: the alignment's LCS
+    // compares every pair of ops.
+    let (n, parts) = if cfg!(debug_assertions) {
+        (300, 100)
+    } else {
+        (1_000, 200)
+    };
+    let a = common::leak_load(long_fused_names(n, parts, "a"));
+    let b = common::leak_load(long_fused_names(n, parts, "b"));
+    let what = format!("{n} ops with {parts}-layer names");
+    inspect_formats(&a, &what);
+    compare_formats(&a, &b, &what);
+}
