@@ -15,7 +15,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Discard;
+use common::pipeline::Discard;
 use tflq::report::inspect::View;
 use tflq::report::{Format, Style};
 use tflq::synth::{Sharing, shared_tensor};

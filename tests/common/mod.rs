@@ -4,8 +4,6 @@
 
 pub mod pipeline;
 
-pub use pipeline::Discard;
-
 use std::path::{Path, PathBuf};
 
 /// The repository root.
