@@ -390,6 +390,39 @@ fn shared_tables_cannot_expand_without_bound() {
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
+#[test]
+fn a_long_name_used_many_times_cannot_expand_without_bound() {
+    // 2,000 ops that all write one tensor named by a megabyte, listed 2,000
+    // times as a graph input and output: every use is copied or printed
+    // with its name (a snapshot took 7.8 GB of memory for this 1 MB file).
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let mul = m.builtin(BuiltinCode::MUL);
+    let name = format!("model/{}/mul", "x".repeat(1 << 20));
+    let t = m.tensor(sg, &name, &[1], 0, None);
+    for _ in 0..2_000 {
+        m.op(sg, mul, &[t, t], &[t], SynthOptions::None);
+    }
+    m.io(sg, &[t; 2_000], &[t; 2_000]);
+    let bytes = m.finish();
+    let start = Instant::now();
+    let err = tflq::load(&bytes).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+
+    // The same with one use each loads.
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let mul = m.builtin(BuiltinCode::MUL);
+    let x = m.tensor(sg, "x", &[1], 0, None);
+    let y = m.tensor(sg, &name, &[1], 0, None);
+    m.op(sg, mul, &[x, x], &[y], SynthOptions::None);
+    m.io(sg, &[x], &[y]);
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).expect("one use of a long name");
+    common::pipeline::renderers(&model);
+}
+
 /// xorshift64*: a deterministic mutation source with no dependency.
 struct Rng(u64);
 impl Rng {
