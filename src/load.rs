@@ -531,20 +531,23 @@ impl<'b> Loader<'b> {
             }
         }
         let n_tensors = tensors.len();
+        let use_costs: Vec<usize> = tensors.iter().map(use_cost).collect();
 
         let io = |this: &mut Self, v: Option<planus::Vector<'b, i32>>, field: &str| {
             let mut out = Vec::new();
             if let Some(v) = v {
                 this.budget
                     .charge(v.len(), || format!("subgraphs[{index}].{field}"))?;
+                let mut cost = 0usize;
                 for (k, t) in v.iter().enumerate() {
-                    out.push(TensorId(check_index(
-                        t.into(),
-                        n_tensors,
-                        "tensor",
-                        || format!("subgraphs[{index}].{field}[{k}]"),
-                    )?));
+                    let t = check_index(t.into(), n_tensors, "tensor", || {
+                        format!("subgraphs[{index}].{field}[{k}]")
+                    })?;
+                    cost = cost.saturating_add(use_costs[t as usize]);
+                    out.push(TensorId(t));
                 }
+                this.budget
+                    .charge(cost, || format!("subgraphs[{index}].{field}"))?;
             }
             Ok::<_, Error>(out)
         };
@@ -563,7 +566,7 @@ impl<'b> Loader<'b> {
             operators.reserve(reserve(ops.len()));
             for (o, op) in ops.iter().enumerate() {
                 let op = op.at(|| format!("subgraphs[{index}].operators[{o}]"))?;
-                operators.push(self.operator(index, o, op, codes, n_tensors, n_subgraphs)?);
+                operators.push(self.operator(index, o, op, codes, &use_costs, n_subgraphs)?);
             }
         }
 
@@ -715,10 +718,13 @@ impl<'b> Loader<'b> {
         o: usize,
         op: fb::OperatorRef<'b>,
         codes: &[OperatorCode],
-        n_tensors: usize,
+        use_costs: &[usize],
         n_subgraphs: usize,
     ) -> Result<Operator> {
         let path = || format!("subgraphs[{sg}].operators[{o}]");
+        let n_tensors = use_costs.len();
+        // What the operands' tensors will cost where they are used (see `use_cost`).
+        let mut cost = 0usize;
         let opcode_index = op.opcode_index().at(path)?;
         let code = check_index(opcode_index.into(), codes.len(), "operator code", || {
             format!("{}.opcode_index", path())
@@ -733,12 +739,11 @@ impl<'b> Loader<'b> {
                 inputs.push(if t == -1 {
                     None
                 } else {
-                    Some(TensorId(check_index(
-                        t.into(),
-                        n_tensors,
-                        "tensor",
-                        || format!("{}.inputs[{k}]", path()),
-                    )?))
+                    let t = check_index(t.into(), n_tensors, "tensor", || {
+                        format!("{}.inputs[{k}]", path())
+                    })?;
+                    cost = cost.saturating_add(use_costs[t as usize]);
+                    Some(TensorId(t))
                 });
             }
         }
@@ -752,14 +757,14 @@ impl<'b> Loader<'b> {
                         .push(format!("{}.outputs[{k}] is -1 (no tensor)", path()));
                     continue;
                 }
-                outputs.push(TensorId(check_index(
-                    t.into(),
-                    n_tensors,
-                    "tensor",
-                    || format!("{}.outputs[{k}]", path()),
-                )?));
+                let t = check_index(t.into(), n_tensors, "tensor", || {
+                    format!("{}.outputs[{k}]", path())
+                })?;
+                cost = cost.saturating_add(use_costs[t as usize]);
+                outputs.push(TensorId(t));
             }
         }
+        self.budget.charge(cost, path)?;
         let mut intermediates = Vec::new();
         if let Some(v) = op.intermediates().at(path)? {
             self.budget.charge(v.len(), path)?;
@@ -928,6 +933,8 @@ impl<'b> Loader<'b> {
                 let t = check_index(m.tensor_index().at(p)?.into(), n_tensors, "tensor", || {
                     format!("{}.tensor_index", p())
                 })?;
+                self.budget
+                    .charge(use_cost(&subgraphs[sub as usize].tensors[t as usize]), p)?;
                 out.push((name, TensorId(t)));
             }
             Ok(out)
@@ -941,6 +948,22 @@ impl<'b> Loader<'b> {
             outputs,
         })
     }
+}
+
+/// What one use of a tensor costs downstream: for every operand and every
+/// I/O entry that names it, the analyses and reports copy or print its
+/// name, shape and quantization (a snapshot builds them all into one
+/// string). The loader charges this per use to the element budget, so that
+/// a tensor with a long name, shape or scale list that thousands of ops
+/// refer to (4 bytes per reference in the file) cannot make tflq allocate
+/// gigabytes: a 1 MB file whose 2,000 ops all wrote one tensor with a 1 MB
+/// name took 7.8 GB to snapshot. Every tensor of a converter's model is used
+/// a few times, well inside the budget.
+fn use_cost(t: &Tensor<'_>) -> usize {
+    let quant = t.quantization.as_ref().map_or(0, |q| {
+        q.scale.len() + q.zero_point.len() + q.min.len() + q.max.len()
+    });
+    t.name.len() + t.shape.len() + t.shape_signature.as_ref().map_or(0, |s| s.len()) + quant
 }
 
 fn runtime_version_string(bytes: &[u8]) -> Option<String> {

@@ -589,3 +589,79 @@ pub fn weight_heavy_float(total_weight_bytes: usize, layers: usize) -> Vec<u8> {
     m.io(sg, &[input], &[x]);
     m.finish()
 }
+
+/// How the ops of [`shared_tensor`] use the one tensor they share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Every op reads the shared tensor and writes its own output.
+    Readers,
+    /// Every op reads the shared tensor and writes it again: a self loop on
+    /// each op and as many writers as readers (malformed for the runtime).
+    ReadersAndWriters,
+}
+
+/// A worst case for anything that walks producers and consumers: `ops` MUL
+/// ops that all read one tensor (see [`Sharing`]), between int8 ADDs. With
+/// `float`, the shared tensor is written by a float RELU behind a DEQUANTIZE
+/// and the MULs run in float: one float island of `ops + 1` ops, as a QAT
+/// model with unannotated layers has. Without, everything is int8 (the PTQ
+/// conversion of the same network, with the same layer names). Each MUL
+/// writes a tensor named after a layer of its own, so the island also has
+/// `ops` distinct layers.
+pub fn shared_tensor(ops: usize, sharing: Sharing, float: bool) -> Vec<u8> {
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let quantize = m.builtin(BuiltinCode::QUANTIZE);
+    let dequantize = m.builtin(BuiltinCode::DEQUANTIZE);
+    let add = m.builtin(BuiltinCode::ADD);
+    let relu = m.builtin(BuiltinCode::RELU);
+    let mul = m.builtin(BuiltinCode::MUL);
+    let q = || Some(SynthQuant::per_tensor(0.05, -128));
+    // The MULs' tensors: float, or int8 with the same parameters as the rest.
+    let (dtype, mq) = if float { (0, None) } else { (9, q()) };
+    let shape = [1, 8];
+    let input = m.tensor(sg, "serving_default_x:0", &shape, 0, None);
+    let xq = m.tensor(sg, "model/quant_in", &shape, 9, q());
+    m.op(sg, quantize, &[input], &[xq], SynthOptions::None);
+    let mut a = m.tensor(sg, "model/add_in/add", &shape, 9, q());
+    m.op(
+        sg,
+        add,
+        &[xq, xq],
+        &[a],
+        SynthOptions::Add { activation: 0 },
+    );
+    if float {
+        let af = m.tensor(sg, "model/add_in/add_dequantize", &shape, 0, None);
+        m.op(sg, dequantize, &[a], &[af], SynthOptions::None);
+        a = af;
+    }
+    let shared = m.tensor(sg, "model/relu/Relu", &shape, dtype, mq.clone());
+    m.op(sg, relu, &[a], &[shared], SynthOptions::None);
+    let mut last = shared;
+    for i in 0..ops {
+        let out = match sharing {
+            Sharing::Readers => {
+                m.tensor(sg, &format!("model/mul{i}/mul"), &shape, dtype, mq.clone())
+            }
+            Sharing::ReadersAndWriters => shared,
+        };
+        m.op(sg, mul, &[shared, shared], &[out], SynthOptions::None);
+        last = out;
+    }
+    if float {
+        let yq = m.tensor(sg, "model/quant_out", &shape, 9, q());
+        m.op(sg, quantize, &[last], &[yq], SynthOptions::None);
+        last = yq;
+    }
+    let y = m.tensor(sg, "model/add_out/add", &shape, 9, q());
+    m.op(
+        sg,
+        add,
+        &[last, last],
+        &[y],
+        SynthOptions::Add { activation: 0 },
+    );
+    m.io(sg, &[input], &[y]);
+    m.finish()
+}

@@ -550,3 +550,29 @@ fn compare_refuses_pairs_it_cannot_judge() {
         }
     }
 }
+
+#[test]
+fn a_snapshot_to_check_must_be_a_text_file() {
+    let check = |file: &str| {
+        failure(
+            &tflq()
+                .args(["snapshot", "testdata/ptq_int8.tflite", "--check", file])
+                .output()
+                .unwrap(),
+        )
+    };
+    assert_eq!(
+        check("testdata"),
+        "error: cannot read snapshot testdata: it is not a regular file\n"
+    );
+    assert_eq!(
+        check("testdata/ptq_int8.tflite"),
+        "error: cannot read snapshot testdata/ptq_int8.tflite: it is not UTF-8 text\n"
+    );
+    // Read to the end, /dev/zero would take all memory.
+    #[cfg(unix)]
+    assert_eq!(
+        check("/dev/zero"),
+        "error: cannot read snapshot /dev/zero: it is not a regular file\n"
+    );
+}

@@ -283,7 +283,7 @@ fn blockwise_details_are_read_and_their_tensors_checked() {
             block_size: 32,
         })
     );
-    common::exercise(&model);
+    common::pipeline::one(&model);
 
     // Scales said to be in a tensor past the end of the table.
     m.blockwise(sg, w, 7, -1, 32);
@@ -395,6 +395,39 @@ fn shared_tables_cannot_expand_without_bound() {
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
+#[test]
+fn a_long_name_used_many_times_cannot_expand_without_bound() {
+    // 2,000 ops that all write one tensor named by a megabyte, listed 2,000
+    // times as a graph input and output: every use is copied or printed
+    // with its name (a snapshot took 7.8 GB of memory for this 1 MB file).
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let mul = m.builtin(BuiltinCode::MUL);
+    let name = format!("model/{}/mul", "x".repeat(1 << 20));
+    let t = m.tensor(sg, &name, &[1], 0, None);
+    for _ in 0..2_000 {
+        m.op(sg, mul, &[t, t], &[t], SynthOptions::None);
+    }
+    m.io(sg, &[t; 2_000], &[t; 2_000]);
+    let bytes = m.finish();
+    let start = Instant::now();
+    let err = tflq::load(&bytes).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+
+    // The same with one use each loads.
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let mul = m.builtin(BuiltinCode::MUL);
+    let x = m.tensor(sg, "x", &[1], 0, None);
+    let y = m.tensor(sg, &name, &[1], 0, None);
+    m.op(sg, mul, &[x, x], &[y], SynthOptions::None);
+    m.io(sg, &[x], &[y]);
+    let bytes = m.finish();
+    let model = tflq::load(&bytes).expect("one use of a long name");
+    common::pipeline::renderers(&model);
+}
+
 /// xorshift64*: a deterministic mutation source with no dependency.
 struct Rng(u64);
 impl Rng {
@@ -409,13 +442,19 @@ impl Rng {
     }
 }
 
-/// Loads and walks whatever loads (graph, analyses), under catch_unwind.
-fn survive(bytes: &[u8], seed: &tflq::Model) -> Result<bool, String> {
+/// Loads, and whatever loads goes through every renderer (with `full`, the
+/// whole pipeline of views and styles) and is compared with its intact
+/// original both ways; all under catch_unwind.
+fn survive(bytes: &[u8], seed: &tflq::Model, full: bool) -> Result<bool, String> {
     std::panic::catch_unwind(|| match tflq::load(bytes) {
         Ok(model) => {
-            common::exercise(&model);
+            if full {
+                common::pipeline::one(&model);
+            } else {
+                common::pipeline::renderers(&model);
+            }
             // The mutated model against its intact original, both ways.
-            common::exercise_pair(&model, seed);
+            common::pipeline::pair(&model, seed);
             true
         }
         Err(e) => {
@@ -431,6 +470,37 @@ fn survive(bytes: &[u8], seed: &tflq::Model) -> Result<bool, String> {
             .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
             .unwrap_or_default()
     })
+}
+
+/// 64-bit values that break arithmetic on a zero point, an offset or a size.
+const EXTREMES_64: [i64; 10] = [
+    i64::MIN,
+    i64::MAX,
+    -1,
+    i64::MIN + 1,
+    i64::MAX - 127,
+    1 << 32,
+    -(1 << 32),
+    (1 << 31) + 1,
+    -(1 << 31) - 1,
+    0,
+];
+
+/// 8-byte-aligned positions holding a small non-zero int64, where a model's
+/// int64 zero points live (-128..=255 for int8 and uint8 activations).
+fn zero_point_slots(bytes: &[u8]) -> Vec<usize> {
+    (0..bytes.len().saturating_sub(7))
+        .step_by(8)
+        .filter(|&p| {
+            let v = i64::from_le_bytes(bytes[p..p + 8].try_into().unwrap());
+            v != 0 && (-128..=255).contains(&v)
+        })
+        .collect()
+}
+
+fn put_i64(m: &mut [u8], pos: usize, v: i64) {
+    let end = (pos + 8).min(m.len());
+    m[pos..end].copy_from_slice(&v.to_le_bytes()[..end - pos]);
 }
 
 #[test]
@@ -492,6 +562,31 @@ fn thousands_of_truncated_and_mutated_models_never_panic() {
             }
             cases.push(m);
         }
+        // 64-bit extremes at 8-byte-aligned positions: first where the zero
+        // points are, one slot at a time (a sample of at most 40) and all of
+        // them at once, then anywhere in the metadata.
+        let slots = zero_point_slots(seed);
+        for k in 0..slots.len().min(40) {
+            let mut m = seed.clone();
+            let slot = slots[rng.below(slots.len())];
+            put_i64(&mut m, slot, EXTREMES_64[k % EXTREMES_64.len()]);
+            cases.push(m);
+        }
+        if !slots.is_empty() {
+            for v in EXTREMES_64 {
+                let mut m = seed.clone();
+                for &slot in &slots {
+                    put_i64(&mut m, slot, v);
+                }
+                cases.push(m);
+            }
+        }
+        for _ in 0..60 {
+            let mut m = seed.clone();
+            let pos = rng.below(m.len().min(8192)) & !7;
+            put_i64(&mut m, pos, EXTREMES_64[rng.below(EXTREMES_64.len())]);
+            cases.push(m);
+        }
         for (i, case) in cases.into_iter().enumerate() {
             if i < truncations && case.len() >= 8 {
                 // Every cut of a real model says what happened to it.
@@ -499,11 +594,13 @@ fn thousands_of_truncated_and_mutated_models_never_panic() {
                 assert!(err.contains("the file looks truncated"), "{name}: {err}");
             }
             let start = Instant::now();
-            match survive(&case, &intact) {
+            // A sample of the loaded mutants gets every view and style.
+            let full = loaded % 16 == 0;
+            match survive(&case, &intact, full) {
                 Ok(true) => loaded += 1,
                 Ok(false) => rejected += 1,
                 Err(msg) => panic!(
-                    "{name}: panic on a mutated input ({} bytes): {msg}",
+                    "{name}: panic on mutated input {i} ({} bytes): {msg}",
                     case.len()
                 ),
             }

@@ -660,8 +660,7 @@ fn float_islands(
         }
     }
     let mut out = Vec::new();
-    // Each output tensor's consumers are walked once, even when many ops
-    // write the same tensor.
+    // Each tensor's consumers are walked once, by its producer's island.
     let mut walked = vec![false; sg.tensors.len()];
     for (_, island) in members {
         let mut entries = Vec::new();
@@ -684,7 +683,11 @@ fn float_islands(
                 if graph.is_graph_output(*t) {
                     to_out = true;
                 }
-                if std::mem::replace(&mut walked[t.index()], true) {
+                // Only a tensor's producer leads to its consumers, and only
+                // once: a second writer, or the same tensor listed twice
+                // among one op's outputs, is not walked again.
+                if graph.producer(*t) != Some(op) || std::mem::replace(&mut walked[t.index()], true)
+                {
                     continue;
                 }
                 for c in graph.distinct_consumers(*t) {

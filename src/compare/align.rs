@@ -27,6 +27,11 @@ use crate::rules;
 /// Gaps larger than this (ops × ops) are matched greedily instead of by LCS.
 const LCS_CELLS: usize = 1 << 20;
 
+/// Layers of an op's output name that alignment compares. A converter's
+/// fused name joins a handful; a forged one can join thousands, and the LCS
+/// compares the layers of every pair of ops in a gap.
+const ALIGN_LAYERS: usize = 8;
+
 /// Why two ops were paired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Evidence {
@@ -412,7 +417,7 @@ pub fn skeleton(sg: &Subgraph, graph: &Graph<'_>, layers: &[OpInfo]) -> Skeleton
             .map(|t| sg.tensor(t).shape.to_vec());
         let layers = layers
             .get(op.index())
-            .map(|i| i.layers.clone())
+            .map(|i| i.layers.iter().take(ALIGN_LAYERS).cloned().collect())
             .unwrap_or_default();
         ops.push(op);
         view.push(AlignOp {
@@ -520,14 +525,16 @@ pub fn align_subgraphs(
 
     // Wires: pair quantizers of the same role on corresponding wires.
     let qat_to_ptq: HashMap<OpId, OpId> = matches.iter().map(|m| (m.qat, m.ptq)).collect();
+    // Where each QAT graph input is first listed: one lookup per wire.
+    let mut qat_input_position: HashMap<TensorId, usize> = HashMap::new();
+    for (k, t) in qat.0.inputs.iter().enumerate() {
+        qat_input_position.entry(*t).or_insert(k);
+    }
     let map_src = |s: WireSource| match s {
         WireSource::Op(o) => qat_to_ptq.get(&o).map(|p| WireSource::Op(*p)),
-        WireSource::Input(t) => qat
-            .0
-            .inputs
-            .iter()
-            .position(|x| *x == t)
-            .and_then(|k| ptq.0.inputs.get(k))
+        WireSource::Input(t) => qat_input_position
+            .get(&t)
+            .and_then(|&k| ptq.0.inputs.get(k))
             .map(|t| WireSource::Input(*t)),
         WireSource::Constant(_) => None,
     };
@@ -535,9 +542,17 @@ pub fn align_subgraphs(
         WireSink::Op(o) => qat_to_ptq.get(&o).map(|p| WireSink::Op(*p)),
         WireSink::Output(k) => Some(WireSink::Output(k)),
     };
-    let mut ptq_wires: HashMap<(WireSource, WireSink), Vec<&Wire>> = HashMap::new();
+    // The PTQ quantizers on the wires between each pair of ends, by role, in
+    // wire order, with a cursor past those already used: `used_ptq` only
+    // grows, so each is passed over once however many QAT quantizers ask.
+    type Role = (bool, bool, bool);
+    let mut ptq_quantizers: HashMap<(WireSource, WireSink, Role), (Vec<OpId>, usize)> =
+        HashMap::new();
     for w in &sp.wires {
-        ptq_wires.entry((w.source, w.sink)).or_default().push(w);
+        for &p in &w.quantizers {
+            let key = (w.source, w.sink, quantizer_role(ptq.0, p));
+            ptq_quantizers.entry(key).or_default().0.push(p);
+        }
     }
     let mut used_ptq = vec![false; ptq.0.operators.len()];
     for m in &matches {
@@ -549,19 +564,18 @@ pub fn align_subgraphs(
         let (Some(src), Some(sink)) = (map_src(w.source), map_sink(w.sink)) else {
             continue;
         };
-        let Some(cands) = ptq_wires.get(&(src, sink)) else {
-            continue;
-        };
         for &q in &w.quantizers {
             if used_qat[q.index()] {
                 continue;
             }
             let role = quantizer_role(qat.0, q);
-            let hit = cands
-                .iter()
-                .flat_map(|c| c.quantizers.iter())
-                .find(|p| !used_ptq[p.index()] && quantizer_role(ptq.0, **p) == role);
-            if let Some(&p) = hit {
+            let Some((cands, next)) = ptq_quantizers.get_mut(&(src, sink, role)) else {
+                continue;
+            };
+            while cands.get(*next).is_some_and(|p| used_ptq[p.index()]) {
+                *next = next.saturating_add(1);
+            }
+            if let Some(&p) = cands.get(*next) {
                 used_ptq[p.index()] = true;
                 used_qat[q.index()] = true;
                 wire_matches.push(Match {

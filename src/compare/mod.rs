@@ -7,7 +7,7 @@
 
 pub mod align;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::advice::{self, Culprit, PlanIndex, Suggestion};
 use crate::analysis::{self, Compute, FindingKind, Inspection, SchemeKind};
@@ -784,20 +784,24 @@ impl Ctx<'_> {
         let mut op_kinds: Vec<OpKind> = Vec::new();
         let mut layers: Vec<String> = Vec::new();
         let mut unsupported: Vec<(String, OpKind)> = Vec::new();
+        // Membership in sets, order in the vectors: an island of thousands of
+        // ops with as many layers stays linear.
+        let (mut seen_kinds, mut seen_layers, mut seen_unsupported) =
+            (HashSet::new(), HashSet::new(), HashSet::new());
         for &o in ops {
             let kind = &self.qat.op(o).kind;
-            if !op_kinds.contains(kind) {
+            if seen_kinds.insert(kind) {
                 op_kinds.push(kind.clone());
             }
             let layer = self.layer(Side::Qat, o);
             if let Some(l) = &layer
-                && !layers.contains(l)
+                && seen_layers.insert(l.clone())
             {
                 layers.push(l.clone());
             }
             if !tfmot_supports(kind) && self.ptq_of(o).is_some() {
                 let name = layer.unwrap_or_else(|| format!("op #{o}"));
-                if !unsupported.iter().any(|(n, _)| *n == name) {
+                if seen_unsupported.insert(name.clone()) {
                     unsupported.push((name, kind.clone()));
                 }
             }
@@ -1154,13 +1158,14 @@ impl Ctx<'_> {
             for run in runs {
                 let mut op_kinds: Vec<OpKind> = Vec::new();
                 let mut layers: Vec<String> = Vec::new();
+                let (mut seen_kinds, mut seen_layers) = (HashSet::new(), HashSet::new());
                 for &o in &run {
-                    let k = sg.op(o).kind.clone();
-                    if !op_kinds.contains(&k) {
-                        op_kinds.push(k);
+                    let k = &sg.op(o).kind;
+                    if seen_kinds.insert(k) {
+                        op_kinds.push(k.clone());
                     }
                     if let Some(l) = self.layer(side, o)
-                        && !layers.contains(&l)
+                        && seen_layers.insert(l.clone())
                     {
                         layers.push(l);
                     }

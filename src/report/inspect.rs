@@ -5,7 +5,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, dims, quant_brief, scale, shape, thousands};
+use super::{
+    Format, JSON_SCHEMA_VERSION, Style, Tone, dims, op_list_short, quant_brief, scale, shape,
+    thousands,
+};
 use crate::analysis::summary::IoTensor;
 use crate::analysis::{Compute, Evidence, Finding, FindingKind, Inspection};
 use crate::model::{Model, OpId, Subgraph, SubgraphId, TensorId};
@@ -109,6 +112,11 @@ fn op_list(ops: &[OpId]) -> String {
 
 /// One sentence describing a finding.
 pub fn describe(sg: &Subgraph, f: &Finding) -> String {
+    describe_with(sg, f, op_list)
+}
+
+/// [`describe`] with op lists written by `op_list` (short ones in tables).
+fn describe_with(sg: &Subgraph, f: &Finding, op_list: fn(&[OpId]) -> String) -> String {
     let t = |id: TensorId| format!("t{id} \"{}\"", sg.tensor(id).name);
     match &f.kind {
         FindingKind::QuantizeInput { to } => format!("QUANTIZE float -> {to} of a graph input"),
@@ -647,10 +655,10 @@ fn table(
                 t.set_header(vec!["ops", "finding", "layer", "detail"]);
                 for f in findings {
                     t.add_row(vec![
-                        style.cell(op_list(&f.ops), None),
+                        style.cell(op_list_short(&f.ops), None),
                         style.cell(f.kind.name(), Some(finding_tone(&f.kind))),
                         style.cell(f.layer.clone().unwrap_or_else(|| "-".into()), None),
-                        style.cell(describe(sg, f), None),
+                        style.cell(describe_with(sg, f, op_list_short), None),
                     ]);
                 }
                 writeln!(w, "{t}")?;

@@ -100,7 +100,7 @@ impl Style {
     }
 
     pub(crate) fn cell(&self, text: impl Into<String>, tone: Option<Tone>) -> Cell {
-        let cell = Cell::new(text.into());
+        let cell = Cell::new(fit_cell(text.into()));
         match (self.color, tone) {
             (true, Some(Tone::Warn)) => cell.fg(Color::Yellow),
             (true, Some(Tone::Bad)) => cell.fg(Color::Red),
@@ -110,7 +110,7 @@ impl Style {
         }
     }
 
-    pub(crate) fn table(&self) -> Table {
+    pub(crate) fn table(&self) -> CappedTable {
         let mut t = Table::new();
         t.load_preset(presets::UTF8_FULL_CONDENSED)
             .force_no_tty()
@@ -119,7 +119,123 @@ impl Style {
         if self.color {
             t.enforce_styling();
         }
-        t
+        CappedTable(t)
+    }
+}
+
+/// Longest run of characters without a space or newline that a table cell
+/// keeps. comfy-table wraps such a run by splitting off one line at a time
+/// and copying the rest, which costs the square of its length: 20,000 op
+/// numbers joined by commas took 19 s to lay out. No real name or sentence
+/// comes near this; `…` marks the cut.
+pub const CELL_WORD_CHARS: usize = 1_000;
+
+/// Longest text a table cell keeps; the text and JSON formats have it all.
+pub const CELL_CHARS: usize = 20_000;
+
+/// Ops a table cell lists before `… and N more`.
+pub const CELL_OPS: usize = 20;
+
+/// `text` cut to what a table cell keeps ([`CELL_WORD_CHARS`], [`CELL_CHARS`]),
+/// in one pass.
+fn fit_cell(text: String) -> String {
+    let (mut chars, mut run) = (0usize, 0usize);
+    let fits = text.chars().all(|c| {
+        chars += 1;
+        run = if c == ' ' || c == '\n' { 0 } else { run + 1 };
+        chars <= CELL_CHARS && run <= CELL_WORD_CHARS
+    });
+    if fits {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len().min(4 * CELL_CHARS));
+    let (mut chars, mut run) = (0usize, 0usize);
+    let mut iter = text.chars().peekable();
+    while let Some(c) = iter.next() {
+        if chars == CELL_CHARS {
+            let rest = 1 + iter.count();
+            let _ = write!(
+                out,
+                "… ({} more characters: --format text or json shows all)",
+                thousands(rest as u64)
+            );
+            break;
+        }
+        chars += 1;
+        run = if c == ' ' || c == '\n' { 0 } else { run + 1 };
+        if run <= CELL_WORD_CHARS {
+            out.push(c);
+        } else if run == CELL_WORD_CHARS + 1 {
+            out.push('…');
+        }
+    }
+    out
+}
+
+/// `#1,#2,…` listing at most [`CELL_OPS`] ops, then `… and N more`: what a
+/// table cell shows of a list the text and JSON formats give in full.
+pub(crate) fn op_list_short(ops: &[crate::model::OpId]) -> String {
+    let mut s = String::new();
+    for (i, o) in ops.iter().take(CELL_OPS).enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "#{o}");
+    }
+    if ops.len() > CELL_OPS {
+        let _ = write!(
+            s,
+            " … and {} more",
+            thousands((ops.len() - CELL_OPS) as u64)
+        );
+    }
+    s
+}
+
+/// A comfy-table whose cells are cut to what a table can lay out in linear
+/// time ([`CELL_WORD_CHARS`], [`CELL_CHARS`]), whatever a renderer puts in.
+#[derive(Debug)]
+pub(crate) struct CappedTable(Table);
+
+/// A table cell: text to fit, or a cell made by [`Style::cell`] (already fitted).
+#[derive(Debug)]
+pub(crate) struct CappedCell(Cell);
+
+impl From<String> for CappedCell {
+    fn from(text: String) -> Self {
+        CappedCell(Cell::new(fit_cell(text)))
+    }
+}
+
+impl From<&str> for CappedCell {
+    fn from(text: &str) -> Self {
+        CappedCell::from(text.to_owned())
+    }
+}
+
+impl From<Cell> for CappedCell {
+    fn from(cell: Cell) -> Self {
+        CappedCell(cell)
+    }
+}
+
+impl CappedTable {
+    pub(crate) fn set_header<C: Into<CappedCell>>(&mut self, cells: Vec<C>) -> &mut Self {
+        self.0
+            .set_header(cells.into_iter().map(|c| c.into().0).collect::<Vec<_>>());
+        self
+    }
+
+    pub(crate) fn add_row<C: Into<CappedCell>>(&mut self, cells: Vec<C>) -> &mut Self {
+        self.0
+            .add_row(cells.into_iter().map(|c| c.into().0).collect::<Vec<_>>());
+        self
+    }
+}
+
+impl std::fmt::Display for CappedTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -194,12 +310,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cells_are_cut_to_what_a_table_lays_out_fast() {
+        let short = "a sentence, with words".to_owned();
+        assert_eq!(fit_cell(short.clone()), short);
+        // A run without spaces keeps its first CELL_WORD_CHARS characters.
+        let word = "é".repeat(CELL_WORD_CHARS + 5);
+        let cut = fit_cell(format!("x {word} y"));
+        assert_eq!(cut, format!("x {}… y", "é".repeat(CELL_WORD_CHARS)));
+        // Past CELL_CHARS the rest is counted, not shown.
+        let long = "ab ".repeat(CELL_CHARS);
+        let cut = fit_cell(long);
+        assert!(cut.starts_with("ab ab "), "{cut}");
+        assert!(
+            cut.ends_with(&format!(
+                "… ({} more characters: --format text or json shows all)",
+                thousands(2 * CELL_CHARS as u64)
+            )),
+            "{}",
+            &cut[cut.len() - 80..]
+        );
+        let marker = format!(
+            "… ({} more characters: --format text or json shows all)",
+            thousands(2 * CELL_CHARS as u64)
+        );
+        assert_eq!(cut.chars().count(), CELL_CHARS + marker.chars().count());
+    }
+
+    #[test]
+    fn op_lists_in_cells_are_short() {
+        use crate::model::OpId;
+        let ops: Vec<OpId> = (0..25).map(OpId).collect();
+        assert_eq!(op_list_short(&ops[..2]), "#0,#1");
+        let s = op_list_short(&ops);
+        assert!(s.starts_with("#0,#1,"), "{s}");
+        assert!(s.ends_with(",#19 … and 5 more"), "{s}");
+    }
+
+    #[test]
     fn number_formats() {
         assert_eq!(scale(0.003_921_569), "3.921569e-3");
         assert_eq!(scale(1.0 / 256.0), "3.90625e-3");
         assert_eq!(scale_short(0.003_921_569), "3.922e-3");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(12), "12");
+        assert_eq!(thousands(0), "0");
         assert_eq!(dims(&[-1, 16, 3]), "[-1,16,3]");
         // Exact text reads back as the same f32.
         let v = 0.123_456_79_f32;

@@ -270,6 +270,13 @@ pub fn normalize(text: &str) -> String {
     text.replace("\r\n", "\n")
 }
 
+/// How long [`diff`] may search for the smallest diff. Myers' algorithm
+/// costs the product of the length and the number of changes: two
+/// 100,000-line snapshots that differ everywhere took a minute. Past this
+/// it stops refining and shows the rest as whole runs removed and added,
+/// still a correct diff; any real change of a model finishes far sooner.
+pub const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A unified diff from `expected` (the committed file) to `actual`, or `None` when equal.
 pub fn diff(
     expected: &str,
@@ -281,7 +288,9 @@ pub fn diff(
     if expected == actual {
         return None;
     }
-    let d = similar::TextDiff::from_lines(expected.as_str(), actual);
+    let d = similar::TextDiff::configure()
+        .timeout(DIFF_TIMEOUT)
+        .diff_lines(expected.as_str(), actual);
     Some(
         d.unified_diff()
             .context_radius(3)

@@ -1,5 +1,8 @@
-//! Shared test helpers: fixture paths and loading.
+//! Shared test helpers: fixture paths and loading, and the whole pipeline
+//! of a model or a pair ([`pipeline`], shared with the `pipeline` fuzz target).
 #![allow(dead_code)]
+
+pub mod pipeline;
 
 use std::path::{Path, PathBuf};
 
@@ -34,83 +37,4 @@ pub fn fixtures() -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-/// Runs everything tflq does with a loaded model, so that hostile-input tests
-/// cover the analyses and renderers as well as the loader.
-pub fn exercise(model: &tflq::Model) {
-    for sg in &model.subgraphs {
-        let g = tflq::graph::Graph::new(sg);
-        let _ = g.topo_order();
-        for t in 0..sg.tensors.len() {
-            let t = tflq::model::TensorId(t as u32);
-            let _ = (g.producer(t), g.consumers(t).len());
-        }
-    }
-    let _ = tflq::graph::reachable_subgraphs(model);
-    let insp = tflq::analysis::inspect(model);
-    use tflq::report::{Format, Style, inspect::View};
-    for format in [Format::Table, Format::Text, Format::Json] {
-        tflq::report::inspect::render(
-            model,
-            &insp,
-            "m",
-            format,
-            View::default(),
-            Style::default(),
-            &mut std::io::sink(),
-        )
-        .unwrap();
-    }
-    let _ = tflq::snapshot(
-        model,
-        tflq::SnapshotOptions {
-            scale_digits: Some(3),
-            ..Default::default()
-        },
-    );
-    let plan = tflq::advice::plan(model, &insp);
-    for format in tflq::report::plan::FORMATS {
-        if let Err(e) =
-            tflq::report::plan::render(&plan, "m", format, Style::default(), &mut std::io::sink())
-        {
-            // tfmot code is refused for models from other producers.
-            assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{e}");
-        }
-    }
-    let c = tflq::compare::compare(model, model, tflq::compare::Options::default());
-    let pair = tflq::report::compare::Pair {
-        ptq_label: "p",
-        qat_label: "q",
-    };
-    tflq::report::compare::render(
-        &pair,
-        &c,
-        Format::Text,
-        Style::default(),
-        &mut std::io::sink(),
-    )
-    .unwrap();
-}
-
-/// Compare two arbitrary models both ways and render the result.
-pub fn exercise_pair(a: &tflq::Model, b: &tflq::Model) {
-    use tflq::report::{Format, Style};
-    for (p, q) in [(a, b), (b, a)] {
-        let c = tflq::compare::compare(p, q, tflq::compare::Options::default());
-        let pair = tflq::report::compare::Pair {
-            ptq_label: "p",
-            qat_label: "q",
-        };
-        for format in [Format::Text, Format::Json, Format::Markdown, Format::Table] {
-            tflq::report::compare::render(
-                &pair,
-                &c,
-                format,
-                Style::default(),
-                &mut std::io::sink(),
-            )
-            .unwrap();
-        }
-    }
 }

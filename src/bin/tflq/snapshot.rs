@@ -1,7 +1,7 @@
 //! `tflq snapshot`: the canonical placement text, and checking it in CI.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -56,12 +56,7 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
         },
     );
     if let Some(path) = &o.check {
-        let expected = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "cannot read snapshot {} (create it with --update)",
-                path.display()
-            )
-        })?;
+        let expected = read_snapshot(path)?;
         let label = crate::label(&o.model);
         return Ok(
             match tflq::report::snapshot::diff(
@@ -89,4 +84,26 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     }
     out.write_all(text.as_bytes())?;
     Ok(OK)
+}
+
+/// The most a snapshot file may hold: a model's snapshot is a line per op.
+const SNAPSHOT_LIMIT: u64 = 1 << 30;
+
+/// A committed snapshot: a regular file (a FIFO would block, /dev/zero never
+/// ends) of UTF-8 text, at most [`SNAPSHOT_LIMIT`] bytes.
+fn read_snapshot(path: &Path) -> anyhow::Result<String> {
+    let cannot = || format!("cannot read snapshot {}", path.display());
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{} (create it with --update)", cannot()))?;
+    if !meta.is_file() {
+        anyhow::bail!("{}: it is not a regular file", cannot());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(SNAPSHOT_LIMIT + 1).read_to_end(&mut bytes))
+        .with_context(cannot)?;
+    if bytes.len() as u64 > SNAPSHOT_LIMIT {
+        anyhow::bail!("{}: it is larger than 1 GiB, not a snapshot", cannot());
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: it is not UTF-8 text", cannot()))
 }
