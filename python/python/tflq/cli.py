@@ -1,0 +1,40 @@
+"""The ``tflq`` command of the wheel: the Rust command line, run in this process.
+
+The console script ``tflq`` and ``python -m tflq`` call :func:`main`, which
+hands ``sys.argv`` to the same argument parser, commands and exit codes as the
+``tflq`` binary. Output goes to the process's standard output and error (file
+descriptors 1 and 2), as the binary writes it, not through ``sys.stdout``.
+"""
+
+import sys
+from typing import List, Optional
+
+from . import _tflq
+
+__all__ = ["main", "run"]
+
+
+def run(args: List[str]) -> int:
+    """Run ``tflq ARGS...`` in process and return its exit status.
+
+    0 fine, 1 findings a ``--fail-on`` gate asked for (or a snapshot that
+    differs), 2 usage or input error.
+
+    >>> tflq.cli.run(["snapshot", "testdata/ptq_int8.tflite", "--check", "model.tflq-snapshot"])
+    0
+    """
+    # What Python buffered so far goes out before Rust writes to the same
+    # file descriptors.
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    return _tflq.run_cli(["tflq", *args])
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point of the ``tflq`` console script: exits with the command's status."""
+    sys.exit(run(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()
