@@ -284,13 +284,26 @@ def test_version_and_typing_files():
     assert (package / "_tflq.pyi").is_file()
 
 
-def test_import_does_not_import_tensorflow():
+def test_import_is_light():
+    """`import tflq` loads the native module and nothing heavy: no TensorFlow, and not even json,
+    re or typing (imported by the first call that needs them)."""
     import subprocess
     import sys
 
-    code = "import sys, tflq, tflq.cli; assert 'tensorflow' not in sys.modules; print('ok')"
+    code = (
+        "import sys, tflq, tflq.cli\n"
+        "heavy = [m for m in ('tensorflow', 'json', 're', 'typing') if m in sys.modules]\n"
+        "print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
-    assert out.stdout.strip() == "ok", out.stderr
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_type_aliases():
+    assert tflq.Model.__args__ == (str, os.PathLike[str], bytes, bytearray, memoryview)
+    assert tflq.Document.__args__[0] is str
+    with pytest.raises(AttributeError):
+        tflq.NoSuchThing
 
 
 def test_docstring_examples():

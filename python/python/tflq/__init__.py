@@ -23,22 +23,39 @@ True
 both and compare).
 """
 
-import json as _json
-import os as _os
-from typing import Any, Dict, Union
+# Types live in __init__.pyi; `typing` and `json` (which imports `re`) are
+# left out of `import tflq`, which then costs about a millisecond: json is
+# imported by the first call that returns a document.
+from __future__ import annotations
 
 from . import _tflq
 from ._tflq import TflqError
 
 __all__ = ["TflqError", "compare", "inspect", "plan", "plan_python", "snapshot", "__version__"]
 
-__version__: str = _tflq.__version__
+__version__ = _tflq.__version__
 
-#: A model: a path, or the bytes of a ``.tflite`` file.
-Model = Union[str, "_os.PathLike[str]", bytes, bytearray, memoryview]
 
-#: A JSON document of ``docs/json.md``, parsed.
-Document = Dict[str, Any]
+def _parse(text):
+    import json
+
+    return json.loads(text)
+
+
+def __getattr__(name):
+    # The type aliases of __init__.pyi, made on first use so that `import
+    # tflq` does not import typing.
+    if name in ("Model", "Document"):
+        import os
+        from typing import Any, Dict, Union
+
+        aliases = {
+            "Model": Union[str, os.PathLike[str], bytes, bytearray, memoryview],
+            "Document": Dict[str, Any],
+        }
+        globals().update(aliases)
+        return aliases[name]
+    raise AttributeError(f"module 'tflq' has no attribute {name!r}")
 
 
 def inspect(model: Model) -> Document:
@@ -57,7 +74,7 @@ def inspect(model: Model) -> Document:
 
     Raises :class:`TflqError` when the model cannot be read.
     """
-    return _json.loads(_tflq.inspect_json(model))
+    return _parse(_tflq.inspect_json(model))
 
 
 def compare(ptq: Model, qat: Model, *, range_ratio: float = 4.0) -> Document:
@@ -79,7 +96,7 @@ def compare(ptq: Model, qat: Model, *, range_ratio: float = 4.0) -> Document:
     with the command line's one-line message, as does a model that cannot be
     read.
     """
-    return _json.loads(_tflq.compare_json(ptq, qat, float(range_ratio)))
+    return _parse(_tflq.compare_json(ptq, qat, float(range_ratio)))
 
 
 def plan(ptq: Model) -> Document:
@@ -93,7 +110,7 @@ def plan(ptq: Model) -> Document:
     >>> {entry["layer"]: entry["action"] for entry in layers}["maximum"]
     'output'
     """
-    return _json.loads(_tflq.plan_text(ptq, False))
+    return _parse(_tflq.plan_text(ptq, False))
 
 
 def plan_python(ptq: Model) -> str:
@@ -111,7 +128,7 @@ def plan_python(ptq: Model) -> str:
     return _tflq.plan_text(ptq, True)
 
 
-def snapshot(model: Model, with_scales: Union[bool, int] = False, exact_names: bool = False) -> str:
+def snapshot(model: Model, with_scales: bool | int = False, exact_names: bool = False) -> str:
     """The canonical placement text of ``tflq snapshot MODEL``, for a model repository's tests.
 
     Structural facts only (ops, layers, dtypes, per-tensor or per-axis,

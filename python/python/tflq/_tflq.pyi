@@ -5,6 +5,8 @@ from typing import List, Optional, Union
 
 _Model = Union[str, os.PathLike[str], bytes, bytearray, memoryview]
 
+__all__ = ["TflqError", "__version__", "compare_json", "inspect_json", "plan_text", "run_cli", "snapshot"]
+
 __version__: str
 
 class TflqError(ValueError):

@@ -6,15 +6,16 @@ hands ``sys.argv`` to the same argument parser, commands and exit codes as the
 descriptors 1 and 2), as the binary writes it, not through ``sys.stdout``.
 """
 
+from __future__ import annotations
+
 import sys
-from typing import List, Optional
 
 from . import _tflq
 
 __all__ = ["main", "run"]
 
 
-def run(args: List[str]) -> int:
+def run(args: list[str]) -> int:
     """Run ``tflq ARGS...`` in process and return its exit status.
 
     0 fine, 1 findings a ``--fail-on`` gate asked for (or a snapshot that
@@ -31,7 +32,7 @@ def run(args: List[str]) -> int:
     return _tflq.run_cli(["tflq", *args])
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tflq`` console script: exits with the command's status."""
     sys.exit(run(sys.argv[1:] if argv is None else argv))
 

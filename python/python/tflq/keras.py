@@ -15,12 +15,17 @@ The workflow::
     assert result["placement_matches"], result["verdict"]
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import types
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional
 
-from . import Model, compare, plan_python
+from . import compare, plan_python
+
+if TYPE_CHECKING:
+    from . import Model
 
 __all__ = ["check", "plan_module", "quantize_model"]
 
@@ -111,14 +116,15 @@ def check(
     (True, 'QAT quantizer placement matches PTQ: nothing to add or remove.')
     """
     _require("check")
-    import tensorflow as tf
+    tf: Any = sys.modules["tensorflow"]
 
     def convert(model: Any, dataset: Optional[Callable[[], Iterable[Any]]]) -> bytes:
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if dataset is not None:
             converter.representative_dataset = dataset
-        return converter.convert()
+        flatbuffer: bytes = converter.convert()
+        return flatbuffer
 
     ptq = convert(float_model, representative_dataset)
     qat = convert(qat_model, representative_dataset if calibrate_qat else None)
