@@ -130,6 +130,30 @@ def test_a_closed_pipe_is_quiet(console_script, args, code):
     assert (out.returncode, out.stderr.decode()) == (code, "")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_ends_the_command_as_it_ends_the_binary(rust_tflq, console_script):
+    """Both die of SIGINT while blocked reading standard input (Python's own handler would leave
+    the console script waiting for Rust to return)."""
+    import signal
+    import time
+
+    codes = []
+    for cmd in ([rust_tflq], console_script):
+        proc = subprocess.Popen([*map(str, cmd), "inspect", "-"], cwd=ROOT, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=20)
+            proc.stdout.close()
+            proc.stderr.close()
+        codes.append(proc.returncode)
+    assert codes == [-signal.SIGINT, -signal.SIGINT]
+
+
 def test_cli_run_in_process(capfd, monkeypatch):
     """tflq.cli.run writes to the process's file descriptors and returns the status."""
     monkeypatch.chdir(ROOT)

@@ -33,8 +33,20 @@ def run(args: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``tflq`` console script: exits with the command's status."""
-    sys.exit(run(sys.argv[1:] if argv is None else argv))
+    """Entry point of the ``tflq`` console script: exits with the command's status.
+
+    Ctrl-C ends the command at once, as it ends the binary: Python's own
+    SIGINT handler would only raise KeyboardInterrupt after Rust returned.
+    """
+    # `_signal`, the C module under `signal`, is loaded at start-up; `signal`
+    # itself would import enum (several milliseconds) for nothing.
+    signals = sys.modules.get("_signal") or __import__("signal")
+    previous = signals.signal(signals.SIGINT, signals.SIG_DFL)
+    try:
+        code = run(sys.argv[1:] if argv is None else argv)
+    finally:
+        signals.signal(signals.SIGINT, previous)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
