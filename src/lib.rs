@@ -8,7 +8,9 @@
 //! - [`analysis`]: pure functions from a model to plain data (summary, findings);
 //! - [`compare`]: alignment of a PTQ and a QAT model and placement advice;
 //! - [`snapshot`]: the canonical placement text for model repositories;
-//! - [`report`]: the only code that formats: table, text, JSON, markdown.
+//! - [`report`]: the only code that formats: table, text, JSON, markdown;
+//! - [`cli`]: the `tflq` command line, run by the binary and by the Python
+//!   package's console script.
 //!
 //! ```no_run
 //! let file = tflq::ModelFile::open("model.tflite")?;
@@ -21,6 +23,7 @@
 
 pub mod advice;
 pub mod analysis;
+pub mod cli;
 pub mod compare;
 pub mod error;
 pub mod graph;

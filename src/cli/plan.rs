@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::report::{Format, Style};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use tflq::report::{Format, Style};
 
-use crate::{ColorChoice, OK};
+use super::{ColorChoice, End, OK};
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlanFormat {
@@ -52,10 +52,10 @@ pub struct Opts {
     width: Option<u16>,
 }
 
-pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let file = crate::open(&o.ptq)?;
-    let insp = tflq::analysis::inspect(file.model());
-    let plan = tflq::advice::plan(file.model(), &insp);
+pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> {
+    let file = super::open(&o.ptq)?;
+    let insp = crate::analysis::inspect(file.model());
+    let plan = crate::advice::plan(file.model(), &insp);
     let format = match o.format {
         PlanFormat::Table => Format::Table,
         PlanFormat::Text => Format::Text,
@@ -64,18 +64,18 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     let style = Style {
         color: o.output.is_none() && o.color.enabled() && format == Format::Table,
-        width: crate::table_width(o.width),
+        width: super::table_width(o.width),
     };
-    let label = crate::label(&o.ptq);
+    let label = super::label(&o.ptq);
     match &o.output {
         Some(path) => {
             let mut buf = Vec::new();
-            tflq::report::plan::render(&plan, &label, format, style, &mut buf)?;
+            crate::report::plan::render(&plan, &label, format, style, &mut buf)?;
             std::fs::write(path, buf)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        None => tflq::report::plan::render(&plan, &label, format, style, out)?,
+        None => crate::report::plan::render(&plan, &label, format, style, out)?,
     }
-    crate::exit_without_freeing((file, insp, plan));
+    end.finish((file, insp, plan));
     Ok(OK)
 }

@@ -3,12 +3,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::model::SubgraphId;
+use crate::report::inspect::{Section, View};
+use crate::report::{Format, Style};
 use clap::{Args, ValueEnum};
-use tflq::model::SubgraphId;
-use tflq::report::inspect::{Section, View};
-use tflq::report::{Format, Style};
 
-use crate::{ColorChoice, OK};
+use super::{ColorChoice, End, OK};
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InspectFormat {
@@ -60,8 +60,8 @@ pub struct Opts {
     width: Option<u16>,
 }
 
-pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let file = crate::open(&o.model)?;
+pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> {
+    let file = super::open(&o.model)?;
     let model = file.model();
     if let Some(s) = o.subgraph
         && s as usize >= model.subgraphs.len()
@@ -72,7 +72,7 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
             model.subgraphs.len()
         );
     }
-    let insp = tflq::analysis::inspect(model);
+    let insp = crate::analysis::inspect(model);
     let section = if o.ops {
         Section::Ops
     } else if o.tensors {
@@ -89,21 +89,21 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     let style = Style {
         color: o.color.enabled() && format != Format::Json,
-        width: crate::table_width(o.width),
+        width: super::table_width(o.width),
     };
     let view = View {
         subgraph: o.subgraph.map(SubgraphId),
         section,
     };
-    tflq::report::inspect::render(
+    crate::report::inspect::render(
         model,
         &insp,
-        &crate::label(&o.model),
+        &super::label(&o.model),
         format,
         view,
         style,
         out,
     )?;
-    crate::exit_without_freeing((file, insp));
+    end.finish((file, insp));
     Ok(OK)
 }

@@ -3,12 +3,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::compare::{Kind, Severity};
+use crate::report::compare::Pair;
+use crate::report::{Format, Style};
 use clap::{Args, ValueEnum};
-use tflq::compare::{Kind, Severity};
-use tflq::report::compare::Pair;
-use tflq::report::{Format, Style};
 
-use crate::{ColorChoice, FINDINGS, OK};
+use super::{ColorChoice, End, FINDINGS, OK};
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompareFormat {
@@ -78,7 +78,7 @@ pub enum Gate {
 }
 
 impl Gate {
-    fn fails(self, f: &tflq::compare::Finding) -> bool {
+    fn fails(self, f: &crate::compare::Finding) -> bool {
         match self {
             Gate::Kind(k) => f.kind == k,
             Gate::AnyRange => f.kind.is_range(),
@@ -105,19 +105,19 @@ fn parse_gate(s: &str) -> Result<Gate, String> {
         })
 }
 
-pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
+pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> {
     if !(o.range_ratio.is_finite() && o.range_ratio > 1.0) {
         anyhow::bail!("--range-ratio must be a number above 1");
     }
-    if crate::is_stdin(&o.ptq) && crate::is_stdin(&o.qat) {
+    if super::is_stdin(&o.ptq) && super::is_stdin(&o.qat) {
         anyhow::bail!("only one of the two models can be read from standard input (-)");
     }
-    let ptq = crate::open(&o.ptq)?;
-    let qat = crate::open(&o.qat)?;
-    let c = tflq::compare::compare(
+    let ptq = super::open(&o.ptq)?;
+    let qat = super::open(&o.qat)?;
+    let c = crate::compare::compare(
         ptq.model(),
         qat.model(),
-        tflq::compare::Options {
+        crate::compare::Options {
             range_ratio: o.range_ratio,
         },
     );
@@ -129,21 +129,21 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     };
     let style = Style {
         color: o.color.enabled() && matches!(format, Format::Table | Format::Text),
-        width: crate::table_width(o.width),
+        width: super::table_width(o.width),
     };
-    let (pl, ql) = (crate::label(&o.ptq), crate::label(&o.qat));
+    let (pl, ql) = (super::label(&o.ptq), super::label(&o.qat));
     let pair = Pair {
         ptq_label: &pl,
         qat_label: &ql,
     };
     if let Some(p) = &c.problem {
-        anyhow::bail!("{}", tflq::report::compare::problem(&pair, p));
+        anyhow::bail!("{}", crate::report::compare::problem(&pair, p));
     }
-    tflq::report::compare::render(&pair, &c, format, style, out)?;
+    crate::report::compare::render(&pair, &c, format, style, out)?;
     let fail = c
         .findings
         .iter()
         .any(|f| o.fail_on.iter().any(|g| g.fails(f)));
-    crate::exit_without_freeing((ptq, qat, c));
+    end.finish((ptq, qat, c));
     Ok(if fail { FINDINGS } else { OK })
 }

@@ -3,11 +3,11 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::SnapshotOptions;
 use anyhow::Context as _;
 use clap::Args;
-use tflq::SnapshotOptions;
 
-use crate::{FINDINGS, OK};
+use super::{End, FINDINGS, OK};
 
 /// Print the model's quantization placement as canonical text, or check it
 /// against a committed file.
@@ -46,9 +46,9 @@ pub struct Opts {
     exact_names: bool,
 }
 
-pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let file = crate::open(&o.model)?;
-    let text = tflq::snapshot(
+pub(super) fn run(o: Opts, out: &mut dyn Write, _end: End) -> anyhow::Result<u8> {
+    let file = super::open(&o.model)?;
+    let text = crate::snapshot(
         file.model(),
         SnapshotOptions {
             scale_digits: o.with_scales,
@@ -57,9 +57,9 @@ pub fn run(o: Opts, out: &mut dyn Write) -> anyhow::Result<u8> {
     );
     if let Some(path) = &o.check {
         let expected = read_snapshot(path)?;
-        let label = crate::label(&o.model);
+        let label = super::label(&o.model);
         return Ok(
-            match tflq::report::snapshot::diff(
+            match crate::report::snapshot::diff(
                 &expected,
                 &text,
                 &path.display().to_string(),
