@@ -40,6 +40,14 @@ What it does
    -> import the module -> module.quantize_model(float model) -> one epoch of
    QAT -> QAT conversion -> plan_<net>_planned.tflite, which must give
    `placement_matches: true` in `tflq compare ... --format json`.
+7. After everything else (issues 11 and 12): advice followed once (every
+   partial QAT fixture with add-/remove-quantizer findings, re-annotated as
+   the findings' culprits say -> <name>_fixed: convergence is printed, not
+   fatal), advice_clipping_qat (range-clipping), advice_mobilenet_bn_qat
+   (unannotated BatchNormalization, still the same network), and
+   session_first/session_second (two Keras auto-numberings, equal
+   `tflq snapshot`).  The advice and MobileNet steps run tflq and are
+   skipped with --no-closed-loop.
 
 Reproducibility: with the pinned versions in requirements.txt, two runs on
 the same machine produce byte-identical files (checked when these fixtures were
@@ -808,11 +816,14 @@ ADVICE_QAT_EPOCHS = QAT_EPOCHS   # trained ranges (see QAT_EPOCHS): only the unt
 
 
 def fixtures_advice(plan_models, qat_epochs=ADVICE_QAT_EPOCHS):
-    """The advice fixtures; `plan_models` holds the trained float plan networks."""
+    """The advice fixtures; `plan_models` holds the trained float plan networks (net A, trained
+    here, is added to it as "net_a" for the fixtures built after the closed loop).  The
+    annotations below are repeated as data in partial_recipes: change both together."""
     out = {}
     # net A again, trained exactly as in fixtures_net_a (same seeds, same data): the PTQ file
     # these are compared with is ptq_int8 (main() checks that this model converts to the same bytes).
     net_a = train_float(build_net_a, SEED_A, SEED_DATA_A)
+    plan_models["net_a"] = net_a
     out["_net_a_ptq_again"] = convert_keras(net_a, optimize=True, rep=representative_dataset(SEED_REP_A))
 
     def start(seed):
@@ -879,6 +890,307 @@ def fixtures_advice(plan_models, qat_epochs=ADVICE_QAT_EPOCHS):
     start(5009)
     qat = apply_annotations(annotate_by_name(net_a, skip={"conv2", "flatten", "fc2", "softmax"}))
     out["advice_round_trip_qat"] = convert_keras(fit_a(qat), optimize=True)
+    return out
+
+
+# ----------------------------------------------------------------------------
+# Built after everything above, the closed loop included (issues 11 and 12), so that no older
+# fixture moves.  Every step starts with keras.backend.clear_session() and a seed of its own.
+# ----------------------------------------------------------------------------
+class _CulpritConfig(quantize.QuantizeConfig):
+    """The QuantizeConfig a `tflq compare` culprit action names, built as the action reads:
+    WEIGHTS: a per-axis symmetric 8-bit LastValueQuantizer on the layer's `depthwise_kernel` or
+    `kernel` (when it has one); OUTPUT: one 8-bit asymmetric MovingAverageQuantizer on the
+    output.  No activation quantizers.  Without either it is the no-quantizer config."""
+
+    WEIGHTS = False
+    OUTPUT = False
+
+    def _weight_names(self, layer):
+        if not self.WEIGHTS:
+            return []
+        return [n for n in ("depthwise_kernel", "kernel") if hasattr(layer, n)][:1]
+
+    def get_weights_and_quantizers(self, layer):
+        return [(getattr(layer, n), quantize.quantizers.LastValueQuantizer(
+            num_bits=8, per_axis=True, symmetric=True, narrow_range=True))
+            for n in self._weight_names(layer)]
+
+    def get_activations_and_quantizers(self, layer):
+        return []
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        for n, w in zip(self._weight_names(layer), quantize_weights):
+            setattr(layer, n, w)
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        pass
+
+    def get_output_quantizers(self, layer):
+        if not self.OUTPUT:
+            return []
+        return [quantize.quantizers.MovingAverageQuantizer(
+            num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
+
+    def get_config(self):
+        return {}
+
+
+class CulpritOutputConfig(_CulpritConfig):
+    """action `output`: weights per-axis (if any) and an output quantizer."""
+    WEIGHTS = True
+    OUTPUT = True
+
+
+class CulpritWeightsOnlyConfig(_CulpritConfig):
+    """action `weights-only`: weight quantizers only."""
+    WEIGHTS = True
+
+
+class CulpritNoQuantizerConfig(_CulpritConfig):
+    """action `no-quantizer`: no quantizer at all."""
+
+
+CONFIG_SCOPE = {c.__name__: c for c in (MaximumNoOpQuantizeConfig, MaximumOutputQuantizeConfig,
+                                        CulpritOutputConfig, CulpritWeightsOnlyConfig,
+                                        CulpritNoQuantizerConfig)}
+# action -> what to put in the annotation: a config class, None (tfmot's registry default),
+# "unannotated", or "unsupported" (left as it is, recorded).
+CULPRIT_ACTIONS = {
+    "default": None,
+    "output": CulpritOutputConfig,
+    "no-quantizer": CulpritNoQuantizerConfig,
+    "weights-only": CulpritWeightsOnlyConfig,
+    "float": "unannotated",
+    "unsupported": "unsupported",
+}
+PLACEMENT_KINDS = ("add-quantizer", "remove-quantizer")
+
+
+def _all_layers(model, skip=()):
+    """Every layer but the InputLayers and `skip`, with tfmot's registry default."""
+    return {layer.name: None for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer) and layer.name not in skip}
+
+
+def partial_recipes(models):
+    """The annotation of every partially annotated QAT fixture above, as data, so that
+    follow_advice can change it and rebuild it exactly as it was made: the float model, the PTQ
+    file compare pairs it with, the seed set before annotating, the annotation ({layer:
+    QuantizeConfig class or None for the registry default}; layers not in it stay unannotated),
+    the quantize scheme, the fine-tuning and the conversion's I/O types.  Mirrors
+    fixtures_net_a (qat_partial) and fixtures_advice; quantize_model is written as "every layer
+    with the registry default"."""
+    net_a = models["net_a"]
+    per_tensor = lambda: quantize.default_8bit.Default8BitQuantizeScheme(disable_per_axis=True)  # noqa: E731
+
+    def fit_a(qat):
+        return compile_and_fit(qat, SEED_DATA_A, epochs=QAT_EPOCHS, lr=QAT_LR)
+
+    def fit_net(net):
+        return lambda qat: fit_plan(qat, net, epochs=ADVICE_QAT_EPOCHS, lr=QAT_LR)
+
+    def recipe(model, ptq, seed, annotation, fit, scheme=None, convert=None):
+        return {"model": model, "ptq": ptq, "seed": seed, "annotation": annotation, "fit": fit,
+                "scheme": scheme, "convert": convert or {}}
+
+    return {
+        "qat_partial": recipe(net_a, "ptq_int8", SEED_A + 2,
+                              {n: None for n in ("conv1", "conv2", "fc1", "fc2")}, fit_a),
+        "advice_untrained_qat": recipe(net_a, "ptq_int8", 5001, _all_layers(net_a), None),
+        "advice_unsupported_float_qat": recipe(
+            models["eltwise"], "plan_eltwise_ptq", 5002,
+            _all_layers(models["eltwise"], skip={"mul", "sub", "max", "min"}), fit_net("eltwise")),
+        "advice_float_input_qat": recipe(net_a, "ptq_int8", 5003,
+                                         _all_layers(net_a, skip={"conv1", "bn1", "relu1"}), fit_a),
+        "advice_bn_unfolded_qat": recipe(net_a, "ptq_int8", 5004, _all_layers(net_a, skip={"bn1"}), fit_a),
+        "advice_concat_requantize_qat": recipe(models["residual"], "plan_residual_ptq", 5005,
+                                               _all_layers(models["residual"]), fit_net("residual")),
+        "advice_per_tensor_qat": recipe(
+            models["twoout"], "plan_twoout_ptq", 5006,
+            dict(_all_layers(models["twoout"]), split=MaximumNoOpQuantizeConfig), fit_net("twoout"),
+            scheme=per_tensor),
+        "advice_per_tensor_bn_qat": recipe(net_a, "ptq_int8", 5007, _all_layers(net_a), fit_a,
+                                           scheme=per_tensor),
+        "advice_io_int8_qat": recipe(net_a, "ptq_int8", 5008, _all_layers(net_a), fit_a,
+                                     convert={"in_type": tf.int8, "out_type": tf.int8}),
+        "advice_round_trip_qat": recipe(net_a, "ptq_int8", 5009,
+                                        _all_layers(net_a, skip={"conv2", "flatten", "fc2", "softmax"}),
+                                        fit_a),
+    }
+
+
+def fixed_name(name):
+    """qat_partial -> qat_partial_fixed, advice_<situation>_qat -> advice_<situation>_fixed_qat."""
+    return name[:-len("_qat")] + "_fixed_qat" if name.endswith("_qat") else name + "_fixed"
+
+
+def build_annotated_qat(r, annotation):
+    """Rebuild a recipe's QAT model with `annotation`: same seed, scheme, fine-tuning, conversion."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(r["seed"])
+    base = clone_with_weights(r["model"])
+
+    def wrap(layer):
+        if isinstance(layer, keras.layers.InputLayer) or layer.name not in annotation:
+            return layer
+        config = annotation[layer.name]
+        return quantize.quantize_annotate_layer(layer, quantize_config=config() if config else None)
+    annotated = keras.models.clone_model(base, clone_function=wrap)
+    annotated.set_weights(base.get_weights())
+    with quantize.quantize_scope(CONFIG_SCOPE):
+        if r["scheme"] is None:
+            qat = quantize.quantize_apply(annotated)
+        else:
+            qat = quantize.quantize_apply(annotated, scheme=r["scheme"]())
+    if r["fit"] is not None:
+        r["fit"](qat)
+    return convert_keras(qat, optimize=True, **r["convert"])
+
+
+def placement_findings(result):
+    return [f for f in result["findings"] if f["kind"] in PLACEMENT_KINDS]
+
+
+def describe_finding(f):
+    culprits = ", ".join(f"{c['layer']} -> {c['action']}"
+                         + (" (annotated)" if c["annotated"] else "")
+                         + (f" (folded into {c['folded_into']})" if c["folded_into"] else "")
+                         for c in f.get("culprits", [])) or "no culprits"
+    return f"{f['kind']} at {f['layer']}: {culprits}"
+
+
+def follow_advice(models, out_dir):
+    """Issue 11, 'advice followed once converges': for every partial QAT fixture whose compare
+    with its PTQ file has add-/remove-quantizer findings, change the original annotation as
+    those findings' culprits say, literally (CULPRIT_ACTIONS), keep everything else, rebuild and
+    convert.  Returns ({fixed name: bytes}, [record per fixture]); main() compares each result."""
+    out, records = {}, []
+    for name, r in partial_recipes(models).items():
+        result = json.loads(tflq_compare(os.path.join(out_dir, r["ptq"] + ".tflite"),
+                                         os.path.join(out_dir, name + ".tflite"), "json"))
+        findings = placement_findings(result)
+        if not findings:
+            continue
+        layers = {layer.name for layer in r["model"].layers}
+        annotation = dict(r["annotation"])
+        rec = {"name": name, "ptq": r["ptq"], "fixed": fixed_name(name),
+               "culprits": [describe_finding(f) for f in findings],
+               "changed": [], "unsupported": [], "not_in_model": []}
+        for f in findings:
+            for c in f.get("culprits", []):
+                layer, todo = c["layer"], CULPRIT_ACTIONS[c["action"]]
+                if layer not in layers:
+                    rec["not_in_model"].append(layer)
+                elif todo == "unsupported":
+                    rec["unsupported"].append(layer)
+                elif todo == "unannotated":
+                    annotation.pop(layer, None)
+                else:
+                    annotation[layer] = todo
+        rec["changed"] = [f"{n}: {_annotation_word(r['annotation'], n)} -> {_annotation_word(annotation, n)}"
+                          for n in sorted(set(r["annotation"]) | set(annotation))
+                          if r["annotation"].get(n, "-") != annotation.get(n, "-")]
+        records.append(rec)
+        if not rec["changed"]:      # nothing to follow: the rebuild would be the original
+            continue
+        try:
+            out[rec["fixed"]] = build_annotated_qat(r, annotation)
+        except Exception as e:  # noqa: BLE001 -- reported: the advice does not even build
+            rec["error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+    return out, records
+
+
+def _annotation_word(annotation, layer):
+    if layer not in annotation:
+        return "unannotated"
+    return "default" if annotation[layer] is None else annotation[layer].__name__
+
+
+# Clipping (issue 11): QAT net A fine-tuned on inputs scaled by CLIP_INPUT_SCALE, so its moving
+# averages narrow to ~1/10 of the ranges PTQ calibrated on the normal data.  Two things are needed
+# besides the scaled data (both checked, see testdata/README.md):
+#  * bn1 is frozen (trainable = False, so it normalizes with its moving statistics as in PTQ).
+#    In training mode BN normalizes by the batch statistics and undoes the input scale: with bn1
+#    training, every range after it stayed as wide as in qat_full (relu1 [-0.02, 4.0]).
+#  * a 10x smaller learning rate (CLIP_QAT_LR): with QAT_LR the weights grow back over the 6400
+#    steps (relu1 0.50 wide instead of 0.15, 0.30x PTQ's width: not below the 1/4 threshold).
+# The EMA (decay 0.999 per step) must also forget tfmot's initial [-6, 6]: after
+# CLIP_QAT_EPOCHS x 8 steps 0.999**6400 (0.2 %) of it is left.
+CLIP_INPUT_SCALE = np.float32(0.1)
+CLIP_QAT_EPOCHS = 800
+CLIP_QAT_LR = 1e-5
+
+
+def fixture_clipping(models, epochs=CLIP_QAT_EPOCHS):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(5101)
+    qat = quantize.quantize_model(clone_with_weights(models["net_a"]))
+    for layer in qat.layers:        # freeze bn1 (inside its QuantizeWrapper)
+        if _is_batchnorm(getattr(layer, "layer", None)):
+            layer.layer.trainable = False
+    x, y = make_images(SEED_DATA_A, N_TRAIN)
+    qat.compile(optimizer=keras.optimizers.Adam(CLIP_QAT_LR),
+                loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    qat.fit(x * CLIP_INPUT_SCALE, y, batch_size=32, epochs=epochs, shuffle=False, verbose=0)
+    return {"advice_clipping_qat": convert_keras(qat, optimize=True)}
+
+
+def _is_batchnorm(layer):
+    return isinstance(layer, keras.layers.BatchNormalization)
+
+
+def fixture_mobilenet_bn(models, out_dir, tmp, epochs=1):
+    """Issue 11: the plan_mobilenet network annotated as `tflq plan` says, EXCEPT its 34
+    BatchNormalization layers, which are left unannotated: nothing folds them, so QAT keeps them as
+    float MUL/ADD.  Fine-tuned like plan_mobilenet_planned (one epoch) and converted WITHOUT the
+    representative dataset: with it (what the plan's CALIBRATE asks for) the converter calibrates
+    the BN tensors too and runs every MUL/ADD in int8 (checked: 293 768 B, compare finds only
+    structure-mismatch), which is not the float-BN case wanted here.  Without it the plan's
+    CALIBRATE layers (rescaling, the TFOpLambda multiplies) run in float as well."""
+    model = models["mobilenet"]
+    module, _ = load_plan_module("mobilenet", os.path.join(out_dir, "plan_mobilenet_ptq.tflite"), tmp)
+    bn = sorted(layer.name for layer in model.layers if _is_batchnorm(layer))
+    module.PLAN = {k: v for k, v in module.PLAN.items() if k not in bn}
+    module.FLOAT = list(module.FLOAT) + bn
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(5102)
+    qat = module.quantize_model(model)
+    fit_plan(qat, "mobilenet", epochs=epochs, lr=PLAN_QAT_LR)
+    return {"advice_mobilenet_bn_qat": convert_keras(qat, optimize=True)}, len(bn)
+
+
+def build_session_net():
+    """A small CNN with NO layer names: Keras numbers them per Python session."""
+    inp = keras.Input(shape=IMG_SHAPE)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    x = keras.layers.Conv2D(16, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(NUM_CLASSES)(x)
+    return keras.Model(inp, keras.layers.Softmax()(x))
+
+
+SESSION_NAMES = {   # the auto names each build must get (checked): two different numberings
+    "session_first": ["input_1", "conv2d", "conv2d_1", "global_average_pooling2d", "dense", "softmax"],
+    "session_second": ["input_2", "conv2d_2", "conv2d_3", "global_average_pooling2d_1", "dense_1",
+                       "softmax_1"],
+}
+
+
+def fixtures_sessions():
+    """Issue 12: the same network built twice in one session (one clear_session before the
+    first build only, so the second gets the next auto numbers), trained and calibrated with
+    other seeds and data, full-integer PTQ."""
+    keras.backend.clear_session()
+    out = {}
+    for name, seed, seed_data, seed_rep in (("session_first", 6001, 15, 25),
+                                            ("session_second", 6002, 16, 26)):
+        keras.utils.set_random_seed(seed)
+        model = build_session_net()
+        got = [layer.name for layer in model.layers]
+        assert got == SESSION_NAMES[name], f"{name}: Keras auto names {got}"
+        compile_and_fit(model, seed_data, epochs=2)
+        out[name] = convert_keras(model, optimize=True, rep=representative_dataset(seed_rep))
     return out
 
 
@@ -998,6 +1310,11 @@ def check_properties(name, ref):
                    and o["inputs"][0] in producer and out_dt(producer[o["inputs"][0]]) == "FLOAT32"
                    and producer[o["inputs"][0]]["opcode"] != "DEQUANTIZE"
                    for o in sg["operators"]), "no float op -> QUANTIZE -> DEQUANTIZE round trip"
+    elif name in ("advice_clipping_qat", "session_first", "session_second"):
+        assert ops[0] == "QUANTIZE" and ops[-1] == "DEQUANTIZE", ops
+        assert not [o for o in sg["operators"][1:-1] if out_dt(o) == "FLOAT32"], "float op inside"
+    elif name == "advice_mobilenet_bn_qat":
+        assert {"MUL", "ADD"} <= float_ops(sg), float_ops(sg)
 
 
 def requantizes(sg):
@@ -1082,6 +1399,109 @@ def emit(name, data, out_dir, refs, failures):
     return len(data)
 
 
+def _compare_json(out_dir, ptq, qat):
+    return json.loads(tflq_compare(os.path.join(out_dir, ptq + ".tflite"),
+                                   os.path.join(out_dir, qat + ".tflite"), "json"))
+
+
+def _snapshot(out_dir, name, *flags):
+    return subprocess.run([tflq_binary(), "snapshot", os.path.join(out_dir, name + ".tflite"), *flags],
+                          capture_output=True, check=True).stdout
+
+
+# Size limits of the fixtures built by later_fixtures (bytes of .tflite).
+LATE_SIZE_LIMIT = 150_000
+LATE_SIZE_LIMIT_MOBILENET = 360_000   # asked: ~300 KB; it is 349 KB, see README
+
+
+def later_fixtures(models, out_dir, tmp, refs, failures, with_tflq):
+    """Issues 11 and 12: advice followed once (needs tflq), clipping, MobileNet with unannotated
+    BatchNormalization (needs tflq plan), two sessions.  Emits each fixture, runs its checks
+    (failures are fatal, except that advice followed once may not converge: that is printed and
+    returned).  Returns (count, bytes, names that did not converge)."""
+    count, size, not_converged = 0, 0, []
+    have_tflq = os.path.exists(tflq_binary())
+
+    def put(name, data, limit=LATE_SIZE_LIMIT):
+        nonlocal count, size
+        count += 1
+        size += emit(name, bytes(data), out_dir, refs, failures)
+        if len(data) >= limit:
+            failures.append(f"{name}: {len(data)} bytes, limit {limit}")
+
+    if with_tflq:
+        print("\nAdvice followed once (issue 11): every placement finding's culprits applied to the "
+              "original annotation, same fine-tuning, compared again:")
+        fixed, records = follow_advice(models, out_dir)
+        for rec in records:
+            print(f"  {rec['name']} vs {rec['ptq']}:")
+            for c in rec["culprits"]:
+                print(f"    compare said: {c}")
+            for what in ("changed", "unsupported", "not_in_model"):
+                if rec[what]:
+                    print(f"    {what.replace('_', ' ')}: {'; '.join(rec[what])}")
+            if "error" in rec:
+                print(f"    NOT CONVERGED: the changed annotation does not build: {rec['error']}")
+                not_converged.append(rec["name"])
+                continue
+            if rec["fixed"] not in fixed:
+                print("    NOT CONVERGED: nothing to change (no culprit the script can follow)")
+                not_converged.append(rec["name"])
+                continue
+            put(rec["fixed"], fixed[rec["fixed"]])
+            twins = [n for n in refs if n != rec["fixed"]
+                     and open(os.path.join(out_dir, n + ".tflite"), "rb").read() == fixed[rec["fixed"]]]
+            if twins:
+                print(f"    (byte-identical to {', '.join(n + '.tflite' for n in twins)})")
+            result = _compare_json(out_dir, rec["ptq"], rec["fixed"])
+            if result["placement_matches"] is True:
+                print(f"    CONVERGED in one round: {result['verdict']}")
+            else:
+                print(f"    NOT CONVERGED: {result['verdict']}")
+                for f in placement_findings(result):
+                    print(f"      remaining: {describe_finding(f)}")
+                    print(f"        {f['message']}")
+                not_converged.append(rec["name"])
+
+    print("\nClipping (issue 11):")
+    put("advice_clipping_qat", fixture_clipping(models)["advice_clipping_qat"])
+    if have_tflq:
+        result = _compare_json(out_dir, "ptq_int8", "advice_clipping_qat")
+        clipping = [f for f in result["findings"] if f["kind"] == "range-clipping"]
+        for f in clipping:
+            print(f"    compare: range-clipping at {f['layer']}: {f['message']}")
+        if not clipping:
+            failures.append("advice_clipping_qat: no range-clipping finding against ptq_int8")
+
+    if with_tflq:
+        print("\nMobileNet with unannotated BatchNormalization (issue 11):")
+        data, nbn = fixture_mobilenet_bn(models, out_dir, tmp)
+        print(f"    {nbn} BatchNormalization layers left unannotated")
+        put("advice_mobilenet_bn_qat", data["advice_mobilenet_bn_qat"], LATE_SIZE_LIMIT_MOBILENET)
+        result = _compare_json(out_dir, "plan_mobilenet_ptq", "advice_mobilenet_bn_qat")
+        print(f"    compare: comparable {result['comparable']}, same_network {result['same_network']}: "
+              f"{result['verdict']}")
+        for f in result["findings"]:
+            print(f"      {f['kind']} at {f['layer']} ({len(f['places'])} place(s))")
+        if result["comparable"] is not True or result["same_network"] is not True:
+            failures.append("advice_mobilenet_bn_qat: compare with plan_mobilenet_ptq is not comparable "
+                            f"and same_network: {result.get('problem') or result['verdict']}")
+
+    print("\nTwo sessions (issue 12):")
+    for name, data in fixtures_sessions().items():
+        put(name, data)
+    if have_tflq:
+        same = _snapshot(out_dir, "session_first") == _snapshot(out_dir, "session_second")
+        exact = (_snapshot(out_dir, "session_first", "--exact-names")
+                 != _snapshot(out_dir, "session_second", "--exact-names"))
+        print(f"    tflq snapshot identical: {same}; tflq snapshot --exact-names differs: {exact}")
+        if not same:
+            failures.append("session_first/second: tflq snapshot differs")
+        if not exact:
+            failures.append("session_first/second: tflq snapshot --exact-names does not differ")
+    return count, size, not_converged
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", nargs="?", default=os.path.dirname(os.path.abspath(__file__)),
@@ -1158,10 +1578,22 @@ def main():
             if result["placement_matches"] is not True:
                 failures.append(f"{name}: placement does not match plan_{net}_ptq: {result['verdict']}")
             planned += 1
+
+    # Issues 11 and 12, built after everything above (the closed loop included).
+    tmp = tempfile.mkdtemp(prefix="tflq_late_")
+    try:
+        late, late_bytes, not_converged = later_fixtures(plan_models, out_dir, tmp, refs, failures,
+                                                         with_tflq=not args.no_closed_loop)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    total += late_bytes
     if failures:
         print("\nPROPERTY CHECK FAILURES:\n  " + "\n  ".join(failures))
         sys.exit(1)
-    count = len(FIXTURE_ORDER) + len(PLAN_ORDER) + len(ADVICE_ORDER) + planned
+    if not_converged:
+        print("\nNot fatal -- advice followed once did NOT converge for: " + ", ".join(not_converged)
+              + " (see 'Advice followed once' above)")
+    count = len(FIXTURE_ORDER) + len(PLAN_ORDER) + len(ADVICE_ORDER) + planned + late
     print(f"\n{count} fixtures, {total} bytes of .tflite; all loaded, all but select_tf_ops allocated; "
           "property checks and reference cross-checks passed"
           + ("; every planned model matches its PTQ placement." if planned else
