@@ -181,3 +181,65 @@ fn whole_model_not_quantized() {
     let f = only(&c, Kind::AddQuantizer);
     assert!(matches!(f.suggestion, Suggestion::QuantizeWholeModel));
 }
+
+/// Following compare's advice once: generate.py took the culprits of each
+/// partially annotated QAT fixture, changed the annotation exactly as the
+/// actions say, fine-tuned and converted again. Every one reproduces PTQ's
+/// placement.
+#[test]
+fn following_the_advice_once_converges() {
+    for (ptq, fixed) in [
+        ("ptq_int8", "qat_partial_fixed"),
+        ("plan_eltwise_ptq", "advice_unsupported_float_fixed_qat"),
+        ("ptq_int8", "advice_float_input_fixed_qat"),
+        ("ptq_int8", "advice_bn_unfolded_fixed_qat"),
+        ("plan_residual_ptq", "advice_concat_requantize_fixed_qat"),
+        ("ptq_int8", "advice_round_trip_fixed_qat"),
+    ] {
+        let c = pair(ptq, fixed);
+        assert!(c.placement_matches(), "{fixed}: {:?}", c.findings);
+    }
+}
+
+/// A QAT range narrower than calibration is clipping, not the harmless
+/// wider case.
+#[test]
+fn clipping_is_its_own_kind() {
+    let c = pair("ptq_int8", "advice_clipping_qat");
+    assert!(c.placement_matches());
+    let f = only(&c, Kind::RangeClipping);
+    assert_eq!(f.severity, Severity::Clipping);
+    let layers: Vec<_> = f.places.iter().filter_map(|p| p.layer.as_deref()).collect();
+    assert!(layers.contains(&"relu1"), "{layers:?}");
+    assert!(f.places.iter().all(|p| p.ratio.is_some_and(|r| r < 0.25)));
+}
+
+/// MobileNetV3 with every BatchNormalization left unannotated: judged one
+/// network (the unfolded MUL/ADD count as explained), with the BatchNorms
+/// rolled into one finding naming them.
+#[test]
+fn unannotated_batchnorms_are_one_network_and_one_root_cause() {
+    let c = pair("plan_mobilenet_ptq", "advice_mobilenet_bn_qat");
+    assert!(c.same_network());
+    assert!(!c.placement_matches());
+    let bn: Vec<&Finding> = c
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::AddQuantizer && f.places.len() > 1)
+        .collect();
+    assert_eq!(
+        bn.len(),
+        1,
+        "{:?}",
+        c.findings
+            .iter()
+            .map(|f| (f.kind, f.places.len()))
+            .collect::<Vec<_>>()
+    );
+    assert!(bn[0].culprits.iter().any(|c| c.folded_into.is_some()));
+    let words = tflq::report::compare::message(bn[0]);
+    assert!(
+        words.contains("left out of their conv's annotation"),
+        "{words}"
+    );
+}

@@ -220,3 +220,29 @@ fn one_inserted_op_gives_a_local_diff() {
         "{diff}"
     );
 }
+
+/// The same Keras model built twice in one Python session (generate.py):
+/// Keras numbered its auto-named layers differently (conv2d, conv2d_1 then
+/// conv2d_2, conv2d_3; input_1 then input_2), and the snapshots are equal;
+/// with --exact-names they differ.
+#[test]
+fn a_model_built_twice_in_one_session_has_one_snapshot() {
+    let (a, b) = (
+        common::fixture_model("session_first.tflite"),
+        common::fixture_model("session_second.tflite"),
+    );
+    assert_eq!(
+        tflq::snapshot(&a, SnapshotOptions::default()),
+        tflq::snapshot(&b, SnapshotOptions::default())
+    );
+    let exact = SnapshotOptions {
+        exact_names: true,
+        ..Default::default()
+    };
+    let (ea, eb) = (tflq::snapshot(&a, exact), tflq::snapshot(&b, exact));
+    assert_ne!(ea, eb);
+    assert!(
+        ea.contains("conv2d_1") && eb.contains("conv2d_3"),
+        "{ea}\n{eb}"
+    );
+}
