@@ -669,6 +669,10 @@ fn words_annotate(
     }
     if !culprits.is_empty() {
         s.push(format!("Change: {}.", culprit_list(culprits)));
+    } else if !unnamed && unsupported.is_empty() {
+        // Every layer here is annotated as the plan asks: the cause is not
+        // one layer's annotation.
+        s.push("Every layer of this region is annotated as PTQ's placement asks; look at what applies to all of them: the quantization scheme (a per-tensor scheme, disable_per_axis=True, keeps a conv whose BatchNorm tfmot folds in float) and custom QuantizeConfigs.".to_owned());
     }
     if fold_batchnorm {
         s.push("Annotate the Conv2D/Dense and its BatchNormalization together so tfmot's Conv+BN transform folds BN into the conv, as PTQ does.".to_owned());
