@@ -225,10 +225,12 @@ pub fn suggest(detail: &Detail, layer: Option<&str>, culprits: &[Culprit]) -> Su
             if *whole_model {
                 return Suggestion::QuantizeWholeModel;
             }
+            let named: std::collections::HashSet<&str> =
+                culprits.iter().map(|c| c.layer.as_str()).collect();
             Suggestion::Annotate {
                 unsupported: unsupported
                     .iter()
-                    .filter(|(l, _)| !culprits.iter().any(|c| &c.layer == l))
+                    .filter(|(l, _)| !named.contains(l.as_str()))
                     .cloned()
                     .collect(),
                 culprits,
@@ -913,8 +915,25 @@ fn plan_subgraph(
             (listed, all.len())
         })
         .collect();
+    // Per tensor, the one entry all its consumers belong to, if they belong
+    // to one: walked once per tensor, so asking for each op's outputs stays
+    // linear however many ops read (and write) one tensor.
+    let consumer_entry: Vec<Option<Option<usize>>> = (0..sg.tensors.len())
+        .map(|t| {
+            let mut entries = graph
+                .consumers(TensorId(t as u32))
+                .iter()
+                .map(|c| entry_of_op.get(c.index()).copied().flatten());
+            let first = entries.next()?;
+            entries.all(|e| e == first).then_some(first)
+        })
+        .collect();
+    let read_by_other_entry = |t: TensorId, entry: usize| match consumer_entry.get(t.index()) {
+        // Consumers in several entries, or none: an op no entry owns reads it.
+        Some(Some(Some(e))) => *e != entry,
+        Some(Some(None)) | Some(None) | None => true,
+    };
     for (i, entry) in out.iter_mut().enumerate().skip(first_new) {
-        let mine = |op: OpId| entry_of_op.get(op.index()).copied().flatten() == Some(i);
         let mut outputs = Vec::new();
         let mut own_scales = 0usize;
         let mut shares: Vec<String> = Vec::new();
@@ -922,7 +941,7 @@ fn plan_subgraph(
         for &op in &entry.ops {
             for &t in &sg.op(op).outputs {
                 let read_outside = graph.is_graph_output(t)
-                    || graph.consumers(t).iter().any(|c| !mine(*c))
+                    || read_by_other_entry(t, i)
                     || graph.consumers(t).is_empty();
                 let tensor = sg.tensor(t);
                 let int = tensor.dtype.is_quantizable_int() && tensor.per_tensor().is_some();
@@ -1053,8 +1072,9 @@ impl PlanIndex {
         annotated: impl Fn(&str) -> bool,
     ) -> Vec<Culprit> {
         let mut out: Vec<Culprit> = Vec::new();
+        let mut seen: std::collections::HashSet<&str> = Default::default();
         for layer in layers {
-            if out.iter().any(|c| &c.layer == layer) {
+            if !seen.insert(layer.as_str()) {
                 continue;
             }
             let Some((action, reasons, folded_into)) = self.get(layer) else {

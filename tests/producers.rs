@@ -197,6 +197,19 @@ fn onnx2tf_against_litert_torch_has_no_keras_words() {
         common::fixture_model("torch_qat.tflite"),
     );
     let c = tflq::compare::compare(&p, &q, tflq::compare::Options::default());
+    // The float LayerNorm of the PyTorch QAT model is one place to add
+    // quantizers: there is advice to check.
+    assert_eq!(
+        c.count(tflq::compare::Kind::AddQuantizer),
+        1,
+        "{:?}",
+        c.findings
+    );
+    assert!(
+        c.findings
+            .iter()
+            .all(|f| f.vocabulary == tflq::producer::Vocabulary::Pt2e)
+    );
     for f in &c.findings {
         let s = tflq::report::compare::suggestion(f);
         for word in ["tfmot", "QuantizeConfig", "Keras", "quantize_annotate"] {

@@ -119,7 +119,18 @@ fn one_shared_tensor(sharing: Sharing) {
             },
         )
     });
-    assert!(text.contains("placement: float-island "), "{text}");
+    // The snapshot names every op of the island (by kind and layer).
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("  placement: float-island "))
+        .expect("the island's placement line");
+    let ops = line.split(" entries=").next().unwrap_or("");
+    assert_eq!(
+        ops.split(',').count(),
+        n + 1,
+        "{}",
+        &line[..line.len().min(200)]
+    );
 
     // `snapshot --check` of one against the other's committed snapshot:
     // every op line differs.

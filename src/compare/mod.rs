@@ -1394,24 +1394,13 @@ fn roll_up(findings: Vec<Finding>) -> Vec<Finding> {
         let key = (f.subgraph, cause.0, cause.1);
         match by_cause.get(&key) {
             Some(&i) => {
+                // Duplicates go at the end, in one pass each.
                 let head = &mut out[i];
                 head.places.extend(f.places);
-                for c in f.culprits {
-                    if !head.culprits.iter().any(|h| h.layer == c.layer) {
-                        head.culprits.push(c);
-                    }
-                }
+                head.culprits.extend(f.culprits);
                 head.severity = head.severity.min(f.severity);
-                for o in f.qat_ops {
-                    if !head.qat_ops.contains(&o) {
-                        head.qat_ops.push(o);
-                    }
-                }
-                for o in f.ptq_ops {
-                    if !head.ptq_ops.contains(&o) {
-                        head.ptq_ops.push(o);
-                    }
-                }
+                head.qat_ops.extend(f.qat_ops);
+                head.ptq_ops.extend(f.ptq_ops);
             }
             None => {
                 by_cause.insert(key, out.len());
@@ -1422,7 +1411,11 @@ fn roll_up(findings: Vec<Finding>) -> Vec<Finding> {
     for f in &mut out {
         if f.places.len() > 1 {
             f.qat_ops.sort_unstable();
+            f.qat_ops.dedup();
             f.ptq_ops.sort_unstable();
+            f.ptq_ops.dedup();
+            let mut seen = std::collections::HashSet::new();
+            f.culprits.retain(|c| seen.insert(c.layer.clone()));
             // The suggestion now speaks for every place.
             f.suggestion = advice::suggest(&f.detail, f.layer.as_deref(), &f.culprits);
         }
