@@ -877,7 +877,7 @@ fn plan_subgraph(
                     entry.facts.weights = Some(WeightFacts {
                         dtype: t.dtype,
                         granularity: t.granularity(),
-                        symmetric: q.zero_point.iter().all(|z| *z == 0),
+                        symmetric: q.zero_point.iter().all(|z| z == 0),
                     });
                 }
             }

@@ -12,7 +12,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use planus::ReadAsRoot;
-use smallvec::SmallVec;
 use tflq_schema as fb;
 
 use crate::error::{Error, Result};
@@ -642,16 +641,34 @@ impl<'b> Loader<'b> {
         Ok(v.iter().collect())
     }
 
+    /// A numeric vector left in the file, charged to the element budget as
+    /// if decoded (a report may decode it); empty when absent. planus checked
+    /// when the vector was read that all of it lies inside the file.
+    fn view<T>(
+        &mut self,
+        v: Option<planus::Vector<'b, T>>,
+        path: &dyn Fn() -> String,
+    ) -> Result<Numbers<'b, T>>
+    where
+        T: planus::VectorRead<'b> + Copy,
+    {
+        let Some(v) = v else {
+            return Ok(Numbers::default());
+        };
+        self.budget.charge(v.len(), path)?;
+        Ok(Numbers::from_file(v))
+    }
+
     fn quantization(
         &mut self,
         q: fb::QuantizationParametersRef<'b>,
         n_tensors: usize,
         path: &dyn Fn() -> String,
-    ) -> Result<Option<QuantParams>> {
-        let scale: SmallVec<[f32; 4]> = self.numbers(q.scale().at(path)?, path)?;
-        let min: Vec<f32> = self.numbers(q.min().at(path)?, path)?;
-        let max: Vec<f32> = self.numbers(q.max().at(path)?, path)?;
-        let zero_point = self.numbers(q.zero_point().at(path)?, path)?;
+    ) -> Result<Option<QuantParams<'b>>> {
+        let scale = self.view(q.scale().at(path)?, path)?;
+        let min = self.view(q.min().at(path)?, path)?;
+        let max = self.view(q.max().at(path)?, path)?;
+        let zero_point = self.view(q.zero_point().at(path)?, path)?;
         let details = match q.details() {
             Ok(None) => None,
             Ok(Some(d)) => Some(Box::new(self.quant_details(d, n_tensors, path)?)),
@@ -666,12 +683,13 @@ impl<'b> Loader<'b> {
         if scale.is_empty() && min.is_empty() && max.is_empty() && details.is_none() {
             return Ok(None);
         }
+        let calibration =
+            (!min.is_empty() || !max.is_empty()).then(|| Box::new(Calibration { min, max }));
         Ok(Some(QuantParams {
             scale,
             zero_point,
             quantized_dimension,
-            min,
-            max,
+            calibration,
             details,
         }))
     }
@@ -961,7 +979,7 @@ impl<'b> Loader<'b> {
 /// a few times, well inside the budget.
 fn use_cost(t: &Tensor<'_>) -> usize {
     let quant = t.quantization.as_ref().map_or(0, |q| {
-        q.scale.len() + q.zero_point.len() + q.min.len() + q.max.len()
+        q.scale.len() + q.zero_point.len() + q.min().len() + q.max().len()
     });
     t.name.len() + t.shape.len() + t.shape_signature.as_ref().map_or(0, |s| s.len()) + quant
 }

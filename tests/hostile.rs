@@ -62,7 +62,7 @@ fn synthetic_model_reads_back() {
     assert_eq!(sg.operators[0].kind.to_string(), "CONV_2D");
     assert_eq!(sg.tensors[1].data_len, 6);
     assert_eq!(
-        sg.tensors[1].quantization.as_ref().unwrap().scale[..],
+        sg.tensors[1].quantization.as_ref().unwrap().scale.to_vec(),
         [0.5, 0.25, 0.125]
     );
     assert_eq!(

@@ -127,7 +127,7 @@ fn check(name: &str, model: &Model, reference: &Value) -> Vec<String> {
                     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                     eq(
                         at("scale"),
-                        format!("{:?}", bits(&q.scale)),
+                        format!("{:?}", bits(&q.scale.to_vec())),
                         format!("{:?}", bits(&scales)),
                     );
                     eq(

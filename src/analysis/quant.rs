@@ -738,7 +738,7 @@ fn spec_checks(sg: &Subgraph, op: OpId) -> Vec<FindingKind> {
         if let Some(q) = weights.quantization.as_ref().filter(|q| q.is_affine())
             && matches!(weights.dtype, DType::INT8 | DType::INT4 | DType::INT16)
         {
-            let nonzero = q.zero_point.iter().filter(|z| **z != 0).count();
+            let nonzero = q.zero_point.iter().filter(|z| *z != 0).count();
             if nonzero > 0 {
                 out.push(FindingKind::WeightZeroPoint {
                     tensor: wt,
@@ -758,8 +758,8 @@ fn spec_checks(sg: &Subgraph, op: OpId) -> Vec<FindingKind> {
                 let n = bq.scale.len().max(q.scale.len());
                 let mut worst: Option<(usize, f32, f32, f32)> = None;
                 for c in 0..n {
-                    let ws = q.scale.get(c).or(q.scale.first()).copied().unwrap_or(0.0);
-                    let bs = bq.scale.get(c).or(bq.scale.first()).copied().unwrap_or(0.0);
+                    let ws = q.scale.get(c).or(q.scale.first()).unwrap_or(0.0);
+                    let bs = bq.scale.get(c).or(bq.scale.first()).unwrap_or(0.0);
                     let expected = in_scale * ws;
                     let d = rel_diff(expected, bs);
                     if d > 1e-4 && worst.is_none_or(|w| d > w.3) {

@@ -114,9 +114,11 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
     }
     let ptq = super::open(&o.ptq)?;
     let qat = super::open(&o.qat)?;
-    let c = crate::compare::compare(
-        ptq.model(),
-        qat.model(),
+    let ip = crate::analysis::inspect(ptq.model());
+    let iq = crate::analysis::inspect(qat.model());
+    let c = crate::compare::compare_inspected(
+        (ptq.model(), &ip),
+        (qat.model(), &iq),
         crate::compare::Options {
             range_ratio: o.range_ratio,
         },
@@ -144,6 +146,6 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         .findings
         .iter()
         .any(|f| o.fail_on.iter().any(|g| g.fails(f)));
-    end.finish((ptq, qat, c));
+    end.finish((ip, iq, c, ptq, qat));
     Ok(if fail { FINDINGS } else { OK })
 }

@@ -715,10 +715,7 @@ pub fn render(
     w: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, &json(pair, c)).map_err(io::Error::other)?;
-            writeln!(w)
-        }
+        Format::Json => super::json::write_pretty(w, &json(pair, c)),
         Format::Text => text(pair, c, style, w),
         Format::Table => table(pair, c, style, w),
         Format::Markdown => markdown(pair, c, w),

@@ -10,8 +10,8 @@ use super::{
     thousands,
 };
 use crate::analysis::summary::IoTensor;
-use crate::analysis::{Compute, Evidence, Finding, FindingKind, Inspection};
-use crate::model::{Model, OpId, Subgraph, SubgraphId, TensorId};
+use crate::analysis::{Compute, Evidence, Finding, FindingKind, Inspection, OpInfo};
+use crate::model::{Model, OpId, Operator, Subgraph, SubgraphId, Tensor, TensorId};
 
 /// What part of the picture to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,13 +57,7 @@ pub fn render(
     w: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Json => {
-            let doc = json(model, insp, file, view);
-            // io::Error::from gives back the writer's own error (a broken
-            // pipe stays a broken pipe), not serde_json's wrapper of it.
-            serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::from)?;
-            writeln!(w)
-        }
+        Format::Json => super::json::write_pretty(w, &json(model, insp, file, view)),
         Format::Text => text(model, insp, file, view, style, w),
         Format::Table => table(model, insp, file, view, style, w),
         Format::Markdown | Format::Python => Err(super::unsupported("inspect", format)),
@@ -688,21 +682,50 @@ struct JsonSubgraph<'a> {
     name: &'a str,
     inputs: &'a [TensorId],
     outputs: &'a [TensorId],
-    tensors: Vec<JsonTensor<'a>>,
-    operators: Vec<JsonOperator<'a>>,
+    tensors: JsonTensors<'a>,
+    operators: JsonOperators<'a>,
     findings: Vec<super::json::JsonFinding<'a>>,
+}
+
+/// A subgraph's tensors, each turned into its JSON form as it is written: a
+/// model with hundreds of thousands of tensors is never held twice.
+struct JsonTensors<'a>(&'a [Tensor<'a>]);
+
+impl Serialize for JsonTensors<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().enumerate().map(|(i, t)| json_tensor(i, t)))
+    }
+}
+
+/// A subgraph's operators with their analysis, written as they are turned
+/// into JSON.
+struct JsonOperators<'a> {
+    operators: &'a [Operator],
+    info: &'a [OpInfo],
+}
+
+impl Serialize for JsonOperators<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.operators
+                .iter()
+                .zip(self.info)
+                .enumerate()
+                .map(|(i, (o, info))| json_operator(i, o, info)),
+        )
+    }
 }
 
 #[derive(Serialize)]
 struct JsonQuant<'a> {
-    scale: &'a [f32],
-    zero_point: &'a [i64],
+    scale: super::json::Seq<'a, f32>,
+    zero_point: super::json::Seq<'a, i64>,
     quantized_dimension: i32,
     granularity: super::json::JsonGranularity,
-    #[serde(skip_serializing_if = "<[f32]>::is_empty")]
-    min: &'a [f32],
-    #[serde(skip_serializing_if = "<[f32]>::is_empty")]
-    max: &'a [f32],
+    #[serde(skip_serializing_if = "super::json::Seq::is_empty")]
+    min: super::json::Seq<'a, f32>,
+    #[serde(skip_serializing_if = "super::json::Seq::is_empty")]
+    max: super::json::Seq<'a, f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<super::json::JsonDetails<'a>>,
 }
@@ -750,6 +773,53 @@ struct JsonSignature<'a> {
     outputs: Vec<JsonMap<'a>>,
 }
 
+fn json_tensor<'a>(index: usize, t: &'a Tensor<'a>) -> JsonTensor<'a> {
+    JsonTensor {
+        index,
+        name: t.name,
+        shape: &t.shape,
+        shape_signature: t.shape_signature.as_deref(),
+        dtype: t.dtype,
+        buffer: t.buffer.0,
+        buffer_bytes: t.data_len,
+        is_variable: t.is_variable,
+        sparse: t.sparse,
+        quantization: t.quantization.as_ref().map(|q| JsonQuant {
+            scale: super::json::Seq(q.scale),
+            zero_point: super::json::Seq(q.zero_point),
+            quantized_dimension: q.quantized_dimension,
+            granularity: super::json::granularity(q.granularity()),
+            min: super::json::Seq(q.min()),
+            max: super::json::Seq(q.max()),
+            details: q.details.as_deref().map(super::json::details),
+        }),
+    }
+}
+
+fn json_operator<'a>(index: usize, o: &'a Operator, info: &'a OpInfo) -> JsonOperator<'a> {
+    JsonOperator {
+        index,
+        opcode: &o.kind,
+        version: o.version,
+        inputs: o
+            .inputs
+            .iter()
+            .map(|t| t.map_or(-1, |t| i64::from(t.0)))
+            .collect(),
+        outputs: &o.outputs,
+        intermediates: &o.intermediates,
+        fused_activation: o.activation,
+        calls: o
+            .calls
+            .iter()
+            .map(|(r, s)| (super::json::call_role(*r), *s))
+            .collect(),
+        compute: super::json::compute(info.compute),
+        layer: info.layer.as_deref(),
+        layers: &info.layers,
+    }
+}
+
 fn json<'a>(model: &'a Model, insp: &'a Inspection, file: &'a str, view: View) -> JsonDoc<'a> {
     let subgraphs = model
         .subgraphs
@@ -761,57 +831,11 @@ fn json<'a>(model: &'a Model, insp: &'a Inspection, file: &'a str, view: View) -
             name: &sg.name,
             inputs: &sg.inputs,
             outputs: &sg.outputs,
-            tensors: sg
-                .tensors
-                .iter()
-                .enumerate()
-                .map(|(i, t)| JsonTensor {
-                    index: i,
-                    name: t.name,
-                    shape: &t.shape,
-                    shape_signature: t.shape_signature.as_deref(),
-                    dtype: t.dtype,
-                    buffer: t.buffer.0,
-                    buffer_bytes: t.data_len,
-                    is_variable: t.is_variable,
-                    sparse: t.sparse,
-                    quantization: t.quantization.as_ref().map(|q| JsonQuant {
-                        scale: &q.scale,
-                        zero_point: &q.zero_point,
-                        quantized_dimension: q.quantized_dimension,
-                        granularity: super::json::granularity(q.granularity()),
-                        min: &q.min,
-                        max: &q.max,
-                        details: q.details.as_deref().map(super::json::details),
-                    }),
-                })
-                .collect(),
-            operators: sg
-                .operators
-                .iter()
-                .enumerate()
-                .map(|(i, o)| JsonOperator {
-                    index: i,
-                    opcode: &o.kind,
-                    version: o.version,
-                    inputs: o
-                        .inputs
-                        .iter()
-                        .map(|t| t.map_or(-1, |t| i64::from(t.0)))
-                        .collect(),
-                    outputs: &o.outputs,
-                    intermediates: &o.intermediates,
-                    fused_activation: o.activation,
-                    calls: o
-                        .calls
-                        .iter()
-                        .map(|(r, s)| (super::json::call_role(*r), *s))
-                        .collect(),
-                    compute: super::json::compute(insp.subgraphs[s].ops[i].compute),
-                    layer: insp.subgraphs[s].ops[i].layer.as_deref(),
-                    layers: &insp.subgraphs[s].ops[i].layers,
-                })
-                .collect(),
+            tensors: JsonTensors(&sg.tensors),
+            operators: JsonOperators {
+                operators: &sg.operators,
+                info: &insp.subgraphs[s].ops,
+            },
             findings: insp.subgraphs[s]
                 .findings
                 .iter()

@@ -11,7 +11,32 @@ use serde::Serialize;
 use crate::analysis::summary::{IoTensor, Summary};
 use crate::analysis::{Compute, Evidence, Finding, FindingKind, SchemeKind};
 use crate::compare::{self, Detail, Removal, Side, SubgraphAlignment};
-use crate::model::{CallRole, ConversionInfo, DType, Granularity, OpId, OpKind, QuantDetails};
+use crate::model::{
+    CallRole, ConversionInfo, DType, Granularity, Numbers, OpId, OpKind, QuantDetails,
+};
+
+/// A numeric vector of the file, written as an array by decoding it value by
+/// value into the output (never copied out first).
+#[derive(Clone, Copy)]
+pub(crate) struct Seq<'a, T>(pub(crate) Numbers<'a, T>);
+
+impl<'a, T> Seq<'a, T>
+where
+    T: planus::VectorRead<'a> + Copy,
+{
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'a, T> Serialize for Seq<'a, T>
+where
+    T: planus::VectorRead<'a> + Copy + Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter())
+    }
+}
 
 /// `(scale, zero point)`, written as a two-element array.
 pub(crate) type Params = (f32, i64);
@@ -761,5 +786,150 @@ pub(crate) fn alignment(a: &SubgraphAlignment) -> JsonAlignedSubgraph {
             ptq: a.compute.ptq,
             qat: a.compute.qat,
         },
+    }
+}
+
+/// Write `value` as indented JSON (two spaces, the layout of
+/// `serde_json::to_writer_pretty`) and a final newline.
+///
+/// Reports with per-channel arrays run to hundreds of megabytes, nearly all
+/// of it indentation and numbers. serde_json's pretty printer writes each
+/// level of indentation as a separate write into a `dyn Write`; here each
+/// newline and its indentation is one write, into a buffer local to the call
+/// (so the writes inline), which reaches `w` in large blocks.
+pub(crate) fn write_pretty<T: Serialize + ?Sized>(
+    w: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    let mut buf = std::io::BufWriter::with_capacity(1 << 16, w);
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, Indented::default());
+    // io::Error::from gives back the writer's own error (a broken pipe stays
+    // a broken pipe), not serde_json's wrapper of it.
+    value.serialize(&mut ser).map_err(std::io::Error::from)?;
+    std::io::Write::write_all(&mut buf, b"\n")?;
+    std::io::Write::flush(&mut buf)
+}
+
+/// The pretty layout: a newline and two spaces per level before every array
+/// element and object key, the closing bracket on its own line unless the
+/// container is empty, `": "` between key and value.
+#[derive(Default)]
+struct Indented {
+    level: usize,
+    has_value: bool,
+    // "\n" followed by spaces, grown as deeper levels are reached.
+    newline: Vec<u8>,
+}
+
+impl Indented {
+    fn line<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        let len = self.level.saturating_mul(2).saturating_add(1);
+        if self.newline.len() < len {
+            self.newline.clear();
+            self.newline.push(b'\n');
+            self.newline.resize(len.max(64), b' ');
+        }
+        w.write_all(&self.newline[..len])
+    }
+
+    fn open<W: ?Sized + std::io::Write>(&mut self, w: &mut W, b: &[u8]) -> std::io::Result<()> {
+        self.level = self.level.saturating_add(1);
+        self.has_value = false;
+        w.write_all(b)
+    }
+
+    fn close<W: ?Sized + std::io::Write>(&mut self, w: &mut W, b: &[u8]) -> std::io::Result<()> {
+        self.level = self.level.saturating_sub(1);
+        if self.has_value {
+            self.line(w)?;
+        }
+        w.write_all(b)
+    }
+
+    fn item<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.line(w)
+    }
+}
+
+impl serde_json::ser::Formatter for Indented {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod pretty_tests {
+    use super::*;
+
+    /// The layout is serde_json's own pretty layout, byte for byte.
+    #[test]
+    fn same_bytes_as_serde_json_pretty() {
+        let values = [
+            serde_json::json!(null),
+            serde_json::json!([]),
+            serde_json::json!({}),
+            serde_json::json!([[], {}, [[]], {"a": {}}]),
+            serde_json::json!({"a": [1, 2.5, -3e-7, "x\n\"y"], "b": {"c": [{"d": null}], "e": []}}),
+        ];
+        // Deeper than the first indentation buffer.
+        let mut deep = serde_json::json!([1, {"k": []}]);
+        for _ in 0..40 {
+            deep = serde_json::json!([deep, 2]);
+        }
+        for v in values.into_iter().chain([deep]) {
+            let mut ours = Vec::new();
+            write_pretty(&mut ours, &v).unwrap();
+            let mut theirs = serde_json::to_vec_pretty(&v).unwrap();
+            theirs.push(b'\n');
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(theirs).unwrap()
+            );
+        }
     }
 }

@@ -277,21 +277,21 @@ pub fn quant_brief(t: &Tensor, exact: bool) -> String {
         Granularity::None => String::new(),
         Granularity::Calibrated => format!(
             "calibrated min={} max={}",
-            q.min.first().map_or(String::new(), |v| f(*v)),
-            q.max.first().map_or(String::new(), |v| f(*v))
+            q.min().first().map_or(String::new(), f),
+            q.max().first().map_or(String::new(), f)
         ),
         Granularity::PerTensor => format!(
             "s={} zp={}",
-            f(q.scale[0]),
-            q.zero_point.first().copied().unwrap_or(0)
+            q.scale.first().map_or(String::new(), f),
+            q.zero_point.first().unwrap_or(0)
         ),
         Granularity::PerAxis { axis, count } => {
             let (lo, hi) = q.scale_range().unwrap_or((0.0, 0.0));
-            let zps: Vec<i64> = q.zero_point.iter().copied().filter(|z| *z != 0).collect();
-            let zp = if zps.is_empty() {
+            let nonzero = q.zero_point.iter().filter(|z| *z != 0).count();
+            let zp = if nonzero == 0 {
                 "zp=0".to_owned()
             } else {
-                format!("zp≠0 x{}", zps.len())
+                format!("zp≠0 x{nonzero}")
             };
             format!("per-axis({axis})x{count} s=[{}..{}] {zp}", f(lo), f(hi))
         }

@@ -26,10 +26,7 @@ pub fn render(
     match format {
         Format::Table => table(plan, file, style, w),
         Format::Text => text(plan, file, w),
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, &json(plan, file)).map_err(io::Error::other)?;
-            writeln!(w)
-        }
+        Format::Json => super::json::write_pretty(w, &json(plan, file)),
         Format::Python => {
             if plan.producer.vocabulary() != Vocabulary::Tfmot
                 && plan.producer != crate::producer::Producer::Unknown

@@ -89,7 +89,7 @@ fn tensor(sg: &Subgraph, id: TensorId, opts: SnapshotOptions) -> String {
     if let (Some(d), Some(q)) = (opts.scale_digits, &t.quantization)
         && q.is_affine()
     {
-        let scales: Vec<String> = q.scale.iter().map(|v| round(*v, d)).collect();
+        let scales: Vec<String> = q.scale.iter().map(|v| round(v, d)).collect();
         let zps: Vec<String> = q.zero_point.iter().map(|z| z.to_string()).collect();
         if scales.len() == 1 {
             let _ = write!(
