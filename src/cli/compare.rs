@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::compare::{Kind, Severity};
 use crate::report::compare::Pair;
+use crate::report::model_explorer::Side;
 use crate::report::{Format, Style};
 use clap::{Args, ValueEnum};
 
@@ -20,6 +21,18 @@ pub enum CompareFormat {
     Json,
     /// Markdown for a pull-request comment.
     Markdown,
+    /// Node data for Google's Model Explorer: each op of one model coloured
+    /// by the severity of its findings (README, "Model Explorer").
+    ModelExplorer,
+}
+
+/// The model `--format model-explorer` colours.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverlaySide {
+    /// The QAT model (the second file).
+    Qat,
+    /// The PTQ model (the first file): each finding's PTQ counterparts.
+    Ptq,
 }
 
 /// Align a PTQ and a QAT conversion of the same network and report each place
@@ -30,6 +43,7 @@ pub enum CompareFormat {
 Example:
   tflq compare testdata/ptq_int8.tflite testdata/qat_partial.tflite
   tflq compare ptq.tflite qat.tflite --format markdown --fail-on add-quantizer,remove-quantizer
+  tflq compare ptq.tflite qat.tflite --format model-explorer > qat-overlay.json
 
 Finding kinds: remove-quantizer (a quantizer PTQ does not need), add-quantizer
 (float ops PTQ runs in integer), range-untrained, range-clipping, range-wide,
@@ -37,6 +51,11 @@ granularity-mismatch, fusion-mismatch, structure-mismatch. Severities, most
 severe first: float-compute, extra-quantizer, clipping, wide-range, near-free,
 info. --fail-on takes kinds (range-mismatch: every range kind) and severities
 (a severity fails on it and on anything more severe).
+
+--format model-explorer writes node data for Google's Model Explorer: each op
+of the QAT model (--side ptq: of the PTQ model) gets the severity of the most
+severe finding naming it, no-finding, or not-compared (a subgraph the two
+models do not share).
 
 The first file must be a full-integer PTQ conversion and the second a
 conversion of the same network; swapped files, a float, float16 or
@@ -58,6 +77,9 @@ pub struct Opts {
     /// Flag learned ranges wider or narrower than calibration by this factor.
     #[arg(long, default_value_t = 4.0, value_name = "FACTOR")]
     range_ratio: f32,
+    /// With --format model-explorer: the model whose ops to colour.
+    #[arg(long, value_enum, value_name = "MODEL")]
+    side: Option<OverlaySide>,
     /// Colour: auto, always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
@@ -112,6 +134,9 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
     if super::is_stdin(&o.ptq) && super::is_stdin(&o.qat) {
         anyhow::bail!("only one of the two models can be read from standard input (-)");
     }
+    if o.side.is_some() && o.format != CompareFormat::ModelExplorer {
+        anyhow::bail!("--side chooses the model --format model-explorer colours");
+    }
     let ptq = super::open(&o.ptq)?;
     let qat = super::open(&o.qat)?;
     let ip = crate::analysis::inspect(ptq.model());
@@ -128,6 +153,7 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         CompareFormat::Text => Format::Text,
         CompareFormat::Json => Format::Json,
         CompareFormat::Markdown => Format::Markdown,
+        CompareFormat::ModelExplorer => Format::ModelExplorer,
     };
     let style = Style {
         color: o.color.enabled() && matches!(format, Format::Table | Format::Text),
@@ -141,7 +167,15 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
     if let Some(p) = &c.problem {
         anyhow::bail!("{}", crate::report::compare::problem(&pair, p));
     }
-    crate::report::compare::render(&pair, &c, format, style, out)?;
+    if format == Format::ModelExplorer {
+        let side = match o.side {
+            Some(OverlaySide::Ptq) => Side::Ptq,
+            Some(OverlaySide::Qat) | None => Side::Qat,
+        };
+        crate::report::model_explorer::compare(ptq.model(), qat.model(), &c, side).write(out)?;
+    } else {
+        crate::report::compare::render(&pair, &c, format, style, out)?;
+    }
     let fail = c
         .findings
         .iter()

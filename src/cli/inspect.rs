@@ -18,6 +18,9 @@ pub enum InspectFormat {
     Text,
     /// Versioned JSON (docs/json.md).
     Json,
+    /// Node data for Google's Model Explorer: each op coloured by how it
+    /// computes (README, "Model Explorer").
+    ModelExplorer,
 }
 
 /// Show every op and tensor with its quantization, the QUANTIZE/DEQUANTIZE
@@ -27,11 +30,17 @@ pub enum InspectFormat {
 Example:
   tflq inspect testdata/qat_partial.tflite --findings
   tflq inspect model.tflite --format json | jq '.scheme.kind'
+  tflq inspect model.tflite --format model-explorer > overlay.json
+  model-explorer model.tflite --node_data_paths=overlay.json
 
 The 'runs' column says how an op computes: int8/int16 (integer activations),
 float, hybrid (float activations with int8 weights), convert (QUANTIZE or
 DEQUANTIZE), other (shapes, indices). Per-channel quantization shows as
 per-axis(DIM)xCOUNT with the scale range; JSON has every value.
+
+--format model-explorer writes node data for Google's Model Explorer, one
+value per op: int8, int16, float, hybrid, quantize, dequantize, requantize,
+type-conversion, constant-dequantize or other, each with its own colour.
 
 Exit status: 0 success, 2 usage error or unreadable model.")]
 pub struct Opts {
@@ -86,9 +95,10 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         InspectFormat::Table => Format::Table,
         InspectFormat::Text => Format::Text,
         InspectFormat::Json => Format::Json,
+        InspectFormat::ModelExplorer => Format::ModelExplorer,
     };
     let style = Style {
-        color: o.color.enabled() && format != Format::Json,
+        color: o.color.enabled() && matches!(format, Format::Table | Format::Text),
         width: super::table_width(o.width),
     };
     let view = View {

@@ -706,7 +706,9 @@ fn words_annotate(
 pub const FORMATS: [Format; 4] = [Format::Table, Format::Text, Format::Json, Format::Markdown];
 
 /// Render a comparison. A format outside [`FORMATS`] is an error of kind
-/// [`std::io::ErrorKind::Unsupported`].
+/// [`std::io::ErrorKind::Unsupported`]. Model Explorer node data names the
+/// ops by their tensors, which a comparison does not hold: it is written by
+/// [`super::model_explorer::compare`] from the two models.
 pub fn render(
     pair: &Pair<'_>,
     c: &Comparison,
@@ -720,6 +722,10 @@ pub fn render(
         Format::Table => table(pair, c, style, w),
         Format::Markdown => markdown(pair, c, w),
         Format::Python => Err(super::unsupported("compare", format)),
+        Format::ModelExplorer => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "compare writes model-explorer output with report::model_explorer::compare, from the two models",
+        )),
     }
 }
 

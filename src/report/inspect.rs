@@ -1,5 +1,6 @@
 //! Rendering of `tflq inspect`: summary, per-op view, tensors and findings as
-//! a table, stable text or versioned JSON.
+//! a table, stable text or versioned JSON; how each op computes as Model
+//! Explorer node data.
 
 use std::io::{self, Write};
 
@@ -43,10 +44,16 @@ impl View {
 }
 
 /// The formats an inspection renders to.
-pub const FORMATS: [Format; 3] = [Format::Table, Format::Text, Format::Json];
+pub const FORMATS: [Format; 4] = [
+    Format::Table,
+    Format::Text,
+    Format::Json,
+    Format::ModelExplorer,
+];
 
 /// Render an inspection. A format outside [`FORMATS`] is an error of kind
-/// [`std::io::ErrorKind::Unsupported`].
+/// [`std::io::ErrorKind::Unsupported`], and so is Model Explorer node data
+/// of the tensors or findings section: it colours ops.
 pub fn render(
     model: &Model,
     insp: &Inspection,
@@ -60,6 +67,15 @@ pub fn render(
         Format::Json => super::json::write_pretty(w, &json(model, insp, file, view)),
         Format::Text => text(model, insp, file, view, style, w),
         Format::Table => table(model, insp, file, view, style, w),
+        Format::ModelExplorer => match view.section {
+            Section::All | Section::Ops => {
+                super::model_explorer::inspect(model, insp, view.subgraph).write(w)
+            }
+            Section::Tensors | Section::Findings => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "model-explorer output colours ops: it has no tensors or findings section",
+            )),
+        },
         Format::Markdown | Format::Python => Err(super::unsupported("inspect", format)),
     }
 }

@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod inspect;
 mod json;
+pub mod model_explorer;
 pub mod plan;
 pub mod snapshot;
 
@@ -30,6 +31,8 @@ pub enum Format {
     Markdown,
     /// Python source (`tflq plan`).
     Python,
+    /// Node data for Google's Model Explorer ([`model_explorer`]).
+    ModelExplorer,
 }
 
 impl Format {
@@ -41,6 +44,7 @@ impl Format {
             Format::Json => "json",
             Format::Markdown => "markdown",
             Format::Python => "python",
+            Format::ModelExplorer => "model-explorer",
         }
     }
 }

@@ -42,7 +42,7 @@ pub fn render(
             }
             w.write_all(python(plan, file).as_bytes())
         }
-        Format::Markdown => Err(super::unsupported("plan", format)),
+        Format::Markdown | Format::ModelExplorer => Err(super::unsupported("plan", format)),
     }
 }
 

@@ -15,6 +15,7 @@ use std::io::Write;
 use tflq::Model;
 use tflq::model::SubgraphId;
 use tflq::report::inspect::{Section, View};
+use tflq::report::model_explorer::{self, Side};
 use tflq::report::{Format, Style};
 use tflq::{SnapshotOptions, snapshot};
 
@@ -127,6 +128,25 @@ pub fn one(model: &Model) {
             .unwrap();
         }
     }
+    // Model Explorer node data colours ops: the tensors and findings views
+    // are refused, never a panic.
+    for view in &views {
+        let r = tflq::report::inspect::render(
+            model,
+            &insp,
+            "fuzz.tflite",
+            Format::ModelExplorer,
+            *view,
+            STYLES[0],
+            &mut Discard::default(),
+        );
+        match view.section {
+            Section::All | Section::Ops => r.unwrap(),
+            Section::Tensors | Section::Findings => {
+                assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::Unsupported)
+            }
+        }
+    }
     let plain = snapshot(model, SnapshotOptions::default());
     for digits in [1, 9] {
         snapshot(
@@ -165,7 +185,7 @@ pub fn plan(insp: &tflq::analysis::Inspection, model: &Model) {
 /// format.
 pub fn renderers(model: &Model) {
     let insp = tflq::analysis::inspect(model);
-    for format in [Format::Table, Format::Text, Format::Json] {
+    for format in tflq::report::inspect::FORMATS {
         tflq::report::inspect::render(
             model,
             &insp,
@@ -220,5 +240,10 @@ fn compare_with(ptq: &Model, qat: &Model, styles: &[Style]) {
     {
         let style = styles[k % styles.len()];
         tflq::report::compare::render(&pair, &c, format, style, &mut Discard::default()).unwrap();
+    }
+    for side in [Side::Qat, Side::Ptq] {
+        model_explorer::compare(ptq, qat, &c, side)
+            .write(&mut Discard::default())
+            .unwrap();
     }
 }
