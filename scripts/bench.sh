@@ -421,6 +421,27 @@ EOF
         echo "   $line"
         add "$line"
     fi
+    # Issue 15's targets, one verdict each (benchmark figures, not tests;
+    # 400 MB of RSS is 381 MiB).
+    verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "" || v == "n/a") print "not measured"; else if ((op == "<=" && v + 0 <= t + 0) || (op == ">=" && v + 0 >= t + 0)) print "met"; else print "NOT met" }'; }
+    local r
+    if [[ -f $r100 ]]; then
+        r=$(ratio "${real_ms[x100 inspect]}" "${real_ms[x100 cat]}")
+        add "target: x100 inspect <= 3x cat: ${r}x, $(verdict "$r" "<=" 3)"
+        r=$(ratio "${real_ms[x100 interp]:-}" "${real_ms[x100 inspect]}")
+        add "target: x100 inspect >= 20x faster than the interpreter load: ${r}x, $(verdict "$r" ">=" 20)"
+    fi
+    if [[ -f $r1000 ]]; then
+        add "target: x1000 compare < 1000 ms: ${real_ms[x1000 compare]} ms, $(verdict "${real_ms[x1000 compare]}" "<=" 1000); peak RSS < 400 MB: ${real_rss[x1000 compare]} MiB, $(verdict "${real_rss[x1000 compare]}" "<=" 381)"
+        add "target: x1000 inspect --format json < 1000 ms: ${real_ms[x1000 json]} ms, $(verdict "${real_ms[x1000 json]}" "<=" 1000)"
+    fi
+    if [[ -f $r100 && -f $r1000 ]]; then
+        for r in inspect json compare; do
+            local g
+            g=$(ratio "${real_ms[x1000 $r]}" "${real_ms[x100 $r]}")
+            add "target: $r x1000 / x100 <= 13x: ${g}x, $(verdict "$g" "<=" 13)"
+        done
+    fi
 }
 real_section
 
