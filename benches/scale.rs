@@ -2,8 +2,9 @@
 //! the size of the graph.
 //!
 //! Run with `cargo bench --bench scale` (about 35 seconds on two
-//! cores) or `cargo bench --bench scale -- --quick` (a few seconds, smaller
-//! models, for a smoke test). `--reps N` changes the number of repetitions.
+//! cores, plus about 30 for the replicas below) or `cargo bench --bench
+//! scale -- --quick` (a few seconds, smaller models and the 100x replica
+//! alone, for a smoke test). `--reps N` changes the number of repetitions.
 //!
 //! Each size is a synthetic int8 chain ([`tflq::synth::int8_chain`]): per
 //! block a CONV_2D, an ADD and a DEPTHWISE_CONV_2D over 7 tensors. The sizes
