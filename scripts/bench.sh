@@ -8,13 +8,22 @@
 #   - `tflq inspect` on a ~50,000-op model;
 #   - for comparison, when the TensorFlow venv exists: tf.lite.Interpreter
 #     construction and a walk of every op and tensor with the `tflite` PyPI
-#     package (flatc-generated Python bindings).
+#     package (flatc-generated Python bindings);
+#   - real shapes: the 100x and 1000x replicas of a MobileNetV2 PTQ model made
+#     by scripts/replicate.py (skipped with a message when they are missing):
+#     cat, `tflq inspect`, `tflq inspect --format json`, `tflq compare R R`,
+#     each with its median wall time and peak RSS, the TFLite interpreter
+#     loading the model and listing its tensors (in process and as a whole
+#     process), the ratios to cat and to the interpreter, and 1000x / 100x.
 # See docs/performance.md for what the numbers mean and the figures measured.
 #
 # Usage: scripts/bench.sh
 # Environment: REPS (default 30) repetitions of the small-model runs;
 # TFVENV (default /work/tfvenv) the Python venv with tensorflow (and,
-# optionally, `pip install tflite`).
+# optionally, `pip install tflite`); REPLICAS (default target/replicas) the
+# directory of scripts/replicate.py's files; REAL_REPS (10), REAL_BIG_REPS
+# (3), REAL_PY_PROCS (3) runs on the 100x, 1000x, and of the interpreter as a
+# whole process; REAL_ONLY=1 runs the real-shape section alone.
 # Models are written to a temporary directory that is removed on exit.
 set -euo pipefail
 
@@ -22,9 +31,19 @@ REPS=${REPS:-30}
 # `--ops` on the 50k-op model takes seconds per run; a few give a stable median.
 BIG_REPS=${BIG_REPS:-5}
 TFVENV=${TFVENV:-/work/tfvenv}
+# The replicas of scripts/replicate.py (real converter output, issue 15).
+REPLICAS=${REPLICAS:-}
+# Runs of each tflq command on the 100x / 1000x replica (cat gets $REPS),
+# and whole-process runs of the Python interpreter load (TF import included).
+REAL_REPS=${REAL_REPS:-10}
+REAL_BIG_REPS=${REAL_BIG_REPS:-3}
+REAL_PY_PROCS=${REAL_PY_PROCS:-3}
+# REAL_ONLY=1: only the real-shape section (no synthetic models).
+REAL_ONLY=${REAL_ONLY:-0}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+REPLICAS=${REPLICAS:-$root/target/replicas}
 
 echo "== building (release)"
 cargo build --release --quiet --bin tflq --example synth
@@ -41,11 +60,13 @@ sized=$tmp/chain_6700_40mb.tflite
 big=$tmp/chain_50k.tflite    # 16,667 blocks = 50,003 ops
 heavy=$tmp/heavy_400mb.tflite
 
-echo "== writing models to $tmp"
-"$synth" chain 2233 "$small"
-"$synth" chain 16667 "$big"
-"$synth" chain 2233 "$sized" 8192
-"$synth" heavy 400 "$heavy"
+if ((!REAL_ONLY)); then
+    echo "== writing models to $tmp"
+    "$synth" chain 2233 "$small"
+    "$synth" chain 16667 "$big"
+    "$synth" chain 2233 "$sized" 8192
+    "$synth" heavy 400 "$heavy"
+fi
 
 # Median and mean (ms) of the numbers on stdin, one per line.
 stats() {
@@ -107,7 +128,19 @@ peak_rss_mib() {
     awk -v k="$max" 'BEGIN { printf "%.1f", k / 1024 }'
 }
 
+# Peak RSS (MiB) of one run of any command, from GNU time.
+peak_rss_cmd() {
+    if [[ ! -x /usr/bin/time ]]; then
+        echo "n/a"
+        return
+    fi
+    /usr/bin/time -v "$@" 2>&1 >/dev/null |
+        awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); printf "%.1f", $2 / 1024 }'
+}
+
 size_of() { stat -c %s "$1"; }
+# A / B to one decimal, "n/a" when either is missing.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.1f", a / b }'; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
 
 summary=()
@@ -134,6 +167,11 @@ versus_cat() {
     add "$label inspect (table)  ${tflq_med} ms vs cat ${cat_med} ms: ${ratio}x cat (target <= 3x: $verdict)"
 }
 
+py=$TFVENV/bin/python
+
+# The synthetic sections (not indented: their here-documents must start at
+# column 0).
+if ((!REAL_ONLY)); then
 # ---------------------------------------------------------------- 6,700 ops
 echo "== 6,700-op model: $(mb "$(size_of "$small")"), $REPS runs each"
 versus_cat "6,700-op" "$small"
@@ -180,7 +218,6 @@ fi
 add "400 MB model inspect      $(median_ms <<<"$heavy_times") ms, peak RSS $rss_mb MiB (target < 40 MB: $verdict); cat $(median_ms <<<"$heavy_cat") ms"
 
 # ------------------------------------------------------------ comparisons
-py=$TFVENV/bin/python
 if [[ -x $py ]]; then
     cat >"$tmp/walk.py" <<'EOF'
 # Times, in-process (Python start-up and imports excluded), either the
@@ -268,6 +305,145 @@ else
     echo "== comparisons skipped: no Python venv at $TFVENV"
     add "Python comparisons: skipped (no venv at $TFVENV)"
 fi
+fi
+
+# ------------------------------------------------- real shapes (issue 15)
+# MobileNetV2 full-integer PTQ, real converter output replicated 100 and
+# 1000 times into one model by scripts/replicate.py (per-channel scales and
+# int64 zero points, long Keras tensor names, weights shared between copies).
+# Each command against `cat` of the same file, with its peak RSS, and the
+# TFLite interpreter loading the model and listing its tensors.
+real_section() {
+    local r100=$REPLICAS/mobilenetv2_ptq_x100.tflite
+    local r1000=$REPLICAS/mobilenetv2_ptq_x1000.tflite
+    local missing=()
+    [[ -f $r100 ]] || missing+=("$r100")
+    [[ -f $r1000 ]] || missing+=("$r1000")
+    if ((${#missing[@]} == 2)); then
+        echo "== real shapes skipped: no replicas in $REPLICAS; make them with"
+        echo "   CUDA_VISIBLE_DEVICES= $TFVENV/bin/python scripts/replicate.py --out $REPLICAS"
+        add "real shapes (replicated MobileNetV2 PTQ): skipped, no replicas in $REPLICAS"
+        return
+    fi
+    ((${#missing[@]} == 0)) || echo "== real shapes: missing ${missing[*]}; measuring the others"
+
+    local have_py=0
+    if [[ -x $py ]] && TF_CPP_MIN_LOG_LEVEL=3 "$py" -c 'import tensorflow' 2>/dev/null; then
+        have_py=1
+        cat >"$tmp/interp.py" <<'EOF'
+# tf.lite.Interpreter(model_path).get_tensor_details(), timed in process
+# (Python start-up and the tensorflow import excluded): median, mean, min
+# in ms, and the number of tensors listed.
+import statistics
+import sys
+import time
+import warnings
+
+warnings.filterwarnings("ignore")
+import tensorflow as tf
+
+path, reps = sys.argv[1], int(sys.argv[2])
+times = []
+for _ in range(reps):
+    t = time.perf_counter()
+    n = len(tf.lite.Interpreter(model_path=path).get_tensor_details())
+    times.append((time.perf_counter() - t) * 1e3)
+print(f"{statistics.median(times):.2f} {statistics.mean(times):.2f} {min(times):.2f} {n}")
+EOF
+    else
+        echo "== real shapes: TFLite interpreter skipped (no tensorflow in $TFVENV)"
+    fi
+    local pyenv=(env TF_CPP_MIN_LOG_LEVEL=3 CUDA_VISIBLE_DEVICES=)
+
+    # Results by "<replica> <command>": median ms and peak RSS MiB.
+    declare -gA real_ms=() real_rss=()
+    local tag file reps label
+    for tag in x100 x1000; do
+        file=$REPLICAS/mobilenetv2_ptq_$tag.tflite
+        [[ -f $file ]] || continue
+        if [[ $tag == x100 ]]; then reps=$REAL_REPS; else reps=$REAL_BIG_REPS; fi
+        echo "== real shapes, MobileNetV2 PTQ $tag: $(mb "$(size_of "$file")"), $reps runs each (cat: $REPS)"
+        cat "$file" >/dev/null
+        "$tflq" inspect "$file" >/dev/null
+        echo "   in page cache: $(cached "$file")"
+        local -a names=(cat inspect json compare)
+        local -A cmds=(
+            [cat]="cat $file"
+            [inspect]="$tflq inspect $file"
+            [json]="$tflq inspect --format json $file"
+            [compare]="$tflq compare $file $file"
+        )
+        local -A titles=(
+            [cat]="cat > /dev/null"
+            [inspect]="tflq inspect (table)"
+            [json]="tflq inspect --format json"
+            [compare]="tflq compare R R"
+        )
+        local name times n
+        for name in "${names[@]}"; do
+            # shellcheck disable=SC2206 # the paths have no spaces: word splitting is wanted
+            local -a cmd=(${cmds[$name]})
+            if [[ $name == cat ]]; then n=$REPS; else n=$reps; fi
+            times=$(time_runs "$n" "${cmd[@]}")
+            real_ms[$tag $name]=$(median_ms <<<"$times")
+            real_rss[$tag $name]=$(peak_rss_cmd "${cmd[@]}")
+            printf '   %-28s %s  peak RSS %s MiB\n' "${titles[$name]}:" "$(stats <<<"$times")" "${real_rss[$tag $name]}"
+        done
+        if ((have_py)); then
+            local out med mean min count py_reps=$reps
+            if out=$("${pyenv[@]}" "$py" "$tmp/interp.py" "$file" "$py_reps" 2>/dev/null); then
+                read -r med mean min count <<<"$out"
+                real_ms[$tag interp]=$med
+                printf '   %-28s median %.2f ms, mean %.2f ms, min %.2f ms (n=%d), %d tensors listed\n' \
+                    "Interpreter + tensor list:" "$med" "$mean" "$min" "$py_reps" "$count"
+            else
+                echo "   Interpreter + tensor list: failed"
+            fi
+            local script="import tensorflow as tf; tf.lite.Interpreter(model_path='$file').get_tensor_details()"
+            # TensorFlow's start-up chatter goes to stderr: drop it.
+            times=$(time_runs "$REAL_PY_PROCS" "${pyenv[@]}" "$py" -c "$script" 2>/dev/null)
+            real_ms[$tag interp_proc]=$(median_ms <<<"$times")
+            real_rss[$tag interp_proc]=$(peak_rss_cmd "${pyenv[@]}" "$py" -c "$script")
+            printf '   %-28s %s  peak RSS %s MiB\n' "  the same, whole process:" "$(stats <<<"$times")" "${real_rss[$tag interp_proc]}"
+        fi
+        label="real $tag"
+        add "$label ($(mb "$(size_of "$file")")): cat ${real_ms[$tag cat]} ms; inspect ${real_ms[$tag inspect]} ms ($(ratio "${real_ms[$tag inspect]}" "${real_ms[$tag cat]}")x cat, RSS ${real_rss[$tag inspect]} MiB); json ${real_ms[$tag json]} ms (RSS ${real_rss[$tag json]} MiB); compare R R ${real_ms[$tag compare]} ms (RSS ${real_rss[$tag compare]} MiB)"
+        if [[ -n ${real_ms[$tag interp]:-} ]]; then
+            add "$label interpreter + tensor list ${real_ms[$tag interp]} ms in process (${real_ms[$tag interp_proc]} ms whole process, RSS ${real_rss[$tag interp_proc]} MiB): $(ratio "${real_ms[$tag interp]}" "${real_ms[$tag inspect]}")x tflq inspect"
+        fi
+    done
+    if [[ -f $r100 && -f $r1000 ]]; then
+        local line="real 1000x / 100x (10x the ops; linear <= 13x):" name
+        for name in cat inspect json compare interp; do
+            [[ -n ${real_ms[x100 $name]:-} && -n ${real_ms[x1000 $name]:-} ]] || continue
+            line+=" $name $(ratio "${real_ms[x1000 $name]}" "${real_ms[x100 $name]}")x"
+        done
+        echo "   $line"
+        add "$line"
+    fi
+    # Issue 15's targets, one verdict each (benchmark figures, not tests;
+    # 400 MB of RSS is 381 MiB).
+    verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "" || v == "n/a") print "not measured"; else if ((op == "<=" && v + 0 <= t + 0) || (op == ">=" && v + 0 >= t + 0)) print "met"; else print "NOT met" }'; }
+    local r
+    if [[ -f $r100 ]]; then
+        r=$(ratio "${real_ms[x100 inspect]}" "${real_ms[x100 cat]}")
+        add "target: x100 inspect <= 3x cat: ${r}x, $(verdict "$r" "<=" 3)"
+        r=$(ratio "${real_ms[x100 interp]:-}" "${real_ms[x100 inspect]}")
+        add "target: x100 inspect >= 20x faster than the interpreter load: ${r}x, $(verdict "$r" ">=" 20)"
+    fi
+    if [[ -f $r1000 ]]; then
+        add "target: x1000 compare < 1000 ms: ${real_ms[x1000 compare]} ms, $(verdict "${real_ms[x1000 compare]}" "<=" 1000); peak RSS < 400 MB: ${real_rss[x1000 compare]} MiB, $(verdict "${real_rss[x1000 compare]}" "<=" 381)"
+        add "target: x1000 inspect --format json < 1000 ms: ${real_ms[x1000 json]} ms, $(verdict "${real_ms[x1000 json]}" "<=" 1000)"
+    fi
+    if [[ -f $r100 && -f $r1000 ]]; then
+        for r in inspect json compare; do
+            local g
+            g=$(ratio "${real_ms[x1000 $r]}" "${real_ms[x100 $r]}")
+            add "target: $r x1000 / x100 <= 13x: ${g}x, $(verdict "$g" "<=" 13)"
+        done
+    fi
+}
+real_section
 
 echo
 echo "================ summary ($(date -u +%Y-%m-%d), $(nproc) cores) ================"
