@@ -297,7 +297,7 @@ mod keras {
             || numbered("functional")
     }
 
-    pub fn layer_of_part(part: &str, bare: bool) -> Option<Layer> {
+    pub fn layer_of_part<'a>(part: &'a str, bare: bool) -> Option<Layer> {
         // `<model scope>/<layer name>/<op>`: the model's scope first (nested
         // models and TF call wrappers repeat it), then the layer, whose name
         // may itself hold slashes (`expanded_conv/depthwise` in Keras
@@ -306,7 +306,8 @@ mod keras {
         // of tfmot (`LastValueQuant/FakeQuant...`) belongs to the layer
         // before it. Old files name a tensor `<layer>/<tensor>`
         // (`conv2d_1/Kernel_dequantize`), with no model scope.
-        let comps: Vec<&str> = part.split('/').collect();
+        // Inline for the usual depth: this runs for every op of a model.
+        let comps: smallvec::SmallVec<[&str; 8]> = part.split('/').collect();
         if comps.len() < 2 {
             // Older exporters (MediaPipe's keras2tflite) name an op's output
             // after its layer alone; the converter's signature and identity
@@ -323,8 +324,8 @@ mod keras {
         }
         let mut end = comps.len().saturating_sub(1);
         // The converter uniquifies names with a bare counter (`Conv2D1`).
-        let op_name = |c: &str| c.trim_end_matches(|b: char| b.is_ascii_digit()).to_owned();
-        match comps.last().map(|c| op_name(c)).as_deref() {
+        let op_name = |c: &'a str| c.trim_end_matches(|b: char| b.is_ascii_digit());
+        match comps.last().map(|c| op_name(c)) {
             Some("ReadVariableOp") => end = end.saturating_sub(1),
             Some("resource") => end = end.saturating_sub(2),
             _ => {}
@@ -348,15 +349,28 @@ mod keras {
         while start.saturating_add(1) < end && comps.get(start).is_some_and(|c| is_model_scope(c)) {
             start = start.saturating_add(1);
         }
-        let raw = comps.get(start..end)?.join("/");
+        // The components joined by '/', which is where they lie in `part`.
+        let raw = match comps.get(start..end)? {
+            [] => "",
+            [first, .., last] | [first @ last] => {
+                let from = (first.as_ptr() as usize).checked_sub(part.as_ptr() as usize)?;
+                let to = (last.as_ptr() as usize)
+                    .checked_sub(part.as_ptr() as usize)?
+                    .checked_add(last.len())?;
+                part.get(from..to)?
+            }
+        };
         if raw.is_empty() {
             return None;
         }
         let (name, qat_wrapped) = match raw.strip_prefix(QAT_PREFIX) {
-            Some(stripped) if !stripped.is_empty() => (stripped.to_owned(), true),
+            Some(stripped) if !stripped.is_empty() => (stripped, true),
             _ => (raw, false),
         };
-        Some(Layer { name, qat_wrapped })
+        Some(Layer {
+            name: name.to_owned(),
+            qat_wrapped,
+        })
     }
 
     /// Snake-case names of the Keras layer classes whose instances Keras
@@ -490,7 +504,8 @@ mod onnx {
     use super::*;
 
     pub fn node_of(part: &str) -> Option<Layer> {
-        let comps: Vec<&str> = part.split('/').collect();
+        // Inline for the usual depth: this runs for every op of a model.
+        let comps: smallvec::SmallVec<[&str; 8]> = part.split('/').collect();
         // The wrapper scope, the node's scope, the op: at least three.
         let scope = comps.get(1..comps.len().saturating_sub(1))?;
         let mut path: Vec<&str> = Vec::new();
