@@ -817,19 +817,23 @@ pub(crate) fn write_pretty<T: Serialize + ?Sized>(
 struct Indented {
     level: usize,
     has_value: bool,
-    // "\n" followed by spaces, grown as deeper levels are reached.
+    // ",\n" followed by spaces, grown as deeper levels are reached: the
+    // separator, newline and indentation before a value go out in one write.
     newline: Vec<u8>,
 }
 
 impl Indented {
-    fn line<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        let len = self.level.saturating_mul(2).saturating_add(1);
+    /// A newline and the indentation of the current level, after a comma
+    /// unless `first`.
+    fn line<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        let len = self.level.saturating_mul(2).saturating_add(2);
         if self.newline.len() < len {
             self.newline.clear();
-            self.newline.push(b'\n');
+            self.newline.extend_from_slice(b",\n");
             self.newline.resize(len.max(64), b' ');
         }
-        w.write_all(&self.newline[..len])
+        let from = usize::from(first);
+        w.write_all(self.newline.get(from..len).unwrap_or_default())
     }
 
     fn open<W: ?Sized + std::io::Write>(&mut self, w: &mut W, b: &[u8]) -> std::io::Result<()> {
@@ -841,16 +845,13 @@ impl Indented {
     fn close<W: ?Sized + std::io::Write>(&mut self, w: &mut W, b: &[u8]) -> std::io::Result<()> {
         self.level = self.level.saturating_sub(1);
         if self.has_value {
-            self.line(w)?;
+            self.line(w, true)?;
         }
         w.write_all(b)
     }
 
     fn item<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.line(w)
+        self.line(w, first)
     }
 }
 
