@@ -4,10 +4,16 @@
 For each MODEL.tflite and OVERLAY.json pair given on the command line:
   - the model is converted by Model Explorer's own TFLite flatbuffer adapter
     (the one the web app uses for .tflite files), giving its graph ids, node
-    ids and each node's output tensor names;
-  - every graph id of the overlay must be one of the model's, and every
-    result key must lead to an op node the way the web app resolves it (an
-    output tensor name first, a node id otherwise), each op node once;
+    ids and each node's output tensor names; a graph id the adapter gives
+    more than once is numbered as the web app numbers it (the n-th, n >= 2,
+    becomes "ID (n)");
+  - every graph id of the overlay must be one of those, and not one that
+    still repeats (the web app would paint those graphs with one graph's
+    data); every result key must lead to an op node the way the web app
+    resolves it (an output tensor name first, a node id otherwise), each op
+    node once, and every op node of a graph in the overlay must have one;
+  - a graph missing from the overlay is accepted: `tflq inspect --subgraph`
+    writes one subgraph, and tflq leaves out graphs whose ids repeat;
   - the overlay must build Model Explorer's ModelNodeData / GraphNodeData /
     NodeDataResult classes, and writing them back must give the same values.
 
@@ -18,7 +24,9 @@ so it is not part of CI:
   tflq inspect testdata/qat_partial.tflite --format model-explorer > /tmp/o.json
   /tmp/mevenv/bin/python scripts/check-model-explorer.py testdata/qat_partial.tflite /tmp/o.json
 
-Exit status 0 when every pair passes, 1 otherwise.
+Exit status 0 when every pair passes, 1 when one fails (an overlay that is
+empty or not a JSON object of graphs fails too), 2 for a usage error (not
+MODEL OVERLAY pairs).
 """
 
 import json
@@ -31,13 +39,25 @@ AUXILIARY = {"GraphInputs", "GraphOutputs", "pseudo_const"}
 
 
 def graphs_of(model_path):
-    """Graph id -> (op node ids, output tensor name -> node id)."""
+    """Graph id, as the web app shows it -> (op node ids, output tensor name
+    -> node id); and the ids the web app gives more than one graph."""
     out = json.loads(
         adapter.ConvertFlatbufferDirectlyToJson(adapter.VisualizeConfig(), model_path)
     )
     graphs = {}
+    repeated = set()
     for collection in out:
+        # The web app's addGraphCollections counts each adapter id and gives
+        # its n-th graph (n >= 2) the id "ID (n)"; node data is then looked
+        # up by that id alone.
+        count = {}
         for sg in collection["subgraphs"]:
+            gid = sg["id"]
+            count[gid] = count.get(gid, 0) + 1
+            if count[gid] > 1:
+                gid = f"{gid} ({count[gid]})"
+            if gid in graphs:
+                repeated.add(gid)
             ops = set()
             by_tensor = {}
             # The web app walks the nodes in order; a later node wins a name.
@@ -48,16 +68,37 @@ def graphs_of(model_path):
                     for attr in meta.get("attrs", []):
                         if attr["key"] == "tensor_name":
                             by_tensor[attr["value"]] = node["id"]
-            graphs[sg["id"]] = (ops, by_tensor)
-    return graphs
+            graphs[gid] = (ops, by_tensor)
+    return graphs, repeated
+
+
+def read_overlay(path):
+    """The overlay's graphs, or a reason why it has none to check."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        return None, f"cannot be read as JSON: {e}"
+    if not isinstance(doc, dict) or not doc:
+        return None, "is not a JSON object of one graph or more"
+    for gid, g in doc.items():
+        if not isinstance(g, dict) or not isinstance(g.get("results"), dict):
+            return None, f"graph {gid!r} has no results object"
+    return doc, None
 
 
 def check(model_path, overlay_path):
+    doc, why = read_overlay(overlay_path)
+    if doc is None:
+        print(f"{overlay_path}: {why}")
+        print(f"{overlay_path}: FAIL (no graphs) for {model_path}")
+        return False
     problems = []
-    with open(overlay_path) as f:
-        doc = json.load(f)
-    graphs = graphs_of(model_path)
+    graphs, repeated = graphs_of(model_path)
     for gid, data in doc.items():
+        if gid in repeated:
+            problems.append(f"graph id {gid!r} names several graphs of the model: the web app would paint them all with this data")
+            continue
         if gid not in graphs:
             problems.append(f"graph id {gid!r} is not one of {sorted(graphs)}")
             continue
@@ -74,17 +115,20 @@ def check(model_path, overlay_path):
         if set(hit) != ops:
             problems.append(f"{gid}: op nodes without a result: {sorted(ops - set(hit), key=int)}")
     # Model Explorer's own classes, and back.
-    known = {k: v for k, v in doc.items()}
-    model_data = ModelNodeData(
-        graphsData={
-            gid: GraphNodeData(
-                results={k: NodeDataResult(**r) for k, r in g["results"].items()},
-                **{k: v for k, v in g.items() if k != "results"},
-            )
-            for gid, g in known.items()
-        }
-    )
-    back = json.loads(model_data.to_json_string())
+    try:
+        model_data = ModelNodeData(
+            graphsData={
+                gid: GraphNodeData(
+                    results={k: NodeDataResult(**r) for k, r in g["results"].items()},
+                    **{k: v for k, v in g.items() if k != "results"},
+                )
+                for gid, g in doc.items()
+            }
+        )
+        back = json.loads(model_data.to_json_string())
+    except TypeError as e:
+        problems.append(f"Model Explorer's node data classes refuse it: {e}")
+        back = doc
     for gid, g in doc.items():
         for field, value in g.items():
             if back[gid].get(field) != value:
@@ -98,7 +142,7 @@ def check(model_path, overlay_path):
 
 def main(argv):
     if len(argv) < 2 or len(argv) % 2:
-        print(__doc__)
+        print(__doc__, file=sys.stderr)
         return 2
     ok = all([check(m, o) for m, o in zip(argv[0::2], argv[1::2])])
     return 0 if ok else 1

@@ -499,7 +499,7 @@ fn bad_standard_input_is_one_error_line() {
 /// what each file is, even under --fail-on (which would otherwise pass them).
 #[test]
 fn compare_refuses_pairs_it_cannot_judge() {
-    let cases: [(&str, &str, &[&str]); 5] = [
+    let cases: [(&str, &str, &[&str]); 6] = [
         // arguments swapped
         (
             "qat_full.tflite",
@@ -530,7 +530,17 @@ fn compare_refuses_pairs_it_cannot_judge() {
             "ptq_maximum.tflite",
             &[
                 "are not conversions of one network",
-                "only 4 of 7 PTQ and 9 QAT",
+                "only 4 of 7 PTQ and 4 of 9 QAT compute ops align",
+            ],
+        ),
+        // every PTQ compute op aligns, yet under half of QAT's do (two
+        // converters): the message must not read "only 9 of 9"
+        (
+            "onnx2tf_int8.tflite",
+            "onnx2tf_tfconv_int8.tflite",
+            &[
+                "are not conversions of one network",
+                "all 9 PTQ compute ops align, but only 9 of 19 QAT ones",
             ],
         ),
     ];

@@ -173,6 +173,11 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
             Some(OverlaySide::Qat) | None => Side::Qat,
         };
         crate::report::model_explorer::compare(ptq.model(), qat.model(), &c, side).write(out)?;
+        let (model, label) = match side {
+            Side::Ptq => (ptq.model(), &pl),
+            Side::Qat => (qat.model(), &ql),
+        };
+        super::note_left_out_graphs(model, None, label);
     } else {
         crate::report::compare::render(&pair, &c, format, style, out)?;
     }

@@ -105,15 +105,11 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         subgraph: o.subgraph.map(SubgraphId),
         section,
     };
-    crate::report::inspect::render(
-        model,
-        &insp,
-        &super::label(&o.model),
-        format,
-        view,
-        style,
-        out,
-    )?;
+    let label = super::label(&o.model);
+    crate::report::inspect::render(model, &insp, &label, format, view, style, out)?;
+    if format == Format::ModelExplorer {
+        super::note_left_out_graphs(model, view.subgraph, &label);
+    }
     end.finish((file, insp));
     Ok(OK)
 }

@@ -282,6 +282,29 @@ pub fn named(e: Error, label: &str) -> anyhow::Error {
     }
 }
 
+/// Say on standard error which subgraphs Model Explorer node data leaves
+/// out (those of `only`, or all): ones the web app shows under one graph id
+/// and so cannot tell apart.
+fn note_left_out_graphs(
+    model: &crate::model::Model,
+    only: Option<crate::model::SubgraphId>,
+    label: &str,
+) {
+    let left: Vec<String> = crate::report::model_explorer::graph_ids(model)
+        .iter()
+        .enumerate()
+        .filter(|(s, id)| id.is_none() && only.is_none_or(|o| o.index() == *s))
+        .map(|(s, _)| s.to_string())
+        .collect();
+    if !left.is_empty() {
+        let _ = writeln!(
+            io::stderr(),
+            "note: {label}: no node data for subgraph(s) {}: Model Explorer shows them under one graph id, so it could not tell their data apart",
+            left.join(", ")
+        );
+    }
+}
+
 /// The path as given on the command line, for reports.
 fn label(path: &Path) -> String {
     path.display().to_string()

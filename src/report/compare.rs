@@ -9,8 +9,8 @@ use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, scale, scale_short};
 use crate::advice::{Action, Culprit, InputSide, OutputSide, Suggestion};
 use crate::analysis::SchemeKind;
 use crate::compare::{
-    Comparison, Detail, Evidence, FileRole, Finding, Kind, PairProblem, Removal, Side,
-    SubgraphAlignment,
+    Comparison, ComputeCoverage, Detail, Evidence, FileRole, Finding, Kind, PairProblem, Removal,
+    Side, SubgraphAlignment,
 };
 use crate::model::{Granularity, OpId, OpKind};
 use crate::producer::Vocabulary;
@@ -772,9 +772,34 @@ pub fn problem(pair: &Pair<'_>, p: &PairProblem) -> String {
             role(*ptq)
         ),
         PairProblem::NotOneNetwork { subgraph, coverage } => format!(
-            "{} and {} are not conversions of one network: in subgraph {subgraph} only {} of {} PTQ and {} QAT compute ops align",
-            pair.ptq_label, pair.qat_label, coverage.matched, coverage.ptq, coverage.qat
+            "{} and {} are not conversions of one network: in subgraph {subgraph} {}",
+            pair.ptq_label,
+            pair.qat_label,
+            aligned(coverage)
         ),
+    }
+}
+
+/// How many compute ops of each side align, worded so that a side whose
+/// ops all align does not read as a shortfall (`matched` counts pairs, so
+/// it is the same number on both sides).
+fn aligned(c: &ComputeCoverage) -> String {
+    let m = c.matched;
+    if m == c.ptq {
+        format!(
+            "all {} PTQ compute ops align, but only {m} of {} QAT ones",
+            c.ptq, c.qat
+        )
+    } else if m == c.qat {
+        format!(
+            "all {} QAT compute ops align, but only {m} of {} PTQ ones",
+            c.qat, c.ptq
+        )
+    } else {
+        format!(
+            "only {m} of {} PTQ and {m} of {} QAT compute ops align",
+            c.ptq, c.qat
+        )
     }
 }
 

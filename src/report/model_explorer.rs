@@ -2,8 +2,9 @@
 //! view of each op as a value and a background colour, for the web app to
 //! paint over the same .tflite file.
 //!
-//! What the format is, as read in google-ai-edge/model-explorer (snapshot of
-//! Aug 2026):
+//! What the format is, as read in google-ai-edge/model-explorer: the
+//! sources below, and what pip's `ai-edge-model-explorer` 0.1.34 installs
+//! (its `node_data_builder.py`, its TFLite adapter and its built web app):
 //! - `src/server/package/src/model_explorer/node_data_builder.py` defines it:
 //!   a model's node data maps graph ids to graph node data; a graph's node
 //!   data holds `results` (node key → `{value, bgColor?, textColor?}`) and
@@ -20,7 +21,10 @@
 //!   the node id `"i"`, records each output tensor's name under
 //!   `tensor_name`, and names a graph after its subgraph, else after the
 //!   first signature of that subgraph (when its key is not empty), else
-//!   `main` (subgraph 0) or `subgraph_N`.
+//!   `main` (subgraph 0) or `subgraph_N`. Two subgraphs can get one id.
+//! - The web app (`addGraphCollections` in `app_service.ts`) then gives the
+//!   n-th graph of a repeated id, n >= 2 in subgraph order, the id
+//!   `"<id> (n)"`, and looks a graph's node data up by that id alone.
 //!
 //! So each op is keyed by its first output tensor's name, which needs no
 //! knowledge of node ids; when that name is empty or carried by another
@@ -29,15 +33,20 @@
 //! (its index is also some tensor's name, which the web app would look up
 //! first) gets no entry.
 //!
-//! Two graphs of one id cannot both be written (a JSON object holds a key
-//! once): the first subgraph keeps it.
+//! So a graph is written under the id the web app shows ([`graph_ids`]):
+//! the first subgraph of a repeated id under the id itself, the others as
+//! `"<id> (2)"`, `"<id> (3)"`, ... Where even that id repeats (a subgraph
+//! is named `"<id> (2)"` itself), the web app cannot tell the graphs apart
+//! and would paint them alike: none of them is written.
 //!
 //! Values are category names (`int8`, `float-compute`, ...) with a fixed
 //! colour each ([`COMPUTE_LEGEND`], [`SEVERITY_LEGEND`]): a string value
 //! shows on the node as it is and labels the group summaries, where a number
-//! would need a legend to be read.
+//! would need a legend to be read. Each graph's data hides the side panel's
+//! aggregated stats table (`hideInAggregatedStatsTable`): its min, max, sum
+//! and average are for numbers and show `-` and `0` for strings.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -89,6 +98,50 @@ pub const SEVERITY_LEGEND: [(&str, &str); 9] = [
     ("not-compared", "#f5f5f5"),
 ];
 
+/// What `inspect` says about an op, in the order of [`COMPUTE_LEGEND`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ComputeValue {
+    Int8,
+    Int16,
+    Float,
+    Hybrid,
+    Quantize,
+    Dequantize,
+    Requantize,
+    TypeConversion,
+    ConstantDequantize,
+    Other,
+}
+
+impl ComputeValue {
+    /// Its name and colour.
+    fn entry(self) -> (&'static str, &'static str) {
+        COMPUTE_LEGEND[self as usize]
+    }
+}
+
+/// What `compare` says about an op, in the order of [`SEVERITY_LEGEND`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FindingValue {
+    /// The most severe finding that lists the op.
+    Worst(Severity),
+    NoFinding,
+    NotCompared,
+}
+
+impl FindingValue {
+    /// Its name and colour.
+    fn entry(self) -> (&'static str, &'static str) {
+        let i = match self {
+            // Severity is declared most severe first, as Severity::ALL lists it.
+            FindingValue::Worst(s) => s as usize,
+            FindingValue::NoFinding => Severity::ALL.len(),
+            FindingValue::NotCompared => Severity::ALL.len() + 1,
+        };
+        SEVERITY_LEGEND[i]
+    }
+}
+
 /// Node data for one model: one entry per graph, in subgraph order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeData {
@@ -99,7 +152,8 @@ pub struct NodeData {
 /// Node data for one graph (a subgraph of the model).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphData {
-    /// The graph id Model Explorer gives the subgraph.
+    /// The graph id Model Explorer's web app gives the subgraph
+    /// ([`graph_ids`]).
     pub id: String,
     /// The subgraph.
     pub subgraph: SubgraphId,
@@ -125,7 +179,7 @@ pub struct NodeResult {
 /// The overlay of `tflq inspect`: how each op computes. `only` restricts it
 /// to one subgraph.
 pub fn inspect(model: &Model, insp: &Inspection, only: Option<SubgraphId>) -> NodeData {
-    let mut graphs = Graphs::default();
+    let mut graphs = Graphs::new(model);
     for (s, sq) in insp.subgraphs.iter().enumerate() {
         if only.is_some_and(|o| o.index() != s) {
             continue;
@@ -135,16 +189,18 @@ pub fn inspect(model: &Model, insp: &Inspection, only: Option<SubgraphId>) -> No
         };
         let n = sg.operators.len();
         // What a QUANTIZE or DEQUANTIZE does, from the finding made about it.
-        let mut convert: Vec<Option<&'static str>> = vec![None; n];
+        let mut convert: Vec<Option<ComputeValue>> = vec![None; n];
         for f in &sq.findings {
             let what = match f.kind {
-                FindingKind::QuantizeInput { .. } | FindingKind::Quantize { .. } => "quantize",
-                FindingKind::Requantize { .. } => "requantize",
-                FindingKind::TypeConversion { .. } => "type-conversion",
-                FindingKind::Dequantize { .. } | FindingKind::DequantizeOutput { .. } => {
-                    "dequantize"
+                FindingKind::QuantizeInput { .. } | FindingKind::Quantize { .. } => {
+                    ComputeValue::Quantize
                 }
-                FindingKind::ConstantDequantize { .. } => "constant-dequantize",
+                FindingKind::Requantize { .. } => ComputeValue::Requantize,
+                FindingKind::TypeConversion { .. } => ComputeValue::TypeConversion,
+                FindingKind::Dequantize { .. } | FindingKind::DequantizeOutput { .. } => {
+                    ComputeValue::Dequantize
+                }
+                FindingKind::ConstantDequantize { .. } => ComputeValue::ConstantDequantize,
                 _ => continue,
             };
             if let Some(slot) = f.ops.first().and_then(|o| convert.get_mut(o.index())) {
@@ -153,30 +209,29 @@ pub fn inspect(model: &Model, insp: &Inspection, only: Option<SubgraphId>) -> No
         }
         let values = (0..n).map(|i| {
             let compute = sq.ops.get(i).map_or(Compute::Other, |o| o.compute);
-            match compute {
-                Compute::Int8 => "int8",
-                Compute::Int16 => "int16",
-                Compute::Float => "float",
-                Compute::Hybrid => "hybrid",
-                // A converter with no finding lacks an input or output.
-                Compute::Convert => convert[i].unwrap_or("other"),
-                Compute::Other => "other",
-            }
+            let value = match compute {
+                Compute::Int8 => ComputeValue::Int8,
+                Compute::Int16 => ComputeValue::Int16,
+                Compute::Float => ComputeValue::Float,
+                Compute::Hybrid => ComputeValue::Hybrid,
+                // The analysis describes every QUANTIZE and DEQUANTIZE that
+                // has an input and an output tensor; one that lacks either
+                // (a malformed model) converts nothing that can be named.
+                Compute::Convert => convert[i].unwrap_or(ComputeValue::Other),
+                Compute::Other => ComputeValue::Other,
+            };
+            value.entry()
         });
-        graphs.push(
-            model,
-            SubgraphId(s as u32),
-            "tflq compute",
-            values,
-            &COMPUTE_LEGEND,
-        );
+        graphs.push(model, SubgraphId(s as u32), "tflq compute", values);
     }
     graphs.done()
 }
 
 /// The overlay of `tflq compare`: for each op of the `side` model, the
-/// severity of the most severe finding that names it (`no-finding` when
-/// none does; `not-compared` in a subgraph the comparison did not pair).
+/// severity of the most severe finding that lists it among its ops, its own
+/// or a place's (`no-finding` when none does; `not-compared` in a subgraph
+/// the comparison did not pair). An op a finding's message only mentions,
+/// such as the DEQUANTIZE and QUANTIZE around a float island, is not listed.
 pub fn compare(ptq: &Model, qat: &Model, c: &Comparison, side: Side) -> NodeData {
     let model = match side {
         Side::Qat => qat,
@@ -228,46 +283,53 @@ pub fn compare(ptq: &Model, qat: &Model, c: &Comparison, side: Side) -> NodeData
         Side::Qat => "tflq finding severity (QAT)",
         Side::Ptq => "tflq finding severity (PTQ)",
     };
-    let mut graphs = Graphs::default();
+    let mut graphs = Graphs::new(model);
     for (s, ops) in worst.iter().enumerate() {
-        let values = ops.iter().map(|w| match (w, paired[s]) {
-            (Some(sev), _) => sev.name(),
-            (None, true) => "no-finding",
-            (None, false) => "not-compared",
+        let values = ops.iter().map(|w| {
+            match (w, paired[s]) {
+                (Some(sev), _) => FindingValue::Worst(*sev),
+                (None, true) => FindingValue::NoFinding,
+                (None, false) => FindingValue::NotCompared,
+            }
+            .entry()
         });
-        graphs.push(model, SubgraphId(s as u32), name, values, &SEVERITY_LEGEND);
+        graphs.push(model, SubgraphId(s as u32), name, values);
     }
     graphs.done()
 }
 
-/// Graphs collected in subgraph order, each id once.
-#[derive(Default)]
+/// Graphs collected in subgraph order, under the ids the web app gives
+/// them.
 struct Graphs {
     graphs: Vec<GraphData>,
-    ids: HashSet<String>,
+    ids: Vec<Option<String>>,
 }
 
 impl Graphs {
-    fn push<'v>(
+    fn new(model: &Model) -> Self {
+        Graphs {
+            graphs: Vec::new(),
+            ids: graph_ids(model),
+        }
+    }
+
+    /// Add subgraph `s` with each op's value name and colour, in op order.
+    fn push(
         &mut self,
         model: &Model,
         s: SubgraphId,
         name: &str,
-        values: impl Iterator<Item = &'v str>,
-        legend: &[(&'static str, &'static str)],
+        values: impl Iterator<Item = (&'static str, &'static str)>,
     ) {
-        let id = graph_id(model, s);
-        // Two subgraphs of one name: the first keeps the id.
-        if !self.ids.insert(id.clone()) {
+        let Some(Some(id)) = self.ids.get(s.index()).cloned() else {
             return;
-        }
+        };
         let sg = model.subgraph(s);
         let keys = keys(sg);
         let results = values
             .zip(keys)
             .enumerate()
-            .filter_map(|(i, (v, key))| {
-                let (value, bg_color) = legend.iter().find(|(name, _)| *name == v).copied()?;
+            .filter_map(|(i, ((value, bg_color), key))| {
                 Some(NodeResult {
                     op: OpId(i as u32),
                     key: key?,
@@ -291,7 +353,34 @@ impl Graphs {
     }
 }
 
-/// The id Model Explorer's flatbuffer adapter gives subgraph `s`.
+/// The id Model Explorer's web app gives each subgraph, in subgraph order,
+/// and so the id its node data must be written under: [`graph_id`], with
+/// `" (n)"` added to the n-th subgraph of a repeated one (n >= 2), as the
+/// web app's `addGraphCollections` does. `None` for every subgraph whose id
+/// still repeats after that, which the web app cannot tell apart.
+pub fn graph_ids(model: &Model) -> Vec<Option<String>> {
+    // The web app counts each adapter id, not each id it gives: a subgraph
+    // named "a (2)" keeps that id even after the second "a" took it.
+    let mut count: HashMap<String, usize> = HashMap::new();
+    let ids: Vec<String> = (0..model.subgraphs.len())
+        .map(|s| {
+            let id = graph_id(model, SubgraphId(s as u32));
+            let n = count.entry(id.clone()).or_default();
+            *n += 1;
+            if *n == 1 { id } else { format!("{id} ({n})") }
+        })
+        .collect();
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for id in &ids {
+        *uses.entry(id).or_default() += 1;
+    }
+    ids.iter()
+        .map(|id| (uses[id.as_str()] == 1).then(|| id.clone()))
+        .collect()
+}
+
+/// The id Model Explorer's flatbuffer adapter gives subgraph `s`; several
+/// subgraphs can share one ([`graph_ids`] tells them apart).
 pub fn graph_id(model: &Model, s: SubgraphId) -> String {
     let sg = model.subgraph(s);
     if !sg.name.is_empty() {
@@ -369,6 +458,8 @@ struct GraphDoc<'a> {
     // counts them per child: both only for string values.
     show_expanded_summary_on_group_node: bool,
     show_label_count_columns_in_children_stats_table: bool,
+    // Min, max, sum and average of category names are "-" and "0".
+    hide_in_aggregated_stats_table: bool,
 }
 
 struct Results<'a>(&'a [NodeResult]);
@@ -403,6 +494,7 @@ impl Serialize for GraphData {
             results: Results(&self.results),
             show_expanded_summary_on_group_node: true,
             show_label_count_columns_in_children_stats_table: true,
+            hide_in_aggregated_stats_table: true,
         }
         .serialize(s)
     }
@@ -411,6 +503,30 @@ impl Serialize for GraphData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_values_pick_their_own_legend_entries() {
+        use ComputeValue as C;
+        for (v, name) in [
+            (C::Int8, "int8"),
+            (C::Int16, "int16"),
+            (C::Float, "float"),
+            (C::Hybrid, "hybrid"),
+            (C::Quantize, "quantize"),
+            (C::Dequantize, "dequantize"),
+            (C::Requantize, "requantize"),
+            (C::TypeConversion, "type-conversion"),
+            (C::ConstantDequantize, "constant-dequantize"),
+            (C::Other, "other"),
+        ] {
+            assert_eq!(v.entry().0, name);
+        }
+        for s in Severity::ALL {
+            assert_eq!(FindingValue::Worst(s).entry().0, s.name());
+        }
+        assert_eq!(FindingValue::NoFinding.entry().0, "no-finding");
+        assert_eq!(FindingValue::NotCompared.entry().0, "not-compared");
+    }
 
     #[test]
     fn legends_cover_every_category_once_with_hex_colours() {
