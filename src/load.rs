@@ -650,7 +650,7 @@ impl<'b> Loader<'b> {
         path: &dyn Fn() -> String,
     ) -> Result<Numbers<'b, T>>
     where
-        T: planus::VectorRead<'b> + Copy,
+        T: Scalar<'b>,
     {
         let Some(v) = v else {
             return Ok(Numbers::default());

@@ -18,7 +18,9 @@ use smallvec::SmallVec;
 
 pub use dtype::DType;
 pub use op::{Activation, BuiltinCode, CallRole, OpKind};
-pub use quant::{Calibration, Granularity, Numbers, NumbersIter, QuantDetails, QuantParams};
+pub use quant::{
+    Calibration, Granularity, Numbers, NumbersIter, QuantDetails, QuantParams, Scalar,
+};
 
 macro_rules! id {
     ($(#[$m:meta])* $name:ident) => {

@@ -11,6 +11,12 @@ use super::TensorId;
 #[derive(Clone, Copy)]
 pub struct Numbers<'a, T>(Repr<'a, T>);
 
+/// The element types of [`Numbers`]: the file's little-endian scalars.
+pub trait Scalar<'a>: planus::VectorRead<'a> + Copy {}
+
+impl<'a> Scalar<'a> for f32 {}
+impl<'a> Scalar<'a> for i64 {}
+
 // The loader's view of the mapped vector. This is the one type outside the
 // loader that holds a flatbuffer reader: it is private, and only the loader
 // makes one (`Numbers::from_file`).
@@ -22,7 +28,7 @@ enum Repr<'a, T> {
 
 impl<'a, T> Numbers<'a, T>
 where
-    T: planus::VectorRead<'a> + Copy,
+    T: Scalar<'a>,
 {
     /// A vector the loader validated in the file.
     pub(crate) fn from_file(v: planus::Vector<'a, T>) -> Self {
@@ -146,7 +152,7 @@ impl<'a, T> Default for Numbers<'a, T> {
 
 impl<'a, T> std::fmt::Debug for Numbers<'a, T>
 where
-    T: planus::VectorRead<'a> + Copy + std::fmt::Debug,
+    T: Scalar<'a> + std::fmt::Debug,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
@@ -155,7 +161,7 @@ where
 
 impl<'a, T> PartialEq for Numbers<'a, T>
 where
-    T: planus::VectorRead<'a> + Copy + PartialEq,
+    T: Scalar<'a> + PartialEq,
 {
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len() && self.iter().eq(other.iter())
@@ -164,7 +170,7 @@ where
 
 impl<'a, T> IntoIterator for Numbers<'a, T>
 where
-    T: planus::VectorRead<'a> + Copy,
+    T: Scalar<'a>,
 {
     type Item = T;
     type IntoIter = NumbersIter<'a, T>;
@@ -195,7 +201,7 @@ impl<T> std::fmt::Debug for NumbersIter<'_, T> {
 
 impl<'a, T> Iterator for NumbersIter<'a, T>
 where
-    T: planus::VectorRead<'a> + Copy,
+    T: Scalar<'a>,
 {
     type Item = T;
 
@@ -221,7 +227,7 @@ where
     }
 }
 
-impl<'a, T> ExactSizeIterator for NumbersIter<'a, T> where T: planus::VectorRead<'a> + Copy {}
+impl<'a, T> ExactSizeIterator for NumbersIter<'a, T> where T: Scalar<'a> {}
 
 /// How a tensor is quantized, read from its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

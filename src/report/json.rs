@@ -12,7 +12,7 @@ use crate::analysis::summary::{IoTensor, Summary};
 use crate::analysis::{Compute, Evidence, Finding, FindingKind, SchemeKind};
 use crate::compare::{self, Detail, Removal, Side, SubgraphAlignment};
 use crate::model::{
-    CallRole, ConversionInfo, DType, Granularity, Numbers, OpId, OpKind, QuantDetails,
+    CallRole, ConversionInfo, DType, Granularity, Numbers, OpId, OpKind, QuantDetails, Scalar,
 };
 
 /// A numeric vector of the file, written as an array by decoding it value by
@@ -22,7 +22,7 @@ pub(crate) struct Seq<'a, T>(pub(crate) Numbers<'a, T>);
 
 impl<'a, T> Seq<'a, T>
 where
-    T: planus::VectorRead<'a> + Copy,
+    T: Scalar<'a>,
 {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -31,7 +31,7 @@ where
 
 impl<'a, T> Serialize for Seq<'a, T>
 where
-    T: planus::VectorRead<'a> + Copy + Serialize,
+    T: Scalar<'a> + Serialize,
 {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.iter())
