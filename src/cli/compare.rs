@@ -139,7 +139,11 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
     if let Some(p) = &c.problem {
         anyhow::bail!("{}", crate::report::compare::problem(&pair, p));
     }
-    crate::report::compare::render(&pair, &c, format, style, out)?;
+    let models = crate::report::compare::Models {
+        ptq: ptq.model(),
+        qat: qat.model(),
+    };
+    crate::report::compare::render_with_models(&pair, &c, Some(models), format, style, out)?;
     let fail = c
         .findings
         .iter()
