@@ -79,8 +79,8 @@ impl NodeClass {
 pub enum NodeKind {
     /// One operator.
     Op(OpId),
-    /// A run of integer ops, each the only reader of the one before, drawn
-    /// as one node (in execution order).
+    /// A run of ops that follow each other in execution order and all
+    /// compute at one integer width, drawn as one node (in execution order).
     Run(Vec<OpId>),
     /// A runtime input tensor.
     Input(TensorId),
@@ -229,6 +229,18 @@ pub fn op_class(model: &Model, quant: &SubgraphQuant, op: OpId) -> NodeClass {
     }
 }
 
+/// The ops the findings of `quant` point at (other than float islands,
+/// whose float ops never collapse anyway): each should keep a node of its
+/// own ([`ViewOptions::keep`]).
+pub fn finding_ops(quant: &SubgraphQuant) -> BTreeSet<OpId> {
+    quant
+        .findings
+        .iter()
+        .filter(|f| !matches!(f.kind, FindingKind::FloatIsland { .. }))
+        .flat_map(|f| f.ops.iter().copied())
+        .collect()
+}
+
 /// Which ops the view shows: all, or those within `depth` of `around`
 /// (breadth-first, each op once).
 fn shown(graph: &Graph<'_>, n: usize, around: &[OpId], depth: usize) -> Vec<bool> {
@@ -261,12 +273,6 @@ fn shown(graph: &Graph<'_>, n: usize, around: &[OpId], depth: usize) -> Vec<bool
     seen
 }
 
-/// The one distinct op among `ops`, if there is exactly one.
-fn only(mut ops: impl Iterator<Item = OpId>) -> Option<OpId> {
-    let first = ops.next()?;
-    ops.all(|o| o == first).then_some(first)
-}
-
 /// Build the view of `quant`'s subgraph of `model`.
 pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> GraphView {
     let sg = model.subgraph(quant.subgraph);
@@ -274,107 +280,59 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
     let n = sg.operators.len();
     let show = shown(&graph, n, &options.around, options.depth);
     let class: Vec<NodeClass> = sg.op_ids().map(|o| op_class(model, quant, o)).collect();
+    let layer = |o: OpId| quant.ops.get(o.index()).and_then(|i| i.layer.clone());
 
-    // `next[a] = b` when a and b can share a run: same integer class, b is
-    // a's only reader and a is b's only source, neither kept on its own.
-    let mut next: Vec<Option<OpId>> = vec![None; n];
-    let mut has_prev = vec![false; n];
-    if options.min_run > 1 {
-        for a in sg.op_ids() {
-            let ca = class[a.index()];
-            if !show[a.index()] || !ca.is_integer() || options.keep.contains(&a) {
-                continue;
-            }
-            if sg.op(a).outputs.iter().any(|t| graph.is_graph_output(*t)) {
-                continue;
-            }
-            let Some(b) = only(graph.successors(a)) else {
-                continue;
-            };
-            if b == a
-                || !show[b.index()]
-                || class[b.index()] != ca
-                || options.keep.contains(&b)
-                || only(graph.predecessors(b)) != Some(a)
-            {
-                continue;
-            }
-            next[a.index()] = Some(b);
-            has_prev[b.index()] = true;
-        }
-    }
-
+    // Runs are stretches of consecutive shown ops in execution order that
+    // all compute at one integer width. Execution order is topological, so
+    // merging a stretch of it into one node keeps the picture acyclic: an
+    // edge can only leave a stretch forwards.
+    let order: Vec<OpId> = graph
+        .execution_order()
+        .into_iter()
+        .filter(|o| show.get(o.index()).copied().unwrap_or(false))
+        .collect();
+    let runnable = |o: OpId| class[o.index()].is_integer() && !options.keep.contains(&o);
     let mut nodes: Vec<ViewNode> = Vec::new();
     let mut op_node: Vec<Option<usize>> = vec![None; n];
     let mut runs = 0usize;
-    let mut shown_ops = 0usize;
-    let layer = |o: OpId| quant.ops.get(o.index()).and_then(|i| i.layer.clone());
-    for op in graph.execution_order() {
-        let i = op.index();
-        if !show[i] || op_node[i].is_some() {
-            continue;
-        }
-        // A run starts at an op with no run predecessor; ops in the middle
-        // of a run are placed when its start is.
-        if has_prev[i] {
-            continue;
-        }
-        let mut chain = vec![op];
-        let mut cur = op;
-        // `next` is one-to-one and a run starts at an op nothing links to,
-        // so the walk cannot loop; the bound is for certainty.
-        while let Some(b) = next[cur.index()] {
-            if chain.len() >= n || op_node[b.index()].is_some() {
-                break;
+    let mut i = 0usize;
+    while let Some(&op) = order.get(i) {
+        let mut j = i.saturating_add(1);
+        if runnable(op) {
+            while let Some(&next) = order.get(j) {
+                if !runnable(next) || class[next.index()] != class[op.index()] {
+                    break;
+                }
+                j = j.saturating_add(1);
             }
-            chain.push(b);
-            cur = b;
         }
+        let stretch = order.get(i..j).unwrap_or_default();
         let id = nodes.len();
-        let kind = if chain.len() >= options.min_run.max(2) {
+        let kind = if options.min_run > 1 && stretch.len() >= options.min_run {
             runs = runs.saturating_add(1);
-            NodeKind::Run(chain.clone())
-        } else {
-            // Too short to collapse: each op its own node.
-            for &o in &chain[1..] {
-                has_prev[o.index()] = false;
-                next[o.index()] = None;
+            for &o in stretch {
+                op_node[o.index()] = Some(id);
             }
-            chain.truncate(1);
+            i = j;
+            NodeKind::Run(stretch.to_vec())
+        } else {
+            op_node[op.index()] = Some(id);
+            i = i.saturating_add(1);
             NodeKind::Op(op)
         };
-        for &o in &chain {
-            op_node[o.index()] = Some(id);
-        }
-        shown_ops = shown_ops.saturating_add(chain.len());
         nodes.push(ViewNode {
             kind,
-            class: class[i],
+            class: class[op.index()],
             layer: layer(op),
             island: None,
             cut: false,
         });
     }
-    // Ops left unplaced: the tail of a too-short chain, or ops the file's
-    // order skipped. Each gets a node of its own.
-    for op in sg.op_ids() {
-        let i = op.index();
-        if show[i] && op_node[i].is_none() {
-            op_node[i] = Some(nodes.len());
-            shown_ops = shown_ops.saturating_add(1);
-            nodes.push(ViewNode {
-                kind: NodeKind::Op(op),
-                class: class[i],
-                layer: layer(op),
-                island: None,
-                cut: false,
-            });
-        }
-    }
+    let shown_ops = order.len();
 
     let mut edges: BTreeSet<ViewEdge> = BTreeSet::new();
-    let mut input_node: Vec<(TensorId, usize)> = Vec::new();
-    let mut output_node: Vec<(TensorId, usize)> = Vec::new();
+    // The node of each input and output tensor, once made.
+    let mut terminal: Vec<Option<usize>> = vec![None; sg.tensors.len()];
     for op in sg.op_ids() {
         let Some(to) = op_node[op.index()] else {
             continue;
@@ -393,8 +351,8 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
                     None => nodes[to].cut = true,
                 },
                 None if graph.is_graph_input(t) => {
-                    let from = match input_node.iter().find(|(x, _)| *x == t) {
-                        Some(&(_, id)) => id,
+                    let from = match terminal.get(t.index()).copied().flatten() {
+                        Some(id) => id,
                         None => {
                             let id = nodes.len();
                             nodes.push(ViewNode {
@@ -404,7 +362,9 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
                                 island: None,
                                 cut: false,
                             });
-                            input_node.push((t, id));
+                            if let Some(slot) = terminal.get_mut(t.index()) {
+                                *slot = Some(id);
+                            }
                             id
                         }
                     };
@@ -427,7 +387,10 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
             {
                 nodes[to].cut = true;
             }
-            if graph.is_graph_output(t) && !output_node.iter().any(|(x, _)| *x == t) {
+            if graph.is_graph_output(t)
+                && let Some(slot) = terminal.get_mut(t.index())
+                && slot.is_none()
+            {
                 let id = nodes.len();
                 nodes.push(ViewNode {
                     kind: NodeKind::Output(t),
@@ -436,7 +399,7 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
                     island: None,
                     cut: false,
                 });
-                output_node.push((t, id));
+                *slot = Some(id);
                 edges.insert(ViewEdge {
                     from: to,
                     to: id,

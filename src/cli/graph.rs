@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
+use crate::analysis::SubgraphQuant;
 use crate::analysis::graph_view::{self, GraphView, ViewOptions};
-use crate::analysis::{FindingKind, SubgraphQuant};
 use crate::model::{OpId, SubgraphId};
 use crate::report::graph::{GraphFormat, Panel};
 
@@ -131,7 +131,7 @@ fn resolve_around(text: &str, quant: &SubgraphQuant, label: &str) -> anyhow::Res
         .map(|i| i.op)
         .ok_or_else(|| {
             anyhow::anyhow!(
-                "{label}: --around {text}: no op #{text} nor layer '{text}' in subgraph {}",
+                "{label}: --around {text}: subgraph {} has no layer of that name (give a layer name, or an op index such as 12 or #12)",
                 quant.subgraph
             )
         })
@@ -192,12 +192,7 @@ fn one(o: &Opts, format: GraphFormat, w: &mut dyn Write, end: End) -> anyhow::Re
     };
     let mut options = options(o, quant.subgraph, around, o.depth);
     // Findings point at ops: each keeps a node of its own.
-    options.keep = quant
-        .findings
-        .iter()
-        .filter(|f| !matches!(f.kind, FindingKind::FloatIsland { .. }))
-        .flat_map(|f| f.ops.iter().copied())
-        .collect();
+    options.keep = graph_view::finding_ops(quant);
     let view = graph_view::build(model, quant, &options);
     let panel = Panel {
         model,

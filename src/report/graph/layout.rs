@@ -62,27 +62,30 @@ fn ranks(n: usize, edges: &[(usize, usize)]) -> Vec<usize> {
         indegree[b] += 1;
     }
     let mut rank = vec![0usize; n];
-    let mut done = vec![false; n];
-    let mut queue: VecDeque<usize> = (0..n).filter(|i| indegree[*i] == 0).collect();
+    let mut queued: Vec<bool> = indegree.iter().map(|d| *d == 0).collect();
+    let mut queue: VecDeque<usize> = (0..n).filter(|i| queued[*i]).collect();
+    // Nodes are released in index order when only cycles are left: the
+    // cursor never moves back, so this stays linear.
+    let mut cursor = 0;
     loop {
         while let Some(a) = queue.pop_front() {
-            done[a] = true;
             for &b in &out[a] {
                 rank[b] = rank[b].max(rank[a] + 1);
-                indegree[b] -= 1;
-                if indegree[b] == 0 {
+                indegree[b] = indegree[b].saturating_sub(1);
+                if indegree[b] == 0 && !queued[b] {
+                    queued[b] = true;
                     queue.push_back(b);
                 }
             }
         }
-        // A cycle: release its first node and go on.
-        match (0..n).find(|i| !done[*i] && indegree[*i] > 0) {
-            Some(i) => {
-                indegree[i] = 0;
-                queue.push_back(i);
-            }
-            None => break,
+        while cursor < n && queued[cursor] {
+            cursor += 1;
         }
+        if cursor == n {
+            break;
+        }
+        queued[cursor] = true;
+        queue.push_back(cursor);
     }
     rank
 }

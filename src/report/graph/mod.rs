@@ -33,6 +33,14 @@ pub enum GraphFormat {
     Mermaid,
 }
 
+/// Every format, in the order `--help` lists them.
+pub const FORMATS: [GraphFormat; 4] = [
+    GraphFormat::Svg,
+    GraphFormat::Html,
+    GraphFormat::Dot,
+    GraphFormat::Mermaid,
+];
+
 impl GraphFormat {
     /// The lower-case name.
     pub fn name(self) -> &'static str {
@@ -200,9 +208,15 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
     let (lines, title) = match &node.kind {
         NodeKind::Op(op) => {
             let head = format!("#{op} {}", op_name(sg, *op));
+            // How it runs, in inspect's words ([int8], [convert]).
+            let runs = panel
+                .quant
+                .ops
+                .get(op.index())
+                .map_or("other", |i| i.compute.name());
             let title = match &node.layer {
-                Some(l) => format!("{head} ({}) layer {l}", class_label(node.class)),
-                None => format!("{head} ({})", class_label(node.class)),
+                Some(l) => format!("{head} [{runs}] layer {l}"),
+                None => format!("{head} [{runs}]"),
             };
             (
                 std::iter::once(cut(&head, LINE_CHARS))

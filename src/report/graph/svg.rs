@@ -25,6 +25,14 @@ const MARGIN: f64 = 16.0;
 /// Height of the legend row.
 const LEGEND_H: f64 = 34.0;
 
+/// Room left of a panel with float islands for their titles.
+fn gutter(p: &PanelDraw) -> f64 {
+    p.islands
+        .iter()
+        .map(|(t, _)| t.chars().count() as f64 * 7.5 + 16.0)
+        .fold(0.0, f64::max)
+}
+
 /// `&`, `<`, `>`, `"` and `'` escaped: safe in text and in attribute values.
 pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -142,15 +150,17 @@ fn panel_body(out: &mut String, p: &PanelDraw, l: &Layout, ox: f64, oy: f64) {
             continue;
         }
         let pad = 9.0;
+        // The title goes left of the outline's top corner, clear of the
+        // edge labels that sit right of the edges.
         let _ = write!(
             out,
-            "<rect class=\"island\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"8\"/><text class=\"ilabel\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            "<rect class=\"island\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"8\"/><text class=\"ilabel\" text-anchor=\"end\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
             x0 - pad,
             y0 - pad,
             x1 - x0 + 2.0 * pad,
             y1 - y0 + 2.0 * pad,
-            x0 - pad,
-            y0 - pad - 3.0,
+            x0 - pad - 4.0,
+            y0 + 4.0,
             esc(title)
         );
     }
@@ -234,8 +244,8 @@ pub(super) fn svg(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
     let top = MARGIN + LEGEND_H + HEADING_H;
     let mut width = MARGIN;
     let mut height: f64 = 0.0;
-    for l in &layouts {
-        width += l.width.max(300.0) + GAP;
+    for (p, l) in doc.panels.iter().zip(&layouts) {
+        width += gutter(p) + l.width.max(300.0) + GAP;
         height = height.max(l.height);
     }
     width = width - GAP + MARGIN;
@@ -260,9 +270,9 @@ pub(super) fn svg(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
             MARGIN + LEGEND_H + 13.0,
             esc(&p.summary)
         );
-        panel_body(&mut out, p, l, ox, top);
+        panel_body(&mut out, p, l, ox + gutter(p), top);
         let _ = write!(out, "</g>");
-        ox += l.width.max(300.0) + GAP;
+        ox += gutter(p) + l.width.max(300.0) + GAP;
     }
     out.push_str("</svg>\n");
     w.write_all(out.as_bytes())
@@ -271,12 +281,13 @@ pub(super) fn svg(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
 /// One panel as an inline SVG of the HTML page (no namespace declaration:
 /// HTML gives inline SVG its namespace).
 fn inline_svg(out: &mut String, p: &PanelDraw, l: &Layout) {
-    let (width, height) = (l.width + 2.0 * MARGIN, l.height + 2.0 * MARGIN);
+    let left = MARGIN + gutter(p);
+    let (width, height) = (l.width + left + MARGIN, l.height + 2.0 * MARGIN);
     let _ = write!(
         out,
         "<svg class=\"graph\" viewBox=\"0 0 {width:.0} {height:.0}\" data-width=\"{width:.0}\" data-height=\"{height:.0}\">{DEFS}"
     );
-    panel_body(out, p, l, MARGIN, MARGIN);
+    panel_body(out, p, l, left, MARGIN);
     out.push_str("</svg>");
 }
 
@@ -311,11 +322,14 @@ const SCRIPT: &str = r##"
     var p = svg.createSVGPoint(); p.x = x; p.y = y;
     return p.matrixTransform(svg.getScreenCTM().inverse());
   }
+  // The top of the graph, as wide as the panel, never magnified past 1:1.
   function fitWidth(svg) {
     var vb = svg.viewBox.baseVal, r = svg.getBoundingClientRect();
     var w = +svg.getAttribute("data-width"), h = +svg.getAttribute("data-height");
-    var aspect = r.height > 0 && r.width > 0 ? r.height / r.width : 1;
-    vb.x = 0; vb.y = 0; vb.width = w; vb.height = Math.min(h, w * aspect) || h;
+    if (!(r.width > 0 && r.height > 0)) { vb.x = 0; vb.y = 0; vb.width = w; vb.height = h; return; }
+    var k = Math.max(w / r.width, 1);
+    vb.width = r.width * k; vb.height = r.height * k;
+    vb.x = (w - vb.width) / 2; vb.y = 0;
   }
   function fitAll(svg) {
     var vb = svg.viewBox.baseVal;
@@ -388,6 +402,9 @@ const SCRIPT: &str = r##"
       });
     });
   });
+  // `page.html#f3` opens with finding 3 selected.
+  var start = /^#f[0-9]+$/.test(location.hash) ? document.getElementById(location.hash.slice(1)) : null;
+  if (start) start.click();
   document.getElementById("fit").addEventListener("click", function () { svgs.forEach(fitAll); });
   document.getElementById("top").addEventListener("click", function () { svgs.forEach(fitWidth); });
 })();
