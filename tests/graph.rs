@@ -511,3 +511,38 @@ fn the_format_follows_the_output_file() {
         .unwrap();
     assert_eq!(a.stdout, b.stdout);
 }
+
+#[test]
+fn views_too_large_to_lay_out_are_refused_not_drawn() {
+    use tflq::report::graph::MAX_LAYOUT_NODES;
+    // One float op per reader of one tensor: nothing collapses.
+    let n = MAX_LAYOUT_NODES + 1;
+    let model = common::leak_load(tflq::synth::shared_tensor(
+        n,
+        tflq::synth::Sharing::Readers,
+        true,
+    ));
+    let insp = tflq::analysis::inspect(&model);
+    let v = view(&model, &insp, true);
+    assert!(v.nodes.len() > MAX_LAYOUT_NODES);
+    for format in [GraphFormat::Svg, GraphFormat::Html] {
+        let panel = Panel {
+            model: &model,
+            quant: &insp.subgraphs[0],
+            view: &v,
+            label: "m.tflite",
+        };
+        let mut out = Vec::new();
+        let e = render(&panel, format, &mut out).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("more than the 20,000"), "{e}");
+        assert!(out.is_empty());
+    }
+    // DOT and Mermaid leave the layout to their readers: no limit.
+    assert!(
+        draw(&model, &insp, &v, GraphFormat::Mermaid)
+            .lines()
+            .count()
+            > n
+    );
+}

@@ -27,11 +27,13 @@ pub enum GraphFormatArg {
     Mermaid,
 }
 
-/// Draw the op graph coloured by how each op computes (int8, int16, float,
-/// hybrid, QUANTIZE, DEQUANTIZE, requantize), with float islands outlined,
-/// layer names on the nodes and dtype and shape on the tensor edges. Given a
-/// PTQ and a QAT model, draws both side by side with each comparison finding
-/// marked on both.
+/// Draw the op graph coloured by how each op computes, as SVG, HTML, DOT or
+/// Mermaid
+///
+/// Nodes are coloured int8, int16, float, hybrid, QUANTIZE, DEQUANTIZE or
+/// requantize and carry their layer; float islands are outlined; edges carry
+/// the tensor's dtype and shape. Given a PTQ and a QAT model, draws both side
+/// by side with each comparison finding marked on both.
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Examples:
@@ -41,10 +43,12 @@ Examples:
   tflq graph ptq.tflite qat.tflite -o pair.html          # findings marked on both
 
 The format follows -o's extension (.svg, .html/.htm, .dot/.gv, .mmd/.mermaid)
-unless --format is given; otherwise it is svg. Runs of 3 or more integer ops
-in a chain are drawn as one node ('#4..#9 6 int8 ops'); --no-collapse draws
-each op. Ops named by a finding always keep a node of their own. --around
-takes an op index (12 or #12) or a layer name.
+unless --format is given; otherwise it is svg. 3 or more consecutive ops (in
+execution order) that all compute in int8, or all in int16, are drawn as one
+node ('#4..#9 6 int8 ops'); --no-collapse draws each op. Ops named by a
+finding always keep a node of their own. --around takes an op index (12 or
+#12) or a layer name; dashed borders mark nodes whose other neighbours are
+left out.
 
 Colours: int8 light green, int16 green, float orange, hybrid yellow, QUANTIZE
 blue, DEQUANTIZE salmon, requantize purple, other grey; float islands have a
@@ -180,6 +184,28 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
     Ok(OK)
 }
 
+/// Refuse a view too large to lay out, saying how to make it smaller.
+fn check_size(view: &GraphView, format: GraphFormat, o: &Opts, label: &str) -> anyhow::Result<()> {
+    use crate::report::graph::MAX_LAYOUT_NODES;
+    if !matches!(format, GraphFormat::Svg | GraphFormat::Html)
+        || view.nodes.len() <= MAX_LAYOUT_NODES
+    {
+        return Ok(());
+    }
+    let collapse = if o.no_collapse {
+        "drop --no-collapse, "
+    } else {
+        ""
+    };
+    anyhow::bail!(
+        "{label}: subgraph {} has {} nodes to draw; {} lays out at most {}: {collapse}draw part of it with --around OP --depth N, or use --format dot or mermaid",
+        view.subgraph,
+        crate::report::thousands(view.nodes.len() as u64),
+        format.name(),
+        crate::report::thousands(MAX_LAYOUT_NODES as u64)
+    )
+}
+
 fn one(o: &Opts, format: GraphFormat, w: &mut dyn Write, end: End) -> anyhow::Result<()> {
     let file = super::open(&o.model)?;
     let model = file.model();
@@ -194,6 +220,7 @@ fn one(o: &Opts, format: GraphFormat, w: &mut dyn Write, end: End) -> anyhow::Re
     // Findings point at ops: each keeps a node of its own.
     options.keep = graph_view::finding_ops(quant);
     let view = graph_view::build(model, quant, &options);
+    check_size(&view, format, o, &label)?;
     let panel = Panel {
         model,
         quant,
@@ -275,6 +302,8 @@ fn pair(
     let mut popt = options(o, pquant.subgraph, ptq_around, 0);
     popt.keep = keep_p;
     let pview: GraphView = graph_view::build(ptq.model(), pquant, &popt);
+    check_size(&qview, format, o, &ql)?;
+    check_size(&pview, format, o, &pl)?;
     crate::report::graph::render_pair(
         &Panel {
             model: ptq.model(),

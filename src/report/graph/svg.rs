@@ -494,9 +494,9 @@ pub(super) fn html(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
         matches.entry(b).or_default().push(a);
     }
     let data = serde_json::json!({ "nodes": nodes, "match": matches });
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<script type=\"application/json\" id=\"tflq-data\">{}</script><script>//<![CDATA[{SCRIPT}//]]></script></body></html>\n",
+        "<script type=\"application/json\" id=\"tflq-data\">{}</script><script>//<![CDATA[{SCRIPT}//]]></script></body></html>",
         script_json(&data)
     );
     w.write_all(out.as_bytes())

@@ -91,8 +91,8 @@ fn dot_panel(out: &mut String, p: &PanelDraw, indent: &str) {
         }
         let _ = writeln!(out, "{indent}}}");
     }
-    for i in 0..p.nodes.len() {
-        if !in_island[i] {
+    for (i, inside) in in_island.iter().enumerate() {
+        if !inside {
             node(out, i, indent);
         }
     }
@@ -244,8 +244,8 @@ fn mermaid_panel(out: &mut String, p: &PanelDraw, indent: &str) {
             "{indent}style {id} fill:#fdb86322,stroke:{ISLAND_COLOR},stroke-dasharray:6 4"
         );
     }
-    for i in 0..p.nodes.len() {
-        if !in_island[i] {
+    for (i, inside) in in_island.iter().enumerate() {
+        if !inside {
             node(out, i, indent);
         }
     }
