@@ -16,10 +16,12 @@ use tflq::model::{BuiltinCode, Model, SubgraphId};
 use tflq::report::graph::{GraphFormat, Panel, render, render_pair};
 
 /// Real models of every kind: int8 chains, a MobileNet with residuals,
-/// QAT conversions with float islands, MediaPipe graphs, int16, dynamic
-/// range, float, control flow.
-const FIXTURES: [&str; 12] = [
+/// QAT conversions with float islands and requantizes, MediaPipe graphs,
+/// int16, dynamic range (hybrid ops), float, control flow.
+const FIXTURES: [&str; 14] = [
     "ptq_int8.tflite",
+    "advice_concat_requantize_qat.tflite",
+    "advice_round_trip_qat.tflite",
     "plan_mobilenet_ptq.tflite",
     "qat_partial.tflite",
     "advice_bn_unfolded_qat.tflite",
@@ -204,6 +206,7 @@ fn check_drawing(model: &Model, insp: &Inspection, view: &GraphView, name: &str)
 
 #[test]
 fn svg_and_html_show_every_op_in_its_class() {
+    let mut met = std::collections::BTreeSet::new();
     for name in FIXTURES {
         let model = common::fixture_model(name);
         let insp = tflq::analysis::inspect(&model);
@@ -218,7 +221,10 @@ fn svg_and_html_show_every_op_in_its_class() {
         check_drawing(&model, &insp, &all, name);
         let collapsed = view(&model, &insp, true);
         check_drawing(&model, &insp, &collapsed, name);
+        met.extend(all.nodes.iter().map(|n| n.class));
     }
+    // The fixtures reach every class, so each mapping above was checked.
+    assert_eq!(met.len(), NodeClass::ALL.len(), "{met:?}");
 }
 
 #[test]

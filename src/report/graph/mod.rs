@@ -266,7 +266,12 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
             )
         }
     };
-    let mut details = vec![title.clone()];
+    // A single op's first detail line already names it.
+    let mut details = if matches!(node.kind, NodeKind::Op(_)) {
+        Vec::new()
+    } else {
+        vec![title.clone()]
+    };
     match &node.kind {
         NodeKind::Input(t) | NodeKind::Output(t) => details.push(tensor_detail(sg, *t)),
         _ => {
