@@ -6,8 +6,8 @@
 //! edge from the first op of a long chain to its last costs as much as the
 //! chain itself, and a tensor read by every op of a chain costs the square of
 //! its length (1,000 such readers took 8.5 s). Before laying out, the layers a
-//! longest-path ranking gives bound those dummies (the ranking the crate
-//! computes is at most as long); past [`DUMMY_BUDGET`] the longest edges are
+//! longest-path ranking gives bound those dummies (for an acyclic graph the
+//! ranking the crate computes is at most as long); past [`DUMMY_BUDGET`] the longest edges are
 //! left out of the layout and only drawn, so the time stays bounded whatever
 //! the file.
 
@@ -140,11 +140,10 @@ pub fn layout(sizes: &[(f64, f64)], edges: &[(usize, usize)]) -> Layout {
     }
     let mut local = vec![0usize; n];
     let mut component_edges: Vec<Vec<(usize, usize)>> = vec![Vec::new(); components.len()];
-    for (c, members) in components.iter().enumerate() {
+    for members in &components {
         for (j, &m) in members.iter().enumerate() {
             local[m] = j;
         }
-        let _ = c;
     }
     for &(a, b) in &edges {
         let c = component_of_root[uf.find(a)].unwrap_or(0);
