@@ -143,14 +143,8 @@ pub(super) fn dot(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
             dot_panel(&mut out, p, "    ");
             let _ = writeln!(out, "  }}");
         }
-        for (a, b) in &doc.matches {
-            let _ = writeln!(
-                out,
-                "  \"{}\" -> \"{}\" [style=dotted, arrowhead=none, constraint=false, color=\"#2166ac\"];",
-                dot_str(a),
-                dot_str(b)
-            );
-        }
+        // Aligned ops are not joined: Graphviz routes such cross-cluster
+        // lines through both graphs, and the HTML page links them instead.
     }
     let _ = writeln!(out, "  subgraph cluster_legend {{");
     let _ = writeln!(out, "    label=\"legend\"; color=\"#999999\";");
