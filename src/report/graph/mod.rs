@@ -597,7 +597,7 @@ pub fn finding_mermaid(
         }],
         matches,
     };
-    text::mermaid_side_by_side(&doc, w)?;
+    text::mermaid(&doc, w)?;
     Ok(true)
 }
 

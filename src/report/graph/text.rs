@@ -172,24 +172,21 @@ pub(super) fn dot(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
     w.write_all(out.as_bytes())
 }
 
-/// A Mermaid label's text: the characters Mermaid or the HTML it renders to
-/// would read as syntax become entity codes.
+/// A Mermaid label's text. Characters Mermaid, or the HTML it renders
+/// labels to, would read as syntax become look-alikes: Mermaid's entity codes
+/// (`#quot;`) are not decoded by every renderer (mermaid 11 in a browser
+/// shows them raw), while `#` itself is plain text inside quotes.
 fn mermaid_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("#quot;"),
-            '#' => out.push_str("#35;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
-            '&' => out.push_str("#amp;"),
-            '|' => out.push_str("#124;"),
-            '`' => out.push_str("#96;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    s.chars()
+        .map(|c| match c {
+            '"' | '`' => '\'',
+            '<' => '‹',
+            '>' => '›',
+            '|' => '¦',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 /// A Mermaid node id: letters, digits and underscores only.
@@ -292,31 +289,26 @@ fn mermaid_classes(out: &mut String, doc: &Doc) {
     }
 }
 
-fn mermaid_doc(doc: &Doc, direction: &str, w: &mut dyn Write) -> io::Result<()> {
+/// A Mermaid flowchart: one panel top to bottom, or two side by side (an
+/// invisible link puts the second right of the first), each top to bottom.
+pub(super) fn mermaid(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
     let mut out = String::new();
-    let _ = writeln!(out, "flowchart {direction}");
     if doc.panels.len() == 1 {
+        let _ = writeln!(out, "flowchart TB");
         mermaid_panel(&mut out, &doc.panels[0], "  ");
     } else {
+        let _ = writeln!(out, "flowchart LR");
+        let mut ids = Vec::new();
         for p in &doc.panels {
             let id = mermaid_id(p.prefix.trim_end_matches('-'));
             let _ = writeln!(out, "  subgraph {id} [\"{}\"]", mermaid_str(&p.heading));
             let _ = writeln!(out, "    direction TB");
             mermaid_panel(&mut out, p, "    ");
             let _ = writeln!(out, "  end");
+            ids.push(id);
         }
+        let _ = writeln!(out, "  {}", ids.join(" ~~~ "));
     }
     mermaid_classes(&mut out, doc);
     w.write_all(out.as_bytes())
-}
-
-/// A Mermaid flowchart.
-pub(super) fn mermaid(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
-    mermaid_doc(doc, "TB", w)
-}
-
-/// A small Mermaid flowchart of a PTQ/QAT pair's neighbourhood, panels side
-/// by side (for a pull-request comment).
-pub(super) fn mermaid_side_by_side(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
-    mermaid_doc(doc, "LR", w)
 }
