@@ -18,7 +18,7 @@ pub enum CompareFormat {
     Text,
     /// Versioned JSON (docs/json.md).
     Json,
-    /// Markdown for a pull-request comment.
+    /// Markdown for a pull-request comment, with a Mermaid diagram of each placement finding.
     Markdown,
 }
 
