@@ -7,7 +7,7 @@ mod common;
 
 use tflq::compare::{Comparison, Detail, Kind, Options, Removal, Side, compare};
 use tflq::model::{BuiltinCode, Model};
-use tflq::report::compare::{Pair, render};
+use tflq::report::compare::{Models, Pair, render_with_models};
 use tflq::report::{Format, Style};
 use tflq::synth::{ModelBuilder, SynthOptions, SynthQuant};
 
@@ -562,8 +562,11 @@ fn rendered(ptq: &str, qat: &str, format: Format) -> String {
         ptq_label: &pl,
         qat_label: &ql,
     };
+    // With the models, as the command line renders: markdown then draws
+    // each placement finding's neighbourhood.
+    let models = Models { ptq: &p, qat: &q };
     let mut out = Vec::new();
-    render(&pair, &c, format, Style::default(), &mut out).unwrap();
+    render_with_models(&pair, &c, Some(models), format, Style::default(), &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 

@@ -304,3 +304,53 @@ fn long_fused_tensor_names() {
     inspect_formats(&a, &what);
     compare_formats(&a, &b, &what);
 }
+
+/// `tflq graph` of a 6,701-op int8 chain (2,233 blocks of 3 ops, the large
+/// model of docs/performance.md) as SVG and HTML, with its integer runs
+/// collapsed (the default) and with every op drawn. In release builds the
+/// SVG must take under a second either way.
+#[test]
+fn graph_of_a_6700_op_model() {
+    use tflq::analysis::graph_view::{ViewOptions, build, finding_ops};
+    use tflq::report::graph::{GraphFormat, Panel, render};
+    let model = common::leak_load(tflq::synth::int8_chain(2_233, 64));
+    assert_eq!(model.subgraphs[0].operators.len(), 6_701);
+    let start = Instant::now();
+    let insp = tflq::analysis::inspect(&model);
+    let quant = &insp.subgraphs[0];
+    for collapse in [true, false] {
+        let mut options = ViewOptions::new(quant.subgraph);
+        options.keep = finding_ops(quant);
+        if !collapse {
+            options.min_run = 0;
+        }
+        let view = timed(&format!("6,701 ops, collapse={collapse}: view"), || {
+            build(&model, quant, &options)
+        });
+        if collapse {
+            assert!(view.nodes.len() < 20, "{} nodes", view.nodes.len());
+        } else {
+            assert!(view.nodes.len() > 6_701);
+        }
+        let panel = Panel {
+            model: &model,
+            quant,
+            view: &view,
+            label: "m.tflite",
+        };
+        for format in [GraphFormat::Svg, GraphFormat::Html] {
+            let begin = Instant::now();
+            let mut out = Discard::default();
+            timed(
+                &format!("6,701 ops, collapse={collapse}: {format:?}"),
+                || render(&panel, format, &mut out).unwrap(),
+            );
+            let took = begin.elapsed();
+            eprintln!("  {} bytes", out.len);
+            if format == GraphFormat::Svg && !cfg!(debug_assertions) {
+                assert!(took < Duration::from_secs(1), "SVG took {took:?}");
+            }
+        }
+    }
+    eprintln!("6,701 ops: everything {:.2?}", start.elapsed());
+}

@@ -3,6 +3,7 @@
 
 #![deny(clippy::arithmetic_side_effects)]
 
+pub mod graph_view;
 pub mod quant;
 pub mod summary;
 

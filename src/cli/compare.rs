@@ -19,7 +19,7 @@ pub enum CompareFormat {
     Text,
     /// Versioned JSON (docs/json.md).
     Json,
-    /// Markdown for a pull-request comment.
+    /// Markdown for a pull-request comment, with a Mermaid diagram of each placement finding.
     Markdown,
     /// Node data for Google's Model Explorer: each op of one model coloured
     /// by the severity of its findings (README, "Model Explorer").
@@ -179,7 +179,11 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         };
         super::note_left_out_graphs(model, None, label);
     } else {
-        crate::report::compare::render(&pair, &c, format, style, out)?;
+        let models = crate::report::compare::Models {
+            ptq: ptq.model(),
+            qat: qat.model(),
+        };
+        crate::report::compare::render_with_models(&pair, &c, Some(models), format, style, out)?;
     }
     let fail = c
         .findings

@@ -13,6 +13,7 @@
 //! ```
 
 mod compare;
+mod graph;
 mod inspect;
 mod plan;
 mod snapshot;
@@ -50,6 +51,7 @@ enum Command {
     Compare(compare::Opts),
     Plan(plan::Opts),
     Snapshot(snapshot::Opts),
+    Graph(graph::Opts),
 }
 
 /// When to colour output.
@@ -127,6 +129,7 @@ where
         Command::Compare(o) => compare::run(o, &mut out, end),
         Command::Plan(o) => plan::run(o, &mut out, end),
         Command::Snapshot(o) => snapshot::run(o, &mut out, end),
+        Command::Graph(o) => graph::run(o, &mut out, end),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     // Whatever is still buffered (an error path leaves the writer unflushed)

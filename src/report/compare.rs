@@ -12,7 +12,7 @@ use crate::compare::{
     Comparison, ComputeCoverage, Detail, Evidence, FileRole, Finding, Kind, PairProblem, Removal,
     Side, SubgraphAlignment,
 };
-use crate::model::{Granularity, OpId, OpKind};
+use crate::model::{Granularity, Model, OpId, OpKind};
 use crate::producer::Vocabulary;
 
 /// The labels (file paths) to show for the two models.
@@ -705,6 +705,16 @@ fn words_annotate(
 /// The formats a comparison renders to.
 pub const FORMATS: [Format; 4] = [Format::Table, Format::Text, Format::Json, Format::Markdown];
 
+/// The two models a comparison was made of, for the renderers that draw
+/// parts of them (markdown's neighbourhood diagrams).
+#[derive(Debug, Clone, Copy)]
+pub struct Models<'a> {
+    /// The PTQ model.
+    pub ptq: &'a Model<'a>,
+    /// The QAT model.
+    pub qat: &'a Model<'a>,
+}
+
 /// Render a comparison. A format outside [`FORMATS`] is an error of kind
 /// [`std::io::ErrorKind::Unsupported`]. Model Explorer node data names the
 /// ops by their tensors, which a comparison does not hold: it is written by
@@ -716,11 +726,24 @@ pub fn render(
     style: Style,
     w: &mut dyn Write,
 ) -> io::Result<()> {
+    render_with_models(pair, c, None, format, style, w)
+}
+
+/// [`render`], with the models: markdown then adds, for each placement
+/// finding, a Mermaid diagram of its neighbourhood in both models.
+pub fn render_with_models(
+    pair: &Pair<'_>,
+    c: &Comparison,
+    models: Option<Models<'_>>,
+    format: Format,
+    style: Style,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Json => super::json::write_pretty(w, &json(pair, c)),
         Format::Text => text(pair, c, style, w),
         Format::Table => table(pair, c, style, w),
-        Format::Markdown => markdown(pair, c, w),
+        Format::Markdown => markdown(pair, c, models, w),
         Format::Python => Err(super::unsupported("compare", format)),
         Format::ModelExplorer => Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -958,7 +981,12 @@ fn table(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io
     writeln!(w, "{}", style.paint(&verdict(pair, c), tone_v))
 }
 
-fn markdown(pair: &Pair<'_>, c: &Comparison, w: &mut dyn Write) -> io::Result<()> {
+fn markdown(
+    pair: &Pair<'_>,
+    c: &Comparison,
+    models: Option<Models<'_>>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     let esc = |s: &str| s.replace('|', "\\|");
     writeln!(w, "### tflq compare")?;
     writeln!(w)?;
@@ -993,6 +1021,9 @@ fn markdown(pair: &Pair<'_>, c: &Comparison, w: &mut dyn Write) -> io::Result<()
             )?;
         }
     }
+    if let Some(m) = models {
+        neighbourhoods(c, m, w)?;
+    }
     writeln!(w)?;
     writeln!(w, "<details><summary>alignment</summary>")?;
     writeln!(w)?;
@@ -1001,6 +1032,68 @@ fn markdown(pair: &Pair<'_>, c: &Comparison, w: &mut dyn Write) -> io::Result<()
     }
     writeln!(w)?;
     writeln!(w, "</details>")
+}
+
+/// For each placement finding, a Mermaid diagram of where it is (GitHub
+/// draws ```mermaid blocks in comments and pull requests).
+fn neighbourhoods(c: &Comparison, m: Models<'_>, w: &mut dyn Write) -> io::Result<()> {
+    let placement: Vec<&Finding> = c
+        .findings
+        .iter()
+        .filter(|f| f.kind.is_placement())
+        .collect();
+    if placement.is_empty() {
+        return Ok(());
+    }
+    let (ip, iq) = (
+        crate::analysis::inspect(m.ptq),
+        crate::analysis::inspect(m.qat),
+    );
+    writeln!(w)?;
+    writeln!(w, "#### Where")?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "Each placement finding in the QAT graph, beside the PTQ ops aligned with it; the finding's ops have a red border."
+    )?;
+    for f in placement {
+        let (Some(a), Some(qq)) = (
+            c.alignment.iter().find(|a| a.qat == f.subgraph),
+            iq.subgraphs.get(f.subgraph.index()),
+        ) else {
+            continue;
+        };
+        let Some(pq) = ip.subgraphs.get(a.ptq.index()) else {
+            continue;
+        };
+        let mut diagram = Vec::new();
+        let drawn = super::graph::finding_mermaid((m.ptq, pq), (m.qat, qq), c, f, &mut diagram)?;
+        let layer = f
+            .layer
+            .as_deref()
+            .map_or(String::new(), |l| format!(" `{}`", l.replace('`', "'")));
+        writeln!(w)?;
+        writeln!(
+            w,
+            "**`{}`{layer}**, QAT {} (subgraph {}):",
+            f.kind.name(),
+            ops(&f.qat_ops),
+            f.subgraph
+        )?;
+        writeln!(w)?;
+        if drawn {
+            writeln!(w, "```mermaid")?;
+            w.write_all(&diagram)?;
+            writeln!(w, "```")?;
+        } else {
+            writeln!(
+                w,
+                "(too many ops around it for a diagram: `tflq graph PTQ QAT --around {}` draws it)",
+                f.qat_ops.first().map_or(String::new(), |o| o.to_string())
+            )?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]

@@ -3,6 +3,7 @@
 //! way, so the same model gives the same bytes on every machine.
 
 pub mod compare;
+pub mod graph;
 pub mod inspect;
 mod json;
 pub mod model_explorer;

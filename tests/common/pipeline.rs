@@ -160,6 +160,43 @@ pub fn one(model: &Model) {
     assert!(tflq::report::snapshot::diff(&plain, &plain, "a", "b").is_none());
     plan(&insp, model);
     compare(model, model);
+    for s in [Some(SubgraphId(0)), last] {
+        graph(model, &insp, s, &tflq::report::graph::FORMATS);
+    }
+    let c = tflq::compare::compare(model, model, tflq::compare::Options::default());
+    graph_pair(model, model, &c, &tflq::report::graph::FORMATS);
+}
+
+/// `tflq graph` of subgraph `s` in `formats`: collapsed, then every op,
+/// then around its first op.
+pub fn graph(
+    model: &Model,
+    insp: &tflq::analysis::Inspection,
+    s: Option<SubgraphId>,
+    formats: &[tflq::report::graph::GraphFormat],
+) {
+    use tflq::analysis::graph_view::{ViewOptions, build, finding_ops};
+    let Some(quant) = s.and_then(|s| insp.subgraphs.get(s.index())) else {
+        return;
+    };
+    let mut options = ViewOptions::new(quant.subgraph);
+    options.keep = finding_ops(quant);
+    let mut views = vec![build(model, quant, &options)];
+    options.min_run = 0;
+    views.push(build(model, quant, &options));
+    options.around = vec![tflq::model::OpId(0)];
+    options.depth = 2;
+    views.push(build(model, quant, &options));
+    for (k, view) in views.iter().enumerate() {
+        let panel = tflq::report::graph::Panel {
+            model,
+            quant,
+            view,
+            label: "fuzz.tflite",
+        };
+        let format = formats[k % formats.len()];
+        tflq::report::graph::render(&panel, format, &mut Discard::default()).unwrap();
+    }
 }
 
 /// `tflq plan` in every format; tfmot code is refused (an Unsupported
@@ -208,6 +245,17 @@ pub fn renderers(model: &Model) {
     }
     plan(&insp, model);
     compare_with(model, model, &STYLES[..1]);
+    // Laying out is the costly part of `tflq graph`: these thousands of
+    // models get the text formats, the sample that runs [`one`] all.
+    graph(
+        model,
+        &insp,
+        Some(SubgraphId(0)),
+        &[
+            tflq::report::graph::GraphFormat::Dot,
+            tflq::report::graph::GraphFormat::Mermaid,
+        ],
+    );
 }
 
 /// Two models compared both ways in every format, and the snapshot diff
@@ -239,10 +287,65 @@ fn compare_with(ptq: &Model, qat: &Model, styles: &[Style]) {
         .enumerate()
     {
         let style = styles[k % styles.len()];
-        tflq::report::compare::render(&pair, &c, format, style, &mut Discard::default()).unwrap();
+        let models = tflq::report::compare::Models { ptq, qat };
+        tflq::report::compare::render_with_models(
+            &pair,
+            &c,
+            Some(models),
+            format,
+            style,
+            &mut Discard::default(),
+        )
+        .unwrap();
+    }
+    // Both side by side, as `tflq graph PTQ QAT` draws them (as text: see
+    // `renderers` for why).
+    graph_pair(ptq, qat, &c, &[tflq::report::graph::GraphFormat::Mermaid]);
+}
+
+/// `tflq graph PTQ QAT` of the first aligned subgraphs in `formats`.
+fn graph_pair(
+    ptq: &Model,
+    qat: &Model,
+    c: &tflq::compare::Comparison,
+    formats: &[tflq::report::graph::GraphFormat],
+) {
+    use tflq::analysis::graph_view::{ViewOptions, build};
+    use tflq::report::graph::{Panel, render_pair};
+    let Some(a) = c.alignment.first() else {
+        return;
+    };
+    let (ip, iq) = (tflq::analysis::inspect(ptq), tflq::analysis::inspect(qat));
+    let (Some(pq), Some(qq)) = (
+        ip.subgraphs.get(a.ptq.index()),
+        iq.subgraphs.get(a.qat.index()),
+    ) else {
+        return;
+    };
+    let pv = build(ptq, pq, &ViewOptions::new(a.ptq));
+    let qv = build(qat, qq, &ViewOptions::new(a.qat));
+    for &format in formats {
+        render_pair(
+            &Panel {
+                model: ptq,
+                quant: pq,
+                view: &pv,
+                label: "ptq.tflite",
+            },
+            &Panel {
+                model: qat,
+                quant: qq,
+                view: &qv,
+                label: "qat.tflite",
+            },
+            c,
+            format,
+            &mut Discard::default(),
+        )
+        .unwrap();
     }
     for side in [Side::Qat, Side::Ptq] {
-        model_explorer::compare(ptq, qat, &c, side)
+        model_explorer::compare(ptq, qat, c, side)
             .write(&mut Discard::default())
             .unwrap();
     }

@@ -1,0 +1,326 @@
+//! `tflq graph`: the op graph coloured by how each op computes, for one model
+//! or a PTQ and a QAT model side by side.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use crate::analysis::SubgraphQuant;
+use crate::analysis::graph_view::{self, GraphView, ViewOptions};
+use crate::model::{OpId, SubgraphId};
+use crate::report::graph::{GraphFormat, Panel};
+
+use super::{End, OK};
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphFormatArg {
+    /// A standalone SVG picture (default).
+    Svg,
+    /// One self-contained HTML page: pan, zoom, node details, findings.
+    Html,
+    /// Graphviz DOT text (`dot -Tpng`).
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+}
+
+/// Draw the op graph coloured by how each op computes, as SVG, HTML, DOT or
+/// Mermaid
+///
+/// Nodes are coloured int8, int16, float, hybrid, QUANTIZE, DEQUANTIZE or
+/// requantize and carry their layer; float islands are outlined; edges carry
+/// the tensor's dtype and shape. Given a PTQ and a QAT model, draws both side
+/// by side with each comparison finding marked on both.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  tflq graph model.tflite -o model.svg
+  tflq graph model.tflite --format html -o model.html     # pan, zoom, click a node
+  tflq graph model.tflite --around conv2 --depth 3 --format mermaid
+  tflq graph ptq.tflite qat.tflite -o pair.html          # findings marked on both
+
+The format follows -o's extension (.svg, .html/.htm, .dot/.gv, .mmd/.mermaid)
+unless --format is given; otherwise it is svg. 3 or more consecutive ops (in
+execution order) that all compute in int8, or all in int16, are drawn as one
+node ('#4..#9 6 int8 ops'); --no-collapse draws each op. Ops named by a
+finding always keep a node of their own. --around takes an op index (12 or
+#12) or a layer name; dashed borders mark nodes whose other neighbours are
+left out.
+
+Colours: int8 light green, int16 green, float orange, hybrid yellow, QUANTIZE
+blue, DEQUANTIZE salmon, requantize purple, other grey; float islands have a
+dashed red outline, findings a thick border and their number.
+
+Exit status: 0 drawn, 2 usage error, unreadable model, or a pair compare
+cannot judge.")]
+pub struct Opts {
+    /// The model (with a second model: the post-training-quantized one).
+    model: PathBuf,
+    /// A quantization-aware-trained conversion of the same network: draw
+    /// both, aligned, with compare's findings.
+    qat: Option<PathBuf>,
+    /// Output format (default: from -o's extension, else svg).
+    #[arg(long, value_enum)]
+    format: Option<GraphFormatArg>,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The subgraph to draw (0 is the main graph).
+    #[arg(long, value_name = "INDEX", default_value_t = 0)]
+    subgraph: u32,
+    /// Only the ops near this op: an op index (12 or #12) or a layer name.
+    #[arg(long, value_name = "OP")]
+    around: Option<String>,
+    /// With --around: how many edges away from it to draw.
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "around")]
+    depth: usize,
+    /// Draw every op, without collapsing runs of integer ops.
+    #[arg(long)]
+    no_collapse: bool,
+}
+
+fn format_of(o: &Opts) -> GraphFormat {
+    let arg = o.format.or_else(|| {
+        let ext = o
+            .output
+            .as_deref()
+            .and_then(Path::extension)?
+            .to_str()?
+            .to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "html" | "htm" | "xhtml" => GraphFormatArg::Html,
+            "dot" | "gv" => GraphFormatArg::Dot,
+            "mmd" | "mermaid" => GraphFormatArg::Mermaid,
+            _ => GraphFormatArg::Svg,
+        })
+    });
+    match arg.unwrap_or(GraphFormatArg::Svg) {
+        GraphFormatArg::Svg => GraphFormat::Svg,
+        GraphFormatArg::Html => GraphFormat::Html,
+        GraphFormatArg::Dot => GraphFormat::Dot,
+        GraphFormatArg::Mermaid => GraphFormat::Mermaid,
+    }
+}
+
+/// The op `--around` names: an index, or the first op of a layer.
+fn resolve_around(text: &str, quant: &SubgraphQuant, label: &str) -> anyhow::Result<OpId> {
+    let digits = text.strip_prefix('#').unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let n: u32 = digits
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--around {text}: not an op index"))?;
+        if (n as usize) < quant.ops.len() {
+            return Ok(OpId(n));
+        }
+        anyhow::bail!(
+            "{label}: --around {text}: subgraph {} has {} ops (#0 to #{})",
+            quant.subgraph,
+            quant.ops.len(),
+            quant.ops.len().saturating_sub(1)
+        );
+    }
+    quant
+        .ops
+        .iter()
+        .find(|i| i.layer.as_deref() == Some(text))
+        .or_else(|| {
+            quant
+                .ops
+                .iter()
+                .find(|i| i.layers.iter().any(|l| l == text))
+        })
+        .map(|i| i.op)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{label}: --around {text}: subgraph {} has no layer of that name (give a layer name, or an op index such as 12 or #12)",
+                quant.subgraph
+            )
+        })
+}
+
+fn options(o: &Opts, subgraph: SubgraphId, around: Vec<OpId>, depth: usize) -> ViewOptions {
+    let mut v = ViewOptions::new(subgraph);
+    if o.no_collapse {
+        v.min_run = 0;
+    }
+    v.around = around;
+    v.depth = depth;
+    v
+}
+
+/// The analysis of subgraph `s`, or the error naming what exists.
+fn subgraph<'a>(
+    insp: &'a crate::analysis::Inspection,
+    s: u32,
+    label: &str,
+) -> anyhow::Result<&'a SubgraphQuant> {
+    insp.subgraphs.get(s as usize).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{label}: no subgraph {s} (the model has {})",
+            insp.subgraphs.len()
+        )
+    })
+}
+
+pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> {
+    let format = format_of(&o);
+    let draw = |w: &mut dyn Write| match &o.qat {
+        None => one(&o, format, w, end),
+        Some(qat) => pair(&o, qat, format, w, end),
+    };
+    match &o.output {
+        // Drawn in memory first: a model that cannot be read leaves no file.
+        Some(path) => {
+            let mut buf = Vec::new();
+            draw(&mut buf)?;
+            std::fs::write(path, buf)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        None => draw(out)?,
+    }
+    Ok(OK)
+}
+
+/// Refuse a view too large to lay out, saying how to make it smaller.
+fn check_size(view: &GraphView, format: GraphFormat, o: &Opts, label: &str) -> anyhow::Result<()> {
+    use crate::report::graph::MAX_LAYOUT_NODES;
+    if !matches!(format, GraphFormat::Svg | GraphFormat::Html)
+        || view.nodes.len() <= MAX_LAYOUT_NODES
+    {
+        return Ok(());
+    }
+    let collapse = if o.no_collapse {
+        "drop --no-collapse, "
+    } else {
+        ""
+    };
+    anyhow::bail!(
+        "{label}: subgraph {} has {} nodes to draw; {} lays out at most {}: {collapse}draw part of it with --around OP --depth N, or use --format dot or mermaid",
+        view.subgraph,
+        crate::report::thousands(view.nodes.len() as u64),
+        format.name(),
+        crate::report::thousands(MAX_LAYOUT_NODES as u64)
+    )
+}
+
+fn one(o: &Opts, format: GraphFormat, w: &mut dyn Write, end: End) -> anyhow::Result<()> {
+    let file = super::open(&o.model)?;
+    let model = file.model();
+    let label = super::label(&o.model);
+    let insp = crate::analysis::inspect(model);
+    let quant = subgraph(&insp, o.subgraph, &label)?;
+    let around = match &o.around {
+        Some(a) => vec![resolve_around(a, quant, &label)?],
+        None => Vec::new(),
+    };
+    let mut options = options(o, quant.subgraph, around, o.depth);
+    // Findings point at ops: each keeps a node of its own.
+    options.keep = graph_view::finding_ops(quant);
+    let view = graph_view::build(model, quant, &options);
+    check_size(&view, format, o, &label)?;
+    let panel = Panel {
+        model,
+        quant,
+        view: &view,
+        label: &label,
+    };
+    crate::report::graph::render(&panel, format, w)?;
+    end.finish((file, insp, view));
+    Ok(())
+}
+
+fn pair(
+    o: &Opts,
+    qat_path: &Path,
+    format: GraphFormat,
+    w: &mut dyn Write,
+    end: End,
+) -> anyhow::Result<()> {
+    if super::is_stdin(&o.model) && super::is_stdin(qat_path) {
+        anyhow::bail!("only one of the two models can be read from standard input (-)");
+    }
+    let ptq = super::open(&o.model)?;
+    let qat = super::open(qat_path)?;
+    let (pl, ql) = (super::label(&o.model), super::label(qat_path));
+    let c = crate::compare::compare(ptq.model(), qat.model(), Default::default());
+    if let Some(p) = &c.problem {
+        let labels = crate::report::compare::Pair {
+            ptq_label: &pl,
+            qat_label: &ql,
+        };
+        anyhow::bail!("{}", crate::report::compare::problem(&labels, p));
+    }
+    let (ip, iq) = (
+        crate::analysis::inspect(ptq.model()),
+        crate::analysis::inspect(qat.model()),
+    );
+    let qquant = subgraph(&iq, o.subgraph, &ql)?;
+    let alignment = c.alignment.iter().find(|a| a.qat == qquant.subgraph);
+    let pquant = match alignment {
+        Some(a) => subgraph(&ip, a.ptq.0, &pl)?,
+        None => anyhow::bail!(
+            "{ql}: subgraph {} has no counterpart in {pl}",
+            qquant.subgraph
+        ),
+    };
+    let around = match &o.around {
+        Some(a) => vec![resolve_around(a, qquant, &ql)?],
+        None => Vec::new(),
+    };
+    let findings = c.findings.iter().filter(|f| f.subgraph == qquant.subgraph);
+    let (mut keep_q, mut keep_p) = (BTreeSet::new(), BTreeSet::new());
+    for f in findings {
+        keep_q.extend(f.qat_ops.iter().copied());
+        keep_p.extend(f.ptq_ops.iter().copied());
+    }
+    let mut qopt = options(o, qquant.subgraph, around, o.depth);
+    qopt.keep = keep_q;
+    let qview = graph_view::build(qat.model(), qquant, &qopt);
+    // The PTQ side shows what the QAT side's ops align with.
+    let ptq_around: Vec<OpId> = if qopt.around.is_empty() {
+        Vec::new()
+    } else {
+        let mut v: Vec<OpId> = alignment
+            .into_iter()
+            .flat_map(|a| a.matches.iter())
+            .filter(|m| qview.node_of(m.qat).is_some())
+            .map(|m| m.ptq)
+            .collect();
+        if v.is_empty() {
+            anyhow::bail!(
+                "{ql}: nothing near --around {} aligns with {pl}",
+                o.around.as_deref().unwrap_or("")
+            );
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let mut popt = options(o, pquant.subgraph, ptq_around, 0);
+    popt.keep = keep_p;
+    let pview: GraphView = graph_view::build(ptq.model(), pquant, &popt);
+    check_size(&qview, format, o, &ql)?;
+    check_size(&pview, format, o, &pl)?;
+    crate::report::graph::render_pair(
+        &Panel {
+            model: ptq.model(),
+            quant: pquant,
+            view: &pview,
+            label: &pl,
+        },
+        &Panel {
+            model: qat.model(),
+            quant: qquant,
+            view: &qview,
+            label: &ql,
+        },
+        &c,
+        format,
+        w,
+    )?;
+    end.finish((ptq, qat, c, ip, iq, pview, qview));
+    Ok(())
+}

@@ -1,0 +1,554 @@
+//! `tflq graph` on the committed real models: the SVG and HTML parse as XML,
+//! hold one node per op (or per collapsed run) in the colour class of how
+//! the op computes, outline every float island, and load nothing from
+//! anywhere; DOT and Mermaid are snapshots; a PTQ/QAT pair marks each finding
+//! on both sides.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use insta_cmd::assert_cmd_snapshot;
+use tflq::analysis::graph_view::{self, GraphView, NodeClass, NodeKind, ViewOptions};
+use tflq::analysis::{Compute, Inspection};
+use tflq::model::{BuiltinCode, Model, SubgraphId};
+use tflq::report::graph::{GraphFormat, Panel, render, render_pair};
+
+/// Real models of every kind: int8 chains, a MobileNet with residuals,
+/// QAT conversions with float islands and requantizes, MediaPipe graphs,
+/// int16, dynamic range (hybrid ops), float, control flow.
+const FIXTURES: [&str; 14] = [
+    "ptq_int8.tflite",
+    "advice_concat_requantize_qat.tflite",
+    "advice_round_trip_qat.tflite",
+    "plan_mobilenet_ptq.tflite",
+    "qat_partial.tflite",
+    "advice_bn_unfolded_qat.tflite",
+    "advice_unsupported_float_qat.tflite",
+    "advice_mobilenet_bn_qat.tflite",
+    "mediapipe_face_detection_short_range.tflite",
+    "mediapipe_hand_recrop.tflite",
+    "ptq_int16x8.tflite",
+    "dynamic_range.tflite",
+    "float.tflite",
+    "control_flow.tflite",
+];
+
+fn view(model: &Model, insp: &Inspection, collapse: bool) -> GraphView {
+    let quant = &insp.subgraphs[0];
+    let mut options = ViewOptions::new(SubgraphId(0));
+    if !collapse {
+        options.min_run = 0;
+    }
+    options.keep = graph_view::finding_ops(quant);
+    graph_view::build(model, quant, &options)
+}
+
+fn draw(model: &Model, insp: &Inspection, view: &GraphView, format: GraphFormat) -> String {
+    let panel = Panel {
+        model,
+        quant: &insp.subgraphs[0],
+        view,
+        label: "m.tflite",
+    };
+    let mut out = Vec::new();
+    render(&panel, format, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// The `<g class="node ...">` elements of a parsed document, by id, with
+/// their colour class (`c-int8` → `int8`).
+fn nodes(doc: &roxmltree::Document) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for g in doc.descendants().filter(|n| n.has_tag_name("g")) {
+        let classes: Vec<&str> = g.attribute("class").unwrap_or("").split(' ').collect();
+        if classes.first() != Some(&"node") {
+            continue;
+        }
+        let colour: Vec<&str> = classes
+            .iter()
+            .filter_map(|c| c.strip_prefix("c-"))
+            .collect();
+        assert_eq!(colour.len(), 1, "{classes:?}");
+        let id = g.attribute("id").expect("node id").to_owned();
+        assert!(
+            out.insert(id.clone(), colour[0].to_owned()).is_none(),
+            "id {id} twice"
+        );
+    }
+    out
+}
+
+/// The class each op must have, read from the analysis and the op kind
+/// (not from the view code under test).
+fn expected_class(model: &Model, insp: &Inspection, op: tflq::model::OpId) -> &'static str {
+    let sg = &model.subgraphs[0];
+    let o = sg.op(op);
+    if o.kind.is(BuiltinCode::DEQUANTIZE) {
+        return "dequantize";
+    }
+    if o.kind.is(BuiltinCode::QUANTIZE) {
+        let input = o.inputs[0].unwrap();
+        return if sg.tensor(input).dtype.is_float() {
+            "quantize"
+        } else {
+            "requantize"
+        };
+    }
+    match insp.subgraphs[0].ops[op.index()].compute {
+        Compute::Int8 => "int8",
+        Compute::Int16 => "int16",
+        Compute::Float => "float",
+        Compute::Hybrid => "hybrid",
+        Compute::Convert | Compute::Other => "other",
+    }
+}
+
+/// No URL of any kind: nothing is fetched when the file is opened. The one
+/// `http` allowed is the SVG namespace name (an identifier, never loaded).
+fn assert_no_external_urls(text: &str, doc: &roxmltree::Document) {
+    let without_ns = text.replacen("xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    for bad in ["http://", "https://", "ftp://", "file:", "data:", "@import"] {
+        assert!(!without_ns.contains(bad), "{bad} in output");
+    }
+    for url in without_ns.match_indices("url(") {
+        let rest = &without_ns[url.0 + 4..];
+        assert!(rest.starts_with('#'), "url({}", &rest[..rest.len().min(40)]);
+    }
+    for n in doc.descendants() {
+        for a in n.attributes() {
+            if matches!(a.name(), "href" | "src" | "action" | "srcset") {
+                assert!(
+                    a.value().starts_with('#') && !a.value().contains("//"),
+                    "{}={}",
+                    a.name(),
+                    a.value()
+                );
+            }
+        }
+        if n.has_tag_name("script") {
+            assert!(n.attribute("src").is_none());
+        }
+    }
+}
+
+fn check_drawing(model: &Model, insp: &Inspection, view: &GraphView, name: &str) {
+    for format in [GraphFormat::Svg, GraphFormat::Html] {
+        let text = draw(model, insp, view, format);
+        let doc = roxmltree::Document::parse_with_options(
+            &text,
+            roxmltree::ParsingOptions {
+                allow_dtd: true,
+                ..Default::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{name} {format:?}: not well-formed: {e}"));
+        assert_no_external_urls(&text, &doc);
+        let drawn = nodes(&doc);
+        // One node per view node: per op, per collapsed run, per I/O tensor.
+        assert_eq!(drawn.len(), view.nodes.len(), "{name} {format:?}");
+        let mut ops_drawn = 0;
+        for (i, node) in view.nodes.iter().enumerate() {
+            let class = &drawn[&format!("n{i}")];
+            assert_eq!(class, node.class.name(), "{name}: node {i} {:?}", node.kind);
+            for &op in node.ops() {
+                assert_eq!(
+                    class,
+                    expected_class(model, insp, op),
+                    "{name}: op #{op} in node {i}"
+                );
+                ops_drawn += 1;
+            }
+        }
+        assert_eq!(ops_drawn, model.subgraphs[0].operators.len(), "{name}");
+        // Collapsing keeps the picture acyclic: op and run nodes come in
+        // execution order and every edge between them points forwards.
+        for e in &view.edges {
+            let terminal = |i: usize| view.nodes[i].ops().is_empty();
+            if !terminal(e.from) && !terminal(e.to) {
+                assert!(e.from < e.to, "{name}: edge {e:?}");
+            }
+        }
+        // Every float island is outlined.
+        let outlines = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("rect") && n.attribute("class") == Some("island"))
+            .count();
+        let legend_swatch = usize::from(format == GraphFormat::Svg);
+        assert_eq!(outlines, view.islands.len() + legend_swatch, "{name}");
+        if format == GraphFormat::Html {
+            // Findings beside the graph, and the node details as JSON.
+            let findings = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("li") && n.attribute("data-nodes").is_some())
+                .count();
+            let shown = insp.subgraphs[0]
+                .findings
+                .iter()
+                .filter(|f| f.ops.iter().any(|o| view.node_of(*o).is_some()))
+                .count();
+            assert_eq!(findings, shown, "{name}");
+            let data = doc
+                .descendants()
+                .find(|n| n.attribute("id") == Some("tflq-data"))
+                .and_then(|n| n.text())
+                .expect("data");
+            let v: serde_json::Value = serde_json::from_str(data).unwrap();
+            assert_eq!(
+                v["nodes"].as_object().unwrap().len(),
+                view.nodes.len(),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn svg_and_html_show_every_op_in_its_class() {
+    let mut met = std::collections::BTreeSet::new();
+    for name in FIXTURES {
+        let model = common::fixture_model(name);
+        let insp = tflq::analysis::inspect(&model);
+        let all = view(&model, &insp, false);
+        // Without collapsing, every op is a node of its own.
+        assert!(
+            all.nodes
+                .iter()
+                .all(|n| !matches!(n.kind, NodeKind::Run(_))),
+            "{name}"
+        );
+        check_drawing(&model, &insp, &all, name);
+        let collapsed = view(&model, &insp, true);
+        check_drawing(&model, &insp, &collapsed, name);
+        met.extend(all.nodes.iter().map(|n| n.class));
+    }
+    // The fixtures reach every class, so each mapping above was checked.
+    assert_eq!(met.len(), NodeClass::ALL.len(), "{met:?}");
+}
+
+#[test]
+fn runs_of_integer_ops_collapse_and_findings_stay_apart() {
+    let model = common::fixture_model("plan_mobilenet_ptq.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let all = view(&model, &insp, false);
+    let collapsed = view(&model, &insp, true);
+    assert!(collapsed.runs > 0);
+    assert!(
+        collapsed.nodes.len() * 2 < all.nodes.len(),
+        "{} of {}",
+        collapsed.nodes.len(),
+        all.nodes.len()
+    );
+    let keep = graph_view::finding_ops(&insp.subgraphs[0]);
+    for node in &collapsed.nodes {
+        if let NodeKind::Run(ops) = &node.kind {
+            assert!(ops.len() >= ViewOptions::MIN_RUN);
+            assert!(node.class.is_integer());
+            assert!(ops.iter().all(|o| !keep.contains(o)));
+            // Consecutive in execution order (the file's, for a converter's model).
+            for w in ops.windows(2) {
+                assert_eq!(w[1].0, w[0].0 + 1, "{ops:?}");
+            }
+        }
+    }
+    let svg = draw(&model, &insp, &collapsed, GraphFormat::Svg);
+    assert!(svg.contains(" int8 ops"));
+}
+
+#[test]
+fn float_islands_are_outlined_around_their_ops() {
+    let model = common::fixture_model("advice_bn_unfolded_qat.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let v = view(&model, &insp, true);
+    assert!(!v.islands.is_empty());
+    for island in &v.islands {
+        for &n in &island.nodes {
+            assert_eq!(v.nodes[n].class, NodeClass::Float, "{:?}", v.nodes[n]);
+        }
+    }
+    let svg = draw(&model, &insp, &v, GraphFormat::Svg);
+    assert!(svg.contains(">float island 1</text>"));
+}
+
+#[test]
+fn around_an_op_shows_its_neighbourhood_only() {
+    let model = common::fixture_model("plan_mobilenet_ptq.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let quant = &insp.subgraphs[0];
+    let mut options = ViewOptions::new(SubgraphId(0));
+    options.min_run = 0;
+    options.around = vec![tflq::model::OpId(10)];
+    options.depth = 1;
+    let v = graph_view::build(&model, quant, &options);
+    let g = tflq::graph::Graph::new(&model.subgraphs[0]);
+    let mut expected: Vec<_> = g
+        .predecessors(tflq::model::OpId(10))
+        .chain(g.successors(tflq::model::OpId(10)))
+        .chain([tflq::model::OpId(10)])
+        .collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(v.shown_ops, expected.len());
+    assert!(v.nodes.iter().any(|n| n.cut));
+}
+
+#[test]
+fn a_pair_marks_each_finding_on_both_sides() {
+    let ptq = common::fixture_model("ptq_int8.tflite");
+    let qat = common::fixture_model("qat_partial.tflite");
+    let c = tflq::compare::compare(&ptq, &qat, Default::default());
+    let (ip, iq) = (tflq::analysis::inspect(&ptq), tflq::analysis::inspect(&qat));
+    let pv = view(&ptq, &ip, true);
+    let qv = view(&qat, &iq, true);
+    for format in [GraphFormat::Html, GraphFormat::Svg] {
+        let mut out = Vec::new();
+        render_pair(
+            &Panel {
+                model: &ptq,
+                quant: &ip.subgraphs[0],
+                view: &pv,
+                label: "ptq.tflite",
+            },
+            &Panel {
+                model: &qat,
+                quant: &iq.subgraphs[0],
+                view: &qv,
+                label: "qat.tflite",
+            },
+            &c,
+            format,
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let doc = roxmltree::Document::parse_with_options(
+            &text,
+            roxmltree::ParsingOptions {
+                allow_dtd: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_no_external_urls(&text, &doc);
+        let drawn = nodes(&doc);
+        assert_eq!(drawn.len(), pv.nodes.len() + qv.nodes.len());
+        if format == GraphFormat::Svg {
+            continue;
+        }
+        let items: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("li") && n.attribute("data-nodes").is_some())
+            .collect();
+        assert_eq!(items.len(), c.findings.len());
+        let add = items
+            .iter()
+            .find(|li| {
+                li.descendants()
+                    .any(|t| t.text() == Some("add-quantizer float-compute (bn1)"))
+            })
+            .expect("the add-quantizer finding is listed");
+        let ids: Vec<&str> = add.attribute("data-nodes").unwrap().split(' ').collect();
+        // Its float ops on the QAT side, their int8 counterparts on the PTQ side.
+        assert!(ids.iter().any(|i| i.starts_with("p-")), "{ids:?}");
+        assert!(ids.iter().any(|i| i.starts_with("q-")), "{ids:?}");
+        for id in &ids {
+            let class = &drawn[*id];
+            let want = if id.starts_with("q-") {
+                "float"
+            } else {
+                "int8"
+            };
+            assert_eq!(class, want, "{id}");
+        }
+        // Matched ops are linked for the page's script.
+        assert!(
+            text.contains("\"match\":{\"p-n"),
+            "no links between the sides"
+        );
+    }
+}
+
+// ------------------------------------------------------------ command line
+
+fn tflq() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tflq"));
+    c.current_dir(common::root()).env_clear();
+    c
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(env!("CARGO_PKG_VERSION"), "[VERSION]");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+#[test]
+fn dot_and_mermaid_snapshots() {
+    settings().bind(|| {
+        assert_cmd_snapshot!(
+            "graph_qat_partial_mermaid",
+            tflq().args([
+                "graph",
+                "testdata/qat_partial.tflite",
+                "--format",
+                "mermaid"
+            ])
+        );
+        assert_cmd_snapshot!(
+            "graph_qat_partial_dot",
+            tflq().args(["graph", "testdata/qat_partial.tflite", "--format", "dot"])
+        );
+        assert_cmd_snapshot!(
+            "graph_bn_unfolded_mermaid_around",
+            tflq().args([
+                "graph",
+                "testdata/advice_bn_unfolded_qat.tflite",
+                "--format",
+                "mermaid",
+                "--around",
+                "#4",
+                "--depth",
+                "2"
+            ])
+        );
+        assert_cmd_snapshot!(
+            "graph_mobilenet_dot",
+            tflq().args([
+                "graph",
+                "testdata/plan_mobilenet_ptq.tflite",
+                "--format",
+                "dot"
+            ])
+        );
+        assert_cmd_snapshot!(
+            "graph_pair_mermaid",
+            tflq().args([
+                "graph",
+                "testdata/ptq_int8.tflite",
+                "testdata/qat_partial.tflite",
+                "--format",
+                "mermaid"
+            ])
+        );
+        assert_cmd_snapshot!(
+            "graph_pair_dot",
+            tflq().args([
+                "graph",
+                "testdata/ptq_maximum.tflite",
+                "testdata/qat_maximum_output.tflite",
+                "--format",
+                "dot"
+            ])
+        );
+    });
+}
+
+#[test]
+fn usage_errors() {
+    settings().bind(|| {
+        assert_cmd_snapshot!(
+            "graph_around_unknown",
+            tflq().args([
+                "graph",
+                "testdata/qat_partial.tflite",
+                "--around",
+                "no_such_layer"
+            ])
+        );
+        assert_cmd_snapshot!(
+            "graph_around_out_of_range",
+            tflq().args(["graph", "testdata/qat_partial.tflite", "--around", "#99"])
+        );
+        assert_cmd_snapshot!(
+            "graph_no_subgraph",
+            tflq().args(["graph", "testdata/qat_partial.tflite", "--subgraph", "3"])
+        );
+        assert_cmd_snapshot!(
+            "graph_pair_swapped",
+            tflq().args([
+                "graph",
+                "testdata/qat_partial.tflite",
+                "testdata/ptq_int8.tflite"
+            ])
+        );
+    });
+}
+
+#[test]
+fn the_format_follows_the_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, start) in [
+        ("g.svg", "<svg xmlns="),
+        ("g.html", "<!DOCTYPE html>"),
+        ("g.dot", "digraph tflq {"),
+        ("g.mmd", "flowchart TB"),
+    ] {
+        let path = dir.path().join(file);
+        let out = tflq()
+            .args(["graph", "testdata/qat_partial.tflite", "-o"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(out.stdout.is_empty());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(start), "{file}: {}", &text[..40]);
+    }
+    // Same model, same bytes.
+    let a = tflq()
+        .args([
+            "graph",
+            "testdata/mediapipe_hand_recrop.tflite",
+            "--format",
+            "html",
+        ])
+        .output()
+        .unwrap();
+    let b = tflq()
+        .args([
+            "graph",
+            "testdata/mediapipe_hand_recrop.tflite",
+            "--format",
+            "html",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn views_too_large_to_lay_out_are_refused_not_drawn() {
+    use tflq::report::graph::MAX_LAYOUT_NODES;
+    // One float op per reader of one tensor: nothing collapses.
+    let n = MAX_LAYOUT_NODES + 1;
+    let model = common::leak_load(tflq::synth::shared_tensor(
+        n,
+        tflq::synth::Sharing::Readers,
+        true,
+    ));
+    let insp = tflq::analysis::inspect(&model);
+    let v = view(&model, &insp, true);
+    assert!(v.nodes.len() > MAX_LAYOUT_NODES);
+    for format in [GraphFormat::Svg, GraphFormat::Html] {
+        let panel = Panel {
+            model: &model,
+            quant: &insp.subgraphs[0],
+            view: &v,
+            label: "m.tflite",
+        };
+        let mut out = Vec::new();
+        let e = render(&panel, format, &mut out).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("more than the 20,000"), "{e}");
+        assert!(out.is_empty());
+    }
+    // DOT and Mermaid leave the layout to their readers: no limit.
+    assert!(
+        draw(&model, &insp, &v, GraphFormat::Mermaid)
+            .lines()
+            .count()
+            > n
+    );
+}
