@@ -18,7 +18,7 @@ use tflq::report::graph::{GraphFormat, Panel, render, render_pair};
 /// Real models of every kind: int8 chains, a MobileNet with residuals,
 /// QAT conversions with float islands and requantizes, MediaPipe graphs,
 /// int16, dynamic range (hybrid ops), float, control flow.
-const FIXTURES: [&str; 14] = [
+const FIXTURES: [&str; 16] = [
     "ptq_int8.tflite",
     "advice_concat_requantize_qat.tflite",
     "advice_round_trip_qat.tflite",
@@ -33,6 +33,8 @@ const FIXTURES: [&str; 14] = [
     "dynamic_range.tflite",
     "float.tflite",
     "control_flow.tflite",
+    "float16.tflite",
+    "mediapipe_face_detection_full_range_sparse.tflite",
 ];
 
 fn view(model: &Model, insp: &Inspection, collapse: bool) -> GraphView {
@@ -86,14 +88,28 @@ fn expected_class(model: &Model, insp: &Inspection, op: tflq::model::OpId) -> &'
     let sg = &model.subgraphs[0];
     let o = sg.op(op);
     if o.kind.is(BuiltinCode::DEQUANTIZE) {
-        return "dequantize";
+        let input = o.inputs[0].unwrap();
+        // Weights stored in the file, or densified from it.
+        let densified = sg.operators.iter().any(|p| {
+            p.kind.is(BuiltinCode::DENSIFY)
+                && p.outputs.contains(&input)
+                && p.present_inputs().all(|t| sg.tensor(t).is_constant())
+        });
+        return if sg.tensor(input).is_constant() || densified {
+            "constant-dequantize"
+        } else {
+            "dequantize"
+        };
     }
     if o.kind.is(BuiltinCode::QUANTIZE) {
-        let input = o.inputs[0].unwrap();
-        return if sg.tensor(input).dtype.is_float() {
+        let (input, output) = (o.inputs[0].unwrap(), o.outputs[0]);
+        let (from, to) = (sg.tensor(input).dtype, sg.tensor(output).dtype);
+        return if from.is_float() {
             "quantize"
-        } else {
+        } else if from == to {
             "requantize"
+        } else {
+            "type-conversion"
         };
     }
     match insp.subgraphs[0].ops[op.index()].compute {
@@ -223,8 +239,11 @@ fn svg_and_html_show_every_op_in_its_class() {
         check_drawing(&model, &insp, &collapsed, name);
         met.extend(all.nodes.iter().map(|n| n.class));
     }
-    // The fixtures reach every class, so each mapping above was checked.
-    assert_eq!(met.len(), NodeClass::ALL.len(), "{met:?}");
+    // The fixtures reach every class but one, so each mapping above was
+    // checked; no converter fixture converts between integer types
+    // (`type_conversion_is_its_own_class` builds one).
+    let unmet: Vec<_> = NodeClass::ALL.iter().filter(|c| !met.contains(c)).collect();
+    assert_eq!(unmet, [&NodeClass::TypeConversion], "{met:?}");
 }
 
 #[test]
@@ -551,4 +570,48 @@ fn views_too_large_to_lay_out_are_refused_not_drawn() {
             .count()
             > n
     );
+}
+
+/// int8 → uint8, then uint8 at a new scale: a QUANTIZE between integer types
+/// is a type conversion, drawn in its own class, and the overlay says so too;
+/// one within a type is a requantize.
+#[test]
+fn type_conversion_is_its_own_class() {
+    use tflq::synth::{ModelBuilder, SynthOptions, SynthQuant};
+    let mut m = ModelBuilder::new();
+    let quantize = m.builtin(BuiltinCode::QUANTIZE);
+    let sg = m.subgraph("main");
+    let a = m.tensor(sg, "a", &[1, 4], 9, Some(SynthQuant::per_tensor(0.1, 0)));
+    let b = m.tensor(sg, "b", &[1, 4], 3, Some(SynthQuant::per_tensor(0.1, 128)));
+    let c = m.tensor(sg, "c", &[1, 4], 3, Some(SynthQuant::per_tensor(0.2, 128)));
+    m.op(sg, quantize, &[a], &[b], SynthOptions::None);
+    m.op(sg, quantize, &[b], &[c], SynthOptions::None);
+    m.io(sg, &[a], &[c]);
+    let model = common::leak_load(m.finish());
+    let model = &model;
+    let insp = tflq::analysis::inspect(model);
+    let all = view(model, &insp, false);
+    let classes: Vec<NodeClass> = all
+        .nodes
+        .iter()
+        .filter(|n| !n.ops().is_empty())
+        .map(|n| n.class)
+        .collect();
+    assert_eq!(
+        classes,
+        [NodeClass::TypeConversion, NodeClass::Requantize],
+        "{all:?}"
+    );
+    for op in 0..2 {
+        assert_eq!(
+            all.nodes
+                .iter()
+                .find(|n| n.ops() == [tflq::model::OpId(op)])
+                .map(|n| n.class.name()),
+            Some(expected_class(model, &insp, tflq::model::OpId(op)))
+        );
+    }
+    let overlay = tflq::report::model_explorer::inspect(model, &insp, None);
+    let values: Vec<&str> = overlay.graphs[0].results.iter().map(|r| r.value).collect();
+    assert_eq!(values, ["type-conversion", "requantize"]);
 }

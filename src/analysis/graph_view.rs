@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::analysis::{Compute, FindingKind, SubgraphQuant};
+use crate::analysis::{FindingKind, OpClass, SubgraphQuant};
 use crate::graph::Graph;
-use crate::model::{BuiltinCode, Model, OpId, SubgraphId, TensorId};
+use crate::model::{Model, OpId, SubgraphId, TensorId};
 
 /// How a node computes: the colour it is drawn in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,10 +25,14 @@ pub enum NodeClass {
     Hybrid,
     /// QUANTIZE float → integer.
     Quantize,
-    /// DEQUANTIZE integer → float (of activations or of constants).
+    /// DEQUANTIZE integer → float of activations.
     Dequantize,
-    /// QUANTIZE integer → integer: new scale or type.
+    /// QUANTIZE integer → integer of one type: a new scale.
     Requantize,
+    /// QUANTIZE between integer types.
+    TypeConversion,
+    /// DEQUANTIZE of a constant.
+    ConstantDequantize,
     /// Shapes, indices, control flow: no numeric activations.
     Other,
     /// A runtime input of the subgraph.
@@ -39,7 +43,7 @@ pub enum NodeClass {
 
 impl NodeClass {
     /// Every class, in legend order.
-    pub const ALL: [NodeClass; 10] = [
+    pub const ALL: [NodeClass; 12] = [
         NodeClass::Int8,
         NodeClass::Int16,
         NodeClass::Float,
@@ -47,25 +51,38 @@ impl NodeClass {
         NodeClass::Quantize,
         NodeClass::Dequantize,
         NodeClass::Requantize,
+        NodeClass::TypeConversion,
+        NodeClass::ConstantDequantize,
         NodeClass::Other,
         NodeClass::Input,
         NodeClass::Output,
     ];
 
-    /// The kebab-case name, also the CSS / DOT / Mermaid class.
+    /// The kebab-case name, also the CSS / DOT / Mermaid class: an op
+    /// class's own name ([`OpClass::name`]).
     pub fn name(self) -> &'static str {
-        match self {
-            NodeClass::Int8 => "int8",
-            NodeClass::Int16 => "int16",
-            NodeClass::Float => "float",
-            NodeClass::Hybrid => "hybrid",
-            NodeClass::Quantize => "quantize",
-            NodeClass::Dequantize => "dequantize",
-            NodeClass::Requantize => "requantize",
-            NodeClass::Other => "other",
-            NodeClass::Input => "input",
-            NodeClass::Output => "output",
+        match self.op_class() {
+            Some(c) => c.name(),
+            None if self == NodeClass::Input => "input",
+            None => "output",
         }
+    }
+
+    /// The op class of a node that stands for ops.
+    pub fn op_class(self) -> Option<OpClass> {
+        Some(match self {
+            NodeClass::Int8 => OpClass::Int8,
+            NodeClass::Int16 => OpClass::Int16,
+            NodeClass::Float => OpClass::Float,
+            NodeClass::Hybrid => OpClass::Hybrid,
+            NodeClass::Quantize => OpClass::Quantize,
+            NodeClass::Dequantize => OpClass::Dequantize,
+            NodeClass::Requantize => OpClass::Requantize,
+            NodeClass::TypeConversion => OpClass::TypeConversion,
+            NodeClass::ConstantDequantize => OpClass::ConstantDequantize,
+            NodeClass::Other => OpClass::Other,
+            NodeClass::Input | NodeClass::Output => return None,
+        })
     }
 
     /// Integer compute: what collapses into runs.
@@ -196,35 +213,19 @@ impl GraphView {
     }
 }
 
-/// The class of `op` given the analysis of its subgraph.
-pub fn op_class(model: &Model, quant: &SubgraphQuant, op: OpId) -> NodeClass {
-    let Some(info) = quant.ops.get(op.index()) else {
-        return NodeClass::Other;
-    };
-    match info.compute {
-        Compute::Int8 => NodeClass::Int8,
-        Compute::Int16 => NodeClass::Int16,
-        Compute::Float => NodeClass::Float,
-        Compute::Hybrid => NodeClass::Hybrid,
-        Compute::Other => NodeClass::Other,
-        Compute::Convert => {
-            let sg = model.subgraph(quant.subgraph);
-            if sg.op(op).kind.is(BuiltinCode::DEQUANTIZE) {
-                return NodeClass::Dequantize;
-            }
-            // A QUANTIZE whose input is already integer changes scale or type.
-            let from_int = sg
-                .op(op)
-                .inputs
-                .first()
-                .copied()
-                .flatten()
-                .is_some_and(|t| !sg.tensor(t).dtype.is_float());
-            if from_int {
-                NodeClass::Requantize
-            } else {
-                NodeClass::Quantize
-            }
+impl From<OpClass> for NodeClass {
+    fn from(c: OpClass) -> NodeClass {
+        match c {
+            OpClass::Int8 => NodeClass::Int8,
+            OpClass::Int16 => NodeClass::Int16,
+            OpClass::Float => NodeClass::Float,
+            OpClass::Hybrid => NodeClass::Hybrid,
+            OpClass::Quantize => NodeClass::Quantize,
+            OpClass::Dequantize => NodeClass::Dequantize,
+            OpClass::Requantize => NodeClass::Requantize,
+            OpClass::TypeConversion => NodeClass::TypeConversion,
+            OpClass::ConstantDequantize => NodeClass::ConstantDequantize,
+            OpClass::Other => NodeClass::Other,
         }
     }
 }
@@ -279,7 +280,11 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
     let graph = Graph::new(sg);
     let n = sg.operators.len();
     let show = shown(&graph, n, &options.around, options.depth);
-    let class: Vec<NodeClass> = sg.op_ids().map(|o| op_class(model, quant, o)).collect();
+    let class: Vec<NodeClass> = quant
+        .op_classes()
+        .into_iter()
+        .map(NodeClass::from)
+        .collect();
     let layer = |o: OpId| quant.ops.get(o.index()).and_then(|i| i.layer.clone());
 
     // Runs are stretches of consecutive shown ops in execution order that

@@ -10,7 +10,7 @@ pub mod summary;
 use crate::model::{Model, SubgraphId};
 use crate::producer::{self, Producer};
 pub use quant::{
-    Compute, Evidence, Finding, FindingKind, OpInfo, Scheme, SchemeKind, SubgraphQuant,
+    Compute, Evidence, Finding, FindingKind, OpClass, OpInfo, Scheme, SchemeKind, SubgraphQuant,
 };
 pub use summary::Summary;
 

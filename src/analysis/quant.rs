@@ -336,6 +336,103 @@ pub struct SubgraphQuant {
     pub findings: Vec<Finding>,
 }
 
+/// What an op does to numbers, as pictures and overlays colour it: how a
+/// compute op computes, and what a QUANTIZE or DEQUANTIZE converts. The one
+/// classification `tflq graph` and `--format model-explorer` share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpClass {
+    /// Integer compute on 8-bit activations.
+    Int8,
+    /// Integer compute on 16-bit activations.
+    Int16,
+    /// Float compute.
+    Float,
+    /// Float activations with integer weights.
+    Hybrid,
+    /// QUANTIZE float → integer.
+    Quantize,
+    /// DEQUANTIZE integer → float of activations.
+    Dequantize,
+    /// QUANTIZE integer → integer of one type: a new scale.
+    Requantize,
+    /// QUANTIZE between integer types (int8 ↔ uint8, int16 ↔ int8).
+    TypeConversion,
+    /// DEQUANTIZE of a constant (float16 or int8 weights).
+    ConstantDequantize,
+    /// Shapes, indices, control flow: no numeric activations; also a
+    /// QUANTIZE or DEQUANTIZE without an input or output tensor.
+    Other,
+}
+
+impl OpClass {
+    /// Every class, in legend order.
+    pub const ALL: [OpClass; 10] = [
+        OpClass::Int8,
+        OpClass::Int16,
+        OpClass::Float,
+        OpClass::Hybrid,
+        OpClass::Quantize,
+        OpClass::Dequantize,
+        OpClass::Requantize,
+        OpClass::TypeConversion,
+        OpClass::ConstantDequantize,
+        OpClass::Other,
+    ];
+
+    /// The kebab-case name used in every format.
+    pub const fn name(self) -> &'static str {
+        match self {
+            OpClass::Int8 => "int8",
+            OpClass::Int16 => "int16",
+            OpClass::Float => "float",
+            OpClass::Hybrid => "hybrid",
+            OpClass::Quantize => "quantize",
+            OpClass::Dequantize => "dequantize",
+            OpClass::Requantize => "requantize",
+            OpClass::TypeConversion => "type-conversion",
+            OpClass::ConstantDequantize => "constant-dequantize",
+            OpClass::Other => "other",
+        }
+    }
+}
+
+impl SubgraphQuant {
+    /// The class of every op, in op order. A QUANTIZE or DEQUANTIZE takes
+    /// its class from the finding the analysis made about it.
+    pub fn op_classes(&self) -> Vec<OpClass> {
+        let mut out: Vec<OpClass> = self
+            .ops
+            .iter()
+            .map(|o| match o.compute {
+                Compute::Int8 => OpClass::Int8,
+                Compute::Int16 => OpClass::Int16,
+                Compute::Float => OpClass::Float,
+                Compute::Hybrid => OpClass::Hybrid,
+                // A converter until its finding says what it converts.
+                Compute::Convert | Compute::Other => OpClass::Other,
+            })
+            .collect();
+        for f in &self.findings {
+            let class = match f.kind {
+                FindingKind::QuantizeInput { .. } | FindingKind::Quantize { .. } => {
+                    OpClass::Quantize
+                }
+                FindingKind::Requantize { .. } => OpClass::Requantize,
+                FindingKind::TypeConversion { .. } => OpClass::TypeConversion,
+                FindingKind::Dequantize { .. } | FindingKind::DequantizeOutput { .. } => {
+                    OpClass::Dequantize
+                }
+                FindingKind::ConstantDequantize { .. } => OpClass::ConstantDequantize,
+                _ => continue,
+            };
+            if let Some(slot) = f.ops.first().and_then(|o| out.get_mut(o.index())) {
+                *slot = class;
+            }
+        }
+        out
+    }
+}
+
 /// Tensors whose values are fixed before the model runs: constants, and the
 /// outputs of ops that read only such tensors (a DENSIFY of a sparse
 /// constant, a DEQUANTIZE of float16 weights). One pass in execution order.

@@ -14,7 +14,27 @@ use std::fmt::Write as _;
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
+use crate::analysis::OpClass;
 use crate::model::{Granularity, Tensor};
+
+/// The fill colour of each op class, the same in every picture and overlay
+/// (`tflq graph`, `--format model-explorer`): integer greens, float oranges,
+/// quantizer blues and purples, chosen to be told apart in print and by most
+/// colour-blind readers.
+pub const fn op_color(c: OpClass) -> &'static str {
+    match c {
+        OpClass::Int8 => "#a6dba0",
+        OpClass::Int16 => "#5aae61",
+        OpClass::Float => "#fdb863",
+        OpClass::Hybrid => "#fee08b",
+        OpClass::Quantize => "#92c5de",
+        OpClass::Dequantize => "#f4a582",
+        OpClass::Requantize => "#c2a5cf",
+        OpClass::TypeConversion => "#b2abd2",
+        OpClass::ConstantDequantize => "#dfc27d",
+        OpClass::Other => "#e0e0e0",
+    }
+}
 
 /// Version of the JSON documents tflq writes (`docs/json.md`).
 pub const JSON_SCHEMA_VERSION: u32 = 2;

@@ -52,7 +52,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::analysis::{Compute, FindingKind, Inspection};
+use crate::analysis::{Inspection, OpClass};
 use crate::compare::{Comparison, Severity};
 use crate::model::{Model, OpId, Subgraph, SubgraphId};
 
@@ -69,18 +69,16 @@ pub enum Side {
 /// The categories of `tflq inspect --format model-explorer`, with their
 /// background colours: how an op computes, and what a QUANTIZE or
 /// DEQUANTIZE does.
-pub const COMPUTE_LEGEND: [(&str, &str); 10] = [
-    ("int8", "#81c784"),
-    ("int16", "#4db6ac"),
-    ("float", "#ff8a65"),
-    ("hybrid", "#ffd54f"),
-    ("quantize", "#64b5f6"),
-    ("dequantize", "#ba68c8"),
-    ("requantize", "#f06292"),
-    ("type-conversion", "#9575cd"),
-    ("constant-dequantize", "#a1887f"),
-    ("other", "#e0e0e0"),
-];
+pub const COMPUTE_LEGEND: [(&str, &str); 10] = {
+    let mut out = [("", ""); 10];
+    let mut i = 0;
+    while i < OpClass::ALL.len() {
+        let c = OpClass::ALL[i];
+        out[i] = (c.name(), super::op_color(c));
+        i += 1;
+    }
+    out
+};
 
 /// The categories of `tflq compare --format model-explorer`, with their
 /// background colours: the severity names of [`Severity`], most severe
@@ -97,28 +95,6 @@ pub const SEVERITY_LEGEND: [(&str, &str); 9] = [
     ("no-finding", "#e8f5e9"),
     ("not-compared", "#f5f5f5"),
 ];
-
-/// What `inspect` says about an op, in the order of [`COMPUTE_LEGEND`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ComputeValue {
-    Int8,
-    Int16,
-    Float,
-    Hybrid,
-    Quantize,
-    Dequantize,
-    Requantize,
-    TypeConversion,
-    ConstantDequantize,
-    Other,
-}
-
-impl ComputeValue {
-    /// Its name and colour.
-    fn entry(self) -> (&'static str, &'static str) {
-        COMPUTE_LEGEND[self as usize]
-    }
-}
 
 /// What `compare` says about an op, in the order of [`SEVERITY_LEGEND`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,40 +163,10 @@ pub fn inspect(model: &Model, insp: &Inspection, only: Option<SubgraphId>) -> No
         let Some(sg) = model.subgraphs.get(s) else {
             continue;
         };
-        let n = sg.operators.len();
-        // What a QUANTIZE or DEQUANTIZE does, from the finding made about it.
-        let mut convert: Vec<Option<ComputeValue>> = vec![None; n];
-        for f in &sq.findings {
-            let what = match f.kind {
-                FindingKind::QuantizeInput { .. } | FindingKind::Quantize { .. } => {
-                    ComputeValue::Quantize
-                }
-                FindingKind::Requantize { .. } => ComputeValue::Requantize,
-                FindingKind::TypeConversion { .. } => ComputeValue::TypeConversion,
-                FindingKind::Dequantize { .. } | FindingKind::DequantizeOutput { .. } => {
-                    ComputeValue::Dequantize
-                }
-                FindingKind::ConstantDequantize { .. } => ComputeValue::ConstantDequantize,
-                _ => continue,
-            };
-            if let Some(slot) = f.ops.first().and_then(|o| convert.get_mut(o.index())) {
-                *slot = Some(what);
-            }
-        }
-        let values = (0..n).map(|i| {
-            let compute = sq.ops.get(i).map_or(Compute::Other, |o| o.compute);
-            let value = match compute {
-                Compute::Int8 => ComputeValue::Int8,
-                Compute::Int16 => ComputeValue::Int16,
-                Compute::Float => ComputeValue::Float,
-                Compute::Hybrid => ComputeValue::Hybrid,
-                // The analysis describes every QUANTIZE and DEQUANTIZE that
-                // has an input and an output tensor; one that lacks either
-                // (a malformed model) converts nothing that can be named.
-                Compute::Convert => convert[i].unwrap_or(ComputeValue::Other),
-                Compute::Other => ComputeValue::Other,
-            };
-            value.entry()
+        let classes = sq.op_classes();
+        let values = (0..sg.operators.len()).map(|i| {
+            let c = classes.get(i).copied().unwrap_or(OpClass::Other);
+            (c.name(), super::op_color(c))
         });
         graphs.push(model, SubgraphId(s as u32), "tflq compute", values);
     }
@@ -506,20 +452,8 @@ mod tests {
 
     #[test]
     fn typed_values_pick_their_own_legend_entries() {
-        use ComputeValue as C;
-        for (v, name) in [
-            (C::Int8, "int8"),
-            (C::Int16, "int16"),
-            (C::Float, "float"),
-            (C::Hybrid, "hybrid"),
-            (C::Quantize, "quantize"),
-            (C::Dequantize, "dequantize"),
-            (C::Requantize, "requantize"),
-            (C::TypeConversion, "type-conversion"),
-            (C::ConstantDequantize, "constant-dequantize"),
-            (C::Other, "other"),
-        ] {
-            assert_eq!(v.entry().0, name);
+        for (c, (name, colour)) in OpClass::ALL.iter().zip(COMPUTE_LEGEND) {
+            assert_eq!((c.name(), super::super::op_color(*c)), (name, colour));
         }
         for s in Severity::ALL {
             assert_eq!(FindingValue::Worst(s).entry().0, s.name());

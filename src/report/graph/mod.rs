@@ -53,21 +53,10 @@ impl GraphFormat {
     }
 }
 
-/// The fill colour of each class (the same in every format), chosen to be
-/// told apart in print and by most colour-blind readers: integer greens,
-/// float oranges, quantizer blues and purple.
+/// The fill colour of each class: an op class's [`op_color`](super::op_color),
+/// white for the graph's inputs and outputs.
 pub fn class_color(c: NodeClass) -> &'static str {
-    match c {
-        NodeClass::Int8 => "#a6dba0",
-        NodeClass::Int16 => "#5aae61",
-        NodeClass::Float => "#fdb863",
-        NodeClass::Hybrid => "#fee08b",
-        NodeClass::Quantize => "#92c5de",
-        NodeClass::Dequantize => "#f4a582",
-        NodeClass::Requantize => "#c2a5cf",
-        NodeClass::Other => "#e0e0e0",
-        NodeClass::Input | NodeClass::Output => "#ffffff",
-    }
+    c.op_class().map_or("#ffffff", super::op_color)
 }
 
 /// What the legend says a class is.
@@ -80,6 +69,8 @@ pub fn class_label(c: NodeClass) -> &'static str {
         NodeClass::Quantize => "QUANTIZE",
         NodeClass::Dequantize => "DEQUANTIZE",
         NodeClass::Requantize => "requantize",
+        NodeClass::TypeConversion => "type conversion",
+        NodeClass::ConstantDequantize => "constant DEQUANTIZE",
         NodeClass::Other => "other",
         NodeClass::Input => "input",
         NodeClass::Output => "output",
