@@ -234,7 +234,9 @@ pub fn detect(model: &Model) -> Producer {
 /// signature names say nothing either way.
 fn keras_scoped(model: &Model) -> Option<bool> {
     let (mut scoped, mut total) = (0usize, 0usize);
-    let (mut convs, mut tf_op_convs) = (0usize, 0usize);
+    // Whether every conv so far belongs to a TF-op layer (`tf.nn.conv2d`);
+    // once one does not, the layers of the others need not be read.
+    let (mut convs, mut all_tf_op) = (0usize, true);
     for sg in &model.subgraphs {
         for op in &sg.operators {
             let Some(t) = op.outputs.first() else {
@@ -253,14 +255,15 @@ fn keras_scoped(model: &Model) -> Option<bool> {
             }
             if crate::rules::rule(&op.kind).conv_like {
                 convs = convs.saturating_add(1);
-                let layers = Producer::Keras.layers(name);
-                if !layers.is_empty() && layers.iter().all(|l| l.name.starts_with("tf.")) {
-                    tf_op_convs = tf_op_convs.saturating_add(1);
+                if all_tf_op {
+                    let layers = Producer::Keras.layers(name);
+                    all_tf_op =
+                        !layers.is_empty() && layers.iter().all(|l| l.name.starts_with("tf."));
                 }
             }
         }
     }
-    (total > 0 && scoped > total / 2).then_some(convs > 0 && tf_op_convs == convs)
+    (total > 0 && scoped > total / 2).then_some(convs > 0 && all_tf_op)
 }
 
 /// Keras names through the TF converter, and tfmot's marks.
