@@ -1,6 +1,7 @@
-//! tflq's own model of a TFLite file: validated and independent of the
-//! flatbuffer bindings. Every index in it was checked by the loader, so the
-//! accessors here cannot fail on a loaded model. What is large in a real
+//! tflq's own model of a TFLite file: validated, and independent of the
+//! flatbuffer bindings but for one private view inside [`Numbers`]. Every
+//! index in it was checked by the loader, so the accessors here cannot fail
+//! on a loaded model. What is large in a real
 //! model stays in the file's bytes and is read when asked: tensor names (a
 //! 6,700-op model has 17k of them) and quantization vectors (a per-channel
 //! weight has one scale and one 8-byte zero point per channel; see

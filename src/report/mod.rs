@@ -30,7 +30,7 @@ pub const fn op_color(c: OpClass) -> &'static str {
         OpClass::Quantize => "#92c5de",
         OpClass::Dequantize => "#f4a582",
         OpClass::Requantize => "#c2a5cf",
-        OpClass::TypeConversion => "#b2abd2",
+        OpClass::TypeConversion => "#de77ae",
         OpClass::ConstantDequantize => "#dfc27d",
         OpClass::Other => "#e0e0e0",
     }
