@@ -133,7 +133,7 @@ REFUSED = [
     ("float.tflite", "qat_full.tflite", ["is a float model", "needs a full-integer PTQ conversion"]),
     ("float16.tflite", "qat_full.tflite", ["is a float16-weights model"]),
     ("dynamic_range.tflite", "qat_full.tflite", ["is a dynamic-range model"]),
-    ("ptq_int8.tflite", "ptq_maximum.tflite", ["are not conversions of one network", "only 4 of 7 PTQ and 9 QAT"]),
+    ("ptq_int8.tflite", "ptq_maximum.tflite", ["are not conversions of one network", "only 4 of 7 PTQ and 4 of 9 QAT"]),
 ]
 
 
