@@ -312,6 +312,42 @@ fn around_an_op_shows_its_neighbourhood_only() {
     assert!(v.nodes.iter().any(|n| n.cut));
 }
 
+/// `--around` on an op inside a long int8 stretch: the op and every op
+/// within the depth get nodes of their own (runs would hide the op asked for).
+#[test]
+fn around_never_merges_the_op_asked_for() {
+    let model = common::fixture_model("ptq_int8.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let quant = &insp.subgraphs[0];
+    let center = quant
+        .ops
+        .iter()
+        .find(|i| i.layer.as_deref() == Some("conv2"))
+        .expect("a conv2 layer")
+        .op;
+    let mut options = ViewOptions::new(SubgraphId(0));
+    options.around = vec![center];
+    options.depth = 3;
+    options.keep = graph_view::finding_ops(quant);
+    let v = graph_view::build(&model, quant, &options);
+    assert_eq!(v.runs, 0);
+    let node = v.node_of(center).expect("the op asked for is drawn");
+    assert_eq!(v.nodes[node].kind, NodeKind::Op(center));
+    // Every op within 3 edges, in either direction, has its own node.
+    let g = tflq::graph::Graph::new(&model.subgraphs[0]);
+    let mut frontier = vec![center];
+    for _ in 0..3 {
+        frontier = frontier
+            .iter()
+            .flat_map(|&o| g.predecessors(o).chain(g.successors(o)).collect::<Vec<_>>())
+            .collect();
+        for &o in &frontier {
+            let n = v.node_of(o).expect("neighbour within depth drawn");
+            assert_eq!(v.nodes[n].kind, NodeKind::Op(o));
+        }
+    }
+}
+
 #[test]
 fn a_pair_marks_each_finding_on_both_sides() {
     let ptq = common::fixture_model("ptq_int8.tflite");
