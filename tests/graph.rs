@@ -573,6 +573,83 @@ fn the_format_follows_the_output_file() {
     assert_eq!(a.stdout, b.stdout);
 }
 
+/// `-o` with an extension that names no format is a usage error, not SVG in a
+/// `.png`; `--format` makes any name fine; `-o` never overwrites a model.
+#[test]
+fn output_files_that_name_no_format_or_a_model_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("g.png");
+    let out = tflq()
+        .args(["graph", "testdata/qat_partial.tflite", "-o"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(".svg, .html"), "{err}");
+    assert!(err.contains("--format"), "{err}");
+    assert!(!png.exists());
+    // With --format, the name is the user's business.
+    let out = tflq()
+        .args([
+            "graph",
+            "testdata/qat_partial.tflite",
+            "--format",
+            "dot",
+            "-o",
+        ])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        std::fs::read_to_string(&png)
+            .unwrap()
+            .starts_with("digraph")
+    );
+    // The model itself, directly, through another spelling, or as the
+    // second model of a pair, even with --format.
+    let model = dir.path().join("m.tflite");
+    let bytes = std::fs::read(common::root().join("testdata/qat_partial.tflite")).unwrap();
+    std::fs::write(&model, &bytes).unwrap();
+    let ptq = common::root().join("testdata/ptq_int8.tflite");
+    let dotted = dir.path().join(".").join("m.tflite");
+    let cases: [Vec<std::ffi::OsString>; 3] = [
+        vec![
+            "graph".into(),
+            model.clone().into(),
+            "--format".into(),
+            "svg".into(),
+            "-o".into(),
+            model.clone().into(),
+        ],
+        vec![
+            "graph".into(),
+            model.clone().into(),
+            "--format".into(),
+            "html".into(),
+            "-o".into(),
+            dotted.into(),
+        ],
+        vec![
+            "graph".into(),
+            ptq.into(),
+            model.clone().into(),
+            "--format".into(),
+            "dot".into(),
+            "-o".into(),
+            model.clone().into(),
+        ],
+    ];
+    for args in cases {
+        let out = tflq().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("input model"), "{err}");
+        assert_eq!(std::fs::read(&model).unwrap(), bytes, "{args:?}");
+    }
+}
+
 #[test]
 fn views_too_large_to_lay_out_are_refused_not_drawn() {
     use tflq::report::graph::MAX_LAYOUT_NODES;

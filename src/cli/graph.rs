@@ -42,8 +42,9 @@ Examples:
   tflq graph model.tflite --around conv2 --depth 3 --format mermaid
   tflq graph ptq.tflite qat.tflite -o pair.html          # findings marked on both
 
-The format follows -o's extension (.svg, .html/.htm, .dot/.gv, .mmd/.mermaid)
-unless --format is given; otherwise it is svg. 3 or more consecutive ops (in
+The format is --format's, else the one -o's extension names (.svg,
+.html/.htm/.xhtml, .dot/.gv, .mmd/.mermaid; any other extension is refused),
+else svg. -o never overwrites an input model. 3 or more consecutive ops (in
 execution order) that all compute in int8, or all in int16, are drawn as one
 node ('#4..#9 6 int8 ops'); --no-collapse draws each op. Ops named by a
 finding always keep a node of their own. --around takes an op index (12 or
@@ -82,27 +83,72 @@ pub struct Opts {
     no_collapse: bool,
 }
 
-fn format_of(o: &Opts) -> GraphFormat {
-    let arg = o.format.or_else(|| {
-        let ext = o
-            .output
-            .as_deref()
-            .and_then(Path::extension)?
-            .to_str()?
-            .to_ascii_lowercase();
-        Some(match ext.as_str() {
-            "html" | "htm" | "xhtml" => GraphFormatArg::Html,
-            "dot" | "gv" => GraphFormatArg::Dot,
-            "mmd" | "mermaid" => GraphFormatArg::Mermaid,
-            _ => GraphFormatArg::Svg,
-        })
-    });
-    match arg.unwrap_or(GraphFormatArg::Svg) {
+/// The `-o` extensions that choose a format, as the usage error lists them.
+const EXTENSIONS: &str = ".svg, .html/.htm/.xhtml, .dot/.gv, .mmd/.mermaid";
+
+/// The format to write: `--format`, else the one `-o`'s extension names,
+/// else svg. An `-o` whose extension names no format is refused rather than
+/// guessed, so `-o graph.png` does not quietly hold SVG.
+fn format_of(o: &Opts) -> anyhow::Result<GraphFormat> {
+    let arg = match (o.format, o.output.as_deref()) {
+        (Some(f), _) => f,
+        (None, None) => GraphFormatArg::Svg,
+        (None, Some(path)) => {
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .unwrap_or_default();
+            match ext.as_str() {
+                "svg" => GraphFormatArg::Svg,
+                "html" | "htm" | "xhtml" => GraphFormatArg::Html,
+                "dot" | "gv" => GraphFormatArg::Dot,
+                "mmd" | "mermaid" => GraphFormatArg::Mermaid,
+                _ => anyhow::bail!(
+                    "-o {}: the extension names no format (use {EXTENSIONS}, or give --format)",
+                    path.display()
+                ),
+            }
+        }
+    };
+    Ok(match arg {
         GraphFormatArg::Svg => GraphFormat::Svg,
         GraphFormatArg::Html => GraphFormat::Html,
         GraphFormatArg::Dot => GraphFormat::Dot,
         GraphFormatArg::Mermaid => GraphFormat::Mermaid,
+    })
+}
+
+/// Whether `a` and `b` name one existing file (through links too).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
     }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(ca), Ok(cb)) => ca == cb,
+        _ => false,
+    }
+}
+
+/// Refuse an `-o` that would overwrite one of the input models.
+fn check_output(o: &Opts) -> anyhow::Result<()> {
+    let Some(out) = o.output.as_deref() else {
+        return Ok(());
+    };
+    for input in std::iter::once(o.model.as_path()).chain(o.qat.as_deref()) {
+        if !super::is_stdin(input) && same_file(input, out) {
+            anyhow::bail!(
+                "-o {}: that is the input model {}; write the drawing to another file",
+                out.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The op `--around` names: an index, or the first op of a layer.
@@ -166,7 +212,8 @@ fn subgraph<'a>(
 }
 
 pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> {
-    let format = format_of(&o);
+    let format = format_of(&o)?;
+    check_output(&o)?;
     let draw = |w: &mut dyn Write| match &o.qat {
         None => one(&o, format, w, end),
         Some(qat) => pair(&o, qat, format, w, end),
