@@ -650,6 +650,29 @@ fn output_files_that_name_no_format_or_a_model_are_refused() {
     }
 }
 
+/// The page script caps the zoom-out when opening or jumping to a finding,
+/// and frames all of a finding's nodes; long tensor names in the findings
+/// list wrap instead of running under the graph.
+#[test]
+fn html_opens_readable_and_frames_whole_findings() {
+    let model = common::fixture_model("mediapipe_face_detection_full_range_sparse.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let v = view(&model, &insp, true);
+    let html = draw(&model, &insp, &v, GraphFormat::Html);
+    assert!(html.contains("var MAX_UNITS = 2;"));
+    assert!(
+        html.contains("centre(svgs[i], els)"),
+        "a finding frames all its nodes"
+    );
+    let css = html.split("#findings li{").nth(1).unwrap();
+    assert!(
+        css.split('}')
+            .next()
+            .unwrap()
+            .contains("overflow-wrap:anywhere")
+    );
+}
+
 #[test]
 fn views_too_large_to_lay_out_are_refused_not_drawn() {
     use tflq::report::graph::MAX_LAYOUT_NODES;
