@@ -699,13 +699,67 @@ fn views_too_large_to_lay_out_are_refused_not_drawn() {
         assert!(e.to_string().contains("more than the 20,000"), "{e}");
         assert!(out.is_empty());
     }
-    // DOT and Mermaid leave the layout to their readers: no limit.
+    // DOT and Mermaid leave the layout to their readers: tflq writes them
+    // at any size.
     assert!(
         draw(&model, &insp, &v, GraphFormat::Mermaid)
             .lines()
             .count()
             > n
     );
+}
+
+/// Mermaid output past the default `maxEdges` (500) or `maxTextSize`
+/// (50,000 characters) of Mermaid renderers is still written, with a note
+/// on standard error that points at DOT and `--around`; smaller output
+/// gets no note.
+#[test]
+fn mermaid_past_renderer_limits_gets_a_note() {
+    use tflq::report::graph::{MERMAID_MAX_EDGES, MermaidSize};
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.tflite");
+    std::fs::write(
+        &big,
+        tflq::synth::shared_tensor(600, tflq::synth::Sharing::Readers, true),
+    )
+    .unwrap();
+    let out = tflq()
+        .args(["graph", "--format", "mermaid"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let size = MermaidSize::of(std::str::from_utf8(&out.stdout).unwrap());
+    assert!(size.edges > MERMAID_MAX_EDGES, "{size:?}");
+    assert!(size.over_default_limits());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("note: "), "{err}");
+    assert!(
+        err.contains("--format dot") && err.contains("--around"),
+        "{err}"
+    );
+    // The same into a file, and a small graph: no note for the latter.
+    let out = tflq()
+        .args(["graph", "--format", "mermaid", "-o"])
+        .arg(dir.path().join("big.mmd"))
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("note: "));
+    let out = tflq()
+        .args([
+            "graph",
+            "testdata/qat_partial.tflite",
+            "--format",
+            "mermaid",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let small = MermaidSize::of(std::str::from_utf8(&out.stdout).unwrap());
+    assert_eq!(small.edges, 11);
+    assert!(!small.over_default_limits());
 }
 
 /// int8 → uint8, then uint8 at a new scale: a QUANTIZE between integer types

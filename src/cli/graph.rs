@@ -218,17 +218,43 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         None => one(&o, format, w, end),
         Some(qat) => pair(&o, qat, format, w, end),
     };
+    // Drawn in memory first: a model that cannot be read leaves no file,
+    // and a Mermaid text can be measured before it is written.
+    let buffered = o.output.is_some() || format == GraphFormat::Mermaid;
+    if !buffered {
+        draw(out)?;
+        return Ok(OK);
+    }
+    let mut buf = Vec::new();
+    draw(&mut buf)?;
+    if format == GraphFormat::Mermaid {
+        note_mermaid_size(&buf, &super::label(&o.model));
+    }
     match &o.output {
-        // Drawn in memory first: a model that cannot be read leaves no file.
         Some(path) => {
-            let mut buf = Vec::new();
-            draw(&mut buf)?;
-            std::fs::write(path, buf)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, buf).with_context(|| format!("cannot write {}", path.display()))?
         }
-        None => draw(out)?,
+        None => out.write_all(&buf)?,
     }
     Ok(OK)
+}
+
+/// Say on standard error when Mermaid renderers (GitHub's among them) will
+/// refuse the text: tflq writes it anyway, for renderers set up otherwise.
+fn note_mermaid_size(text: &[u8], label: &str) {
+    use crate::report::graph::{MERMAID_MAX_EDGES, MERMAID_MAX_TEXT, MermaidSize};
+    let size = MermaidSize::of(&String::from_utf8_lossy(text));
+    if size.over_default_limits() {
+        let t = crate::report::thousands;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: {label}: the Mermaid text has {} characters and {} edges; Mermaid renderers (GitHub's too) refuse more than {} characters or {} edges by default: draw less with --around OP --depth N, or write DOT (--format dot)",
+            t(size.chars as u64),
+            t(size.edges as u64),
+            t(MERMAID_MAX_TEXT as u64),
+            t(MERMAID_MAX_EDGES as u64)
+        );
+    }
 }
 
 /// Refuse a view too large to lay out, saying how to make it smaller.
@@ -245,7 +271,7 @@ fn check_size(view: &GraphView, format: GraphFormat, o: &Opts, label: &str) -> a
         ""
     };
     anyhow::bail!(
-        "{label}: subgraph {} has {} nodes to draw; {} lays out at most {}: {collapse}draw part of it with --around OP --depth N, or use --format dot or mermaid",
+        "{label}: subgraph {} has {} nodes to draw; {} lays out at most {}: {collapse}draw part of it with --around OP --depth N, or use --format dot (Mermaid renderers refuse large graphs too)",
         view.subgraph,
         crate::report::thousands(view.nodes.len() as u64),
         format.name(),

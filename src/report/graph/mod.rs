@@ -592,11 +592,58 @@ pub fn finding_mermaid(
     Ok(true)
 }
 
+/// The longest Mermaid text Mermaid renders with its default configuration
+/// (`maxTextSize`); GitHub's markdown renderer keeps that default.
+pub const MERMAID_MAX_TEXT: usize = 50_000;
+
+/// The most edges Mermaid draws in a flowchart with its default
+/// configuration (`maxEdges`).
+pub const MERMAID_MAX_EDGES: usize = 500;
+
+/// The size of a Mermaid text as tflq writes it, against the limits past
+/// which Mermaid renderers refuse to draw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MermaidSize {
+    /// Characters of the whole text.
+    pub chars: usize,
+    /// Links, invisible ones (`~~~`) included: Mermaid counts those too.
+    pub edges: usize,
+}
+
+impl MermaidSize {
+    /// Measure `text`, a flowchart written by [`render`] or [`render_pair`]:
+    /// each edge is on a line of its own, and the `~~~` line links panels.
+    pub fn of(text: &str) -> MermaidSize {
+        let edges = text
+            .lines()
+            .map(|l| {
+                if l.contains(" -->|\"") {
+                    1
+                } else if l.contains(" ~~~ ") {
+                    l.matches(" ~~~ ").count()
+                } else {
+                    0
+                }
+            })
+            .sum();
+        MermaidSize {
+            chars: text.chars().count(),
+            edges,
+        }
+    }
+
+    /// Whether a renderer with Mermaid's default limits would refuse it.
+    pub fn over_default_limits(&self) -> bool {
+        self.chars > MERMAID_MAX_TEXT || self.edges > MERMAID_MAX_EDGES
+    }
+}
+
 /// Most nodes a panel may have for SVG and HTML, which are laid out here.
 /// The layout takes about a second at this size (0.84 s for a 20,000-op
 /// chain, 1.45 s for 20,000 ops on one layer, release build) and grows
-/// faster than the node count past it (12.8 s for 100,000); DOT and
-/// Mermaid, laid out by their readers, have no limit.
+/// faster than the node count past it (12.8 s for 100,000). DOT and
+/// Mermaid are laid out by their readers: tflq writes them at any size, but
+/// Mermaid renderers refuse large texts ([`MermaidSize`]).
 pub const MAX_LAYOUT_NODES: usize = 20_000;
 
 fn write(doc: &Doc, format: GraphFormat, w: &mut dyn Write) -> io::Result<()> {
@@ -606,7 +653,7 @@ fn write(doc: &Doc, format: GraphFormat, w: &mut dyn Write) -> io::Result<()> {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "{}: {} nodes to draw, more than the {} that {} output lays out; draw part of the graph, or write DOT or Mermaid",
+                "{}: {} nodes to draw, more than the {} that {} output lays out; draw part of the graph, or write DOT",
                 p.heading,
                 super::thousands(p.nodes.len() as u64),
                 super::thousands(MAX_LAYOUT_NODES as u64),
