@@ -517,6 +517,15 @@ fn usage_errors() {
             tflq().args(["graph", "testdata/qat_partial.tflite", "--around", "#99"])
         );
         assert_cmd_snapshot!(
+            "graph_around_huge",
+            tflq().args([
+                "graph",
+                "testdata/qat_partial.tflite",
+                "--around",
+                "99999999999999"
+            ])
+        );
+        assert_cmd_snapshot!(
             "graph_no_subgraph",
             tflq().args(["graph", "testdata/qat_partial.tflite", "--subgraph", "3"])
         );
@@ -760,6 +769,121 @@ fn mermaid_past_renderer_limits_gets_a_note() {
     let small = MermaidSize::of(std::str::from_utf8(&out.stdout).unwrap());
     assert_eq!(small.edges, 11);
     assert!(!small.over_default_limits());
+}
+
+/// Without `--subgraph`, a model with one signature is drawn from that
+/// signature's subgraph, even when it is not subgraph 0; with several
+/// signatures (control_flow.tflite: `branch` is 0, `serving_default` 1),
+/// subgraph 0.
+#[test]
+fn the_default_subgraph_is_the_only_signatures() {
+    use tflq::synth::ModelBuilder;
+    let mut m = ModelBuilder::new();
+    let relu = m.builtin(BuiltinCode::RELU);
+    let tanh = m.builtin(BuiltinCode::TANH);
+    for (name, code) in [("helper", relu), ("main", tanh)] {
+        let sg = m.subgraph(name);
+        let x = m.tensor(sg, &format!("{name}_x"), &[1, 4], 0, None);
+        let y = m.tensor(sg, &format!("{name}_y"), &[1, 4], 0, None);
+        m.op(sg, code, &[x], &[y], tflq::synth::SynthOptions::None);
+        m.io(sg, &[x], &[y]);
+        if name == "main" {
+            m.signature(
+                "serving_default",
+                sg as u32,
+                &[("x", x as u32)],
+                &[("y", y as u32)],
+            );
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.tflite");
+    std::fs::write(&path, m.finish()).unwrap();
+    let text = |args: &[&str]| {
+        let out = tflq().arg("graph").arg(&path).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let default = text(&["--format", "mermaid"]);
+    assert!(default.contains("#0 TANH"), "{default}");
+    assert!(text(&["--format", "mermaid", "--subgraph", "0"]).contains("#0 RELU"));
+
+    let out = tflq()
+        .args([
+            "graph",
+            "testdata/control_flow.tflite",
+            "--format",
+            "mermaid",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("input<br/>branch_x:0"), "{text}");
+}
+
+/// Control-flow ops name the subgraphs they run, in the model's order, so
+/// that `--subgraph N` can follow them; the title says which role each has.
+#[test]
+fn control_flow_nodes_name_the_subgraphs_they_call() {
+    let model = common::fixture_model("control_flow.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let mut seen = 0;
+    for (s, sg) in model.subgraphs.iter().enumerate() {
+        let quant = &insp.subgraphs[s];
+        let v = graph_view::build(&model, quant, &ViewOptions::new(SubgraphId(s as u32)));
+        let panel = Panel {
+            model: &model,
+            quant,
+            view: &v,
+            label: "m.tflite",
+        };
+        let mut out = Vec::new();
+        render(&panel, GraphFormat::Dot, &mut out).unwrap();
+        let dot = String::from_utf8(out).unwrap();
+        for op in sg.op_ids() {
+            let o = sg.op(op);
+            if o.calls.is_empty() {
+                continue;
+            }
+            seen += 1;
+            let ids: Vec<String> = o.calls.iter().map(|(_, c)| c.to_string()).collect();
+            let head = format!("#{op} {} → {}", o.kind, ids.join(", "));
+            assert!(dot.contains(&head), "{head} in subgraph {s}:\n{dot}");
+        }
+    }
+    // IF in `branch` and `serving_default`, WHILE in `serving_default`.
+    assert!(seen >= 2, "{seen}");
+}
+
+/// Op names are never cut short, however long; long layer names lose their
+/// middle, keeping both ends.
+#[test]
+fn op_names_are_whole_and_layers_are_cut_in_the_middle() {
+    let model = common::fixture_model("lstm.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let v = view(&model, &insp, false);
+    let mermaid = draw(&model, &insp, &v, GraphFormat::Mermaid);
+    assert!(
+        mermaid.contains("\"#0 UNIDIRECTIONAL_SEQUENCE_LSTM+TANH\""),
+        "{mermaid}"
+    );
+    // MobileNet's layer names are long: both ends stay.
+    let model = common::fixture_model("plan_mobilenet_ptq.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let v = view(&model, &insp, false);
+    let mermaid = draw(&model, &insp, &v, GraphFormat::Mermaid);
+    let cut: Vec<&str> = mermaid
+        .lines()
+        .filter(|l| l.contains('…') && !l.contains(" … "))
+        .collect();
+    assert!(!cut.is_empty());
+    for line in cut {
+        assert!(!line.contains("…\""), "{line}");
+    }
+    assert!(
+        mermaid.contains("<br/>expanded_conv/…eze_excite/Relu\""),
+        "{mermaid}"
+    );
 }
 
 /// int8 → uint8, then uint8 at a new scale: a QUANTIZE between integer types

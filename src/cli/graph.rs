@@ -30,8 +30,8 @@ pub enum GraphFormatArg {
 /// Draw the op graph coloured by how each op computes, as SVG, HTML, DOT or
 /// Mermaid
 ///
-/// Nodes are coloured int8, int16, float, hybrid, QUANTIZE, DEQUANTIZE or
-/// requantize and carry their layer; float islands are outlined; edges carry
+/// Nodes are coloured int8, int16, float, hybrid, QUANTIZE, DEQUANTIZE,
+/// requantize, type conversion or constant DEQUANTIZE and carry their layer; float islands are outlined; edges carry
 /// the tensor's dtype and shape. Given a PTQ and a QAT model, draws both side
 /// by side with each comparison finding marked on both.
 #[derive(Args, Debug)]
@@ -48,11 +48,15 @@ else svg. -o never overwrites an input model. 3 or more consecutive ops (in
 execution order) that all compute in int8, or all in int16, are drawn as one
 node ('#4..#9 6 int8 ops'); --no-collapse draws each op. Ops named by a
 finding always keep a node of their own. --around takes an op index (12 or
-#12) or a layer name; dashed borders mark nodes whose other neighbours are
-left out.
+#12) or a layer name and draws every op near it; dashed borders mark nodes
+whose other neighbours are left out. Without --subgraph, the subgraph drawn
+is the one the model's signature runs when it has exactly one signature,
+else subgraph 0; control-flow ops name the subgraphs they run (IF → 2, 3),
+which --subgraph N draws.
 
 Colours: int8 light green, int16 green, float orange, hybrid yellow, QUANTIZE
-blue, DEQUANTIZE salmon, requantize purple, other grey; float islands have a
+blue, DEQUANTIZE salmon, requantize purple, type conversion pink, constant
+DEQUANTIZE tan, other grey; float islands have a
 dashed red outline, findings a thick border and their number.
 
 Exit status: 0 drawn, 2 usage error, unreadable model, or a pair compare
@@ -69,9 +73,10 @@ pub struct Opts {
     /// Write to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The subgraph to draw (0 is the main graph).
-    #[arg(long, value_name = "INDEX", default_value_t = 0)]
-    subgraph: u32,
+    /// The subgraph to draw [default: the subgraph of the model's signature
+    /// when it has exactly one, else 0]. With two models: the QAT model's.
+    #[arg(long, value_name = "INDEX")]
+    subgraph: Option<u32>,
     /// Only the ops near this op: an op index (12 or #12) or a layer name.
     #[arg(long, value_name = "OP")]
     around: Option<String>,
@@ -155,10 +160,10 @@ fn check_output(o: &Opts) -> anyhow::Result<()> {
 fn resolve_around(text: &str, quant: &SubgraphQuant, label: &str) -> anyhow::Result<OpId> {
     let digits = text.strip_prefix('#').unwrap_or(text);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let n: u32 = digits
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--around {text}: not an op index"))?;
-        if (n as usize) < quant.ops.len() {
+        // Too many digits for a u32 is out of range like any other.
+        if let Ok(n) = digits.parse::<u32>()
+            && (n as usize) < quant.ops.len()
+        {
             return Ok(OpId(n));
         }
         anyhow::bail!(
@@ -195,6 +200,17 @@ fn options(o: &Opts, subgraph: SubgraphId, around: Vec<OpId>, depth: usize) -> V
     v.around = around;
     v.depth = depth;
     v
+}
+
+/// The subgraph drawn: `--subgraph`, else the one the model's only signature
+/// runs, else 0 (the first subgraph, usually the main graph; a model with
+/// several signatures has several entry points, and control flow calls
+/// other subgraphs).
+fn default_subgraph(o: &Opts, model: &crate::model::Model) -> u32 {
+    o.subgraph.unwrap_or(match model.signatures.as_slice() {
+        [only] => only.subgraph.0,
+        _ => 0,
+    })
 }
 
 /// The analysis of subgraph `s`, or the error naming what exists.
@@ -284,7 +300,7 @@ fn one(o: &Opts, format: GraphFormat, w: &mut dyn Write, end: End) -> anyhow::Re
     let model = file.model();
     let label = super::label(&o.model);
     let insp = crate::analysis::inspect(model);
-    let quant = subgraph(&insp, o.subgraph, &label)?;
+    let quant = subgraph(&insp, default_subgraph(o, model), &label)?;
     let around = match &o.around {
         Some(a) => vec![resolve_around(a, quant, &label)?],
         None => Vec::new(),
@@ -330,7 +346,7 @@ fn pair(
         crate::analysis::inspect(ptq.model()),
         crate::analysis::inspect(qat.model()),
     );
-    let qquant = subgraph(&iq, o.subgraph, &ql)?;
+    let qquant = subgraph(&iq, default_subgraph(o, qat.model()), &ql)?;
     let alignment = c.alignment.iter().find(|a| a.qat == qquant.subgraph);
     let pquant = match alignment {
         Some(a) => subgraph(&ip, a.ptq.0, &pl)?,

@@ -93,15 +93,22 @@ pub struct Panel<'a> {
     pub label: &'a str,
 }
 
-/// Longest label line on a node; longer names are cut with `…`.
+/// Longest name line on a node (layers, tensors); longer names lose their
+/// middle to `…`, since both ends tell layers apart (`model/block_3/…/Conv2D`).
+/// Op names and run spans are never cut.
 const LINE_CHARS: usize = 30;
 
 fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
+    let n = s.chars().count();
+    if n <= max {
         return s.to_owned();
     }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    let keep = max.saturating_sub(1);
+    let head = keep / 2;
+    let tail = keep - head;
+    let mut out: String = s.chars().take(head).collect();
     out.push('…');
+    out.extend(s.chars().skip(n - tail));
     out
 }
 
@@ -198,7 +205,15 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
     let layer_line = node.layer.as_deref().map(|l| cut(l, LINE_CHARS));
     let (lines, title) = match &node.kind {
         NodeKind::Op(op) => {
-            let head = format!("#{op} {}", op_name(sg, *op));
+            // Control flow names the subgraphs it runs, for `--subgraph N`.
+            let calls = &sg.op(*op).calls;
+            let called = if calls.is_empty() {
+                String::new()
+            } else {
+                let ids: Vec<String> = calls.iter().map(|(_, s)| s.to_string()).collect();
+                format!(" → {}", ids.join(", "))
+            };
+            let head = format!("#{op} {}{called}", op_name(sg, *op));
             // How it runs, in inspect's words ([int8], [convert]).
             let runs = panel
                 .quant
@@ -209,12 +224,16 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
                 Some(l) => format!("{head} [{runs}] layer {l}"),
                 None => format!("{head} [{runs}]"),
             };
-            (
-                std::iter::once(cut(&head, LINE_CHARS))
-                    .chain(layer_line)
-                    .collect(),
-                title,
-            )
+            let title = if calls.is_empty() {
+                title
+            } else {
+                let roles: Vec<String> = calls
+                    .iter()
+                    .map(|(r, s)| format!("{} subgraph {s}", r.name()))
+                    .collect();
+                format!("{title}; runs {}", roles.join(", "))
+            };
+            (std::iter::once(head).chain(layer_line).collect(), title)
         }
         NodeKind::Run(ops) => {
             let (first, last) = (ops.first().copied(), ops.last().copied());
@@ -238,7 +257,7 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
                     .map_or(String::new(), |l| format!(": layers {l}"))
             );
             (
-                std::iter::once(cut(&head, LINE_CHARS))
+                std::iter::once(head)
                     .chain(layers.map(|l| cut(&l, LINE_CHARS)))
                     .collect(),
                 title,
