@@ -312,6 +312,42 @@ fn around_an_op_shows_its_neighbourhood_only() {
     assert!(v.nodes.iter().any(|n| n.cut));
 }
 
+/// `--around` on an op inside a long int8 stretch: the op and every op
+/// within the depth get nodes of their own (runs would hide the op asked for).
+#[test]
+fn around_never_merges_the_op_asked_for() {
+    let model = common::fixture_model("ptq_int8.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let quant = &insp.subgraphs[0];
+    let center = quant
+        .ops
+        .iter()
+        .find(|i| i.layer.as_deref() == Some("conv2"))
+        .expect("a conv2 layer")
+        .op;
+    let mut options = ViewOptions::new(SubgraphId(0));
+    options.around = vec![center];
+    options.depth = 3;
+    options.keep = graph_view::finding_ops(quant);
+    let v = graph_view::build(&model, quant, &options);
+    assert_eq!(v.runs, 0);
+    let node = v.node_of(center).expect("the op asked for is drawn");
+    assert_eq!(v.nodes[node].kind, NodeKind::Op(center));
+    // Every op within 3 edges, in either direction, has its own node.
+    let g = tflq::graph::Graph::new(&model.subgraphs[0]);
+    let mut frontier = vec![center];
+    for _ in 0..3 {
+        frontier = frontier
+            .iter()
+            .flat_map(|&o| g.predecessors(o).chain(g.successors(o)).collect::<Vec<_>>())
+            .collect();
+        for &o in &frontier {
+            let n = v.node_of(o).expect("neighbour within depth drawn");
+            assert_eq!(v.nodes[n].kind, NodeKind::Op(o));
+        }
+    }
+}
+
 #[test]
 fn a_pair_marks_each_finding_on_both_sides() {
     let ptq = common::fixture_model("ptq_int8.tflite");
@@ -481,6 +517,15 @@ fn usage_errors() {
             tflq().args(["graph", "testdata/qat_partial.tflite", "--around", "#99"])
         );
         assert_cmd_snapshot!(
+            "graph_around_huge",
+            tflq().args([
+                "graph",
+                "testdata/qat_partial.tflite",
+                "--around",
+                "99999999999999"
+            ])
+        );
+        assert_cmd_snapshot!(
             "graph_no_subgraph",
             tflq().args(["graph", "testdata/qat_partial.tflite", "--subgraph", "3"])
         );
@@ -537,6 +582,106 @@ fn the_format_follows_the_output_file() {
     assert_eq!(a.stdout, b.stdout);
 }
 
+/// `-o` with an extension that names no format is a usage error, not SVG in a
+/// `.png`; `--format` makes any name fine; `-o` never overwrites a model.
+#[test]
+fn output_files_that_name_no_format_or_a_model_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("g.png");
+    let out = tflq()
+        .args(["graph", "testdata/qat_partial.tflite", "-o"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(".svg, .html"), "{err}");
+    assert!(err.contains("--format"), "{err}");
+    assert!(!png.exists());
+    // With --format, the name is the user's business.
+    let out = tflq()
+        .args([
+            "graph",
+            "testdata/qat_partial.tflite",
+            "--format",
+            "dot",
+            "-o",
+        ])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        std::fs::read_to_string(&png)
+            .unwrap()
+            .starts_with("digraph")
+    );
+    // The model itself, directly, through another spelling, or as the
+    // second model of a pair, even with --format.
+    let model = dir.path().join("m.tflite");
+    let bytes = std::fs::read(common::root().join("testdata/qat_partial.tflite")).unwrap();
+    std::fs::write(&model, &bytes).unwrap();
+    let ptq = common::root().join("testdata/ptq_int8.tflite");
+    let dotted = dir.path().join(".").join("m.tflite");
+    let cases: [Vec<std::ffi::OsString>; 3] = [
+        vec![
+            "graph".into(),
+            model.clone().into(),
+            "--format".into(),
+            "svg".into(),
+            "-o".into(),
+            model.clone().into(),
+        ],
+        vec![
+            "graph".into(),
+            model.clone().into(),
+            "--format".into(),
+            "html".into(),
+            "-o".into(),
+            dotted.into(),
+        ],
+        vec![
+            "graph".into(),
+            ptq.into(),
+            model.clone().into(),
+            "--format".into(),
+            "dot".into(),
+            "-o".into(),
+            model.clone().into(),
+        ],
+    ];
+    for args in cases {
+        let out = tflq().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("input model"), "{err}");
+        assert_eq!(std::fs::read(&model).unwrap(), bytes, "{args:?}");
+    }
+}
+
+/// The page script caps the zoom-out when opening or jumping to a finding,
+/// and frames all of a finding's nodes; long tensor names in the findings
+/// list wrap instead of running under the graph.
+#[test]
+fn html_opens_readable_and_frames_whole_findings() {
+    let model = common::fixture_model("mediapipe_face_detection_full_range_sparse.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let v = view(&model, &insp, true);
+    let html = draw(&model, &insp, &v, GraphFormat::Html);
+    assert!(html.contains("var MAX_UNITS = 2;"));
+    assert!(
+        html.contains("centre(svgs[i], els)"),
+        "a finding frames all its nodes"
+    );
+    let css = html.split("#findings li{").nth(1).unwrap();
+    assert!(
+        css.split('}')
+            .next()
+            .unwrap()
+            .contains("overflow-wrap:anywhere")
+    );
+}
+
 #[test]
 fn views_too_large_to_lay_out_are_refused_not_drawn() {
     use tflq::report::graph::MAX_LAYOUT_NODES;
@@ -563,12 +708,181 @@ fn views_too_large_to_lay_out_are_refused_not_drawn() {
         assert!(e.to_string().contains("more than the 20,000"), "{e}");
         assert!(out.is_empty());
     }
-    // DOT and Mermaid leave the layout to their readers: no limit.
+    // DOT and Mermaid leave the layout to their readers: tflq writes them
+    // at any size.
     assert!(
         draw(&model, &insp, &v, GraphFormat::Mermaid)
             .lines()
             .count()
             > n
+    );
+}
+
+/// Mermaid output past the default `maxEdges` (500) or `maxTextSize`
+/// (50,000 characters) of Mermaid renderers is still written, with a note
+/// on standard error that points at DOT and `--around`; smaller output
+/// gets no note.
+#[test]
+fn mermaid_past_renderer_limits_gets_a_note() {
+    use tflq::report::graph::{MERMAID_MAX_EDGES, MermaidSize};
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.tflite");
+    std::fs::write(
+        &big,
+        tflq::synth::shared_tensor(600, tflq::synth::Sharing::Readers, true),
+    )
+    .unwrap();
+    let out = tflq()
+        .args(["graph", "--format", "mermaid"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let size = MermaidSize::of(std::str::from_utf8(&out.stdout).unwrap());
+    assert!(size.edges > MERMAID_MAX_EDGES, "{size:?}");
+    assert!(size.over_default_limits());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("note: "), "{err}");
+    assert!(
+        err.contains("--format dot") && err.contains("--around"),
+        "{err}"
+    );
+    // The same into a file, and a small graph: no note for the latter.
+    let out = tflq()
+        .args(["graph", "--format", "mermaid", "-o"])
+        .arg(dir.path().join("big.mmd"))
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("note: "));
+    let out = tflq()
+        .args([
+            "graph",
+            "testdata/qat_partial.tflite",
+            "--format",
+            "mermaid",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let small = MermaidSize::of(std::str::from_utf8(&out.stdout).unwrap());
+    assert_eq!(small.edges, 11);
+    assert!(!small.over_default_limits());
+}
+
+/// Without `--subgraph`, a model with one signature is drawn from that
+/// signature's subgraph, even when it is not subgraph 0; with several
+/// signatures (control_flow.tflite: `branch` is 0, `serving_default` 1),
+/// subgraph 0.
+#[test]
+fn the_default_subgraph_is_the_only_signatures() {
+    use tflq::synth::ModelBuilder;
+    let mut m = ModelBuilder::new();
+    let relu = m.builtin(BuiltinCode::RELU);
+    let tanh = m.builtin(BuiltinCode::TANH);
+    for (name, code) in [("helper", relu), ("main", tanh)] {
+        let sg = m.subgraph(name);
+        let x = m.tensor(sg, &format!("{name}_x"), &[1, 4], 0, None);
+        let y = m.tensor(sg, &format!("{name}_y"), &[1, 4], 0, None);
+        m.op(sg, code, &[x], &[y], tflq::synth::SynthOptions::None);
+        m.io(sg, &[x], &[y]);
+        if name == "main" {
+            m.signature(
+                "serving_default",
+                sg as u32,
+                &[("x", x as u32)],
+                &[("y", y as u32)],
+            );
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.tflite");
+    std::fs::write(&path, m.finish()).unwrap();
+    let text = |args: &[&str]| {
+        let out = tflq().arg("graph").arg(&path).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let default = text(&["--format", "mermaid"]);
+    assert!(default.contains("#0 TANH"), "{default}");
+    assert!(text(&["--format", "mermaid", "--subgraph", "0"]).contains("#0 RELU"));
+
+    let out = tflq()
+        .args([
+            "graph",
+            "testdata/control_flow.tflite",
+            "--format",
+            "mermaid",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("input<br/>branch_x:0"), "{text}");
+}
+
+/// Control-flow ops name the subgraphs they run, in the model's order, so
+/// that `--subgraph N` can follow them; the title says which role each has.
+#[test]
+fn control_flow_nodes_name_the_subgraphs_they_call() {
+    let model = common::fixture_model("control_flow.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let mut seen = 0;
+    for (s, sg) in model.subgraphs.iter().enumerate() {
+        let quant = &insp.subgraphs[s];
+        let v = graph_view::build(&model, quant, &ViewOptions::new(SubgraphId(s as u32)));
+        let panel = Panel {
+            model: &model,
+            quant,
+            view: &v,
+            label: "m.tflite",
+        };
+        let mut out = Vec::new();
+        render(&panel, GraphFormat::Dot, &mut out).unwrap();
+        let dot = String::from_utf8(out).unwrap();
+        for op in sg.op_ids() {
+            let o = sg.op(op);
+            if o.calls.is_empty() {
+                continue;
+            }
+            seen += 1;
+            let ids: Vec<String> = o.calls.iter().map(|(_, c)| c.to_string()).collect();
+            let head = format!("#{op} {} → {}", o.kind, ids.join(", "));
+            assert!(dot.contains(&head), "{head} in subgraph {s}:\n{dot}");
+        }
+    }
+    // IF in `branch` and `serving_default`, WHILE in `serving_default`.
+    assert!(seen >= 2, "{seen}");
+}
+
+/// Op names are never cut short, however long; long layer names lose their
+/// middle, keeping both ends.
+#[test]
+fn op_names_are_whole_and_layers_are_cut_in_the_middle() {
+    let model = common::fixture_model("lstm.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let v = view(&model, &insp, false);
+    let mermaid = draw(&model, &insp, &v, GraphFormat::Mermaid);
+    assert!(
+        mermaid.contains("\"#0 UNIDIRECTIONAL_SEQUENCE_LSTM+TANH\""),
+        "{mermaid}"
+    );
+    // MobileNet's layer names are long: both ends stay.
+    let model = common::fixture_model("plan_mobilenet_ptq.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let v = view(&model, &insp, false);
+    let mermaid = draw(&model, &insp, &v, GraphFormat::Mermaid);
+    let cut: Vec<&str> = mermaid
+        .lines()
+        .filter(|l| l.contains('…') && !l.contains(" … "))
+        .collect();
+    assert!(!cut.is_empty());
+    for line in cut {
+        assert!(!line.contains("…\""), "{line}");
+    }
+    assert!(
+        mermaid.contains("<br/>expanded_conv/…eze_excite/Relu\""),
+        "{mermaid}"
     );
 }
 

@@ -157,7 +157,8 @@ pub struct ViewOptions {
     /// The subgraph.
     pub subgraph: SubgraphId,
     /// Collapse runs of at least this many integer ops into one node
-    /// (0 or 1: never collapse).
+    /// (0 or 1: never collapse). Ignored when `around` is given: such a
+    /// view is already small, and merging would hide the op asked for.
     pub min_run: usize,
     /// When not empty: only the ops within `depth` edges (either
     /// direction) of these ops.
@@ -296,6 +297,9 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
         .into_iter()
         .filter(|o| show.get(o.index()).copied().unwrap_or(false))
         .collect();
+    // An `--around` view is small already; collapsing it could swallow the
+    // very op the user asked to see, so it draws every op.
+    let collapse = options.min_run > 1 && options.around.is_empty();
     let runnable = |o: OpId| class[o.index()].is_integer() && !options.keep.contains(&o);
     let mut nodes: Vec<ViewNode> = Vec::new();
     let mut op_node: Vec<Option<usize>> = vec![None; n];
@@ -313,7 +317,7 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
         }
         let stretch = order.get(i..j).unwrap_or_default();
         let id = nodes.len();
-        let kind = if options.min_run > 1 && stretch.len() >= options.min_run {
+        let kind = if collapse && stretch.len() >= options.min_run {
             runs = runs.saturating_add(1);
             for &o in stretch {
                 op_node[o.index()] = Some(id);

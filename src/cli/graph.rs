@@ -30,8 +30,8 @@ pub enum GraphFormatArg {
 /// Draw the op graph coloured by how each op computes, as SVG, HTML, DOT or
 /// Mermaid
 ///
-/// Nodes are coloured int8, int16, float, hybrid, QUANTIZE, DEQUANTIZE or
-/// requantize and carry their layer; float islands are outlined; edges carry
+/// Nodes are coloured int8, int16, float, hybrid, QUANTIZE, DEQUANTIZE,
+/// requantize, type conversion or constant DEQUANTIZE and carry their layer; float islands are outlined; edges carry
 /// the tensor's dtype and shape. Given a PTQ and a QAT model, draws both side
 /// by side with each comparison finding marked on both.
 #[derive(Args, Debug)]
@@ -42,16 +42,21 @@ Examples:
   tflq graph model.tflite --around conv2 --depth 3 --format mermaid
   tflq graph ptq.tflite qat.tflite -o pair.html          # findings marked on both
 
-The format follows -o's extension (.svg, .html/.htm, .dot/.gv, .mmd/.mermaid)
-unless --format is given; otherwise it is svg. 3 or more consecutive ops (in
+The format is --format's, else the one -o's extension names (.svg,
+.html/.htm/.xhtml, .dot/.gv, .mmd/.mermaid; any other extension is refused),
+else svg. -o never overwrites an input model. 3 or more consecutive ops (in
 execution order) that all compute in int8, or all in int16, are drawn as one
 node ('#4..#9 6 int8 ops'); --no-collapse draws each op. Ops named by a
 finding always keep a node of their own. --around takes an op index (12 or
-#12) or a layer name; dashed borders mark nodes whose other neighbours are
-left out.
+#12) or a layer name and draws every op near it; dashed borders mark nodes
+whose other neighbours are left out. Without --subgraph, the subgraph drawn
+is the one the model's signature runs when it has exactly one signature,
+else subgraph 0; control-flow ops name the subgraphs they run (IF → 2, 3),
+which --subgraph N draws.
 
 Colours: int8 light green, int16 green, float orange, hybrid yellow, QUANTIZE
-blue, DEQUANTIZE salmon, requantize purple, other grey; float islands have a
+blue, DEQUANTIZE salmon, requantize purple, type conversion pink, constant
+DEQUANTIZE tan, other grey; float islands have a
 dashed red outline, findings a thick border and their number.
 
 Exit status: 0 drawn, 2 usage error, unreadable model, or a pair compare
@@ -68,9 +73,10 @@ pub struct Opts {
     /// Write to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// The subgraph to draw (0 is the main graph).
-    #[arg(long, value_name = "INDEX", default_value_t = 0)]
-    subgraph: u32,
+    /// The subgraph to draw [default: the subgraph of the model's signature
+    /// when it has exactly one, else 0]. With two models: the QAT model's.
+    #[arg(long, value_name = "INDEX")]
+    subgraph: Option<u32>,
     /// Only the ops near this op: an op index (12 or #12) or a layer name.
     #[arg(long, value_name = "OP")]
     around: Option<String>,
@@ -82,37 +88,82 @@ pub struct Opts {
     no_collapse: bool,
 }
 
-fn format_of(o: &Opts) -> GraphFormat {
-    let arg = o.format.or_else(|| {
-        let ext = o
-            .output
-            .as_deref()
-            .and_then(Path::extension)?
-            .to_str()?
-            .to_ascii_lowercase();
-        Some(match ext.as_str() {
-            "html" | "htm" | "xhtml" => GraphFormatArg::Html,
-            "dot" | "gv" => GraphFormatArg::Dot,
-            "mmd" | "mermaid" => GraphFormatArg::Mermaid,
-            _ => GraphFormatArg::Svg,
-        })
-    });
-    match arg.unwrap_or(GraphFormatArg::Svg) {
+/// The `-o` extensions that choose a format, as the usage error lists them.
+const EXTENSIONS: &str = ".svg, .html/.htm/.xhtml, .dot/.gv, .mmd/.mermaid";
+
+/// The format to write: `--format`, else the one `-o`'s extension names,
+/// else svg. An `-o` whose extension names no format is refused rather than
+/// guessed, so `-o graph.png` does not quietly hold SVG.
+fn format_of(o: &Opts) -> anyhow::Result<GraphFormat> {
+    let arg = match (o.format, o.output.as_deref()) {
+        (Some(f), _) => f,
+        (None, None) => GraphFormatArg::Svg,
+        (None, Some(path)) => {
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .unwrap_or_default();
+            match ext.as_str() {
+                "svg" => GraphFormatArg::Svg,
+                "html" | "htm" | "xhtml" => GraphFormatArg::Html,
+                "dot" | "gv" => GraphFormatArg::Dot,
+                "mmd" | "mermaid" => GraphFormatArg::Mermaid,
+                _ => anyhow::bail!(
+                    "-o {}: the extension names no format (use {EXTENSIONS}, or give --format)",
+                    path.display()
+                ),
+            }
+        }
+    };
+    Ok(match arg {
         GraphFormatArg::Svg => GraphFormat::Svg,
         GraphFormatArg::Html => GraphFormat::Html,
         GraphFormatArg::Dot => GraphFormat::Dot,
         GraphFormatArg::Mermaid => GraphFormat::Mermaid,
+    })
+}
+
+/// Whether `a` and `b` name one existing file (through links too).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
     }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(ca), Ok(cb)) => ca == cb,
+        _ => false,
+    }
+}
+
+/// Refuse an `-o` that would overwrite one of the input models.
+fn check_output(o: &Opts) -> anyhow::Result<()> {
+    let Some(out) = o.output.as_deref() else {
+        return Ok(());
+    };
+    for input in std::iter::once(o.model.as_path()).chain(o.qat.as_deref()) {
+        if !super::is_stdin(input) && same_file(input, out) {
+            anyhow::bail!(
+                "-o {}: that is the input model {}; write the drawing to another file",
+                out.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The op `--around` names: an index, or the first op of a layer.
 fn resolve_around(text: &str, quant: &SubgraphQuant, label: &str) -> anyhow::Result<OpId> {
     let digits = text.strip_prefix('#').unwrap_or(text);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let n: u32 = digits
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--around {text}: not an op index"))?;
-        if (n as usize) < quant.ops.len() {
+        // Too many digits for a u32 is out of range like any other.
+        if let Ok(n) = digits.parse::<u32>()
+            && (n as usize) < quant.ops.len()
+        {
             return Ok(OpId(n));
         }
         anyhow::bail!(
@@ -151,6 +202,17 @@ fn options(o: &Opts, subgraph: SubgraphId, around: Vec<OpId>, depth: usize) -> V
     v
 }
 
+/// The subgraph drawn: `--subgraph`, else the one the model's only signature
+/// runs, else 0 (the first subgraph, usually the main graph; a model with
+/// several signatures has several entry points, and control flow calls
+/// other subgraphs).
+fn default_subgraph(o: &Opts, model: &crate::model::Model) -> u32 {
+    o.subgraph.unwrap_or(match model.signatures.as_slice() {
+        [only] => only.subgraph.0,
+        _ => 0,
+    })
+}
+
 /// The analysis of subgraph `s`, or the error naming what exists.
 fn subgraph<'a>(
     insp: &'a crate::analysis::Inspection,
@@ -166,22 +228,49 @@ fn subgraph<'a>(
 }
 
 pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> {
-    let format = format_of(&o);
+    let format = format_of(&o)?;
+    check_output(&o)?;
     let draw = |w: &mut dyn Write| match &o.qat {
         None => one(&o, format, w, end),
         Some(qat) => pair(&o, qat, format, w, end),
     };
+    // Drawn in memory first: a model that cannot be read leaves no file,
+    // and a Mermaid text can be measured before it is written.
+    let buffered = o.output.is_some() || format == GraphFormat::Mermaid;
+    if !buffered {
+        draw(out)?;
+        return Ok(OK);
+    }
+    let mut buf = Vec::new();
+    draw(&mut buf)?;
+    if format == GraphFormat::Mermaid {
+        note_mermaid_size(&buf, &super::label(&o.model));
+    }
     match &o.output {
-        // Drawn in memory first: a model that cannot be read leaves no file.
         Some(path) => {
-            let mut buf = Vec::new();
-            draw(&mut buf)?;
-            std::fs::write(path, buf)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, buf).with_context(|| format!("cannot write {}", path.display()))?
         }
-        None => draw(out)?,
+        None => out.write_all(&buf)?,
     }
     Ok(OK)
+}
+
+/// Say on standard error when Mermaid renderers (GitHub's among them) will
+/// refuse the text: tflq writes it anyway, for renderers set up otherwise.
+fn note_mermaid_size(text: &[u8], label: &str) {
+    use crate::report::graph::{MERMAID_MAX_EDGES, MERMAID_MAX_TEXT, MermaidSize};
+    let size = MermaidSize::of(&String::from_utf8_lossy(text));
+    if size.over_default_limits() {
+        let t = crate::report::thousands;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: {label}: the Mermaid text has {} characters and {} edges; Mermaid renderers (GitHub's too) refuse more than {} characters or {} edges by default: draw less with --around OP --depth N, or write DOT (--format dot)",
+            t(size.chars as u64),
+            t(size.edges as u64),
+            t(MERMAID_MAX_TEXT as u64),
+            t(MERMAID_MAX_EDGES as u64)
+        );
+    }
 }
 
 /// Refuse a view too large to lay out, saying how to make it smaller.
@@ -198,7 +287,7 @@ fn check_size(view: &GraphView, format: GraphFormat, o: &Opts, label: &str) -> a
         ""
     };
     anyhow::bail!(
-        "{label}: subgraph {} has {} nodes to draw; {} lays out at most {}: {collapse}draw part of it with --around OP --depth N, or use --format dot or mermaid",
+        "{label}: subgraph {} has {} nodes to draw; {} lays out at most {}: {collapse}draw part of it with --around OP --depth N, or use --format dot (Mermaid renderers refuse large graphs too)",
         view.subgraph,
         crate::report::thousands(view.nodes.len() as u64),
         format.name(),
@@ -211,7 +300,7 @@ fn one(o: &Opts, format: GraphFormat, w: &mut dyn Write, end: End) -> anyhow::Re
     let model = file.model();
     let label = super::label(&o.model);
     let insp = crate::analysis::inspect(model);
-    let quant = subgraph(&insp, o.subgraph, &label)?;
+    let quant = subgraph(&insp, default_subgraph(o, model), &label)?;
     let around = match &o.around {
         Some(a) => vec![resolve_around(a, quant, &label)?],
         None => Vec::new(),
@@ -257,7 +346,7 @@ fn pair(
         crate::analysis::inspect(ptq.model()),
         crate::analysis::inspect(qat.model()),
     );
-    let qquant = subgraph(&iq, o.subgraph, &ql)?;
+    let qquant = subgraph(&iq, default_subgraph(o, qat.model()), &ql)?;
     let alignment = c.alignment.iter().find(|a| a.qat == qquant.subgraph);
     let pquant = match alignment {
         Some(a) => subgraph(&ip, a.ptq.0, &pl)?,

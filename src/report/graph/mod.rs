@@ -93,15 +93,22 @@ pub struct Panel<'a> {
     pub label: &'a str,
 }
 
-/// Longest label line on a node; longer names are cut with `…`.
+/// Longest name line on a node (layers, tensors); longer names lose their
+/// middle to `…`, since both ends tell layers apart (`model/block_3/…/Conv2D`).
+/// Op names and run spans are never cut.
 const LINE_CHARS: usize = 30;
 
 fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
+    let n = s.chars().count();
+    if n <= max {
         return s.to_owned();
     }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    let keep = max.saturating_sub(1);
+    let head = keep / 2;
+    let tail = keep - head;
+    let mut out: String = s.chars().take(head).collect();
     out.push('…');
+    out.extend(s.chars().skip(n - tail));
     out
 }
 
@@ -198,7 +205,15 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
     let layer_line = node.layer.as_deref().map(|l| cut(l, LINE_CHARS));
     let (lines, title) = match &node.kind {
         NodeKind::Op(op) => {
-            let head = format!("#{op} {}", op_name(sg, *op));
+            // Control flow names the subgraphs it runs, for `--subgraph N`.
+            let calls = &sg.op(*op).calls;
+            let called = if calls.is_empty() {
+                String::new()
+            } else {
+                let ids: Vec<String> = calls.iter().map(|(_, s)| s.to_string()).collect();
+                format!(" → {}", ids.join(", "))
+            };
+            let head = format!("#{op} {}{called}", op_name(sg, *op));
             // How it runs, in inspect's words ([int8], [convert]).
             let runs = panel
                 .quant
@@ -209,12 +224,16 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
                 Some(l) => format!("{head} [{runs}] layer {l}"),
                 None => format!("{head} [{runs}]"),
             };
-            (
-                std::iter::once(cut(&head, LINE_CHARS))
-                    .chain(layer_line)
-                    .collect(),
-                title,
-            )
+            let title = if calls.is_empty() {
+                title
+            } else {
+                let roles: Vec<String> = calls
+                    .iter()
+                    .map(|(r, s)| format!("{} subgraph {s}", r.name()))
+                    .collect();
+                format!("{title}; runs {}", roles.join(", "))
+            };
+            (std::iter::once(head).chain(layer_line).collect(), title)
         }
         NodeKind::Run(ops) => {
             let (first, last) = (ops.first().copied(), ops.last().copied());
@@ -238,7 +257,7 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
                     .map_or(String::new(), |l| format!(": layers {l}"))
             );
             (
-                std::iter::once(cut(&head, LINE_CHARS))
+                std::iter::once(head)
                     .chain(layers.map(|l| cut(&l, LINE_CHARS)))
                     .collect(),
                 title,
@@ -592,11 +611,58 @@ pub fn finding_mermaid(
     Ok(true)
 }
 
+/// The longest Mermaid text Mermaid renders with its default configuration
+/// (`maxTextSize`); GitHub's markdown renderer keeps that default.
+pub const MERMAID_MAX_TEXT: usize = 50_000;
+
+/// The most edges Mermaid draws in a flowchart with its default
+/// configuration (`maxEdges`).
+pub const MERMAID_MAX_EDGES: usize = 500;
+
+/// The size of a Mermaid text as tflq writes it, against the limits past
+/// which Mermaid renderers refuse to draw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MermaidSize {
+    /// Characters of the whole text.
+    pub chars: usize,
+    /// Links, invisible ones (`~~~`) included: Mermaid counts those too.
+    pub edges: usize,
+}
+
+impl MermaidSize {
+    /// Measure `text`, a flowchart written by [`render`] or [`render_pair`]:
+    /// each edge is on a line of its own, and the `~~~` line links panels.
+    pub fn of(text: &str) -> MermaidSize {
+        let edges = text
+            .lines()
+            .map(|l| {
+                if l.contains(" -->|\"") {
+                    1
+                } else if l.contains(" ~~~ ") {
+                    l.matches(" ~~~ ").count()
+                } else {
+                    0
+                }
+            })
+            .sum();
+        MermaidSize {
+            chars: text.chars().count(),
+            edges,
+        }
+    }
+
+    /// Whether a renderer with Mermaid's default limits would refuse it.
+    pub fn over_default_limits(&self) -> bool {
+        self.chars > MERMAID_MAX_TEXT || self.edges > MERMAID_MAX_EDGES
+    }
+}
+
 /// Most nodes a panel may have for SVG and HTML, which are laid out here.
 /// The layout takes about a second at this size (0.84 s for a 20,000-op
 /// chain, 1.45 s for 20,000 ops on one layer, release build) and grows
-/// faster than the node count past it (12.8 s for 100,000); DOT and
-/// Mermaid, laid out by their readers, have no limit.
+/// faster than the node count past it (12.8 s for 100,000). DOT and
+/// Mermaid are laid out by their readers: tflq writes them at any size, but
+/// Mermaid renderers refuse large texts ([`MermaidSize`]).
 pub const MAX_LAYOUT_NODES: usize = 20_000;
 
 fn write(doc: &Doc, format: GraphFormat, w: &mut dyn Write) -> io::Result<()> {
@@ -606,7 +672,7 @@ fn write(doc: &Doc, format: GraphFormat, w: &mut dyn Write) -> io::Result<()> {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "{}: {} nodes to draw, more than the {} that {} output lays out; draw part of the graph, or write DOT or Mermaid",
+                "{}: {} nodes to draw, more than the {} that {} output lays out; draw part of the graph, or write DOT",
                 p.heading,
                 super::thousands(p.nodes.len() as u64),
                 super::thousands(MAX_LAYOUT_NODES as u64),

@@ -303,7 +303,7 @@ aside{width:420px;overflow:auto;padding:8px 12px;border-left:1px solid #ccc;back
 aside h2{font-size:15px;margin:10px 0 6px 0}\
 #legend span{display:inline-block;margin:0 10px 4px 0;font-family:monospace;font-size:12px}\
 #legend i{display:inline-block;width:12px;height:12px;border:1px solid #444;border-radius:2px;margin-right:4px;vertical-align:middle}\
-#findings li{margin-bottom:8px;cursor:pointer}\
+#findings li{margin-bottom:8px;cursor:pointer;overflow-wrap:anywhere}\
 #findings li.on{background:#fde0d4}\
 #findings .sugg{color:#333;font-size:12px;margin-top:2px}\
 #details pre{white-space:pre-wrap;font-size:11px;margin:0}\
@@ -322,23 +322,51 @@ const SCRIPT: &str = r##"
     var p = svg.createSVGPoint(); p.x = x; p.y = y;
     return p.matrixTransform(svg.getScreenCTM().inverse());
   }
-  // The top of the graph, as wide as the panel, never magnified past 1:1.
+  // At most this many graph units per screen pixel when the page opens or
+  // jumps to a finding: further out, node labels are too small to read.
+  var MAX_UNITS = 2;
+  // Graph units per screen pixel that show `w` by `h` units, never
+  // magnified past 1:1 nor shrunk past MAX_UNITS.
+  function readable(r, w, h) {
+    return Math.min(Math.max(w / r.width, h / r.height, 1), MAX_UNITS);
+  }
+  // The top of the graph, as wide as the panel if that stays readable;
+  // else at the first input, where a reader starts.
   function fitWidth(svg) {
     var vb = svg.viewBox.baseVal, r = svg.getBoundingClientRect();
     var w = +svg.getAttribute("data-width"), h = +svg.getAttribute("data-height");
     if (!(r.width > 0 && r.height > 0)) { vb.x = 0; vb.y = 0; vb.width = w; vb.height = h; return; }
-    var k = Math.max(w / r.width, 1);
+    var k = readable(r, w, 0);
     vb.width = r.width * k; vb.height = r.height * k;
     vb.x = (w - vb.width) / 2; vb.y = 0;
+    if (vb.width < w) {
+      var first = svg.querySelector("g.node.c-input") || svg.querySelector("g.node");
+      var b = first ? first.getBBox() : { x: 0, width: 0 };
+      vb.x = Math.max(0, Math.min(b.x + b.width / 2 - vb.width / 2, w - vb.width));
+    }
   }
   function fitAll(svg) {
     var vb = svg.viewBox.baseVal;
     vb.x = 0; vb.y = 0;
     vb.width = +svg.getAttribute("data-width"); vb.height = +svg.getAttribute("data-height");
   }
-  function centre(svg, el) {
-    var b = el.getBBox(), vb = svg.viewBox.baseVal;
-    vb.x = b.x + b.width / 2 - vb.width / 2; vb.y = b.y + b.height / 2 - vb.height / 2;
+  // Show all of `els` (nodes of `svg`) at a readable scale: centred on their
+  // bounding box, or from its top-left corner when it does not fit.
+  function centre(svg, els) {
+    var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    els.forEach(function (el) {
+      var b = el.getBBox();
+      x0 = Math.min(x0, b.x); y0 = Math.min(y0, b.y);
+      x1 = Math.max(x1, b.x + b.width); y1 = Math.max(y1, b.y + b.height);
+    });
+    if (!(x1 >= x0)) return;
+    var vb = svg.viewBox.baseVal, r = svg.getBoundingClientRect(), pad = 40;
+    if (r.width > 0 && r.height > 0) {
+      var k = readable(r, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad);
+      vb.width = r.width * k; vb.height = r.height * k;
+    }
+    vb.x = vb.width >= x1 - x0 + 2 * pad ? (x0 + x1 - vb.width) / 2 : x0 - pad;
+    vb.y = vb.height >= y1 - y0 + 2 * pad ? (y0 + y1 - vb.height) / 2 : y0 - pad;
   }
   svgs.forEach(function (svg) {
     var drag = null, moved = false;
@@ -375,7 +403,7 @@ const SCRIPT: &str = r##"
     if (el) el.classList.add("hl");
     (data.match[id] || []).forEach(function (m) {
       var o = document.getElementById(m);
-      if (o) { o.classList.add("match"); centre(o.ownerSVGElement, o); }
+      if (o) { o.classList.add("match"); centre(o.ownerSVGElement, [o]); }
     });
     var info = data.nodes[id] || [];
     var pre = document.createElement("pre");
@@ -392,14 +420,16 @@ const SCRIPT: &str = r##"
     li.addEventListener("click", function () {
       clear();
       li.classList.add("on");
-      var done = {};
+      // Each panel shows all of the finding's nodes it holds.
+      var per = svgs.map(function () { return []; });
       (li.getAttribute("data-nodes") || "").split(" ").forEach(function (id) {
         var el = document.getElementById(id);
         if (!el) return;
         el.classList.add("hl");
-        var svg = el.ownerSVGElement;
-        if (!done[svgs.indexOf(svg)]) { done[svgs.indexOf(svg)] = true; centre(svg, el); }
+        var i = svgs.indexOf(el.ownerSVGElement);
+        if (i >= 0) per[i].push(el);
       });
+      per.forEach(function (els, i) { if (els.length) centre(svgs[i], els); });
     });
   });
   // `page.html#f3` opens with finding 3 selected.
