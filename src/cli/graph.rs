@@ -31,9 +31,10 @@ pub enum GraphFormatArg {
 /// Mermaid
 ///
 /// Nodes are coloured int8, int16, float, hybrid, QUANTIZE, DEQUANTIZE,
-/// requantize, type conversion or constant DEQUANTIZE and carry their layer; float islands are outlined; edges carry
-/// the tensor's dtype and shape. Given a PTQ and a QAT model, draws both side
-/// by side with each comparison finding marked on both.
+/// requantize, type conversion or constant DEQUANTIZE and carry their layer;
+/// float islands are outlined; edges carry the tensor's dtype and shape.
+/// Given a PTQ and a QAT model, draws both side by side with each
+/// comparison finding marked on both.
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Examples:
@@ -56,8 +57,8 @@ which --subgraph N draws.
 
 Colours: int8 light green, int16 green, float orange, hybrid yellow, QUANTIZE
 blue, DEQUANTIZE salmon, requantize purple, type conversion pink, constant
-DEQUANTIZE tan, other grey; float islands have a
-dashed red outline, findings a thick border and their number.
+DEQUANTIZE tan, other grey; float islands have a dashed red outline,
+findings a thick border and their number.
 
 Exit status: 0 drawn, 2 usage error, unreadable model, or a pair compare
 cannot judge.")]
