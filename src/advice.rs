@@ -207,7 +207,7 @@ pub fn suggest(detail: &Detail, layer: Option<&str>, culprits: &[Culprit]) -> Su
         }) => Suggestion::Requantize {
             culprits,
             constraint: same_scale_op.as_ref().map(|(_, k)| k.clone()),
-            ratio: from.zip(*to).map(|(a, b)| b.0 / a.0),
+            ratio: crate::analysis::quant::scale_ratio(*from, *to),
             near_free: near_free(*from, *to),
         },
         Detail::Remove(Removal::RoundTrip) => Suggestion::RemoveRoundTrip { layer, culprits },

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use insta_cmd::assert_cmd_snapshot;
 use tflq::analysis::graph_view::{self, GraphView, NodeClass, NodeKind, ViewOptions};
-use tflq::analysis::{Compute, Inspection};
+use tflq::analysis::{Compute, Inspection, OpClass};
 use tflq::model::{BuiltinCode, Model, SubgraphId};
 use tflq::report::graph::{GraphFormat, Panel, render, render_pair};
 
@@ -243,7 +243,7 @@ fn svg_and_html_show_every_op_in_its_class() {
     // checked; no converter fixture converts between integer types
     // (`type_conversion_is_its_own_class` builds one).
     let unmet: Vec<_> = NodeClass::ALL.iter().filter(|c| !met.contains(c)).collect();
-    assert_eq!(unmet, [&NodeClass::TypeConversion], "{met:?}");
+    assert_eq!(unmet, [&NodeClass::Op(OpClass::TypeConversion)], "{met:?}");
 }
 
 #[test]
@@ -283,7 +283,12 @@ fn float_islands_are_outlined_around_their_ops() {
     assert!(!v.islands.is_empty());
     for island in &v.islands {
         for &n in &island.nodes {
-            assert_eq!(v.nodes[n].class, NodeClass::Float, "{:?}", v.nodes[n]);
+            assert_eq!(
+                v.nodes[n].class,
+                NodeClass::Op(OpClass::Float),
+                "{:?}",
+                v.nodes[n]
+            );
         }
     }
     let svg = draw(&model, &insp, &v, GraphFormat::Svg);
@@ -913,7 +918,10 @@ fn type_conversion_is_its_own_class() {
         .collect();
     assert_eq!(
         classes,
-        [NodeClass::TypeConversion, NodeClass::Requantize],
+        [
+            NodeClass::Op(OpClass::TypeConversion),
+            NodeClass::Op(OpClass::Requantize)
+        ],
         "{all:?}"
     );
     for op in 0..2 {

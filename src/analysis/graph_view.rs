@@ -12,29 +12,12 @@ use crate::analysis::{FindingKind, OpClass, SubgraphQuant};
 use crate::graph::Graph;
 use crate::model::{Model, OpId, SubgraphId, TensorId};
 
-/// How a node computes: the colour it is drawn in.
+/// How a node computes: the colour it is drawn in. Ops take their
+/// [`OpClass`]; the graph's inputs and outputs are nodes of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NodeClass {
-    /// Integer compute on 8-bit activations.
-    Int8,
-    /// Integer compute on 16-bit activations.
-    Int16,
-    /// Float compute.
-    Float,
-    /// Float activations with integer weights.
-    Hybrid,
-    /// QUANTIZE float → integer.
-    Quantize,
-    /// DEQUANTIZE integer → float of activations.
-    Dequantize,
-    /// QUANTIZE integer → integer of one type: a new scale.
-    Requantize,
-    /// QUANTIZE between integer types.
-    TypeConversion,
-    /// DEQUANTIZE of a constant.
-    ConstantDequantize,
-    /// Shapes, indices, control flow: no numeric activations.
-    Other,
+    /// One op, or a run of ops of one class.
+    Op(OpClass),
     /// A runtime input of the subgraph.
     Input,
     /// A result of the subgraph.
@@ -42,52 +25,40 @@ pub enum NodeClass {
 }
 
 impl NodeClass {
-    /// Every class, in legend order.
-    pub const ALL: [NodeClass; 12] = [
-        NodeClass::Int8,
-        NodeClass::Int16,
-        NodeClass::Float,
-        NodeClass::Hybrid,
-        NodeClass::Quantize,
-        NodeClass::Dequantize,
-        NodeClass::Requantize,
-        NodeClass::TypeConversion,
-        NodeClass::ConstantDequantize,
-        NodeClass::Other,
-        NodeClass::Input,
-        NodeClass::Output,
-    ];
+    /// Every class, in legend order: the op classes, then input and output.
+    pub const ALL: [NodeClass; 12] = {
+        let mut out = [NodeClass::Input; 12];
+        let mut i = 0;
+        while i < OpClass::ALL.len() {
+            out[i] = NodeClass::Op(OpClass::ALL[i]);
+            i += 1;
+        }
+        out[OpClass::ALL.len()] = NodeClass::Input;
+        out[OpClass::ALL.len() + 1] = NodeClass::Output;
+        out
+    };
 
     /// The kebab-case name, also the CSS / DOT / Mermaid class: an op
     /// class's own name ([`OpClass::name`]).
     pub fn name(self) -> &'static str {
-        match self.op_class() {
-            Some(c) => c.name(),
-            None if self == NodeClass::Input => "input",
-            None => "output",
+        match self {
+            NodeClass::Op(c) => c.name(),
+            NodeClass::Input => "input",
+            NodeClass::Output => "output",
         }
     }
 
     /// The op class of a node that stands for ops.
     pub fn op_class(self) -> Option<OpClass> {
-        Some(match self {
-            NodeClass::Int8 => OpClass::Int8,
-            NodeClass::Int16 => OpClass::Int16,
-            NodeClass::Float => OpClass::Float,
-            NodeClass::Hybrid => OpClass::Hybrid,
-            NodeClass::Quantize => OpClass::Quantize,
-            NodeClass::Dequantize => OpClass::Dequantize,
-            NodeClass::Requantize => OpClass::Requantize,
-            NodeClass::TypeConversion => OpClass::TypeConversion,
-            NodeClass::ConstantDequantize => OpClass::ConstantDequantize,
-            NodeClass::Other => OpClass::Other,
-            NodeClass::Input | NodeClass::Output => return None,
-        })
+        match self {
+            NodeClass::Op(c) => Some(c),
+            NodeClass::Input | NodeClass::Output => None,
+        }
     }
 
     /// Integer compute: what collapses into runs.
     pub fn is_integer(self) -> bool {
-        matches!(self, NodeClass::Int8 | NodeClass::Int16)
+        matches!(self, NodeClass::Op(OpClass::Int8 | OpClass::Int16))
     }
 }
 
@@ -214,23 +185,6 @@ impl GraphView {
     }
 }
 
-impl From<OpClass> for NodeClass {
-    fn from(c: OpClass) -> NodeClass {
-        match c {
-            OpClass::Int8 => NodeClass::Int8,
-            OpClass::Int16 => NodeClass::Int16,
-            OpClass::Float => NodeClass::Float,
-            OpClass::Hybrid => NodeClass::Hybrid,
-            OpClass::Quantize => NodeClass::Quantize,
-            OpClass::Dequantize => NodeClass::Dequantize,
-            OpClass::Requantize => NodeClass::Requantize,
-            OpClass::TypeConversion => NodeClass::TypeConversion,
-            OpClass::ConstantDequantize => NodeClass::ConstantDequantize,
-            OpClass::Other => NodeClass::Other,
-        }
-    }
-}
-
 /// The ops the findings of `quant` point at (other than float islands,
 /// whose float ops never collapse anyway): each should keep a node of its
 /// own ([`ViewOptions::keep`]).
@@ -281,11 +235,7 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
     let graph = Graph::new(sg);
     let n = sg.operators.len();
     let show = shown(&graph, n, &options.around, options.depth);
-    let class: Vec<NodeClass> = quant
-        .op_classes()
-        .into_iter()
-        .map(NodeClass::from)
-        .collect();
+    let class: Vec<NodeClass> = quant.op_classes().into_iter().map(NodeClass::Op).collect();
     let layer = |o: OpId| quant.ops.get(o.index()).and_then(|i| i.layer.clone());
 
     // Runs are stretches of consecutive shown ops in execution order that

@@ -433,6 +433,12 @@ impl SubgraphQuant {
     }
 }
 
+/// A requantize's output scale over its input scale, when both are
+/// per-tensor. Inspect, compare's advice and the JSON report all use it.
+pub fn scale_ratio(from: Option<(f32, i64)>, to: Option<(f32, i64)>) -> Option<f32> {
+    from.zip(to).map(|(a, b)| b.0 / a.0)
+}
+
 /// Tensors whose values are fixed before the model runs: constants, and the
 /// outputs of ops that read only such tensors (a DENSIFY of a sparse
 /// constant, a DEQUANTIZE of float16 weights). One pass in execution order.
@@ -617,7 +623,7 @@ pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) ->
                 FindingKind::Requantize {
                     from: a,
                     to: b,
-                    scale_ratio: a.zip(b).map(|(a, b)| b.0 / a.0),
+                    scale_ratio: scale_ratio(a, b),
                 }
             } else {
                 FindingKind::TypeConversion {

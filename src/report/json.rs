@@ -648,7 +648,7 @@ pub(crate) fn detail(d: &Detail) -> JsonDetail {
             } => JsonRemoval::Requantize {
                 from: *from,
                 to: *to,
-                scale_ratio: from.zip(*to).map(|(a, b)| b.0 / a.0),
+                scale_ratio: crate::analysis::quant::scale_ratio(*from, *to),
                 same_scale_op: same_scale_op.as_ref().map(|(o, k)| (o.0, k.to_string())),
                 producer_layer: producer_layer.clone(),
                 consumer_layer: consumer_layer.clone(),

@@ -15,7 +15,7 @@ mod text;
 use std::io::{self, Write};
 
 use crate::analysis::graph_view::{GraphView, NodeClass, NodeKind, ViewNode};
-use crate::analysis::{Finding as QuantFinding, FindingKind, SubgraphQuant};
+use crate::analysis::{Finding as QuantFinding, FindingKind, OpClass, SubgraphQuant};
 use crate::compare::Comparison;
 use crate::model::{Model, OpId, Subgraph, TensorId};
 
@@ -59,21 +59,15 @@ pub fn class_color(c: NodeClass) -> &'static str {
     c.op_class().map_or("#ffffff", super::op_color)
 }
 
-/// What the legend says a class is.
+/// What the legend says a class is: QUANTIZE and DEQUANTIZE by their op
+/// names, the rest as [`NodeClass::name`] with spaces.
 pub fn class_label(c: NodeClass) -> &'static str {
     match c {
-        NodeClass::Int8 => "int8",
-        NodeClass::Int16 => "int16",
-        NodeClass::Float => "float",
-        NodeClass::Hybrid => "hybrid",
-        NodeClass::Quantize => "QUANTIZE",
-        NodeClass::Dequantize => "DEQUANTIZE",
-        NodeClass::Requantize => "requantize",
-        NodeClass::TypeConversion => "type conversion",
-        NodeClass::ConstantDequantize => "constant DEQUANTIZE",
-        NodeClass::Other => "other",
-        NodeClass::Input => "input",
-        NodeClass::Output => "output",
+        NodeClass::Op(OpClass::Quantize) => "QUANTIZE",
+        NodeClass::Op(OpClass::Dequantize) => "DEQUANTIZE",
+        NodeClass::Op(OpClass::TypeConversion) => "type conversion",
+        NodeClass::Op(OpClass::ConstantDequantize) => "constant DEQUANTIZE",
+        other => other.name(),
     }
 }
 
