@@ -324,6 +324,9 @@ pub enum Reason {
     /// A TFOpLambda (`tf.math.multiply` in a functional model): tfmot
     /// cannot wrap it.
     TfOpLambda,
+    /// The PTQ file names no op after it (PTQ fused it into a neighbour's
+    /// op), and QAT leaves it unannotated in a region PTQ runs in integer.
+    NotNamedByPtq,
     /// It is fused into one op with this layer, whose output is the op's:
     /// that layer carries the quantizer.
     FusedInto {
@@ -367,6 +370,44 @@ pub struct LayerFacts {
     pub outputs: Vec<bool>,
 }
 
+/// A QuantizeConfig of tflq's own: which quantizers a layer gets when
+/// tfmot's registry default is not what PTQ does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QatConfig {
+    /// The Keras weight attribute to quantize (`kernel`,
+    /// `depthwise_kernel`), if any.
+    pub weights: Option<&'static str>,
+    /// The weights per output channel, as PTQ has them (applied where tfmot
+    /// can: [`rules::tfmot::PER_AXIS_CLASSES`]).
+    pub per_axis: bool,
+    /// Quantize the output (asymmetric 8-bit moving average).
+    pub output: bool,
+}
+
+impl QatConfig {
+    /// No quantizer at all: the output keeps the scale its input has, or
+    /// one that another layer's quantizer decides.
+    pub const NO_QUANTIZER: QatConfig = QatConfig {
+        weights: None,
+        per_axis: false,
+        output: false,
+    };
+}
+
+/// What to do where no annotation reproduces PTQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Workaround {
+    /// Split a layer with several integer outputs into one layer per output.
+    SplitOutputs,
+    /// Convert the QAT model with a representative dataset too, so the
+    /// converter calibrates a TF op's output; or use a Keras layer instead.
+    CalibrateTfOp,
+    /// Convert with a representative dataset too, so the converter
+    /// calibrates the layer's inner tensors; or split the layer.
+    CalibrateInner,
+}
+
 /// One layer of the plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerPlan {
@@ -387,6 +428,20 @@ pub struct LayerPlan {
     pub reasons: Vec<Reason>,
     /// What the file says.
     pub facts: LayerFacts,
+    /// The QuantizeConfig the action needs (`output`, `weights-only`,
+    /// `no-quantizer`); `None` for the registry default, float and
+    /// unsupported layers.
+    pub config: Option<QatConfig>,
+    /// For a `default` entry: the config PTQ's facts call for when the
+    /// model's layer is not one tfmot's registry takes as it is (a
+    /// TFOpLambda where the op usually comes from a registry layer, a
+    /// Conv1D, an activation the default configs reject).
+    pub fallback: Option<QatConfig>,
+    /// Its integer tensors get no range from QAT: convert the QAT model with
+    /// a representative dataset too, and the converter calibrates them.
+    pub calibrate: bool,
+    /// What to do instead, for an `unsupported` layer.
+    pub workaround: Option<Workaround>,
 }
 
 /// The plan of a PTQ model.
@@ -781,6 +836,9 @@ fn plan_subgraph(
     // Entry of each layer name, and of each op, for linear-time lookups.
     let mut entry_of_layer: std::collections::HashMap<String, usize> = Default::default();
     let mut entry_of_op: Vec<Option<usize>> = vec![None; sg.operators.len()];
+    // What each op asked of the entry that carries its output.
+    let mut decisions: std::collections::HashMap<(usize, OpId), (Action, Vec<Reason>)> =
+        Default::default();
     for &op in order {
         let o = sg.op(op);
         let Some(info) = sq.ops.get(op.index()) else {
@@ -801,7 +859,13 @@ fn plan_subgraph(
         if let Some(w) = rules::rule(&o.kind).weights
             && let Some(Some(wt)) = o.inputs.get(w.weights)
             && let Some(owner) = producer.layers(sg.tensor(*wt).name).pop()
-            && let Some(i) = layers.iter().position(|l| *l == owner.name)
+            && let Some(i) = layers.iter().position(|l| {
+                owner.name == *l
+                    || owner
+                        .name
+                        .strip_prefix(l.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
         {
             let owner = layers.remove(i);
             layers.push(owner);
@@ -843,6 +907,10 @@ fn plan_subgraph(
                             shares_scale_count: 0,
                             outputs: Vec::new(),
                         },
+                        config: None,
+                        fallback: None,
+                        calibrate: false,
+                        workaround: None,
                     });
                     match out.last_mut() {
                         Some(e) => e,
@@ -860,6 +928,9 @@ fn plan_subgraph(
                 entry.op_kinds.push(o.kind.clone());
             }
             entry.action = entry.action.max(role.action);
+            if role.output {
+                decisions.insert((entry_index, op), (role.action, role.reasons.clone()));
+            }
             for r in role.reasons {
                 if !entry.reasons.contains(&r) {
                     entry.reasons.push(r);
@@ -968,6 +1039,17 @@ fn plan_subgraph(
                 }
             }
         }
+        if entry.ops.len() > 1
+            && let Some((action, reasons)) =
+                layer_decision(graph, &entry.ops, i, &entry_of_op, &decisions, |t| {
+                    graph.is_graph_output(t)
+                        || read_by_other_entry(t, i)
+                        || graph.consumers(t).is_empty()
+                })
+        {
+            entry.action = action;
+            entry.reasons = reasons;
+        }
         entry.facts.shares_scale_count = shares_total.max(shares.len());
         entry.facts.outputs = outputs;
         entry.facts.shares_scale_with = shares;
@@ -979,16 +1061,123 @@ fn plan_subgraph(
             .op_kinds
             .iter()
             .all(|k| rules::rule(k).tfmot == Tfmot::Quantized);
+        // One layer, one reason: when one QuantizeConfig cannot express the
+        // layer, that is the reason, whatever its output op alone would ask.
         if int_outputs > 1 && own_scales > 1 {
             entry.action = Action::Unsupported;
-            entry.reasons.push(Reason::SeveralOutputs {
+            entry.reasons = vec![Reason::SeveralOutputs {
                 outputs: int_outputs,
-            });
+            }];
         } else if own_scales > 1 && !all_registry {
             entry.action = Action::Unsupported;
-            entry.reasons.push(Reason::InnerScales { ops: own_scales });
+            entry.reasons = vec![Reason::InnerScales { ops: own_scales }];
         }
     }
+    for entry in out.iter_mut().skip(first_new) {
+        settle_configs(entry);
+    }
+}
+
+/// The QuantizeConfig an entry's action needs, its fallback, whether the
+/// converter must calibrate it, and the workaround: decided once, here, for
+/// every report and the generated module.
+fn settle_configs(entry: &mut LayerPlan) {
+    let weights = entry
+        .op_kinds
+        .iter()
+        .find_map(rules::tfmot::weight_attribute)
+        .filter(|_| entry.facts.weights.is_some());
+    let per_axis = entry
+        .facts
+        .weights
+        .is_some_and(|w| matches!(w.granularity, Granularity::PerAxis { .. }));
+    let with_weights = |output| QatConfig {
+        weights,
+        per_axis,
+        output,
+    };
+    let has = |f: fn(&Reason) -> bool| entry.reasons.iter().any(f);
+    entry.config = match entry.action {
+        Action::Default | Action::Float | Action::Unsupported => None,
+        Action::Output => Some(with_weights(true)),
+        Action::WeightsOnly => Some(with_weights(false)),
+        Action::NoQuantizer => Some(QatConfig::NO_QUANTIZER),
+    };
+    entry.fallback = (entry.action == Action::Default && entry.layer.is_some()).then(|| {
+        if has(|r| matches!(r, Reason::KeepsInputScale | Reason::FixedOutput)) {
+            QatConfig::NO_QUANTIZER
+        } else {
+            with_weights(true)
+        }
+    });
+    let unsupported = entry.action == Action::Unsupported;
+    entry.calibrate =
+        unsupported && has(|r| matches!(r, Reason::InnerScales { .. } | Reason::TfOpLambda));
+    entry.workaround = unsupported.then(|| {
+        if has(|r| matches!(r, Reason::SeveralOutputs { .. })) {
+            Workaround::SplitOutputs
+        } else if has(|r| matches!(r, Reason::TfOpLambda)) {
+            Workaround::CalibrateTfOp
+        } else {
+            Workaround::CalibrateInner
+        }
+    });
+}
+
+/// The annotation of a layer lowered to several ops: tfmot quantizes a layer
+/// at its boundary (weights and output), so the ops whose outputs leave the
+/// layer decide, each traced back through the same-scale ops of the layer
+/// (a Conv1D's Squeeze keeps the scale its CONV_2D gives) to the op that
+/// gives the scale. `None` when an op that decides recorded no decision for
+/// this entry (its output belongs to a fused layer's entry).
+fn layer_decision(
+    graph: &Graph<'_>,
+    ops: &[OpId],
+    entry: usize,
+    entry_of_op: &[Option<usize>],
+    decisions: &std::collections::HashMap<(usize, OpId), (Action, Vec<Reason>)>,
+    leaves: impl Fn(TensorId) -> bool,
+) -> Option<(Action, Vec<Reason>)> {
+    let sg = graph.subgraph();
+    let in_entry = |op: OpId| entry_of_op.get(op.index()).copied().flatten() == Some(entry);
+    let mut deciding: Vec<OpId> = Vec::new();
+    for &op in ops {
+        if !sg.op(op).outputs.iter().any(|&t| leaves(t)) {
+            continue;
+        }
+        let mut cur = op;
+        // At most one step per op of the layer: a cycle cannot loop.
+        for _ in 0..ops.len() {
+            let o = sg.op(cur);
+            let same = rules::rule(&o.kind).same_scale;
+            let prev = o
+                .inputs
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| same.covers(*k))
+                .filter_map(|(_, t)| t.and_then(|t| graph.producer(t)))
+                .find(|p| *p != cur && ops.contains(p) && in_entry(*p));
+            match prev {
+                Some(p) => cur = p,
+                None => break,
+            }
+        }
+        if !deciding.contains(&cur) {
+            deciding.push(cur);
+        }
+    }
+    let mut action: Option<Action> = None;
+    let mut reasons: Vec<Reason> = Vec::new();
+    for op in deciding {
+        let (a, rs) = decisions.get(&(entry, op))?;
+        action = Some(action.map_or(*a, |b| b.max(*a)));
+        for r in rs {
+            if !reasons.contains(r) {
+                reasons.push(r.clone());
+            }
+        }
+    }
+    action.map(|a| (a, reasons))
 }
 
 // ---------------------------------------------------------------------------
@@ -1010,13 +1199,29 @@ pub struct Culprit {
     pub reasons: Vec<Reason>,
     /// Layer it folds into in PTQ, when it is folded.
     pub folded_into: Option<String>,
+    /// The QuantizeConfig the action needs (`None`: tfmot's default, or
+    /// leave it unannotated).
+    pub config: Option<QatConfig>,
+    /// For the default: the config to use where the model's layer is not
+    /// one tfmot's registry takes as it is.
+    pub fallback: Option<QatConfig>,
+}
+
+/// What the plan decided for one layer name.
+#[derive(Debug, Clone, PartialEq)]
+struct Decided {
+    action: Action,
+    reasons: Vec<Reason>,
+    folded_into: Option<String>,
+    config: Option<QatConfig>,
+    fallback: Option<QatConfig>,
 }
 
 /// The plan of a PTQ model indexed by layer name (folded layers included),
 /// for compare to look decisions up.
 #[derive(Debug, Clone, Default)]
 pub struct PlanIndex {
-    by_name: std::collections::BTreeMap<String, (Action, Vec<Reason>, Option<String>)>,
+    by_name: std::collections::BTreeMap<String, Decided>,
     shares: std::collections::BTreeMap<String, Vec<String>>,
 }
 
@@ -1030,21 +1235,29 @@ impl PlanIndex {
             shares
                 .entry(name.clone())
                 .or_insert_with(|| l.facts.shares_scale_with.clone());
-            by_name
-                .entry(name.clone())
-                .or_insert_with(|| (l.action, l.reasons.clone(), None));
+            by_name.entry(name.clone()).or_insert_with(|| Decided {
+                action: l.action,
+                reasons: l.reasons.clone(),
+                folded_into: None,
+                config: l.config,
+                fallback: l.fallback,
+            });
             for f in &l.folded {
                 // A folded layer follows its owner: with the registry default
                 // tfmot's transforms fold it; with a config of its own the
                 // owner's quantizer decides and the folded layer has none.
-                let action = if l.action == Action::Default {
-                    Action::Default
+                let (action, config) = if l.action == Action::Default {
+                    (Action::Default, None)
                 } else {
-                    Action::NoQuantizer
+                    (Action::NoQuantizer, Some(QatConfig::NO_QUANTIZER))
                 };
-                by_name
-                    .entry(f.clone())
-                    .or_insert_with(|| (action, Vec::new(), Some(name.clone())));
+                by_name.entry(f.clone()).or_insert_with(|| Decided {
+                    action,
+                    reasons: Vec::new(),
+                    folded_into: Some(name.clone()),
+                    config,
+                    fallback: None,
+                });
             }
         }
         PlanIndex { by_name, shares }
@@ -1059,7 +1272,7 @@ impl PlanIndex {
     pub fn get(&self, layer: &str) -> Option<(Action, &[Reason], Option<&str>)> {
         self.by_name
             .get(layer)
-            .map(|(a, r, f)| (*a, r.as_slice(), f.as_deref()))
+            .map(|d| (d.action, d.reasons.as_slice(), d.folded_into.as_deref()))
     }
 
     /// The culprits among `layers`: those whose plan action is not the
@@ -1077,9 +1290,15 @@ impl PlanIndex {
             if !seen.insert(layer.as_str()) {
                 continue;
             }
-            let Some((action, reasons, folded_into)) = self.get(layer) else {
+            let Some(d) = self.by_name.get(layer) else {
                 continue;
             };
+            // A TFOpLambda cannot be annotated: nothing to change on it,
+            // unless it is what no annotation can reproduce.
+            if is_tf_op_lambda(layer) && d.action != Action::Unsupported {
+                continue;
+            }
+            let action = d.action;
             let wrapped = annotated(layer);
             let culprit = match action {
                 Action::Default => !wrapped,
@@ -1091,8 +1310,10 @@ impl PlanIndex {
                     layer: layer.clone(),
                     action,
                     annotated: wrapped,
-                    reasons: reasons.to_vec(),
-                    folded_into: folded_into.map(str::to_owned),
+                    reasons: d.reasons.clone(),
+                    folded_into: d.folded_into.clone(),
+                    config: d.config,
+                    fallback: d.fallback,
                 });
             }
         }

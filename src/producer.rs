@@ -282,8 +282,10 @@ mod keras {
     ];
 
     /// Name scopes TF opens inside a layer's call, which are not part of the
-    /// layer's name.
-    const INNER_SCOPES: [&str; 2] = ["resize", "batchnorm"];
+    /// layer's name: `up_sampling2d/resize/...`, a BatchNormalization's
+    /// `batchnorm/...`, a Conv1D's `c1/Conv1D/ExpandDims` and
+    /// `c1/Conv1D/Squeeze`, a Dense on a 3-D input's `dense/Tensordot/...`.
+    const INNER_SCOPES: [&str; 4] = ["resize", "batchnorm", "Conv1D", "Tensordot"];
 
     /// Whether a name-scope component is a model's scope rather than a
     /// layer: `sequential`, `model_1`, `functional_3`, TF's call wrappers.

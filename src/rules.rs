@@ -255,6 +255,58 @@ pub fn rule(kind: &OpKind) -> OpRule {
     }
 }
 
+/// What tfmot (tensorflow-model-optimization 0.8, default 8-bit scheme) does
+/// with Keras layers, as far as an annotation written for it must know:
+/// generated plan modules check a model's layers against these at
+/// annotation time, since the `.tflite` file does not name Keras classes.
+pub mod tfmot {
+    use crate::model::{BuiltinCode as C, OpKind};
+
+    /// Layer classes whose kernels tfmot's quantizers can take per output
+    /// channel: rank-4 kernels of `Conv2D` and `DepthwiseConv2D`. A
+    /// per-channel quantizer on a `Conv2DTranspose` makes the converter
+    /// reject its bias; on a `Conv1D` (rank-3 kernel) or `Dense` tfmot's
+    /// quantizer fails while training.
+    pub const PER_AXIS_CLASSES: [&str; 2] = ["Conv2D", "DepthwiseConv2D"];
+
+    /// Layer classes a following `BatchNormalization` folds into: tfmot's
+    /// Conv+BN and Dense+BN transforms when both carry its default, or the
+    /// converter when no quantizer sits between them. A `Conv1D` is not one:
+    /// its ExpandDims/Squeeze keep the converter from folding.
+    pub const BN_FOLDS_INTO: [&str; 3] = ["Conv2D", "DepthwiseConv2D", "Dense"];
+
+    /// Activations the default configs accept inside a layer (its
+    /// `activation` argument); any other, `relu6` among them, makes
+    /// `quantize_apply` raise.
+    pub const LAYER_ACTIVATIONS: [&str; 7] = [
+        "linear", "relu", "swish", "gelu", "softmax", "sigmoid", "tanh",
+    ];
+
+    /// Activations an `Activation` layer may compute under the default
+    /// config; any other raises.
+    pub const ACTIVATION_LAYER: [&str; 8] = [
+        "relu", "swish", "gelu", "relu6", "linear", "softmax", "sigmoid", "tanh",
+    ];
+
+    /// The most inputs of a `Concatenate` tfmot's concat transforms match:
+    /// with 2 to this many inputs, the transform removes the output
+    /// quantizers of the layers feeding it and quantizes the concatenation
+    /// alone, as PTQ's shared scale does.
+    pub const CONCAT_TRANSFORM_MAX_INPUTS: usize = 6;
+
+    /// The Keras attribute holding the weights of the layer that usually
+    /// becomes `kind`: `depthwise_kernel` for a depthwise conv, `kernel` for
+    /// other ops with weights.
+    pub fn weight_attribute(kind: &OpKind) -> Option<&'static str> {
+        super::rule(kind).weights?;
+        Some(if kind.is(C::DEPTHWISE_CONV_2D) {
+            "depthwise_kernel"
+        } else {
+            "kernel"
+        })
+    }
+}
+
 /// QUANTIZE or DEQUANTIZE: ops that only convert between representations.
 pub fn is_quantize_or_dequantize(kind: &OpKind) -> bool {
     kind.is(C::QUANTIZE) || kind.is(C::DEQUANTIZE)

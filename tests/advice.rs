@@ -215,31 +215,54 @@ fn clipping_is_its_own_kind() {
 }
 
 /// MobileNetV3 with every BatchNormalization left unannotated: judged one
-/// network (the unfolded MUL/ADD count as explained), with the BatchNorms
-/// rolled into one finding naming them.
+/// network (the unfolded MUL/ADD count as explained), with the float regions
+/// rolled up by cause: a handful of findings, every BatchNorm named under
+/// the cause "left out of its conv's annotation".
 #[test]
 fn unannotated_batchnorms_are_one_network_and_one_root_cause() {
+    use tflq::compare::Cause;
     let c = pair("plan_mobilenet_ptq", "advice_mobilenet_bn_qat");
     assert!(c.same_network());
     assert!(!c.placement_matches());
-    let bn: Vec<&Finding> = c
+    let add: Vec<&Finding> = c
         .findings
         .iter()
-        .filter(|f| f.kind == Kind::AddQuantizer && f.places.len() > 1)
+        .filter(|f| f.kind == Kind::AddQuantizer)
         .collect();
     assert_eq!(
-        bn.len(),
-        1,
-        "{:?}",
-        c.findings
-            .iter()
-            .map(|f| (f.kind, f.places.len()))
-            .collect::<Vec<_>>()
+        add.iter()
+            .map(|f| (f.places.len(), f.causes.clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, vec![Cause::Unsupported]),
+            (18, vec![Cause::FoldLeftOut, Cause::NeedsConfig]),
+            (13, vec![Cause::FoldLeftOut]),
+            (9, vec![Cause::NeedsConfig, Cause::Unsupported]),
+        ]
     );
-    assert!(bn[0].culprits.iter().any(|c| c.folded_into.is_some()));
-    let words = tflq::report::compare::message(bn[0]);
+    let folded: Vec<&str> = add
+        .iter()
+        .flat_map(|f| &f.culprits)
+        .filter(|c| Cause::of(c) == Cause::FoldLeftOut)
+        .map(|c| c.layer.as_str())
+        .collect();
+    assert_eq!(folded.len(), 34, "{folded:?}");
     assert!(
-        words.contains("left out of their conv's annotation"),
+        folded.iter().all(|l| l.ends_with("BatchNorm")),
+        "{folded:?}"
+    );
+    assert!(folded.contains(&"expanded_conv/depthwise/BatchNorm"));
+    // A TFOpLambda is never named: it cannot be annotated.
+    assert!(
+        add.iter()
+            .flat_map(|f| &f.culprits)
+            .all(|c| !c.layer.starts_with("tf.") || c.action == Action::Unsupported)
+    );
+    let words = tflq::report::compare::message(add[2]);
+    assert!(
+        words.starts_with(
+            "16 BatchNormalization or activation layers are left out of the annotation"
+        ),
         "{words}"
     );
 }

@@ -309,6 +309,51 @@ pub struct Finding {
     pub places: Vec<Place>,
     /// For range findings: how many matched outputs were compared.
     pub checked: Option<usize>,
+    /// For a float region: the causes its culprits answer, in order (regions
+    /// with the same causes roll up into one finding).
+    pub causes: Vec<Cause>,
+}
+
+/// Why a float region's layers are not quantized as PTQ quantizes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Cause {
+    /// BatchNormalization or activation layers left out of the annotation of
+    /// the layer PTQ folds them into: tfmot does not fold them.
+    FoldLeftOut,
+    /// Layers tfmot's registry quantizes as PTQ does, left unannotated.
+    Unannotated,
+    /// Layers that need a QuantizeConfig of their own (the plan's output,
+    /// no-quantizer or weights-only).
+    NeedsConfig,
+    /// Layers annotated although PTQ keeps them in float.
+    FloatInPtq,
+    /// Layers no tfmot annotation quantizes as PTQ does.
+    Unsupported,
+}
+
+impl Cause {
+    /// The cause a culprit's change answers.
+    pub fn of(c: &Culprit) -> Cause {
+        match (c.action, &c.folded_into) {
+            (advice::Action::Unsupported, _) => Cause::Unsupported,
+            (advice::Action::Float, _) => Cause::FloatInPtq,
+            (advice::Action::Default, Some(_)) => Cause::FoldLeftOut,
+            (advice::Action::Default, None) => Cause::Unannotated,
+            _ => Cause::NeedsConfig,
+        }
+    }
+
+    /// The kebab-case name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::FoldLeftOut => "fold-left-out",
+            Cause::Unannotated => "unannotated",
+            Cause::NeedsConfig => "needs-config",
+            Cause::FloatInPtq => "float-in-ptq",
+            Cause::Unsupported => "unsupported",
+        }
+    }
 }
 
 /// What a file is, as far as compare is concerned.
@@ -500,7 +545,7 @@ pub fn compare_inspected(
             y.ptq_ops.first(),
         ))
     });
-    let mut findings = roll_up(findings);
+    let mut findings = roll_up(with_causes(findings));
     // Most severe first; then by subgraph, kind and place.
     findings.sort_by(|x, y| {
         (
@@ -655,6 +700,7 @@ impl Ctx<'_> {
             severity,
             places: vec![place],
             checked: None,
+            causes: Vec::new(),
             kind,
             subgraph: SubgraphId(self.s as u32),
             qat_kinds: qat_ops
@@ -869,7 +915,30 @@ impl Ctx<'_> {
             Detail::Remove(_) => candidates.extend(layer.map(str::to_owned)),
             _ => return Vec::new(),
         }
-        self.plan.culprits(&candidates, annotated)
+        let mut culprits = self.plan.culprits(&candidates, annotated);
+        if matches!(detail, Detail::Add { .. }) {
+            // A layer of a float region that the PTQ file does not name (PTQ
+            // fused it into a neighbour's op, named after the neighbour) and
+            // that QAT leaves unannotated: tfmot's default is what folds it.
+            for l in &candidates {
+                if self.plan.get(l).is_none()
+                    && !annotated(l)
+                    && !advice::is_tf_op_lambda(l)
+                    && !culprits.iter().any(|c| c.layer == *l)
+                {
+                    culprits.push(Culprit {
+                        layer: l.clone(),
+                        action: advice::Action::Default,
+                        annotated: false,
+                        reasons: vec![advice::Reason::NotNamedByPtq],
+                        folded_into: None,
+                        config: None,
+                        fallback: None,
+                    });
+                }
+            }
+        }
+        culprits
     }
 
     /// The op computing `t` in the QAT model, looking through QUANTIZE and
@@ -1378,19 +1447,35 @@ fn root_cause(f: &Finding) -> Option<(Kind, u8)> {
         (Kind::GranularityMismatch, Detail::Granularity { qat, .. }) => {
             Some((f.kind, u8::from(matches!(qat, Granularity::PerTensor))))
         }
-        // Float regions that are only a BatchNorm (or activation) left out of
-        // its conv's annotation.
-        (
-            Kind::AddQuantizer,
-            Detail::Add {
-                batchnorm_unfolded: true,
-                ..
-            },
-        ) if !f.culprits.is_empty() && f.culprits.iter().all(|c| c.folded_into.is_some()) => {
-            Some((f.kind, 1))
-        }
+        // Float regions, by the causes of their culprits: the same causes,
+        // one finding.
+        (Kind::AddQuantizer, _) if !f.causes.is_empty() => Some((
+            f.kind,
+            f.causes
+                .iter()
+                .fold(0u8, |mask, c| mask | (1u8 << (*c as u8))),
+        )),
         _ => None,
     }
+}
+
+/// The causes of every float region's culprits, so that regions of the same
+/// causes roll up into one finding that names every layer to change.
+fn with_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
+    for f in &mut findings {
+        let whole = matches!(
+            f.detail,
+            Detail::Add {
+                whole_model: true,
+                ..
+            }
+        );
+        if f.kind == Kind::AddQuantizer && !whole {
+            let causes: BTreeSet<Cause> = f.culprits.iter().map(Cause::of).collect();
+            f.causes = causes.into_iter().collect();
+        }
+    }
+    findings
 }
 
 /// Merge findings of one root cause into one finding that lists every place.

@@ -9,8 +9,8 @@ use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, scale, scale_short};
 use crate::advice::{Action, Culprit, InputSide, OutputSide, Suggestion};
 use crate::analysis::SchemeKind;
 use crate::compare::{
-    Comparison, ComputeCoverage, Detail, Evidence, FileRole, Finding, Kind, PairProblem, Removal,
-    Side, SubgraphAlignment,
+    Cause, Comparison, ComputeCoverage, Detail, Evidence, FileRole, Finding, Kind, PairProblem,
+    Removal, Side, SubgraphAlignment,
 };
 use crate::model::{Granularity, Model, OpId, OpKind};
 use crate::producer::Vocabulary;
@@ -145,9 +145,7 @@ fn rolled_message(f: &Finding) -> String {
             } => format!("weights of {n} layers: QAT per-tensor, PTQ per-channel"),
             _ => format!("weights of {n} layers: QAT per-channel, PTQ per-tensor"),
         },
-        Kind::AddQuantizer => format!(
-            "{n} BatchNormalization (or activation) layers are left out of their conv's annotation, so tfmot does not fold them: QAT runs their MUL/ADD in float where PTQ folds them into the conv"
-        ),
+        Kind::AddQuantizer => cause_message(f),
         Kind::WidthMismatch => match &f.detail {
             Detail::Width { ptq, qat } => format!(
                 "QAT computes {n} ops in {} where PTQ computes them in {}",
@@ -158,6 +156,40 @@ fn rolled_message(f: &Finding) -> String {
         },
         _ => format!("{} ({n} places)", one_message(f)),
     }
+}
+
+/// The message of float regions rolled up by their causes: how many layers
+/// answer each cause, and how many regions.
+fn cause_message(f: &Finding) -> String {
+    let n = f.places.len();
+    let count = |cause: Cause| f.culprits.iter().filter(|c| Cause::of(c) == cause).count();
+    let parts: Vec<String> = f
+        .causes
+        .iter()
+        .map(|&cause| {
+            let k = count(cause);
+            match cause {
+                Cause::FoldLeftOut => format!(
+                    "{k} BatchNormalization or activation layers are left out of the annotation of the layer PTQ folds them into, so tfmot does not fold them"
+                ),
+                Cause::Unannotated => format!(
+                    "{k} layers that tfmot's default quantizes as PTQ does are left unannotated"
+                ),
+                Cause::NeedsConfig => format!(
+                    "{k} layers need a QuantizeConfig of their own to be quantized as PTQ quantizes them"
+                ),
+                Cause::FloatInPtq => format!("{k} layers PTQ keeps in float are annotated"),
+                _ => format!("{k} layers no tfmot annotation quantizes as PTQ does"),
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        return format!("{} ({n} places)", one_message(f));
+    }
+    format!(
+        "{}: QAT runs {n} regions in float where PTQ runs them in integer",
+        parts.join("; ")
+    )
 }
 
 fn one_message(f: &Finding) -> String {
@@ -672,7 +704,7 @@ fn words_annotate(
     } else if !unnamed && unsupported.is_empty() {
         // Every layer here is annotated as the plan asks: the cause is not
         // one layer's annotation.
-        s.push("Every layer of this region is annotated as PTQ's placement asks; look at what applies to all of them: the quantization scheme (a per-tensor scheme, disable_per_axis=True, keeps a conv whose BatchNorm tfmot folds in float) and custom QuantizeConfigs.".to_owned());
+        s.push("Every layer of this region that tfmot can wrap is annotated as PTQ's placement asks; look at what applies to all of them: the quantization scheme (a per-tensor scheme, disable_per_axis=True, keeps a conv whose BatchNorm tfmot folds in float) and custom QuantizeConfigs.".to_owned());
     }
     if fold_batchnorm {
         s.push("Annotate the Conv2D/Dense and its BatchNormalization together so tfmot's Conv+BN transform folds BN into the conv, as PTQ does.".to_owned());
@@ -1109,6 +1141,8 @@ struct JsonFinding<'a> {
     places: Vec<JsonPlace<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     checked: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    causes: Vec<&'static str>,
     culprits: Vec<super::json::JsonCulprit<'a>>,
     message: String,
     suggestion: String,
@@ -1200,6 +1234,7 @@ fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> JsonDoc<'a> {
                     })
                     .collect(),
                 checked: f.checked,
+                causes: f.causes.iter().map(|c| c.name()).collect(),
                 culprits: f.culprits.iter().map(super::json::culprit).collect(),
                 message: message(f),
                 suggestion: suggestion(f),

@@ -80,7 +80,26 @@ pub(crate) struct JsonCulprit<'a> {
     action: &'static str,
     annotated: bool,
     folded_into: Option<&'a str>,
+    config: Option<JsonQatConfig>,
+    fallback: Option<JsonQatConfig>,
     reasons: Vec<super::plan::JsonReason>,
+}
+
+/// A QuantizeConfig of tflq's: the weight attribute to quantize (per
+/// channel or not) and whether to quantize the output.
+#[derive(Serialize)]
+pub(crate) struct JsonQatConfig {
+    weights: Option<&'static str>,
+    per_axis: bool,
+    output: bool,
+}
+
+pub(crate) fn qat_config(c: crate::advice::QatConfig) -> JsonQatConfig {
+    JsonQatConfig {
+        weights: c.weights,
+        per_axis: c.per_axis,
+        output: c.output,
+    }
 }
 
 pub(crate) fn culprit(c: &crate::advice::Culprit) -> JsonCulprit<'_> {
@@ -89,6 +108,8 @@ pub(crate) fn culprit(c: &crate::advice::Culprit) -> JsonCulprit<'_> {
         action: c.action.name(),
         annotated: c.annotated,
         folded_into: c.folded_into.as_deref(),
+        config: c.config.map(qat_config),
+        fallback: c.fallback.map(qat_config),
         reasons: c.reasons.iter().map(super::plan::json_reason).collect(),
     }
 }

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, scale};
-use crate::advice::{Action, LayerPlan, Plan, Reason};
+use crate::advice::{Action, LayerPlan, Plan, QatConfig, Reason, Workaround};
 use crate::model::{Granularity, OpKind};
 use crate::producer::Vocabulary;
 
@@ -78,6 +78,9 @@ pub fn reason(r: &Reason) -> String {
             "it returns {outputs} integer tensors with their own scales; tfmot quantizes one output per layer"
         ),
         Reason::TfOpLambda => "a TFOpLambda: tfmot cannot wrap it".into(),
+        Reason::NotNamedByPtq => {
+            "PTQ fuses it into a neighbouring op (no op is named after it) and runs that op in integer".into()
+        }
         Reason::FusedInto { layer } => {
             format!(
                 "PTQ fuses it into one op with '{layer}', whose quantizer gives that op's output"
@@ -86,31 +89,23 @@ pub fn reason(r: &Reason) -> String {
     }
 }
 
-/// Unsupported entries whose integer tensors the converter can calibrate
-/// when the QAT model is converted with a representative dataset.
-fn calibrates(l: &LayerPlan) -> bool {
-    l.action == Action::Unsupported
-        && l.reasons
-            .iter()
-            .any(|r| matches!(r, Reason::InnerScales { .. } | Reason::TfOpLambda))
+/// A workaround in words.
+pub fn workaround_text(w: Workaround) -> &'static str {
+    match w {
+        Workaround::SplitOutputs => {
+            "split the layer into one layer per output, or move it out of the model"
+        }
+        Workaround::CalibrateTfOp => {
+            "convert the QAT model with a representative dataset as well, so the converter calibrates this op's output; or replace the TF op with a Keras layer tfmot can quantize"
+        }
+        Workaround::CalibrateInner => {
+            "convert the QAT model with a representative dataset as well, so the converter calibrates the inner tensors; or split the layer into layers tfmot can quantize one by one, or do this step outside the model"
+        }
+    }
 }
 
 fn workaround(l: &LayerPlan) -> Option<&'static str> {
-    if l.action != Action::Unsupported {
-        return None;
-    }
-    Some(
-        if l.reasons
-            .iter()
-            .any(|r| matches!(r, Reason::SeveralOutputs { .. }))
-        {
-            "split the layer into one layer per output, or move it out of the model"
-        } else if l.reasons.iter().any(|r| matches!(r, Reason::TfOpLambda)) {
-            "convert the QAT model with a representative dataset as well, so the converter calibrates this op's output; or replace the TF op with a Keras layer tfmot can quantize"
-        } else {
-            "convert the QAT model with a representative dataset as well, so the converter calibrates the inner tensors; or split the layer into layers tfmot can quantize one by one, or do this step outside the model"
-        },
-    )
+    l.workaround.map(workaround_text)
 }
 
 fn facts(l: &LayerPlan) -> String {
@@ -275,6 +270,9 @@ struct JsonLayer {
     folded: Vec<String>,
     reasons: Vec<JsonReason>,
     workaround: Option<&'static str>,
+    config: Option<super::json::JsonQatConfig>,
+    fallback: Option<super::json::JsonQatConfig>,
+    calibrate: bool,
     facts: JsonFacts,
 }
 
@@ -326,6 +324,7 @@ fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
         Reason::InnerScales { ops } => ("inner-scales", None, Some(*ops)),
         Reason::SeveralOutputs { outputs } => ("several-outputs", None, Some(*outputs)),
         Reason::TfOpLambda => ("tf-op-lambda", None, None),
+        Reason::NotNamedByPtq => ("not-named-by-ptq", None, None),
         Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),
     }
 }
@@ -359,6 +358,9 @@ fn json<'a>(plan: &Plan, file: &'a str) -> JsonDoc<'a> {
                 folded: l.folded.clone(),
                 reasons: l.reasons.iter().map(json_reason).collect(),
                 workaround: workaround(l),
+                config: l.config.map(super::json::qat_config),
+                fallback: l.fallback.map(super::json::qat_config),
+                calibrate: l.calibrate,
                 facts: JsonFacts {
                     compute: l.facts.compute.name(),
                     weights: l.facts.weights.map(|w| JsonWeights {
@@ -390,112 +392,45 @@ fn json<'a>(plan: &Plan, file: &'a str) -> JsonDoc<'a> {
 
 // ---- Python ----------------------------------------------------------------
 
-/// One QuantizeConfig the module defines: what it quantizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Need {
-    /// The weight attribute to quantize (`kernel`, `depthwise_kernel`), if any.
-    weights: Option<&'static str>,
-    /// Per output channel.
-    per_axis: bool,
-    /// Quantize the output.
-    output: bool,
-}
+/// The generated module: Python source with `{{NAME}}` slots this renderer
+/// fills with the plan's data.
+const MODULE_TEMPLATE: &str = include_str!("plan_module.py");
 
-impl Need {
-    /// The class name, prefixed so it cannot clash with tfmot's own classes
-    /// (tfmot has a quantizer called `NoQuantizer`) in quantize_scope.
-    fn class_name(self) -> String {
-        let mut s = String::from("Tflq");
-        match self.weights {
-            Some("depthwise_kernel") => s.push_str("DepthwiseKernel"),
-            Some(_) => s.push_str("Kernel"),
-            None => {}
-        }
-        if self.weights.is_some() {
-            s.push_str(if self.per_axis {
-                "PerAxis"
-            } else {
-                "PerTensor"
-            });
-        }
-        s.push_str(match (self.weights.is_some(), self.output) {
-            (_, true) => "Output",
-            (true, false) => "Only",
-            (false, false) => "NoQuantizer",
-        });
-        s
+/// The class name of a config, prefixed so it cannot clash with tfmot's own
+/// classes (tfmot has a quantizer called `NoQuantizer`) in quantize_scope.
+fn class_name(c: QatConfig) -> String {
+    let mut s = String::from("Tflq");
+    match c.weights {
+        Some("depthwise_kernel") => s.push_str("DepthwiseKernel"),
+        Some(_) => s.push_str("Kernel"),
+        None => {}
     }
-
-    fn doc(self) -> &'static str {
-        match (self.weights.is_some(), self.output) {
-            (false, true) => {
-                "PTQ gives the output an 8-bit scale of its own, which tfmot's registry does not."
-            }
-            (true, true) => {
-                "Weights as PTQ quantizes them and an 8-bit output scale of the layer's own."
-            }
-            (true, false) => {
-                "Weights as PTQ quantizes them; no output quantizer: the output shares a scale another layer's quantizer decides."
-            }
-            (false, false) => {
-                "No quantizer: PTQ keeps the input's scale (or a fixed one) on the output, so QAT must not requantize."
-            }
-        }
+    if c.weights.is_some() {
+        s.push_str(if c.per_axis { "PerAxis" } else { "PerTensor" });
     }
-}
-
-const NO_QUANTIZER: Need = Need {
-    weights: None,
-    per_axis: false,
-    output: false,
-};
-
-fn need(l: &LayerPlan) -> Option<Need> {
-    let weights = l.op_kinds.iter().find_map(|k| {
-        let r = crate::rules::rule(k);
-        r.weights?;
-        Some(if k.is(crate::model::BuiltinCode::DEPTHWISE_CONV_2D) {
-            "depthwise_kernel"
-        } else {
-            "kernel"
-        })
+    s.push_str(match (c.weights.is_some(), c.output) {
+        (_, true) => "Output",
+        (true, false) => "Only",
+        (false, false) => "NoQuantizer",
     });
-    let per_axis = l
-        .facts
-        .weights
-        .is_some_and(|w| matches!(w.granularity, Granularity::PerAxis { .. }));
-    let with_weights = |output| Need {
-        weights: l.facts.weights.and(weights),
-        per_axis,
-        output,
-    };
-    match l.action {
-        Action::Default | Action::Float | Action::Unsupported => None,
-        Action::Output => Some(with_weights(true)),
-        Action::WeightsOnly => Some(with_weights(false)),
-        Action::NoQuantizer => Some(NO_QUANTIZER),
-    }
+    s
 }
 
-/// For a `default` entry: the config PTQ's facts call for when the model's
-/// layer turns out not to be in tfmot's registry (a TFOpLambda where the op
-/// usually comes from a registry layer).
-fn fallback_need(l: &LayerPlan) -> Option<Need> {
-    if l.action != Action::Default || l.layer.is_none() {
-        return None;
+fn class_doc(c: QatConfig) -> &'static str {
+    match (c.weights.is_some(), c.output) {
+        (false, true) => {
+            "PTQ gives the output an 8-bit scale of its own, which tfmot's registry does not."
+        }
+        (true, true) => {
+            "Weights as PTQ quantizes them and an 8-bit output scale of the layer's own."
+        }
+        (true, false) => {
+            "Weights as PTQ quantizes them; no output quantizer: the output shares a scale another layer's quantizer decides."
+        }
+        (false, false) => {
+            "No quantizer: PTQ keeps the input's scale (or a fixed one) on the output, so QAT must not requantize."
+        }
     }
-    let keeps = l
-        .reasons
-        .iter()
-        .any(|r| matches!(r, Reason::KeepsInputScale | Reason::FixedOutput));
-    if keeps {
-        return Some(NO_QUANTIZER);
-    }
-    let as_output = LayerPlan {
-        action: Action::Output,
-        ..l.clone()
-    };
-    need(&as_output)
 }
 
 fn py_str(s: &str) -> String {
@@ -515,170 +450,68 @@ fn py_str(s: &str) -> String {
     out
 }
 
+fn py_tuple(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| py_str(i)).collect();
+    match quoted.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", quoted.join(", ")),
+    }
+}
+
 fn comment(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
-/// A self-contained Python module applying the plan with tfmot.
-pub fn python(plan: &Plan, file: &str) -> String {
-    let mut needs: Vec<Need> = plan
+fn why(l: &LayerPlan) -> String {
+    l.reasons.iter().map(reason).collect::<Vec<_>>().join("; ")
+}
+
+/// The config classes a plan uses, sorted; the no-quantizer config is always
+/// there (a BatchNormalization folded into a layer with a config of its own
+/// gets it).
+fn config_classes(plan: &Plan) -> Vec<QatConfig> {
+    let mut configs: Vec<QatConfig> = plan
         .layers
         .iter()
-        .flat_map(|l| [need(l), fallback_need(l)])
+        .flat_map(|l| [l.config, l.fallback])
         .flatten()
+        .chain([QatConfig::NO_QUANTIZER])
         .collect();
-    // Layers folded into one with a config of its own get no quantizer.
-    if plan
-        .layers
-        .iter()
-        .any(|l| !l.folded.is_empty() && need(l).is_some())
-    {
-        needs.push(NO_QUANTIZER);
-    }
-    needs.sort();
-    needs.dedup();
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "\"\"\"QAT annotation that reproduces the PTQ placement of {}.
+    configs.sort();
+    configs.dedup();
+    configs
+}
 
-Written by tflq {} (`tflq plan --format python`). Use it as:
-
-    import plan
-    qat_model = plan.quantize_model(float_model)   # then compile, fine-tune, convert
-
-`annotate(model)` returns the annotated clone without applying it, and SCOPE
-holds the QuantizeConfig classes for tfmot.quantization.keras.quantize_scope
-(needed to load a saved QAT model). When CALIBRATE is not empty, convert the
-QAT model with a representative dataset too: those layers' tensors get no
-range from QAT.
-\"\"\"",
-        comment(file),
-        env!("CARGO_PKG_VERSION")
-    );
-    s.push_str(
-        "
-import contextlib
-import warnings
-
-import tensorflow as tf  # noqa: F401  (tfmot needs TensorFlow imported first)
-import tf_keras as keras
-import tensorflow_model_optimization as tfmot
-from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-    default_8bit_quantize_registry,
-)
-
-_qk = tfmot.quantization.keras
-_REGISTRY = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
-",
-    );
-    if !needs.is_empty() {
-        s.push_str(
-            "
-
-class _PlanConfig(_qk.QuantizeConfig):
-    \"\"\"Quantizes WEIGHTS (symmetric 8-bit, per output channel if PER_AXIS) and,
-    if OUTPUT, the output (asymmetric 8-bit moving average), as PTQ does.\"\"\"
-
-    WEIGHTS = ()
-    PER_AXIS = False
-    OUTPUT = False
-
-    def _weights(self, layer):
-        return [w for w in self.WEIGHTS if hasattr(layer, w)]
-
-    def get_weights_and_quantizers(self, layer):
-        return [
-            (getattr(layer, w), _qk.quantizers.LastValueQuantizer(
-                num_bits=8, per_axis=self.PER_AXIS, symmetric=True, narrow_range=True))
-            for w in self._weights(layer)
-        ]
-
-    def get_activations_and_quantizers(self, layer):
-        return []
-
-    def set_quantize_weights(self, layer, quantize_weights):
-        for name, value in zip(self._weights(layer), quantize_weights):
-            setattr(layer, name, value)
-
-    def set_quantize_activations(self, layer, quantize_activations):
-        pass
-
-    def get_output_quantizers(self, layer):
-        if not self.OUTPUT:
-            return []
-        return [_qk.quantizers.MovingAverageQuantizer(
-            num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
-
-    def get_config(self):
-        return {}
-",
-        );
-        for n in &needs {
-            let _ = write!(
-                s,
-                "
-
-class {}(_PlanConfig):
-    \"\"\"{}\"\"\"
-",
-                n.class_name(),
-                n.doc()
-            );
-            if let Some(w) = n.weights {
-                let _ = writeln!(s, "    WEIGHTS = ({},)", py_str(w));
-                if n.per_axis {
-                    s.push_str("    PER_AXIS = True\n");
-                }
-            }
-            if n.output {
-                s.push_str("    OUTPUT = True\n");
-            }
-        }
-    }
-    s.push_str("\n\nSCOPE = {");
-    for (i, n) in needs.iter().enumerate() {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        let _ = write!(s, "{}: {}", py_str(&n.class_name()), n.class_name());
-    }
-    s.push_str("}\n");
-
-    s.push_str(
-        "
-# Layer name -> QuantizeConfig class, or None for tfmot's default registry.
-PLAN = {
-",
-    );
+/// The `PLAN` and `FOLDED` entries: each named layer once, with its config
+/// and why, and the layers folded into it after it.
+fn plan_entries(plan: &Plan) -> (String, String) {
+    let (mut entries, mut folded) = (String::new(), String::new());
     let mut named: Vec<&str> = Vec::new();
     for l in &plan.layers {
         let Some(name) = &l.layer else { continue };
         if named.contains(&name.as_str()) {
             continue;
         }
-        let why = l.reasons.iter().map(reason).collect::<Vec<_>>().join("; ");
-        // The entry's config, and what the layers folded into it get.
-        let (config, folded_config, folded_why) = match (l.action, need(l)) {
+        let (config, folded_config, folded_why) = match (l.action, l.config) {
             (Action::Default, _) => (
                 "None".to_owned(),
                 "None".to_owned(),
                 "default: folded into {} by tfmot's transforms, as PTQ folds it",
             ),
-            (_, Some(n)) => (
-                n.class_name(),
-                NO_QUANTIZER.class_name(),
+            (_, Some(c)) => (
+                class_name(c),
+                class_name(QatConfig::NO_QUANTIZER),
                 "folded into {}: its quantizer decides",
             ),
             _ => continue,
         };
         named.push(name);
         let _ = writeln!(
-            s,
+            entries,
             "    {}: {config},  # {}: {}",
             py_str(name),
             l.action,
-            comment(&why)
+            comment(&why(l))
         );
         for f in &l.folded {
             if named.contains(&f.as_str()) {
@@ -686,132 +519,116 @@ PLAN = {
             }
             named.push(f);
             let _ = writeln!(
-                s,
+                entries,
                 "    {}: {folded_config},  # {}",
                 py_str(f),
                 folded_why.replace("{}", name)
             );
+            let _ = writeln!(folded, "    {}: {},", py_str(f), py_str(name));
         }
     }
-    s.push_str("}\n");
-    s.push_str(
-        "\n# For `None` entries whose layer tfmot's registry does not know (a TFOpLambda\n\
-         # where the op usually comes from a registry layer): the config PTQ's facts call for.\n\
-         FALLBACK = {\n",
+    (entries, folded)
+}
+
+/// A self-contained Python module applying the plan with tfmot.
+pub fn python(plan: &Plan, file: &str) -> String {
+    let configs = config_classes(plan);
+    let mut classes = String::new();
+    for c in &configs {
+        let _ = write!(
+            classes,
+            "\n\nclass {}(_PlanConfig):\n    \"\"\"{}\"\"\"\n",
+            class_name(*c),
+            class_doc(*c)
+        );
+        if let Some(w) = c.weights {
+            let _ = writeln!(classes, "    WEIGHTS = ({},)", py_str(w));
+            if c.per_axis {
+                classes.push_str("    PER_AXIS = True\n");
+            }
+        }
+        if c.output {
+            classes.push_str("    OUTPUT = True\n");
+        }
+    }
+    let _ = write!(
+        classes,
+        "\n\n_NO_QUANTIZER = {}\n",
+        class_name(QatConfig::NO_QUANTIZER)
     );
+    let scope = format!(
+        "{{{}}}",
+        configs
+            .iter()
+            .map(|c| format!("{}: {}", py_str(&class_name(*c)), class_name(*c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let (entries, folded) = plan_entries(plan);
+    let mut fallback = String::new();
     let mut seen: Vec<&str> = Vec::new();
     for l in &plan.layers {
-        if let (Some(name), Some(n)) = (&l.layer, fallback_need(l))
+        if let (Some(name), Some(c)) = (&l.layer, l.fallback)
             && !seen.contains(&name.as_str())
         {
             seen.push(name);
-            let _ = writeln!(s, "    {}: {},", py_str(name), n.class_name());
+            let _ = writeln!(fallback, "    {}: {},", py_str(name), class_name(c));
         }
     }
-    s.push_str("}\n");
-    s.push_str("\n# PTQ keeps these in float: left unannotated.\nFLOAT = [");
-    let float: Vec<String> = plan
-        .layers
-        .iter()
-        .filter(|l| l.action == Action::Float)
-        .filter_map(|l| l.layer.as_deref().map(py_str))
-        .collect();
-    s.push_str(&float.join(", "));
-    s.push_str("]\n\n# No tfmot annotation reproduces PTQ here: left unannotated (see why).\nUNSUPPORTED = {\n");
+    let names = |keep: fn(&LayerPlan) -> bool| {
+        plan.layers
+            .iter()
+            .filter(|l| keep(l))
+            .filter_map(|l| l.layer.as_deref().map(py_str))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut unsupported = String::new();
     for l in plan
         .layers
         .iter()
         .filter(|l| l.action == Action::Unsupported)
     {
         if let Some(name) = &l.layer {
-            let why = l.reasons.iter().map(reason).collect::<Vec<_>>().join("; ");
-            let _ = writeln!(
-                s,
-                "    {}: {},",
-                py_str(name),
-                py_str(&format!(
-                    "{why}; workaround: {}",
-                    workaround(l).unwrap_or("")
-                ))
+            let text = format!(
+                "{}; workaround: {}",
+                why(l),
+                l.workaround.map(workaround_text).unwrap_or("")
             );
+            let _ = writeln!(unsupported, "    {}: {},", py_str(name), py_str(&text));
         }
     }
-    s.push_str("}\n");
-    s.push_str(
-        "\n# Layers whose integer tensors QAT cannot give a range: convert the QAT model\n\
-         # with a representative dataset as well (converter.representative_dataset), and\n\
-         # the converter calibrates exactly those, keeping the trained ranges.\n\
-         CALIBRATE = [",
-    );
-    let calibrate: Vec<String> = plan
-        .layers
-        .iter()
-        .filter(|l| calibrates(l))
-        .filter_map(|l| l.layer.as_deref().map(py_str))
-        .collect();
-    s.push_str(&calibrate.join(", "));
-    s.push_str("]\n");
-    s.push_str(
-        r#"
-
-def annotate(model):
-    """A clone of `model` (sharing its weights) with each layer annotated as
-    PLAN says. Layers the PTQ file does not name get tfmot's default when its
-    registry supports them and are left alone otherwise."""
-    names = {layer.name for layer in model.layers}
-    left_alone = []
-
-    def fresh(layer):
-        return layer.__class__.from_config(layer.get_config())
-
-    def clone(layer):
-        # TFOpLambda layers cannot be wrapped; input layers need no quantizer.
-        if isinstance(layer, keras.layers.InputLayer) or type(layer).__name__ == "TFOpLambda":
-            return fresh(layer)
-        if layer.name in PLAN:
-            config = PLAN[layer.name]
-            if config is None and not _REGISTRY.supports(layer):
-                config = FALLBACK.get(layer.name)
-            return _qk.quantize_annotate_layer(
-                fresh(layer), quantize_config=config() if config else None)
-        if layer.name in FLOAT or layer.name in UNSUPPORTED:
-            return fresh(layer)
-        if _REGISTRY.supports(layer):
-            return _qk.quantize_annotate_layer(fresh(layer))
-        left_alone.append(layer.name)
-        return fresh(layer)
-
-    with _custom_objects(model):
-        annotated = keras.models.clone_model(model, clone_function=clone)
-    annotated.set_weights(model.get_weights())
-    missing = sorted(set(PLAN) - names)
-    if missing or left_alone:
-        warnings.warn(
-            "tflq plan: layers of the plan not in the model: %s; model layers left "
-            "unannotated: %s" % (", ".join(missing) or "none", ", ".join(left_alone) or "none"))
-    return annotated
-
-
-def _custom_objects(model):
-    """A scope that knows the model's own layer classes (quantize_apply rebuilds
-    every layer from its config) and, when the model holds Lambda layers, lets
-    tf_keras rebuild their Python functions: the model is the caller's own,
-    already in memory."""
-    classes = {type(layer).__name__: type(layer) for layer in model.layers}
-    scope = contextlib.ExitStack()
-    scope.enter_context(keras.utils.custom_object_scope(classes))
-    if any(isinstance(layer, keras.layers.Lambda) for layer in model.layers):
-        from tf_keras.src.saving import serialization_lib
-
-        scope.enter_context(serialization_lib.SafeModeScope(False))
-    return scope
-
-
-def quantize_model(model):
-    """What tfmot.quantization.keras.quantize_model returns, following the plan."""
-    with _custom_objects(model), _qk.quantize_scope(SCOPE):
-        return _qk.quantize_apply(annotate(model))
-"#,
-    );
-    s
+    let tfmot = |items: &[&str]| py_tuple(items);
+    [
+        ("{{FILE}}", comment(file)),
+        ("{{VERSION}}", env!("CARGO_PKG_VERSION").to_owned()),
+        (
+            "{{PER_AXIS_CLASSES}}",
+            tfmot(&crate::rules::tfmot::PER_AXIS_CLASSES),
+        ),
+        (
+            "{{BN_FOLDS_INTO}}",
+            tfmot(&crate::rules::tfmot::BN_FOLDS_INTO),
+        ),
+        (
+            "{{LAYER_ACTIVATIONS}}",
+            tfmot(&crate::rules::tfmot::LAYER_ACTIVATIONS),
+        ),
+        (
+            "{{ACTIVATION_LAYER}}",
+            tfmot(&crate::rules::tfmot::ACTIVATION_LAYER),
+        ),
+        ("{{CONFIG_CLASSES}}", classes),
+        ("{{SCOPE}}", scope),
+        ("{{PLAN}}", entries),
+        ("{{FOLDED}}", folded),
+        ("{{FALLBACK}}", fallback),
+        ("{{FLOAT}}", names(|l| l.action == Action::Float)),
+        ("{{UNSUPPORTED}}", unsupported),
+        ("{{CALIBRATE}}", names(|l| l.calibrate)),
+    ]
+    .iter()
+    .fold(MODULE_TEMPLATE.to_owned(), |text, (slot, value)| {
+        text.replace(slot, value)
+    })
 }
