@@ -863,7 +863,7 @@ fn html_opens_readable_and_frames_whole_findings() {
     let html = draw(&model, &insp, &v, GraphFormat::Html);
     assert!(html.contains("var MAX_UNITS = 2;"));
     assert!(
-        html.contains("centre(svgs[i], els)"),
+        html.contains("centre(svgs[i], els, k)"),
         "a finding frames all its nodes"
     );
     let css = html.split("#findings li{").nth(1).unwrap();

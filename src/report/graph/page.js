@@ -72,23 +72,40 @@
     frame(svg);
   }
 
-  // Show all of `els` (nodes of `svg`) at a readable scale: centred on their
-  // bounding box, or from its top-left corner when it does not fit.
-  function centre(svg, els) {
-    var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  // The bounding box of nodes `els`, with room around it.
+  function extent(els) {
+    var pad = 40, x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     els.forEach(function (el) {
       var b = el.getBBox();
       x0 = Math.min(x0, b.x); y0 = Math.min(y0, b.y);
       x1 = Math.max(x1, b.x + b.width); y1 = Math.max(y1, b.y + b.height);
     });
-    if (!(x1 >= x0)) return;
-    var vb = svg.viewBox.baseVal, r = svg.getBoundingClientRect(), pad = 40;
-    if (r.width > 0 && r.height > 0) {
-      var k = readable(r, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad);
-      vb.width = r.width * k; vb.height = r.height * k;
-    }
-    vb.x = vb.width >= x1 - x0 + 2 * pad ? (x0 + x1 - vb.width) / 2 : x0 - pad;
-    vb.y = vb.height >= y1 - y0 + 2 * pad ? (y0 + y1 - vb.height) / 2 : y0 - pad;
+    return { x: x0 - pad, y: y0 - pad, w: x1 - x0 + 2 * pad, h: y1 - y0 + 2 * pad };
+  }
+
+  // Units per pixel that show all of `els` in `svg`, readably.
+  function scaleFor(svg, els) {
+    var e = extent(els), r = svg.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && e.w > 0 ? readable(r, e.w, e.h) : 0;
+  }
+
+  // Units per pixel `svg` shows now.
+  function scaleOf(svg) {
+    var r = svg.getBoundingClientRect();
+    return r.width > 0 ? svg.viewBox.baseVal.width / r.width : 0;
+  }
+
+  // Show all of `els` (nodes of `svg`) at `k` units per pixel (default: a
+  // readable scale that fits them): centred on their bounding box, or
+  // from its top-left corner when it does not fit.
+  function centre(svg, els, k) {
+    var e = extent(els);
+    if (!(e.w > 0)) return;
+    var vb = svg.viewBox.baseVal, r = svg.getBoundingClientRect();
+    k = k || scaleFor(svg, els);
+    if (k && r.width > 0 && r.height > 0) { vb.width = r.width * k; vb.height = r.height * k; }
+    vb.x = vb.width >= e.w ? e.x + (e.w - vb.width) / 2 : e.x;
+    vb.y = vb.height >= e.h ? e.y + (e.h - vb.height) / 2 : e.y;
     frame(svg);
   }
 
@@ -202,9 +219,11 @@
     clear();
     var el = document.getElementById(id);
     if (el) el.classList.add("hl");
+    // The counterpart, at the scale of the side clicked.
+    var k = el ? scaleOf(el.ownerSVGElement) : 0;
     (data.match[id] || []).forEach(function (m) {
       var o = document.getElementById(m);
-      if (o) { o.classList.add("match"); centre(o.ownerSVGElement, [o]); }
+      if (o) { o.classList.add("match"); centre(o.ownerSVGElement, [o], k); }
     });
     var pre = document.createElement("pre");
     pre.textContent = (data.nodes[id] || []).join("\n");
@@ -238,7 +257,10 @@
         var i = svgs.indexOf(el.ownerSVGElement);
         if (i >= 0) per[i].push(el);
       });
-      per.forEach(function (els, i) { if (els.length) centre(svgs[i], els); });
+      // One scale on every side, so that the sides line up.
+      var k = 0;
+      per.forEach(function (els, i) { if (els.length) k = Math.max(k, scaleFor(svgs[i], els)); });
+      per.forEach(function (els, i) { if (els.length) centre(svgs[i], els, k); });
     });
   });
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::layout::{Layout, Placed, layout};
-use super::marks::Mark;
+use super::marks::{Group, Mark};
 use super::outline::{self, BADGE_H, Badge, Index, Rect};
 use super::{Doc, ISLAND_COLOR, NodeDraw, PanelDraw, class_color, class_label};
 use crate::analysis::graph_view::NodeClass;
@@ -452,17 +452,19 @@ const MAP_STRIP: f64 = 18.0;
 /// A panel's minimap: every node as a box of its colour, the island
 /// outlines, a mark per finding beside the graph at its height, and the
 /// frame of what the panel shows (placed by the page's script). Same
-/// coordinates as the panel.
+/// coordinates as the panel, stretched: a tall graph fills the minimap's
+/// width and height whatever its shape, so that thousands of ops still
+/// show as bands of colour; a wide one keeps its proportions, at the top.
 fn minimap(out: &mut String, doc: &Doc, pi: usize, p: &PanelDraw, g: &Placement, size: (f64, f64)) {
     let (width, height) = size;
-    // Graph units per minimap pixel.
-    let u = (width / (MAP_W - MAP_STRIP)).max(height / MAP_H).max(0.01);
-    let full = width + MAP_STRIP * u;
+    // Pixels per graph unit, across and down.
+    let kx = (MAP_W - MAP_STRIP) / width.max(1.0);
+    let ky = (MAP_H / height.max(1.0)).min(kx);
+    let (full_w, full_h) = (MAP_W / kx, MAP_H / ky);
     let _ = write!(
         out,
-        "<svg class=\"minimap\" id=\"{}map\" style=\"width:{:.0}px\" viewBox=\"0 0 {full:.0} {height:.0}\" preserveAspectRatio=\"xMinYMin meet\"><g class=\"mm-nodes\">",
-        p.prefix,
-        (full / u).clamp(MAP_STRIP + 24.0, MAP_W)
+        "<svg class=\"minimap\" id=\"{}map\" viewBox=\"0 0 {full_w:.0} {full_h:.0}\" preserveAspectRatio=\"none\"><title>Overview: click or drag to go there; a mark right of it per finding (red: float islands)</title><g class=\"mm-nodes\">",
+        p.prefix
     );
     for (n, b) in p.nodes.iter().zip(&g.boxes) {
         let _ = write!(
@@ -488,8 +490,9 @@ fn minimap(out: &mut String, doc: &Doc, pi: usize, p: &PanelDraw, g: &Placement,
     }
     out.push_str("</g><g class=\"mm-marks\">");
     // Islands in the left lane, their outlines' heights; other findings in
-    // the right lane, a tick per place.
-    let lane = (MAP_STRIP - 4.0) * u / 2.0;
+    // the right lane, a tick per place; each at least a few pixels tall.
+    let lane = (MAP_STRIP - 4.0) / 2.0 / kx;
+    let least = 4.0 / ky;
     for (i, m) in doc.marks.iter().enumerate() {
         let spans: Vec<(f64, f64)> = match m.island {
             Some((mp, k)) if mp == pi => g
@@ -507,9 +510,15 @@ fn minimap(out: &mut String, doc: &Doc, pi: usize, p: &PanelDraw, g: &Placement,
                 .map(|b| (b.y - b.h / 2.0, b.y + b.h / 2.0))
                 .collect(),
         };
-        let x = width + 2.0 * u + if m.island.is_some() { 0.0 } else { lane + u };
+        let x = width
+            + 2.0 / kx
+            + if m.island.is_some() {
+                0.0
+            } else {
+                lane + 1.0 / kx
+            };
         for (y0, y1) in spans {
-            let h = (y1 - y0).max(4.0 * u);
+            let h = (y1 - y0).max(least);
             let _ = write!(
                 out,
                 "<rect class=\"mm-mark g-{}\" data-f=\"{}\" x=\"{x:.0}\" y=\"{:.0}\" width=\"{lane:.0}\" height=\"{h:.0}\"><title>{} {}</title></rect>",
@@ -568,10 +577,16 @@ fn list_item(out: &mut String, doc: &Doc, number: usize, m: &Mark) {
         esc(&doc.mark_ids(m).join(" ")),
         esc(&m.title)
     );
-    if !m.at.is_empty() {
-        let _ = write!(out, " <span class=\"at\">{}</span>", esc(&m.at));
+    // An island in a few words (its ops as spans, however many); other
+    // findings where they are, then in full.
+    if m.group == Group::Island {
+        let _ = write!(out, ": {}", esc(&m.brief));
+    } else {
+        if !m.at.is_empty() {
+            let _ = write!(out, " <span class=\"at\">{}</span>", esc(&m.at));
+        }
+        let _ = write!(out, ": {}", esc(&m.text));
     }
-    let _ = write!(out, ": {}", esc(&m.text));
     // Boundary quantizers in one line (their text in a tooltip); folded
     // advice whole.
     let (advice, boundary): (Vec<_>, Vec<_>) =
