@@ -517,41 +517,9 @@ fn around_never_merges_the_op_asked_for() {
 
 #[test]
 fn a_pair_marks_each_finding_on_both_sides() {
-    let ptq = common::fixture_model("ptq_int8.tflite");
-    let qat = common::fixture_model("qat_partial.tflite");
-    let c = tflq::compare::compare(&ptq, &qat, Default::default());
-    let (ip, iq) = (tflq::analysis::inspect(&ptq), tflq::analysis::inspect(&qat));
-    let pv = view(&ptq, &ip, true);
-    let qv = view(&qat, &iq, true);
     for format in [GraphFormat::Html, GraphFormat::Svg] {
-        let mut out = Vec::new();
-        render_pair(
-            &Panel {
-                model: &ptq,
-                quant: &ip.subgraphs[0],
-                view: &pv,
-                label: "ptq.tflite",
-            },
-            &Panel {
-                model: &qat,
-                quant: &iq.subgraphs[0],
-                view: &qv,
-                label: "qat.tflite",
-            },
-            &c,
-            format,
-            &mut out,
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
-        let doc = roxmltree::Document::parse_with_options(
-            &text,
-            roxmltree::ParsingOptions {
-                allow_dtd: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let (text, c, pv, qv) = pair_drawing("ptq_int8.tflite", "qat_partial.tflite", format);
+        let doc = parse(&text);
         assert_no_external_urls(&text, &doc);
         let drawn = nodes(&doc);
         assert_eq!(drawn.len(), pv.nodes.len() + qv.nodes.len());
@@ -1137,17 +1105,33 @@ fn parse(text: &str) -> roxmltree::Document<'_> {
     .unwrap()
 }
 
-/// The pair of a real MobileNet: its PTQ conversion and a QAT conversion
-/// with float islands, drawn as `tflq graph` draws them.
-fn mobilenet_pair(format: GraphFormat) -> (String, GraphView, GraphView) {
-    let ptq = common::fixture_model("plan_mobilenet_ptq.tflite");
-    let qat = common::fixture_model("advice_mobilenet_bn_qat.tflite");
+/// A PTQ fixture and a QAT fixture drawn as `tflq graph` draws a pair
+/// (the ops compare's findings name keep nodes of their own), with the
+/// comparison and both views.
+fn pair_drawing(
+    ptq: &str,
+    qat: &str,
+    format: GraphFormat,
+) -> (String, tflq::compare::Comparison, GraphView, GraphView) {
+    let ptq = common::fixture_model(ptq);
+    let qat = common::fixture_model(qat);
     let c = tflq::compare::compare(&ptq, &qat, Default::default());
     let (ip, iq) = (tflq::analysis::inspect(&ptq), tflq::analysis::inspect(&qat));
-    let pv = view(&ptq, &ip, true);
-    let mut options = ViewOptions::new(SubgraphId(0));
-    options.keep = c.findings.iter().flat_map(|f| f.qat_ops.clone()).collect();
-    let qv = graph_view::build(&qat, &iq.subgraphs[0], &options);
+    let build = |model: &Model, insp: &Inspection, keep: Vec<tflq::model::OpId>| {
+        let mut options = ViewOptions::new(SubgraphId(0));
+        options.keep = keep.into_iter().collect();
+        graph_view::build(model, &insp.subgraphs[0], &options)
+    };
+    let pv = build(
+        &ptq,
+        &ip,
+        c.findings.iter().flat_map(|f| f.ptq_ops.clone()).collect(),
+    );
+    let qv = build(
+        &qat,
+        &iq,
+        c.findings.iter().flat_map(|f| f.qat_ops.clone()).collect(),
+    );
     let mut out = Vec::new();
     render_pair(
         &Panel {
@@ -1167,7 +1151,18 @@ fn mobilenet_pair(format: GraphFormat) -> (String, GraphView, GraphView) {
         &mut out,
     )
     .unwrap();
-    (String::from_utf8(out).unwrap(), pv, qv)
+    (String::from_utf8(out).unwrap(), c, pv, qv)
+}
+
+/// A real MobileNet pair: its PTQ conversion and a QAT conversion with
+/// dozens of float islands.
+fn mobilenet_pair(format: GraphFormat) -> (String, GraphView, GraphView) {
+    let (text, _, pv, qv) = pair_drawing(
+        "plan_mobilenet_ptq.tflite",
+        "advice_mobilenet_bn_qat.tflite",
+        format,
+    );
+    (text, pv, qv)
 }
 
 /// On a real MobileNet pair with dozens of islands, no outline takes in a
