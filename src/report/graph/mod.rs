@@ -5,6 +5,13 @@
 //! HTML are laid out here ([`layout`]); DOT and Mermaid leave layout to
 //! their readers.
 //!
+//! What is drawn is decided before anything is written: `marks` decides
+//! which findings are listed, grouped and folded, and which nodes each
+//! marks; `outline` the island outlines, badge places and legend rows from
+//! the layout. The writers (`svg`, `text`) only format those decisions; the
+//! page's script and style are the template files `page.js`, `page.css`
+//! and `graph.css`.
+//!
 //! Every text is escaped for its format, numbers are written one fixed way
 //! and nodes come in view order, so a model gives the same bytes every time.
 

@@ -1,7 +1,9 @@
 //! SVG and HTML of a graph [`Doc`]. The HTML page is also well-formed XML
 //! (XHTML): its style and script sit in CDATA sections that browsers read
 //! as comments, so tests and tools can parse it with an XML parser. It loads
-//! nothing: no URL appears in it.
+//! nothing: no URL appears in it. Its script (`page.js`) and style
+//! (`page.css`, and `graph.css`, the drawing's, which the SVG uses too) are
+//! template files, included whole.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
