@@ -149,6 +149,176 @@ fn assert_no_external_urls(text: &str, doc: &roxmltree::Document) {
     }
 }
 
+/// (x0, y0, x1, y1) of an element with x, y, width and height.
+fn rect_box(n: roxmltree::Node) -> [f64; 4] {
+    let v = |a: &str| -> f64 { n.attribute(a).unwrap_or("0").parse().unwrap() };
+    [v("x"), v("y"), v("x") + v("width"), v("y") + v("height")]
+}
+
+fn overlap(a: &[f64; 4], b: &[f64; 4]) -> bool {
+    a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
+}
+
+fn has_class(n: &roxmltree::Node, class: &str) -> bool {
+    n.attribute("class")
+        .is_some_and(|c| c.split(' ').any(|c| c == class))
+}
+
+/// The box of each node drawn under `root`, by id.
+fn node_boxes(root: roxmltree::Node) -> BTreeMap<String, [f64; 4]> {
+    root.descendants()
+        .filter(|g| g.has_tag_name("g") && has_class(g, "node"))
+        .map(|g| {
+            let rect = g
+                .children()
+                .find(|r| r.has_tag_name("rect"))
+                .expect("a node's box");
+            (g.attribute("id").unwrap().to_owned(), rect_box(rect))
+        })
+        .collect()
+}
+
+/// Every float island of each panel (its id prefix and view, in document
+/// order) has outlines, labelled with its number, that together hold all
+/// of its nodes; no outline touches a node outside its island. Which nodes
+/// an island has comes from the view, not from the drawing.
+fn check_outlines(doc: &roxmltree::Document, panels: &[(&str, &GraphView)], name: &str) {
+    let containers: Vec<_> = doc
+        .descendants()
+        .filter(|n| has_class(n, "panel"))
+        .collect();
+    assert_eq!(containers.len(), panels.len(), "{name}");
+    // A standalone SVG draws its panels in one space; the page draws each
+    // in an SVG of its own.
+    let standalone = doc.root_element().has_tag_name("svg");
+    for (container, (prefix, view)) in containers.iter().zip(panels) {
+        let space = if standalone {
+            doc.root_element()
+        } else {
+            *container
+        };
+        let boxes = node_boxes(space);
+        let mut covered = std::collections::BTreeSet::new();
+        let mut outlined = std::collections::BTreeSet::new();
+        for g in container
+            .descendants()
+            .filter(|g| has_class(g, "island-outline"))
+        {
+            let k: usize = g.attribute("data-island").unwrap().parse().unwrap();
+            let island = &view.islands[k - 1];
+            outlined.insert(k);
+            let members: Vec<String> = island
+                .nodes
+                .iter()
+                .map(|n| format!("{prefix}n{n}"))
+                .collect();
+            let rect = g
+                .children()
+                .find(|r| r.has_tag_name("rect") && has_class(r, "island"))
+                .expect("an outline");
+            let outline = rect_box(rect);
+            for (id, b) in &boxes {
+                if !overlap(&outline, b) {
+                    continue;
+                }
+                assert!(
+                    members.contains(id),
+                    "{name}: the outline of island {k} {outline:?} takes in {id} {b:?}"
+                );
+                if b[0] >= outline[0]
+                    && b[1] >= outline[1]
+                    && b[2] <= outline[2]
+                    && b[3] <= outline[3]
+                {
+                    covered.insert(id.clone());
+                }
+            }
+            let label = g.children().find(|t| has_class(t, "ilabel")).unwrap();
+            assert!(label.text().unwrap().starts_with("float island "), "{name}");
+        }
+        assert_eq!(outlined.len(), view.islands.len(), "{name}");
+        for island in &view.islands {
+            for n in &island.nodes {
+                let id = format!("{prefix}n{n}");
+                assert!(covered.contains(&id), "{name}: {id} outside its outline");
+            }
+        }
+    }
+}
+
+/// No two finding badges drawn in one space overlap.
+fn check_badges(doc: &roxmltree::Document, name: &str) {
+    let spaces: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("svg") && !has_class(n, "minimap"))
+        .collect();
+    for space in spaces {
+        let badges: Vec<[f64; 4]> = space
+            .descendants()
+            .filter(|g| has_class(g, "badge") && g.ancestors().any(|a| has_class(&a, "node")))
+            .map(|g| rect_box(g.children().find(|r| r.has_tag_name("rect")).unwrap()))
+            .collect();
+        for (i, a) in badges.iter().enumerate() {
+            for b in &badges[i + 1..] {
+                assert!(!overlap(a, b), "{name}: badges at {a:?} and {b:?}");
+            }
+        }
+    }
+}
+
+/// The findings listed on a page, in order.
+fn list_items<'a>(doc: &'a roxmltree::Document) -> Vec<roxmltree::Node<'a, 'a>> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("li") && n.attribute("data-nodes").is_some())
+        .collect()
+}
+
+/// Islands first, then requantizes (and quantizers to remove), other
+/// placement findings, the rest; numbered 1, 2, ... in that order.
+fn assert_groups_in_order(items: &[roxmltree::Node], name: &str) {
+    let order = ["g-island", "g-quantizer", "g-placement", "g-other"];
+    let ranks: Vec<usize> = items
+        .iter()
+        .map(|li| {
+            let class = li.attribute("class").unwrap_or("");
+            order.iter().position(|c| *c == class).expect(class)
+        })
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{name}: {ranks:?}");
+    for (i, li) in items.iter().enumerate() {
+        assert_eq!(li.attribute("id"), Some(format!("f{}", i + 1).as_str()));
+    }
+}
+
+/// How many findings the page of one model lists: each float island in
+/// view, and every other finding with an op in view except the single
+/// QUANTIZE or DEQUANTIZE ops at an island's boundary, which the island's
+/// entry holds.
+fn expected_listed(insp: &Inspection, view: &GraphView) -> usize {
+    use tflq::analysis::FindingKind;
+    let findings = &insp.subgraphs[0].findings;
+    let mut boundary = std::collections::BTreeSet::new();
+    for island in &view.islands {
+        if let FindingKind::FloatIsland { entries, exits, .. } = &findings[island.finding].kind {
+            boundary.extend(entries.iter().chain(exits).copied());
+        }
+    }
+    findings
+        .iter()
+        .filter(|f| f.ops.iter().any(|o| view.node_of(*o).is_some()))
+        .filter(|f| {
+            let quantizer = matches!(
+                f.kind,
+                FindingKind::Quantize { .. }
+                    | FindingKind::QuantizeInput { .. }
+                    | FindingKind::Dequantize { .. }
+                    | FindingKind::DequantizeOutput { .. }
+            );
+            !(quantizer && f.ops.len() == 1 && boundary.contains(&f.ops[0]))
+        })
+        .count()
+}
+
 fn check_drawing(model: &Model, insp: &Inspection, view: &GraphView, name: &str) {
     for format in [GraphFormat::Svg, GraphFormat::Html] {
         let text = draw(model, insp, view, format);
@@ -186,25 +356,17 @@ fn check_drawing(model: &Model, insp: &Inspection, view: &GraphView, name: &str)
                 assert!(e.from < e.to, "{name}: edge {e:?}");
             }
         }
-        // Every float island is outlined.
-        let outlines = doc
-            .descendants()
-            .filter(|n| n.has_tag_name("rect") && n.attribute("class") == Some("island"))
-            .count();
-        let legend_swatch = usize::from(format == GraphFormat::Svg);
-        assert_eq!(outlines, view.islands.len() + legend_swatch, "{name}");
+        // Every float island is outlined, each outline around its own
+        // island's nodes only; badges never cover each other.
+        check_outlines(&doc, &[("", view)], name);
+        check_badges(&doc, name);
         if format == GraphFormat::Html {
-            // Findings beside the graph, and the node details as JSON.
-            let findings = doc
-                .descendants()
-                .filter(|n| n.has_tag_name("li") && n.attribute("data-nodes").is_some())
-                .count();
-            let shown = insp.subgraphs[0]
-                .findings
-                .iter()
-                .filter(|f| f.ops.iter().any(|o| view.node_of(*o).is_some()))
-                .count();
-            assert_eq!(findings, shown, "{name}");
+            // Findings beside the graph, islands first, each island's
+            // boundary quantizers folded into its entry; the node details
+            // as JSON.
+            let items = list_items(&doc);
+            assert_eq!(items.len(), expected_listed(insp, view), "{name}");
+            assert_groups_in_order(&items, name);
             let data = doc
                 .descendants()
                 .find(|n| n.attribute("id") == Some("tflq-data"))
@@ -355,52 +517,37 @@ fn around_never_merges_the_op_asked_for() {
 
 #[test]
 fn a_pair_marks_each_finding_on_both_sides() {
-    let ptq = common::fixture_model("ptq_int8.tflite");
-    let qat = common::fixture_model("qat_partial.tflite");
-    let c = tflq::compare::compare(&ptq, &qat, Default::default());
-    let (ip, iq) = (tflq::analysis::inspect(&ptq), tflq::analysis::inspect(&qat));
-    let pv = view(&ptq, &ip, true);
-    let qv = view(&qat, &iq, true);
     for format in [GraphFormat::Html, GraphFormat::Svg] {
-        let mut out = Vec::new();
-        render_pair(
-            &Panel {
-                model: &ptq,
-                quant: &ip.subgraphs[0],
-                view: &pv,
-                label: "ptq.tflite",
-            },
-            &Panel {
-                model: &qat,
-                quant: &iq.subgraphs[0],
-                view: &qv,
-                label: "qat.tflite",
-            },
-            &c,
-            format,
-            &mut out,
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
-        let doc = roxmltree::Document::parse_with_options(
-            &text,
-            roxmltree::ParsingOptions {
-                allow_dtd: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let (text, c, pv, qv) = pair_drawing("ptq_int8.tflite", "qat_partial.tflite", format);
+        let doc = parse(&text);
         assert_no_external_urls(&text, &doc);
         let drawn = nodes(&doc);
         assert_eq!(drawn.len(), pv.nodes.len() + qv.nodes.len());
+        check_outlines(&doc, &[("p-", &pv), ("q-", &qv)], "pair");
+        check_badges(&doc, "pair");
         if format == GraphFormat::Svg {
             continue;
         }
-        let items: Vec<_> = doc
-            .descendants()
-            .filter(|n| n.has_tag_name("li") && n.attribute("data-nodes").is_some())
-            .collect();
-        assert_eq!(items.len(), c.findings.len());
+        let items = list_items(&doc);
+        assert_groups_in_order(&items, "pair");
+        // Every compare finding is listed once, on its own or folded into
+        // the island it is about.
+        for f in &c.findings {
+            let title = match &f.layer {
+                Some(l) => format!("{} {} ({l})", f.kind.name(), f.severity.name()),
+                None => format!("{} {}", f.kind.name(), f.severity.name()),
+            };
+            let holding = items
+                .iter()
+                .filter(|li| li.descendants().any(|t| t.text() == Some(title.as_str())))
+                .count();
+            assert_eq!(holding, 1, "{title}");
+        }
+        // The QAT island, then compare's other findings.
+        assert_eq!(
+            items.len(),
+            qv.islands.len() + pv.islands.len() + c.findings.len() - 1
+        );
         let add = items
             .iter()
             .find(|li| {
@@ -408,18 +555,27 @@ fn a_pair_marks_each_finding_on_both_sides() {
                     .any(|t| t.text() == Some("add-quantizer float-compute (bn1)"))
             })
             .expect("the add-quantizer finding is listed");
+        // Folded into the island's entry, listed first.
+        assert_eq!(add.attribute("id"), Some("f1"));
+        assert_eq!(add.attribute("class"), Some("g-island"));
         let ids: Vec<&str> = add.attribute("data-nodes").unwrap().split(' ').collect();
-        // Its float ops on the QAT side, their int8 counterparts on the PTQ side.
+        // Its float ops and their boundary on the QAT side, their int8
+        // counterparts on the PTQ side.
         assert!(ids.iter().any(|i| i.starts_with("p-")), "{ids:?}");
         assert!(ids.iter().any(|i| i.starts_with("q-")), "{ids:?}");
         for id in &ids {
-            let class = &drawn[*id];
-            let want = if id.starts_with("q-") {
-                "float"
+            let class = drawn[*id].as_str();
+            if id.starts_with("q-") {
+                assert!(
+                    ["float", "dequantize", "quantize"].contains(&class),
+                    "{id}: {class}"
+                );
             } else {
-                "int8"
-            };
-            assert_eq!(class, want, "{id}");
+                assert_eq!(class, "int8", "{id}");
+            }
+        }
+        for &n in &qv.islands[0].nodes {
+            assert!(ids.contains(&format!("q-n{n}").as_str()), "q-n{n}");
         }
         // Matched ops are linked for the page's script.
         assert!(
@@ -675,7 +831,7 @@ fn html_opens_readable_and_frames_whole_findings() {
     let html = draw(&model, &insp, &v, GraphFormat::Html);
     assert!(html.contains("var MAX_UNITS = 2;"));
     assert!(
-        html.contains("centre(svgs[i], els)"),
+        html.contains("centre(svgs[i], els, k)"),
         "a finding frames all its nodes"
     );
     let css = html.split("#findings li{").nth(1).unwrap();
@@ -936,4 +1092,305 @@ fn type_conversion_is_its_own_class() {
     let overlay = tflq::report::model_explorer::inspect(model, &insp, None);
     let values: Vec<&str> = overlay.graphs[0].results.iter().map(|r| r.value).collect();
     assert_eq!(values, ["type-conversion", "requantize"]);
+}
+
+fn parse(text: &str) -> roxmltree::Document<'_> {
+    roxmltree::Document::parse_with_options(
+        text,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// A PTQ fixture and a QAT fixture drawn as `tflq graph` draws a pair
+/// (the ops compare's findings name keep nodes of their own), with the
+/// comparison and both views.
+fn pair_drawing(
+    ptq: &str,
+    qat: &str,
+    format: GraphFormat,
+) -> (String, tflq::compare::Comparison, GraphView, GraphView) {
+    let ptq = common::fixture_model(ptq);
+    let qat = common::fixture_model(qat);
+    let c = tflq::compare::compare(&ptq, &qat, Default::default());
+    let (ip, iq) = (tflq::analysis::inspect(&ptq), tflq::analysis::inspect(&qat));
+    let build = |model: &Model, insp: &Inspection, keep: Vec<tflq::model::OpId>| {
+        let mut options = ViewOptions::new(SubgraphId(0));
+        options.keep = keep.into_iter().collect();
+        graph_view::build(model, &insp.subgraphs[0], &options)
+    };
+    let pv = build(
+        &ptq,
+        &ip,
+        c.findings.iter().flat_map(|f| f.ptq_ops.clone()).collect(),
+    );
+    let qv = build(
+        &qat,
+        &iq,
+        c.findings.iter().flat_map(|f| f.qat_ops.clone()).collect(),
+    );
+    let mut out = Vec::new();
+    render_pair(
+        &Panel {
+            model: &ptq,
+            quant: &ip.subgraphs[0],
+            view: &pv,
+            label: "ptq.tflite",
+        },
+        &Panel {
+            model: &qat,
+            quant: &iq.subgraphs[0],
+            view: &qv,
+            label: "qat.tflite",
+        },
+        &c,
+        format,
+        &mut out,
+    )
+    .unwrap();
+    (String::from_utf8(out).unwrap(), c, pv, qv)
+}
+
+/// A real MobileNet pair: its PTQ conversion and a QAT conversion with
+/// dozens of float islands.
+fn mobilenet_pair(format: GraphFormat) -> (String, GraphView, GraphView) {
+    let (text, _, pv, qv) = pair_drawing(
+        "plan_mobilenet_ptq.tflite",
+        "advice_mobilenet_bn_qat.tflite",
+        format,
+    );
+    (text, pv, qv)
+}
+
+/// On a real MobileNet pair with dozens of islands, no outline takes in a
+/// node of another island or of the integer graph, on either format.
+#[test]
+fn island_outlines_enclose_only_their_island_in_a_pair() {
+    for format in [GraphFormat::Svg, GraphFormat::Html] {
+        let (text, pv, qv) = mobilenet_pair(format);
+        assert!(qv.islands.len() >= 10, "{}", qv.islands.len());
+        let doc = parse(&text);
+        check_outlines(&doc, &[("p-", &pv), ("q-", &qv)], "mobilenet pair");
+        check_badges(&doc, "mobilenet pair");
+    }
+}
+
+/// Headings and titles name the files, never the directories they are in:
+/// a shared page does not tell where it was made.
+#[test]
+fn titles_and_headings_hold_file_names_only() {
+    let root = common::root();
+    let ptq = root.join("testdata/ptq_int8.tflite");
+    let qat = root.join("testdata/qat_partial.tflite");
+    let dir = root.to_str().unwrap();
+    for format in ["svg", "html", "dot"] {
+        for models in [vec![&qat], vec![&ptq, &qat]] {
+            let out = tflq()
+                .arg("graph")
+                .args(&models)
+                .args(["--format", format])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            let text = String::from_utf8(out.stdout).unwrap();
+            assert!(!text.contains(dir), "{format}: {dir} in the output");
+            assert!(!text.contains("testdata/"), "{format}");
+            let want = if models.len() == 1 {
+                "tflq graph qat_partial.tflite"
+            } else {
+                "tflq graph ptq_int8.tflite qat_partial.tflite"
+            };
+            if format == "dot" {
+                assert!(text.contains(&format!("label=\"{want}\"")), "{text}");
+                continue;
+            }
+            let doc = parse(&text);
+            // The document's title: the page's, or the SVG's first child.
+            let title = doc
+                .descendants()
+                .find(|n| n.has_tag_name("title"))
+                .and_then(|n| n.text())
+                .unwrap();
+            assert_eq!(title, want, "{format}");
+            let headings: Vec<&str> = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("h2") || has_class(n, "heading"))
+                .filter_map(|n| n.text())
+                .filter(|t| t.contains(".tflite"))
+                .collect();
+            assert_eq!(headings.len(), models.len(), "{format}: {headings:?}");
+            for h in headings {
+                assert!(!h.contains('/') && !h.contains('\\'), "{format}: {h}");
+            }
+        }
+    }
+}
+
+/// One model's list: its float islands first, each holding the single
+/// QUANTIZE and DEQUANTIZE findings at its boundary (no line of their own),
+/// then the rest; an island's entry and its outline carry one number.
+#[test]
+fn findings_list_islands_first_with_their_quantizers_folded() {
+    let model = common::fixture_model("advice_mobilenet_bn_qat.tflite");
+    let insp = tflq::analysis::inspect(&model);
+    let v = view(&model, &insp, true);
+    let html = draw(&model, &insp, &v, GraphFormat::Html);
+    let doc = parse(&html);
+    let items = list_items(&doc);
+    let findings = insp.subgraphs[0].findings.len();
+    assert!(
+        items.len() * 2 < findings,
+        "{} listed of {findings}",
+        items.len()
+    );
+    for (k, _) in v.islands.iter().enumerate() {
+        let li = &items[k];
+        assert_eq!(li.attribute("class"), Some("g-island"));
+        let title = li.children().find(|n| n.has_tag_name("b")).unwrap();
+        assert!(title.text().unwrap().starts_with("float-island"));
+        // The outline of island k is labelled with its number in the list.
+        let label = format!("float island {}", k + 1);
+        let outline = doc
+            .descendants()
+            .find(|g| g.attribute("data-island") == Some((k + 1).to_string().as_str()))
+            .unwrap();
+        assert!(
+            outline
+                .descendants()
+                .any(|t| t.text() == Some(label.as_str()))
+        );
+    }
+    // Folded quantizers are named in their island's entry.
+    let folded = items
+        .iter()
+        .flat_map(|li| li.descendants())
+        .filter(|n| has_class(n, "folded"))
+        .count();
+    assert!(folded > 0);
+    // No QUANTIZE or DEQUANTIZE at an island's boundary has a line of its
+    // own (a round trip between integer ops, with no island, does).
+    let findings = &insp.subgraphs[0].findings;
+    let mut boundary = std::collections::BTreeSet::new();
+    for island in &v.islands {
+        if let tflq::analysis::FindingKind::FloatIsland { entries, exits, .. } =
+            &findings[island.finding].kind
+        {
+            boundary.extend(
+                entries
+                    .iter()
+                    .chain(exits)
+                    .filter_map(|o| v.node_of(*o))
+                    .map(|n| format!("n{n}")),
+            );
+        }
+    }
+    assert!(!boundary.is_empty());
+    let mut alone = 0;
+    for li in &items {
+        let title = li.children().find(|n| n.has_tag_name("b")).unwrap();
+        let title = title.text().unwrap();
+        if title.starts_with("quantize") || title.starts_with("dequantize") {
+            alone += 1;
+            for id in li.attribute("data-nodes").unwrap().split(' ') {
+                assert!(!boundary.contains(id), "{title} listed on its own");
+            }
+        }
+    }
+    assert!(alone > 0, "round trips stay listed");
+}
+
+/// The SVG's key gives every badge number a line, one line each; the
+/// legend wraps to the picture's width.
+#[test]
+fn svg_has_a_key_for_every_badge_and_a_legend_that_fits() {
+    let (text, _, _) = mobilenet_pair(GraphFormat::Svg);
+    let (html, _, _) = mobilenet_pair(GraphFormat::Html);
+    let doc = parse(&text);
+    let width: f64 = doc
+        .root_element()
+        .attribute("width")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let listed = list_items(&parse(&html)).len();
+    let keyed: Vec<_> = doc
+        .descendants()
+        .filter(|n| has_class(n, "key-item"))
+        .collect();
+    assert_eq!(keyed.len(), listed);
+    for (i, item) in keyed.iter().enumerate() {
+        assert_eq!(item.attribute("id"), Some(format!("k{}", i + 1).as_str()));
+        let line = item
+            .children()
+            .rfind(|n| n.has_tag_name("text"))
+            .and_then(|n| n.text())
+            .unwrap();
+        assert!(line.chars().count() <= 88, "{line}");
+    }
+    let badges: std::collections::BTreeSet<usize> = doc
+        .descendants()
+        .filter(|g| has_class(g, "badge") && g.ancestors().any(|a| has_class(&a, "node")))
+        .map(|g| {
+            g.children()
+                .find(|t| t.has_tag_name("text"))
+                .and_then(|t| t.text())
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        badges.iter().all(|n| (1..=listed).contains(n)),
+        "{badges:?}"
+    );
+    let legend = doc.descendants().find(|n| has_class(n, "legend")).unwrap();
+    for t in legend.descendants().filter(|n| n.has_tag_name("text")) {
+        let x: f64 = t.attribute("x").unwrap().parse().unwrap();
+        let chars = t.text().unwrap().chars().count() as f64;
+        assert!(x + chars * 6.7 <= width, "{:?} past {width}", t.text());
+    }
+}
+
+/// The page: a minimap per panel with every island outline and a mark per
+/// island, the clicked node's details above the findings, the script from
+/// its template, and the pair's sides linked.
+#[test]
+fn the_page_has_an_overview_and_details_above_the_findings() {
+    let (html, pv, qv) = mobilenet_pair(GraphFormat::Html);
+    let doc = parse(&html);
+    let maps: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("svg") && has_class(n, "minimap"))
+        .collect();
+    assert_eq!(maps.len(), 2);
+    for (map, view) in maps.iter().zip([&pv, &qv]) {
+        let outlines = map
+            .parent()
+            .unwrap()
+            .descendants()
+            .filter(|n| has_class(n, "island-outline"))
+            .count();
+        let drawn = map
+            .descendants()
+            .filter(|n| has_class(n, "mm-island"))
+            .count();
+        assert_eq!(drawn, outlines);
+        let marks: std::collections::BTreeSet<&str> = map
+            .descendants()
+            .filter(|n| has_class(n, "mm-mark") && has_class(n, "g-island"))
+            .map(|n| n.attribute("data-f").unwrap())
+            .collect();
+        assert_eq!(marks.len(), view.islands.len());
+    }
+    let position = |id: &str| {
+        doc.descendants()
+            .position(|n| n.attribute("id") == Some(id))
+            .unwrap()
+    };
+    assert!(position("details") < position("findings"));
+    assert!(html.contains("function follow(svg)"), "linked sides");
+    assert!(html.contains("id=\"link\""));
 }

@@ -5,17 +5,26 @@
 //! HTML are laid out here ([`layout`]); DOT and Mermaid leave layout to
 //! their readers.
 //!
+//! What is drawn is decided before anything is written: `marks` decides
+//! which findings are listed, grouped and folded, and which nodes each
+//! marks; `outline` the island outlines, badge places and legend rows from
+//! the layout. The writers (`svg`, `text`) only format those decisions; the
+//! page's script and style are the template files `page.js`, `page.css`
+//! and `graph.css`.
+//!
 //! Every text is escaped for its format, numbers are written one fixed way
 //! and nodes come in view order, so a model gives the same bytes every time.
 
 pub mod layout;
+mod marks;
+mod outline;
 mod svg;
 mod text;
 
 use std::io::{self, Write};
 
 use crate::analysis::graph_view::{GraphView, NodeClass, NodeKind, ViewNode};
-use crate::analysis::{Finding as QuantFinding, FindingKind, OpClass, SubgraphQuant};
+use crate::analysis::{OpClass, SubgraphQuant};
 use crate::compare::Comparison;
 use crate::model::{Model, OpId, Subgraph, TensorId};
 
@@ -146,6 +155,17 @@ struct EdgeDraw {
     label: String,
 }
 
+/// A float island to outline.
+#[derive(Debug, Clone)]
+struct IslandDraw {
+    /// `float island 3`: 3 is its number in the findings list.
+    title: String,
+    /// Its number in the findings list (0 when the drawing lists none).
+    number: usize,
+    /// Its nodes, ascending.
+    nodes: Vec<usize>,
+}
+
 #[derive(Debug, Clone)]
 struct PanelDraw {
     /// Id prefix (`""`, `"p-"`, `"q-"`).
@@ -154,19 +174,7 @@ struct PanelDraw {
     summary: String,
     nodes: Vec<NodeDraw>,
     edges: Vec<EdgeDraw>,
-    /// Island outlines: title and member nodes.
-    islands: Vec<(String, Vec<usize>)>,
-}
-
-/// A finding listed beside the graph and marked on it.
-#[derive(Debug, Clone)]
-struct Mark {
-    /// `float-island`, `add-quantizer (float-compute)`.
-    title: String,
-    text: String,
-    suggestion: Option<String>,
-    /// Element ids of the nodes it names, on every panel.
-    nodes: Vec<String>,
+    islands: Vec<IslandDraw>,
 }
 
 /// Everything a format needs.
@@ -174,9 +182,30 @@ struct Mark {
 struct Doc {
     title: String,
     panels: Vec<PanelDraw>,
-    marks: Vec<Mark>,
+    /// Findings in list order: finding `i + 1` is `marks[i]`.
+    marks: Vec<marks::Mark>,
     /// Pairs of element ids shown as counterparts (PTQ, QAT).
     matches: Vec<(String, String)>,
+}
+
+impl Doc {
+    /// Element ids of the nodes a finding marks.
+    fn mark_ids(&self, m: &marks::Mark) -> Vec<&str> {
+        m.nodes
+            .iter()
+            .filter_map(|&(p, n)| self.panels.get(p)?.nodes.get(n))
+            .map(|n| n.id.as_str())
+            .collect()
+    }
+}
+
+/// The file name of a model as the user named it: headings and titles
+/// carry no directory, which would leak where a shared page was made.
+fn file_name(label: &str) -> &str {
+    std::path::Path::new(label)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(label)
 }
 
 fn tensor_detail(sg: &Subgraph, t: TensorId) -> String {
@@ -339,7 +368,11 @@ fn panel_draw(panel: &Panel<'_>, prefix: &'static str, heading: String) -> Panel
         .islands
         .iter()
         .enumerate()
-        .map(|(i, isl)| (format!("float island {}", i + 1), isl.nodes.clone()))
+        .map(|(i, isl)| IslandDraw {
+            title: format!("float island {}", i + 1),
+            number: 0,
+            nodes: isl.nodes.clone(),
+        })
         .collect();
     let mut summary = format!(
         "subgraph {}: {} of {} ops in {} nodes",
@@ -377,49 +410,16 @@ fn node_ids(view: &GraphView, prefix: &str, ops: &[OpId]) -> Vec<(usize, String)
         .collect()
 }
 
-fn quant_mark(panel: &Panel<'_>, draw: &mut PanelDraw, number: usize, f: &QuantFinding) -> Mark {
-    let sg = panel.model.subgraph(panel.view.subgraph);
-    // An island's entries and exits belong to it too.
-    let mut ops = f.ops.clone();
-    if let FindingKind::FloatIsland { entries, exits, .. } = &f.kind {
-        ops.extend(entries.iter().chain(exits));
-    }
-    let nodes = node_ids(panel.view, draw.prefix, &ops);
-    for (n, _) in &nodes {
-        if let Some(d) = draw.nodes.get_mut(*n) {
-            d.findings.push(number);
-        }
-    }
-    let title = match &f.layer {
-        Some(l) => format!("{} ({l})", f.kind.name()),
-        None => f.kind.name().to_owned(),
-    };
-    Mark {
-        title,
-        text: super::inspect::describe(sg, f),
-        suggestion: None,
-        nodes: nodes.into_iter().map(|(_, id)| id).collect(),
-    }
-}
-
 /// Draw one model's view.
 pub fn render(panel: &Panel<'_>, format: GraphFormat, w: &mut dyn Write) -> io::Result<()> {
-    let heading = format!("{} ({})", panel.label, panel.view.subgraph);
-    let mut draw = panel_draw(panel, "", heading);
-    let shown: Vec<&QuantFinding> = panel
-        .quant
-        .findings
-        .iter()
-        .filter(|f| f.ops.iter().any(|o| panel.view.node_of(*o).is_some()))
-        .collect();
-    let marks = shown
-        .iter()
-        .enumerate()
-        .map(|(i, f)| quant_mark(panel, &mut draw, i + 1, f))
-        .collect();
+    let name = file_name(panel.label);
+    let heading = format!("{name} ({})", panel.view.subgraph);
+    let mut panels = vec![panel_draw(panel, "", heading)];
+    let marks = marks::one(panel);
+    marks::number(&marks, &mut panels);
     let doc = Doc {
-        title: format!("tflq graph {}", panel.label),
-        panels: vec![draw],
+        title: format!("tflq graph {name}"),
+        panels,
         marks,
         matches: Vec::new(),
     };
@@ -435,34 +435,13 @@ pub fn render_pair(
     format: GraphFormat,
     w: &mut dyn Write,
 ) -> io::Result<()> {
-    let mut p = panel_draw(ptq, "p-", format!("PTQ {}", ptq.label));
-    let mut q = panel_draw(qat, "q-", format!("QAT {}", qat.label));
-    let mut marks = Vec::new();
-    for f in &c.findings {
-        if f.subgraph != qat.view.subgraph {
-            continue;
-        }
-        let number = marks.len() + 1;
-        let mut ids = Vec::new();
-        for (draw, panel, ops) in [(&mut p, ptq, &f.ptq_ops), (&mut q, qat, &f.qat_ops)] {
-            for (n, id) in node_ids(panel.view, draw.prefix, ops) {
-                if let Some(d) = draw.nodes.get_mut(n) {
-                    d.findings.push(number);
-                }
-                ids.push(id);
-            }
-        }
-        let title = match &f.layer {
-            Some(l) => format!("{} {} ({l})", f.kind.name(), f.severity.name()),
-            None => format!("{} {}", f.kind.name(), f.severity.name()),
-        };
-        marks.push(Mark {
-            title,
-            text: super::compare::message(f),
-            suggestion: Some(super::compare::suggestion(f)),
-            nodes: ids,
-        });
-    }
+    let (pn, qn) = (file_name(ptq.label), file_name(qat.label));
+    let mut panels = vec![
+        panel_draw(ptq, "p-", format!("PTQ {pn}")),
+        panel_draw(qat, "q-", format!("QAT {qn}")),
+    ];
+    let marks = marks::pair(ptq, qat, c);
+    marks::number(&marks, &mut panels);
     let mut matches = Vec::new();
     if let Some(a) = c
         .alignment
@@ -479,8 +458,8 @@ pub fn render_pair(
         }
     }
     let doc = Doc {
-        title: format!("tflq graph {} {}", ptq.label, qat.label),
-        panels: vec![p, q],
+        title: format!("tflq graph {pn} {qn}"),
+        panels,
         marks,
         matches,
     };
@@ -559,11 +538,11 @@ pub fn finding_mermaid(
         label: "QAT",
     };
     let mut qd = panel_draw(&qp, "q-", "QAT".to_owned());
-    for (n, id) in node_ids(&qv, "q-", &f.qat_ops) {
+    for (n, _) in node_ids(&qv, "q-", &f.qat_ops) {
         if let Some(d) = qd.nodes.get_mut(n) {
             d.findings.push(1);
         }
-        marked.push(id);
+        marked.push((0, n));
     }
     panels.push(qd);
     let mut matches = Vec::new();
@@ -575,11 +554,11 @@ pub fn finding_mermaid(
             label: "PTQ",
         };
         let mut pd = panel_draw(&pp, "p-", "PTQ".to_owned());
-        for (n, id) in node_ids(pv, "p-", &f.ptq_ops) {
+        for (n, _) in node_ids(pv, "p-", &f.ptq_ops) {
             if let Some(d) = pd.nodes.get_mut(n) {
                 d.findings.push(1);
             }
-            marked.push(id);
+            marked.push((1, n));
         }
         panels.push(pd);
         if let Some(a) = alignment {
@@ -593,11 +572,16 @@ pub fn finding_mermaid(
     let doc = Doc {
         title: String::new(),
         panels,
-        marks: vec![Mark {
+        marks: vec![marks::Mark {
+            group: marks::Group::Placement,
             title: f.kind.name().to_owned(),
             text: String::new(),
+            brief: String::new(),
             suggestion: None,
+            folded: Vec::new(),
+            at: String::new(),
             nodes: marked,
+            island: None,
         }],
         matches,
     };

@@ -1,12 +1,16 @@
 //! SVG and HTML of a graph [`Doc`]. The HTML page is also well-formed XML
 //! (XHTML): its style and script sit in CDATA sections that browsers read
 //! as comments, so tests and tools can parse it with an XML parser. It loads
-//! nothing: no URL appears in it.
+//! nothing: no URL appears in it. Its script (`page.js`) and style
+//! (`page.css`, and `graph.css`, the drawing's, which the SVG uses too) are
+//! template files, included whole.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::layout::{Layout, Placed, layout};
+use super::marks::{Group, Mark};
+use super::outline::{self, BADGE_H, Badge, Index, Rect};
 use super::{Doc, ISLAND_COLOR, NodeDraw, PanelDraw, class_color, class_label};
 use crate::analysis::graph_view::NodeClass;
 
@@ -22,17 +26,6 @@ const HEADING_H: f64 = 26.0;
 /// Space between panels, and around the drawing.
 const GAP: f64 = 60.0;
 const MARGIN: f64 = 16.0;
-/// Height of the legend row.
-const LEGEND_H: f64 = 34.0;
-
-/// Room left of a panel with float islands for their titles.
-fn gutter(p: &PanelDraw) -> f64 {
-    p.islands
-        .iter()
-        .map(|(t, _)| t.chars().count() as f64 * 7.5 + 16.0)
-        .fold(0.0, f64::max)
-}
-
 /// `&`, `<`, `>`, `"` and `'` escaped: safe in text and in attribute values.
 pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -66,27 +59,79 @@ fn lay_out(p: &PanelDraw) -> Layout {
     layout(&sizes, &edges)
 }
 
-const STYLE: &str = "\
-.node rect{stroke:#444;stroke-width:1}\
-.node text,.legend text{font-family:monospace;font-size:11px;fill:#111}\
-.node.cut rect{stroke-dasharray:4 3}\
-.node.finding rect{stroke:#111;stroke-width:2.5}\
-.node.hl rect{stroke:#d7301f;stroke-width:4}\
-.node.match rect{stroke:#2166ac;stroke-width:4}\
-.node{cursor:pointer}\
-.edge{fill:none;stroke:#666;stroke-width:1.2}\
-.elabel{font-family:monospace;font-size:9px;fill:#555}\
-.island{fill:#fdb86322;stroke-width:2;stroke-dasharray:7 4}\
-.ilabel{font-family:monospace;font-size:11px;font-weight:bold}\
-.badge circle{fill:#111}.badge text{fill:#fff;font-family:monospace;font-size:9px}\
-.heading{font-family:monospace;font-size:13px;font-weight:bold}\
-.summary{font-family:monospace;font-size:10px;fill:#444}\
-";
+/// The drawing's style; the page's layout; the page's script.
+const GRAPH_CSS: &str = include_str!("graph.css");
+const PAGE_CSS: &str = include_str!("page.css");
+const SCRIPT: &str = include_str!("page.js");
+
+/// Room left of a panel with float islands for their titles.
+fn gutter(p: &PanelDraw) -> f64 {
+    p.islands
+        .iter()
+        .map(|i| i.title.chars().count() as f64 * 7.5 + 16.0)
+        .fold(0.0, f64::max)
+}
+
+/// A panel at its place in the drawing: node boxes, island outlines and
+/// badges, all in the drawing's coordinates.
+struct Placement {
+    /// One box per node.
+    boxes: Vec<Placed>,
+    /// Outlines: (index into the panel's islands, rectangle), islands in order.
+    outlines: Vec<(usize, Rect)>,
+    /// The badges of each node.
+    badges: Vec<Vec<Badge>>,
+}
+
+fn place(p: &PanelDraw, l: &Layout, ox: f64, oy: f64) -> Placement {
+    let boxes: Vec<Placed> = (0..p.nodes.len())
+        .map(|i| {
+            let n = l.nodes.get(i).copied().unwrap_or(Placed {
+                x: 0.0,
+                y: 0.0,
+                w: 0.0,
+                h: 0.0,
+            });
+            Placed {
+                x: n.x + ox,
+                y: n.y + oy,
+                ..n
+            }
+        })
+        .collect();
+    let index = Index::new(&boxes);
+    let outlines = p
+        .islands
+        .iter()
+        .enumerate()
+        .flat_map(|(k, island)| {
+            outline::island_pieces(&island.nodes, &index)
+                .into_iter()
+                .map(move |(r, _)| (k, r))
+        })
+        .collect();
+    let badges = p
+        .nodes
+        .iter()
+        .zip(&boxes)
+        .map(|(n, b)| outline::badges(b, &n.findings))
+        .collect();
+    Placement {
+        boxes,
+        outlines,
+        badges,
+    }
+}
 
 fn class_css() -> String {
     let mut s = String::new();
     for c in NodeClass::ALL {
-        let _ = write!(s, ".c-{} rect{{fill:{}}}", c.name(), class_color(c));
+        let _ = write!(
+            s,
+            ".c-{0} rect,rect.c-{0}{{fill:{1}}}",
+            c.name(),
+            class_color(c)
+        );
     }
     let _ = write!(
         s,
@@ -95,73 +140,101 @@ fn class_css() -> String {
     s
 }
 
-/// The legend row: one swatch per class, at (x, y).
-fn legend(out: &mut String, x: f64, y: f64) {
-    let _ = write!(out, "<g class=\"legend\">");
-    let mut cx = x;
-    for c in NodeClass::ALL {
-        let label = class_label(c);
-        let _ = write!(
-            out,
-            "<g class=\"legend-item c-{}\"><rect x=\"{cx:.1}\" y=\"{y:.1}\" width=\"14\" height=\"14\" rx=\"3\" stroke=\"#444\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
-            c.name(),
-            cx + 18.0,
-            y + 11.0,
-            esc(label)
-        );
-        cx += 18.0 + label.len() as f64 * CHAR_W + 14.0;
-    }
-    let _ = write!(
-        out,
-        "<rect class=\"island\" x=\"{cx:.1}\" y=\"{:.1}\" width=\"26\" height=\"16\"/><text x=\"{:.1}\" y=\"{:.1}\">float island</text>",
-        y - 1.0,
-        cx + 30.0,
-        y + 11.0
-    );
-    let _ = write!(out, "</g>");
+/// A legend item's width: swatch, label, space.
+fn legend_width(label: &str) -> f64 {
+    18.0 + label.chars().count() as f64 * CHAR_W + 14.0
 }
 
-/// A panel's island outlines, edges and nodes, at offset (ox, oy).
-fn panel_body(out: &mut String, p: &PanelDraw, l: &Layout, ox: f64, oy: f64) {
+/// Height of a legend row.
+const LEGEND_ROW: f64 = 20.0;
+
+/// The legend at (x, y) in rows no wider than `width`: one swatch per
+/// class, then the island outline. Returns its height.
+fn legend(out: &mut String, x: f64, y: f64, width: f64) -> f64 {
+    let labels: Vec<&str> = NodeClass::ALL
+        .iter()
+        .map(|c| class_label(*c))
+        .chain(["float island"])
+        .collect();
+    let widths: Vec<f64> = labels.iter().map(|l| legend_width(l)).collect();
+    let rows = outline::rows(&widths, 0.0, width);
+    let _ = write!(out, "<g class=\"legend\">");
+    for (r, row) in rows.iter().enumerate() {
+        let ry = y + r as f64 * LEGEND_ROW;
+        let mut cx = x;
+        for &i in row {
+            match NodeClass::ALL.get(i) {
+                Some(c) => {
+                    let _ = write!(
+                        out,
+                        "<g class=\"legend-item c-{}\"><rect x=\"{cx:.1}\" y=\"{ry:.1}\" width=\"14\" height=\"14\" rx=\"3\" stroke=\"#444\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+                        c.name(),
+                        cx + 18.0,
+                        ry + 11.0,
+                        esc(labels[i])
+                    );
+                }
+                None => {
+                    let _ = write!(
+                        out,
+                        "<rect class=\"island\" x=\"{cx:.1}\" y=\"{:.1}\" width=\"14\" height=\"16\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                        ry - 1.0,
+                        cx + 18.0,
+                        ry + 11.0,
+                        esc(labels[i])
+                    );
+                }
+            }
+            cx += widths[i];
+        }
+    }
+    let _ = write!(out, "</g>");
+    rows.len() as f64 * LEGEND_ROW
+}
+
+/// A badge: a pill with the finding's number.
+fn badge(out: &mut String, b: &Badge) {
+    let _ = write!(
+        out,
+        "<g class=\"badge\"><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{BADGE_H:.1}\" rx=\"{:.1}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></g>",
+        b.x - b.w / 2.0,
+        b.y - BADGE_H / 2.0,
+        b.w,
+        BADGE_H / 2.0,
+        b.x,
+        b.y + 3.0,
+        b.number
+    );
+}
+
+/// A panel's island outlines, edges and nodes.
+fn panel_body(out: &mut String, p: &PanelDraw, g: &Placement) {
     let at = |i: usize| -> Placed {
-        let n = l.nodes.get(i).copied().unwrap_or(Placed {
+        g.boxes.get(i).copied().unwrap_or(Placed {
             x: 0.0,
             y: 0.0,
             w: 0.0,
             h: 0.0,
-        });
-        Placed {
-            x: n.x + ox,
-            y: n.y + oy,
-            ..n
-        }
+        })
     };
     let _ = write!(out, "<g class=\"islands\">");
-    for (title, members) in &p.islands {
-        let (mut x0, mut y0, mut x1, mut y1) = (f64::INFINITY, f64::INFINITY, 0.0f64, 0.0f64);
-        for &m in members {
-            let n = at(m);
-            x0 = x0.min(n.x - n.w / 2.0);
-            y0 = y0.min(n.y - n.h / 2.0);
-            x1 = x1.max(n.x + n.w / 2.0);
-            y1 = y1.max(n.y + n.h / 2.0);
-        }
-        if !x0.is_finite() {
+    for &(k, r) in &g.outlines {
+        let Some(island) = p.islands.get(k) else {
             continue;
-        }
-        let pad = 9.0;
+        };
         // The title goes left of the outline's top corner, clear of the
         // edge labels that sit right of the edges.
         let _ = write!(
             out,
-            "<rect class=\"island\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"8\"/><text class=\"ilabel\" text-anchor=\"end\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            x0 - pad,
-            y0 - pad,
-            x1 - x0 + 2.0 * pad,
-            y1 - y0 + 2.0 * pad,
-            x0 - pad - 4.0,
-            y0 + 4.0,
-            esc(title)
+            "<g class=\"island-outline\" data-island=\"{}\"><rect class=\"island\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"8\"/><text class=\"ilabel\" text-anchor=\"end\" x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+            k + 1,
+            r.x0,
+            r.y0,
+            r.x1 - r.x0,
+            r.y1 - r.y0,
+            r.x0 - 4.0,
+            r.y0 + outline::PAD + 4.0,
+            esc(&island.title)
         );
     }
     let _ = write!(out, "</g><g class=\"edges\">");
@@ -220,16 +293,8 @@ fn panel_body(out: &mut String, p: &PanelDraw, l: &Layout, ox: f64, oy: f64) {
                 esc(line)
             );
         }
-        let mut bx = b.x + b.w / 2.0;
-        for f in &n.findings {
-            let _ = write!(
-                out,
-                "<g class=\"badge\"><circle cx=\"{bx:.1}\" cy=\"{:.1}\" r=\"8\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{f}</text></g>",
-                b.y - b.h / 2.0,
-                bx,
-                b.y - b.h / 2.0 + 3.0
-            );
-            bx += 17.0;
+        for bd in g.badges.get(i).into_iter().flatten() {
+            badge(out, bd);
         }
         let _ = write!(out, "</g>");
     }
@@ -238,207 +303,255 @@ fn panel_body(out: &mut String, p: &PanelDraw, l: &Layout, ox: f64, oy: f64) {
 
 const DEFS: &str = "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0 0L10 5L0 10z\" fill=\"#666\"/></marker></defs>";
 
-/// A standalone SVG: legend, then the panels side by side.
-pub(super) fn svg(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
-    let layouts: Vec<Layout> = doc.panels.iter().map(lay_out).collect();
-    let top = MARGIN + LEGEND_H + HEADING_H;
-    let mut width = MARGIN;
-    let mut height: f64 = 0.0;
-    for (p, l) in doc.panels.iter().zip(&layouts) {
-        width += gutter(p) + l.width.max(300.0) + GAP;
-        height = height.max(l.height);
+/// Characters of a findings key line.
+const KEY_CHARS: usize = 88;
+/// Width of the findings key.
+const KEY_W: f64 = KEY_CHARS as f64 * CHAR_W + 40.0;
+/// Height of a findings key line.
+const KEY_LINE: f64 = 18.0;
+
+/// `s` on one line of at most `max` characters, its end cut to `…`.
+fn one_line(s: &str, max: usize) -> String {
+    let s = s.replace('\n', " ");
+    if s.chars().count() <= max {
+        return s;
     }
-    width = width - GAP + MARGIN;
-    // Room for the legend, whatever the graph's size.
-    width = width.max(1_150.0);
-    height += top + MARGIN;
-    let mut out = String::new();
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A finding's whole text: title, text, folded findings, suggestion.
+fn full_text(m: &Mark) -> String {
+    let mut s = format!("{}: {}", m.title, m.text);
+    for f in &m.folded {
+        let _ = write!(s, "\n{}: {}", f.title, f.text);
+        if let Some(sugg) = &f.suggestion {
+            let _ = write!(s, "\n{sugg}");
+        }
+    }
+    if let Some(sugg) = &m.suggestion {
+        let _ = write!(s, "\n{sugg}");
+    }
+    s
+}
+
+/// The findings key at (x, y): each badge number and its finding on one
+/// line (the whole text as the line's tooltip), by group. Returns its height.
+fn key(out: &mut String, marks: &[Mark], x: f64, y: f64) -> f64 {
+    if marks.is_empty() {
+        return 0.0;
+    }
     let _ = write!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\"><title>{}</title><style>{STYLE}{}</style>{DEFS}<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>",
-        esc(&doc.title),
-        class_css()
+        "<g class=\"key\"><text class=\"heading\" x=\"{x:.1}\" y=\"{:.1}\">Findings (the numbers on the nodes)</text>",
+        y + 13.0
     );
-    legend(&mut out, MARGIN, MARGIN);
+    let mut cy = y + 13.0;
+    let mut group = None;
+    for (i, m) in marks.iter().enumerate() {
+        if group != Some(m.group) {
+            group = Some(m.group);
+            cy += KEY_LINE + 4.0;
+            let _ = write!(
+                out,
+                "<text class=\"group\" x=\"{x:.1}\" y=\"{cy:.1}\">{}</text>",
+                esc(m.group.title())
+            );
+        }
+        cy += KEY_LINE;
+        let number = i + 1;
+        let w = outline::badge_width(number);
+        let _ = write!(
+            out,
+            "<g class=\"key-item\" id=\"k{number}\"><title>{}</title>",
+            esc(&full_text(m))
+        );
+        badge(
+            out,
+            &Badge {
+                x: x + 24.0 - w / 2.0,
+                y: cy - 4.0,
+                w,
+                number,
+            },
+        );
+        let line = format!("{}: {}", m.title, m.brief);
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{cy:.1}\">{}</text></g>",
+            x + 30.0,
+            esc(&one_line(&line, KEY_CHARS))
+        );
+    }
+    out.push_str("</g>");
+    cy + 8.0 - y
+}
+
+/// Narrowest standalone SVG: room for a few legend items a row.
+const MIN_WIDTH: f64 = 640.0;
+
+/// A standalone SVG: legend, then the panels side by side and the
+/// findings key right of them.
+pub(super) fn svg(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
+    let layouts: Vec<Layout> = doc.panels.iter().map(lay_out).collect();
+    let panel_w = |p: &PanelDraw, l: &Layout| gutter(p) + l.width.max(300.0);
+    let panels_w: f64 = doc
+        .panels
+        .iter()
+        .zip(&layouts)
+        .map(|(p, l)| panel_w(p, l) + GAP)
+        .sum::<f64>()
+        - GAP;
+    let key_x = MARGIN + panels_w + GAP;
+    let key_w = if doc.marks.is_empty() {
+        0.0
+    } else {
+        GAP + KEY_W
+    };
+    let width = (2.0 * MARGIN + panels_w + key_w).max(MIN_WIDTH);
+    let mut body = String::new();
+    let legend_h = legend(&mut body, MARGIN, MARGIN, width - 2.0 * MARGIN);
+    let top = MARGIN + legend_h + 8.0 + HEADING_H;
+    let key_h = key(&mut body, &doc.marks, key_x, MARGIN + legend_h + 8.0);
+    let mut height = top + key_h - HEADING_H;
     let mut ox = MARGIN;
     for (p, l) in doc.panels.iter().zip(&layouts) {
         let _ = write!(
-            out,
+            body,
             "<g class=\"panel\"><text class=\"heading\" x=\"{ox:.1}\" y=\"{:.1}\">{}</text><text class=\"summary\" x=\"{ox:.1}\" y=\"{:.1}\">{}</text>",
-            MARGIN + LEGEND_H,
+            top - HEADING_H + 4.0,
             esc(&p.heading),
-            MARGIN + LEGEND_H + 13.0,
+            top - HEADING_H + 17.0,
             esc(&p.summary)
         );
-        panel_body(&mut out, p, l, ox + gutter(p), top);
-        let _ = write!(out, "</g>");
-        ox += gutter(p) + l.width.max(300.0) + GAP;
+        let g = place(p, l, ox + gutter(p), top);
+        panel_body(&mut body, p, &g);
+        body.push_str("</g>");
+        height = height.max(top + l.height);
+        ox += panel_w(p, l) + GAP;
     }
+    height += MARGIN;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\"><title>{}</title><style>{GRAPH_CSS}{}</style>{DEFS}<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>",
+        esc(&doc.title),
+        class_css()
+    );
+    out.push_str(&body);
     out.push_str("</svg>\n");
     w.write_all(out.as_bytes())
 }
 
-/// One panel as an inline SVG of the HTML page (no namespace declaration:
-/// HTML gives inline SVG its namespace).
-fn inline_svg(out: &mut String, p: &PanelDraw, l: &Layout) {
-    let left = MARGIN + gutter(p);
-    let (width, height) = (l.width + left + MARGIN, l.height + 2.0 * MARGIN);
+/// Minimap size the page gives, in screen pixels: width, then the height it
+/// is drawn for (the page's height decides).
+const MAP_W: f64 = 84.0;
+const MAP_H: f64 = 760.0;
+/// Width of the strip of finding marks right of the minimap's graph.
+const MAP_STRIP: f64 = 18.0;
+
+/// A panel's minimap: every node as a box of its colour, the island
+/// outlines, a mark per finding beside the graph at its height, and the
+/// frame of what the panel shows (placed by the page's script). Same
+/// coordinates as the panel, stretched: a tall graph fills the minimap's
+/// width and height whatever its shape, so that thousands of ops still
+/// show as bands of colour; a wide one keeps its proportions, at the top.
+fn minimap(out: &mut String, doc: &Doc, pi: usize, p: &PanelDraw, g: &Placement, size: (f64, f64)) {
+    let (width, height) = size;
+    // Pixels per graph unit, across and down.
+    let kx = (MAP_W - MAP_STRIP) / width.max(1.0);
+    let ky = (MAP_H / height.max(1.0)).min(kx);
+    let (full_w, full_h) = (MAP_W / kx, MAP_H / ky);
     let _ = write!(
         out,
-        "<svg class=\"graph\" viewBox=\"0 0 {width:.0} {height:.0}\" data-width=\"{width:.0}\" data-height=\"{height:.0}\">{DEFS}"
+        "<svg class=\"minimap\" id=\"{}map\" viewBox=\"0 0 {full_w:.0} {full_h:.0}\" preserveAspectRatio=\"none\"><title>Overview: click or drag to go there; a mark right of it per finding (red: float islands)</title><g class=\"mm-nodes\">",
+        p.prefix
     );
-    panel_body(out, p, l, left, MARGIN);
-    out.push_str("</svg>");
+    for (n, b) in p.nodes.iter().zip(&g.boxes) {
+        let _ = write!(
+            out,
+            "<rect class=\"c-{}\" x=\"{:.0}\" y=\"{:.0}\" width=\"{:.0}\" height=\"{:.0}\"/>",
+            n.class.name(),
+            b.x - b.w / 2.0,
+            b.y - b.h / 2.0,
+            b.w,
+            b.h
+        );
+    }
+    out.push_str("</g><g class=\"mm-islands\">");
+    for (_, r) in &g.outlines {
+        let _ = write!(
+            out,
+            "<rect class=\"mm-island\" vector-effect=\"non-scaling-stroke\" x=\"{:.0}\" y=\"{:.0}\" width=\"{:.0}\" height=\"{:.0}\"/>",
+            r.x0,
+            r.y0,
+            r.x1 - r.x0,
+            r.y1 - r.y0
+        );
+    }
+    out.push_str("</g><g class=\"mm-marks\">");
+    // Islands in the left lane, their outlines' heights; other findings in
+    // the right lane, a tick per place; each at least a few pixels tall.
+    let lane = (MAP_STRIP - 4.0) / 2.0 / kx;
+    let least = 4.0 / ky;
+    for (i, m) in doc.marks.iter().enumerate() {
+        let spans: Vec<(f64, f64)> = match m.island {
+            Some((mp, k)) if mp == pi => g
+                .outlines
+                .iter()
+                .filter(|(o, _)| *o == k)
+                .map(|(_, r)| (r.y0, r.y1))
+                .collect(),
+            Some(_) => Vec::new(),
+            None => m
+                .nodes
+                .iter()
+                .filter(|(mp, _)| *mp == pi)
+                .filter_map(|&(_, n)| g.boxes.get(n))
+                .map(|b| (b.y - b.h / 2.0, b.y + b.h / 2.0))
+                .collect(),
+        };
+        let x = width
+            + 2.0 / kx
+            + if m.island.is_some() {
+                0.0
+            } else {
+                lane + 1.0 / kx
+            };
+        for (y0, y1) in spans {
+            let h = (y1 - y0).max(least);
+            let _ = write!(
+                out,
+                "<rect class=\"mm-mark g-{}\" data-f=\"{}\" x=\"{x:.0}\" y=\"{:.0}\" width=\"{lane:.0}\" height=\"{h:.0}\"><title>{} {}</title></rect>",
+                m.group.name(),
+                i + 1,
+                (y0 + y1 - h) / 2.0,
+                i + 1,
+                esc(&m.title)
+            );
+        }
+    }
+    out.push_str("</g><rect class=\"mm-view\" vector-effect=\"non-scaling-stroke\" x=\"0\" y=\"0\" width=\"0\" height=\"0\"/></svg>");
 }
 
-const PAGE_CSS: &str = "\
-html,body{margin:0;height:100%;font-family:sans-serif;font-size:14px}\
-#page{display:flex;height:100vh}\
-#panels{flex:1;display:flex;min-width:0}\
-.panel{flex:1;display:flex;flex-direction:column;min-width:0;border-right:1px solid #ccc}\
-.panel h2{font-size:14px;margin:6px 8px 0 8px;font-family:monospace;overflow-wrap:anywhere}\
-.panel p{font-size:12px;margin:2px 8px 4px 8px;color:#444}\
-.panel svg{flex:1;width:100%;min-height:0;background:#fff;cursor:grab}\
-aside{width:420px;overflow:auto;padding:8px 12px;border-left:1px solid #ccc;background:#fafafa}\
-aside h2{font-size:15px;margin:10px 0 6px 0}\
-#legend span{display:inline-block;margin:0 10px 4px 0;font-family:monospace;font-size:12px}\
-#legend i{display:inline-block;width:12px;height:12px;border:1px solid #444;border-radius:2px;margin-right:4px;vertical-align:middle}\
-#findings li{margin-bottom:8px;cursor:pointer;overflow-wrap:anywhere}\
-#findings li.on{background:#fde0d4}\
-#findings .sugg{color:#333;font-size:12px;margin-top:2px}\
-#details pre{white-space:pre-wrap;font-size:11px;margin:0}\
-.hint{color:#666;font-size:12px}\
-button{font-size:12px}\
-";
-
-/// Pan (drag), zoom (wheel, around the pointer), fit, node details on
-/// click, findings highlighted on every panel, counterparts linked.
-const SCRIPT: &str = r##"
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("tflq-data").textContent);
-  var svgs = Array.prototype.slice.call(document.querySelectorAll("svg.graph"));
-  function point(svg, x, y) {
-    var p = svg.createSVGPoint(); p.x = x; p.y = y;
-    return p.matrixTransform(svg.getScreenCTM().inverse());
-  }
-  // At most this many graph units per screen pixel when the page opens or
-  // jumps to a finding: further out, node labels are too small to read.
-  var MAX_UNITS = 2;
-  // Graph units per screen pixel that show `w` by `h` units, never
-  // magnified past 1:1 nor shrunk past MAX_UNITS.
-  function readable(r, w, h) {
-    return Math.min(Math.max(w / r.width, h / r.height, 1), MAX_UNITS);
-  }
-  // The top of the graph, as wide as the panel if that stays readable;
-  // else at the first input, where a reader starts.
-  function fitWidth(svg) {
-    var vb = svg.viewBox.baseVal, r = svg.getBoundingClientRect();
-    var w = +svg.getAttribute("data-width"), h = +svg.getAttribute("data-height");
-    if (!(r.width > 0 && r.height > 0)) { vb.x = 0; vb.y = 0; vb.width = w; vb.height = h; return; }
-    var k = readable(r, w, 0);
-    vb.width = r.width * k; vb.height = r.height * k;
-    vb.x = (w - vb.width) / 2; vb.y = 0;
-    if (vb.width < w) {
-      var first = svg.querySelector("g.node.c-input") || svg.querySelector("g.node");
-      var b = first ? first.getBBox() : { x: 0, width: 0 };
-      vb.x = Math.max(0, Math.min(b.x + b.width / 2 - vb.width / 2, w - vb.width));
-    }
-  }
-  function fitAll(svg) {
-    var vb = svg.viewBox.baseVal;
-    vb.x = 0; vb.y = 0;
-    vb.width = +svg.getAttribute("data-width"); vb.height = +svg.getAttribute("data-height");
-  }
-  // Show all of `els` (nodes of `svg`) at a readable scale: centred on their
-  // bounding box, or from its top-left corner when it does not fit.
-  function centre(svg, els) {
-    var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-    els.forEach(function (el) {
-      var b = el.getBBox();
-      x0 = Math.min(x0, b.x); y0 = Math.min(y0, b.y);
-      x1 = Math.max(x1, b.x + b.width); y1 = Math.max(y1, b.y + b.height);
-    });
-    if (!(x1 >= x0)) return;
-    var vb = svg.viewBox.baseVal, r = svg.getBoundingClientRect(), pad = 40;
-    if (r.width > 0 && r.height > 0) {
-      var k = readable(r, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad);
-      vb.width = r.width * k; vb.height = r.height * k;
-    }
-    vb.x = vb.width >= x1 - x0 + 2 * pad ? (x0 + x1 - vb.width) / 2 : x0 - pad;
-    vb.y = vb.height >= y1 - y0 + 2 * pad ? (y0 + y1 - vb.height) / 2 : y0 - pad;
-  }
-  svgs.forEach(function (svg) {
-    var drag = null, moved = false;
-    fitWidth(svg);
-    svg.addEventListener("wheel", function (e) {
-      e.preventDefault();
-      var k = e.deltaY < 0 ? 0.8 : 1.25, vb = svg.viewBox.baseVal, p = point(svg, e.clientX, e.clientY);
-      vb.x = p.x - (p.x - vb.x) * k; vb.y = p.y - (p.y - vb.y) * k;
-      vb.width *= k; vb.height *= k;
-    }, { passive: false });
-    svg.addEventListener("mousedown", function (e) {
-      drag = point(svg, e.clientX, e.clientY); moved = false;
-    });
-    svg.addEventListener("mousemove", function (e) {
-      if (!drag) return;
-      var p = point(svg, e.clientX, e.clientY), vb = svg.viewBox.baseVal;
-      if (Math.abs(p.x - drag.x) + Math.abs(p.y - drag.y) > 2) moved = true;
-      vb.x -= p.x - drag.x; vb.y -= p.y - drag.y;
-    });
-    window.addEventListener("mouseup", function () { drag = null; });
-    svg.addEventListener("click", function (e) {
-      if (moved) return;
-      var g = e.target.closest ? e.target.closest("g.node") : null;
-      if (g) select(g.id);
-    });
-  });
-  function clear() {
-    document.querySelectorAll(".hl,.match").forEach(function (el) { el.classList.remove("hl", "match"); });
-    document.querySelectorAll("#findings li.on").forEach(function (el) { el.classList.remove("on"); });
-  }
-  function select(id) {
-    clear();
-    var el = document.getElementById(id);
-    if (el) el.classList.add("hl");
-    (data.match[id] || []).forEach(function (m) {
-      var o = document.getElementById(m);
-      if (o) { o.classList.add("match"); centre(o.ownerSVGElement, [o]); }
-    });
-    var info = data.nodes[id] || [];
-    var pre = document.createElement("pre");
-    pre.textContent = info.join("\n");
-    var d = document.getElementById("details");
-    d.textContent = "";
-    d.appendChild(pre);
-    (el ? (el.getAttribute("data-findings") || "").split(" ") : []).forEach(function (f) {
-      var li = document.getElementById("f" + f);
-      if (li) li.classList.add("on");
-    });
-  }
-  document.querySelectorAll("#findings li").forEach(function (li) {
-    li.addEventListener("click", function () {
-      clear();
-      li.classList.add("on");
-      // Each panel shows all of the finding's nodes it holds.
-      var per = svgs.map(function () { return []; });
-      (li.getAttribute("data-nodes") || "").split(" ").forEach(function (id) {
-        var el = document.getElementById(id);
-        if (!el) return;
-        el.classList.add("hl");
-        var i = svgs.indexOf(el.ownerSVGElement);
-        if (i >= 0) per[i].push(el);
-      });
-      per.forEach(function (els, i) { if (els.length) centre(svgs[i], els); });
-    });
-  });
-  // `page.html#f3` opens with finding 3 selected.
-  var start = /^#f[0-9]+$/.test(location.hash) ? document.getElementById(location.hash.slice(1)) : null;
-  if (start) start.click();
-  document.getElementById("fit").addEventListener("click", function () { svgs.forEach(fitAll); });
-  document.getElementById("top").addEventListener("click", function () { svgs.forEach(fitWidth); });
-})();
-"##;
+/// One panel as inline SVGs of the HTML page, its minimap and its graph
+/// (no namespace declaration: HTML gives inline SVG its namespace).
+fn inline_svg(out: &mut String, doc: &Doc, pi: usize, p: &PanelDraw) {
+    let l = lay_out(p);
+    let left = MARGIN + gutter(p);
+    let g = place(p, &l, left, MARGIN);
+    let (width, height) = (l.width + left + MARGIN, l.height + 2.0 * MARGIN);
+    out.push_str("<div class=\"view\">");
+    minimap(out, doc, pi, p, &g, (width, height));
+    let _ = write!(
+        out,
+        "<svg class=\"graph\" id=\"{0}graph\" data-map=\"{0}map\" viewBox=\"0 0 {width:.0} {height:.0}\" data-width=\"{width:.0}\" data-height=\"{height:.0}\">{DEFS}",
+        p.prefix
+    );
+    panel_body(out, p, &g);
+    out.push_str("</svg></div>");
+}
 
 /// JSON text made safe inside a `<script>` element read as HTML or XML:
 /// `<`, `>` and `&` appear only inside JSON strings, where `\u003c` etc.
@@ -457,27 +570,117 @@ fn script_json(value: &serde_json::Value) -> String {
     out
 }
 
-/// The self-contained HTML page.
+/// A finding of the list.
+fn list_item(out: &mut String, doc: &Doc, number: usize, m: &Mark) {
+    let _ = write!(
+        out,
+        "<li id=\"f{number}\" class=\"g-{}\" data-nodes=\"{}\"><b>{}</b>",
+        m.group.name(),
+        esc(&doc.mark_ids(m).join(" ")),
+        esc(&m.title)
+    );
+    // An island in a few words (its ops as spans, however many); other
+    // findings where they are, then in full.
+    if m.group == Group::Island {
+        let _ = write!(out, ": {}", esc(&m.brief));
+    } else {
+        if !m.at.is_empty() {
+            let _ = write!(out, " <span class=\"at\">{}</span>", esc(&m.at));
+        }
+        let _ = write!(out, ": {}", esc(&m.text));
+    }
+    // Boundary quantizers in one line (their text in a tooltip); folded
+    // advice whole.
+    let (advice, boundary): (Vec<_>, Vec<_>) =
+        m.folded.iter().partition(|f| f.suggestion.is_some());
+    if !boundary.is_empty() {
+        out.push_str("<div class=\"folded\">with ");
+        for (k, f) in boundary.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}<span title=\"{}\">{}</span>",
+                if k == 0 { "" } else { ", " },
+                esc(&f.text),
+                esc(&f.title)
+            );
+        }
+        out.push_str("</div>");
+    }
+    // Compare's advice, long, opens when the finding is selected.
+    for f in advice {
+        let _ = write!(
+            out,
+            "<details class=\"folded\"><summary><b>{}</b></summary>{}",
+            esc(&f.title),
+            esc(&f.text)
+        );
+        if let Some(s) = &f.suggestion {
+            let _ = write!(out, "<div class=\"sugg\">{}</div>", esc(s));
+        }
+        out.push_str("</details>");
+    }
+    if let Some(s) = &m.suggestion {
+        let _ = write!(
+            out,
+            "<details class=\"sugg\"><summary>what to change</summary>{}</details>",
+            esc(s)
+        );
+    }
+    out.push_str("</li>");
+}
+
+/// The findings, by group, numbered as the badges are.
+fn findings(out: &mut String, doc: &Doc) {
+    out.push_str("<div id=\"findings\"><h2>Findings</h2>");
+    if doc.marks.is_empty() {
+        out.push_str("<p>None.</p></div>");
+        return;
+    }
+    out.push_str("<p class=\"hint\">Click one to show its nodes; the marks right of each minimap show where each is.</p>");
+    let mut start = 0;
+    while let Some(first) = doc.marks.get(start) {
+        let group = first.group;
+        let end = doc.marks[start..]
+            .iter()
+            .position(|m| m.group != group)
+            .map_or(doc.marks.len(), |k| start + k);
+        let _ = write!(
+            out,
+            "<h3>{} ({})</h3><ol start=\"{}\">",
+            esc(group.title()),
+            end - start,
+            start + 1
+        );
+        for (i, m) in doc.marks[start..end].iter().enumerate() {
+            list_item(out, doc, start + i + 1, m);
+        }
+        out.push_str("</ol>");
+        start = end;
+    }
+    out.push_str("</div>");
+}
+
+/// The self-contained HTML page: the panels, each with its minimap; beside
+/// them the legend, the clicked node's details and the findings.
 pub(super) fn html(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>{}</title><style>/*<![CDATA[*/{PAGE_CSS}{STYLE}{}/*]]>*/</style></head><body><div id=\"page\"><div id=\"panels\">",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>{}</title><style>/*<![CDATA[*/{PAGE_CSS}{GRAPH_CSS}{}/*]]>*/</style></head><body><div id=\"page\"><div id=\"panels\">",
         esc(&doc.title),
         class_css()
     );
-    for p in &doc.panels {
-        let l = lay_out(p);
+    for (pi, p) in doc.panels.iter().enumerate() {
         let _ = write!(
             out,
             "<section class=\"panel\"><h2>{}</h2><p>{}</p>",
             esc(&p.heading),
             esc(&p.summary)
         );
-        inline_svg(&mut out, p, &l);
+        inline_svg(&mut out, doc, pi, p);
         out.push_str("</section>");
     }
-    out.push_str("</div><aside><div id=\"legend\">");
+    out.push_str("</div><aside><div id=\"top\"><div id=\"legend\">");
     for c in NodeClass::ALL {
         let _ = write!(
             out,
@@ -488,29 +691,14 @@ pub(super) fn html(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
     }
     let _ = write!(
         out,
-        "<span><i style=\"border:2px dashed {ISLAND_COLOR}\"></i>float island</span></div><p class=\"hint\">Drag to pan, wheel to zoom, click a node for its tensors. <button id=\"top\" type=\"button\">fit width</button> <button id=\"fit\" type=\"button\">whole graph</button></p><h2>Findings</h2>"
+        "<span><i style=\"border:2px dashed {ISLAND_COLOR}\"></i>float island</span></div><p class=\"hint\">Drag to pan, wheel to zoom, click a node for its tensors, click or drag the minimap to go there. <button id=\"width\" type=\"button\">fit width</button> <button id=\"fit\" type=\"button\">whole graph</button>"
     );
-    if doc.marks.is_empty() {
-        out.push_str("<p>None.</p>");
-    } else {
-        out.push_str("<ol id=\"findings\">");
-        for (i, m) in doc.marks.iter().enumerate() {
-            let _ = write!(
-                out,
-                "<li id=\"f{}\" data-nodes=\"{}\"><b>{}</b>: {}",
-                i + 1,
-                esc(&m.nodes.join(" ")),
-                esc(&m.title),
-                esc(&m.text)
-            );
-            if let Some(s) = &m.suggestion {
-                let _ = write!(out, "<div class=\"sugg\">{}</div>", esc(s));
-            }
-            out.push_str("</li>");
-        }
-        out.push_str("</ol>");
+    if doc.panels.len() == 2 {
+        out.push_str(" <label><input id=\"link\" type=\"checkbox\" checked=\"checked\"/> sides follow each other</label>");
     }
-    out.push_str("<h2>Node</h2><div id=\"details\"><p class=\"hint\">Click a node to see its ops and the quantization of their tensors.</p></div></aside></div>");
+    out.push_str("</p></div><div id=\"node\"><h2>Node</h2><div id=\"details\"><p class=\"hint\">Click a node to see its ops and the quantization of their tensors.</p></div></div>");
+    findings(&mut out, doc);
+    out.push_str("</aside></div>");
 
     let mut nodes = serde_json::Map::new();
     for p in &doc.panels {
@@ -526,7 +714,7 @@ pub(super) fn html(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
     let data = serde_json::json!({ "nodes": nodes, "match": matches });
     let _ = writeln!(
         out,
-        "<script type=\"application/json\" id=\"tflq-data\">{}</script><script>//<![CDATA[{SCRIPT}//]]></script></body></html>",
+        "<script type=\"application/json\" id=\"tflq-data\">{}</script><script>//<![CDATA[\n{SCRIPT}//]]></script></body></html>",
         script_json(&data)
     );
     w.write_all(out.as_bytes())

@@ -69,7 +69,8 @@ fn dot_panel(out: &mut String, p: &PanelDraw, indent: &str) {
             style.join(",")
         );
     };
-    for (k, (title, members)) in p.islands.iter().enumerate() {
+    for (k, island) in p.islands.iter().enumerate() {
+        let (title, members) = (&island.title, &island.nodes);
         let _ = writeln!(
             out,
             "{indent}subgraph \"cluster_{}island{}\" {{",
@@ -218,7 +219,8 @@ fn mermaid_panel(out: &mut String, p: &PanelDraw, indent: &str) {
             n.class.name()
         );
     };
-    for (k, (title, members)) in p.islands.iter().enumerate() {
+    for (k, island) in p.islands.iter().enumerate() {
+        let (title, members) = (&island.title, &island.nodes);
         let id = format!("{}island{}", mermaid_id(p.prefix), k + 1);
         let _ = writeln!(out, "{indent}subgraph {id} [\"{}\"]", mermaid_str(title));
         for &m in members {
