@@ -307,6 +307,26 @@ pub mod tfmot {
     }
 }
 
+/// The real values an op's output can take, by its kind and fused
+/// activation: `[0, 6]` for a RELU6, `[0, inf)` for a RELU, everything
+/// otherwise. The part of a quantized range outside it is never used.
+pub fn output_interval(kind: &OpKind, fused: Option<crate::model::Activation>) -> (f32, f32) {
+    use crate::model::Activation as A;
+    let by_kind = match kind {
+        OpKind::Builtin(C::RELU) => Some(A::Relu),
+        OpKind::Builtin(C::RELU6) => Some(A::Relu6),
+        OpKind::Builtin(C::RELU_N1_TO_1) => Some(A::ReluN1To1),
+        OpKind::Builtin(C::RELU_0_TO_1) => return (0.0, 1.0),
+        _ => None,
+    };
+    match by_kind.or(fused) {
+        Some(A::Relu) => (0.0, f32::INFINITY),
+        Some(A::Relu6) => (0.0, 6.0),
+        Some(A::ReluN1To1 | A::Tanh) => (-1.0, 1.0),
+        _ => (f32::NEG_INFINITY, f32::INFINITY),
+    }
+}
+
 /// QUANTIZE or DEQUANTIZE: ops that only convert between representations.
 pub fn is_quantize_or_dequantize(kind: &OpKind) -> bool {
     kind.is(C::QUANTIZE) || kind.is(C::DEQUANTIZE)

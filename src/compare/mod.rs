@@ -1162,6 +1162,11 @@ impl Ctx<'_> {
             let Some(p) = self.ptq_of(src) else { continue };
             if fused(self.ptq, p) && !fused(self.qat, src) {
                 explained.0.insert(act);
+                // An op QAT runs in float keeps its activation apart because
+                // it is float: the float region's finding names the cause.
+                if self.compute(Side::Qat, src).is_float() {
+                    continue;
+                }
                 out.push(
                     self.finding(
                         Kind::FusionMismatch,
@@ -1331,7 +1336,17 @@ impl Ctx<'_> {
             let (Some(rq), Some(rp)) = (int_range(self.qat, tq), int_range(self.ptq, tp)) else {
                 continue;
             };
-            let (wq, wp) = (rq.1 - rq.0, rp.1 - rp.0);
+            // Only the part of a range the op's output can reach counts: a
+            // ReLU6 output calibrated to [-2.3, 2.7] uses [0, 2.7].
+            let usable = |r: (f32, f32), kind: &OpKind, act| {
+                let (lo, hi) = rules::output_interval(kind, act);
+                (r.0.max(lo), r.1.min(hi))
+            };
+            let (uq, up) = (
+                usable(rq, &q.kind, q.activation),
+                usable(rp, &p.kind, p.activation),
+            );
+            let (wq, wp) = (uq.1 - uq.0, up.1 - up.0);
             if wq <= 0.0 || wp <= 0.0 {
                 continue;
             }
