@@ -324,6 +324,9 @@ pub enum Reason {
     /// A TFOpLambda (`tf.math.multiply` in a functional model): tfmot
     /// cannot wrap it.
     TfOpLambda,
+    /// It reads the model input: annotated, it makes tfmot quantize that
+    /// input (a quantize layer after the InputLayer).
+    QuantizesModelInput,
     /// The PTQ file names no op after it (PTQ fused it into a neighbour's
     /// op), and QAT leaves it unannotated in a region PTQ runs in integer.
     NotNamedByPtq,
@@ -858,7 +861,7 @@ fn plan_subgraph(
         let mut layers = info.layers.clone();
         if let Some(w) = rules::rule(&o.kind).weights
             && let Some(Some(wt)) = o.inputs.get(w.weights)
-            && let Some(owner) = producer.layers(sg.tensor(*wt).name).pop()
+            && let Some(owner) = producer.weight_layer(sg.tensor(*wt).name)
             && let Some(i) = layers.iter().position(|l| {
                 owner.name == *l
                     || owner
@@ -1205,6 +1208,9 @@ pub struct Culprit {
     /// For the default: the config to use where the model's layer is not
     /// one tfmot's registry takes as it is.
     pub fallback: Option<QatConfig>,
+    /// For `unsupported`: leave it unannotated and convert the QAT model
+    /// with a representative dataset, so the converter calibrates it.
+    pub calibrate: bool,
 }
 
 /// What the plan decided for one layer name.
@@ -1215,6 +1221,7 @@ struct Decided {
     folded_into: Option<String>,
     config: Option<QatConfig>,
     fallback: Option<QatConfig>,
+    calibrate: bool,
 }
 
 /// The plan of a PTQ model indexed by layer name (folded layers included),
@@ -1241,6 +1248,7 @@ impl PlanIndex {
                 folded_into: None,
                 config: l.config,
                 fallback: l.fallback,
+                calibrate: l.calibrate,
             });
             for f in &l.folded {
                 // A folded layer follows its owner: with the registry default
@@ -1257,6 +1265,7 @@ impl PlanIndex {
                     folded_into: Some(name.clone()),
                     config,
                     fallback: None,
+                    calibrate: false,
                 });
             }
         }
@@ -1314,6 +1323,7 @@ impl PlanIndex {
                     folded_into: d.folded_into.clone(),
                     config: d.config,
                     fallback: d.fallback,
+                    calibrate: d.calibrate,
                 });
             }
         }

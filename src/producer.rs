@@ -105,6 +105,34 @@ impl Producer {
             .find_map(|part| self.layer_of_part(part, bare))
     }
 
+    /// The layer holding a weight tensor, from the tensor's (possibly
+    /// fused) name: the layer whose part of the name ends in the TF op that
+    /// reads weights (`stem_conv/Conv2D`, `block_1_depthwise/depthwise`,
+    /// `dense/MatMul`), not a padding or BatchNorm folded into the same
+    /// constant (`stem_conv_pad/Pad`); the innermost layer when no part
+    /// says.
+    pub fn weight_layer(self, tensor_name: &str) -> Option<Layer> {
+        const WEIGHT_OPS: [&str; 6] = [
+            "Conv2D",
+            "depthwise",
+            "MatMul",
+            "Conv2DBackpropInput",
+            "conv2d_transpose",
+            "BiasAdd",
+        ];
+        let bare = !tensor_name.contains(';');
+        let reads_weights = |part: &str| {
+            part.rsplit('/').next().is_some_and(|op| {
+                WEIGHT_OPS.contains(&op.trim_end_matches(|c: char| c.is_ascii_digit()))
+            })
+        };
+        tensor_name
+            .split(';')
+            .filter(|part| reads_weights(part))
+            .find_map(|part| self.layer_of_part(part, bare))
+            .or_else(|| self.layers(tensor_name).pop())
+    }
+
     /// `bare`: the name is not a fused list, so a one-component name may
     /// be a layer (older exporters); inside a fused list it is a constant's
     /// or a counter (`Const_71`).

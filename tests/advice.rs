@@ -58,9 +58,14 @@ fn float_from_the_graph_input() {
     assert_eq!(
         culprits(f),
         [
-            ("bn1", Action::Default, false),
-            ("conv1", Action::Default, false)
+            ("conv1", Action::Default, false),
+            ("bn1", Action::Default, false)
         ]
+    );
+    // The layer reading the model input comes first, with why.
+    assert_eq!(
+        f.culprits[0].reasons,
+        [tflq::advice::Reason::QuantizesModelInput]
     );
     let Suggestion::Annotate { input, .. } = &f.suggestion else {
         panic!("{:?}", f.suggestion)

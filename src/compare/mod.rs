@@ -916,6 +916,47 @@ impl Ctx<'_> {
             _ => return Vec::new(),
         }
         let mut culprits = self.plan.culprits(&candidates, annotated);
+        if let Detail::Add {
+            reads_graph_input: true,
+            ..
+        } = detail
+        {
+            // tfmot quantizes the model input only when a layer reading it is
+            // annotated: a layer annotated only because the layer after it
+            // asked for its output quantized (its name still carries tfmot's
+            // prefix) does not count.
+            for &o in qat_ops {
+                let reads_input = self
+                    .qat
+                    .op(o)
+                    .present_inputs()
+                    .any(|t| self.gq.is_graph_input(t));
+                let Some(l) = self.op_layers(o).last() else {
+                    continue;
+                };
+                if !reads_input || advice::is_tf_op_lambda(l) {
+                    continue;
+                }
+                let action = self.plan.get(l).map_or(advice::Action::Default, |d| d.0);
+                if action != advice::Action::Default {
+                    continue;
+                }
+                culprits.retain(|c| c.layer != *l);
+                culprits.insert(
+                    0,
+                    Culprit {
+                        layer: l.clone(),
+                        action,
+                        annotated: annotated(l),
+                        reasons: vec![advice::Reason::QuantizesModelInput],
+                        folded_into: None,
+                        config: None,
+                        fallback: None,
+                        calibrate: false,
+                    },
+                );
+            }
+        }
         if matches!(detail, Detail::Add { .. }) {
             // A layer of a float region that the PTQ file does not name (PTQ
             // fused it into a neighbour's op, named after the neighbour) and
@@ -934,6 +975,7 @@ impl Ctx<'_> {
                         folded_into: None,
                         config: None,
                         fallback: None,
+                        calibrate: false,
                     });
                 }
             }

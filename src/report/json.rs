@@ -82,6 +82,7 @@ pub(crate) struct JsonCulprit<'a> {
     folded_into: Option<&'a str>,
     config: Option<JsonQatConfig>,
     fallback: Option<JsonQatConfig>,
+    calibrate: bool,
     reasons: Vec<super::plan::JsonReason>,
 }
 
@@ -110,6 +111,7 @@ pub(crate) fn culprit(c: &crate::advice::Culprit) -> JsonCulprit<'_> {
         folded_into: c.folded_into.as_deref(),
         config: c.config.map(qat_config),
         fallback: c.fallback.map(qat_config),
+        calibrate: c.calibrate,
         reasons: c.reasons.iter().map(super::plan::json_reason).collect(),
     }
 }

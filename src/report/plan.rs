@@ -78,6 +78,9 @@ pub fn reason(r: &Reason) -> String {
             "it returns {outputs} integer tensors with their own scales; tfmot quantizes one output per layer"
         ),
         Reason::TfOpLambda => "a TFOpLambda: tfmot cannot wrap it".into(),
+        Reason::QuantizesModelInput => {
+            "it reads the model input: annotated, it makes tfmot quantize that input".into()
+        }
         Reason::NotNamedByPtq => {
             "PTQ fuses it into a neighbouring op (no op is named after it) and runs that op in integer".into()
         }
@@ -325,6 +328,7 @@ fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
         Reason::SeveralOutputs { outputs } => ("several-outputs", None, Some(*outputs)),
         Reason::TfOpLambda => ("tf-op-lambda", None, None),
         Reason::NotNamedByPtq => ("not-named-by-ptq", None, None),
+        Reason::QuantizesModelInput => ("quantizes-model-input", None, None),
         Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),
     }
 }

@@ -176,7 +176,9 @@ def _fold(model, chosen, alone, owner, folded, fell_back):
             NOT_REPRODUCED[layer.name] = "%s (%s), which PTQ folds it into" % (why, owner.name)
     # An owner that fell back to a config of its own keeps its weights; the
     # outermost activation folded into it carries the output quantizer.
-    activations = [layer for layer in folded if not _is_batchnorm(layer) and layer.name in chosen]
+    feeding = _inbound(owner)  # a padding PTQ folds in front of the owner
+    activations = [layer for layer in folded if not _is_batchnorm(layer)
+                   and layer.name in chosen and layer not in feeding]
     if fell_back and activations and owner_config is not None:
         chosen[owner.name] = (_variant(owner_config, False), chosen[owner.name][1])
         outer = activations[-1]
