@@ -1,0 +1,113 @@
+//! The committed MobileNetV2 of the Keras-applications zoo (`testdata/zoo.py`,
+//! see `testdata/zoo/RESULTS.md`): the plan's actions and compare's culprits
+//! pinned by value, on networks this repository did not design.
+
+mod common;
+
+use tflq::advice::{self, Action, QatConfig};
+use tflq::analysis;
+use tflq::compare::{Cause, Kind, Options, compare};
+
+fn plan(name: &str) -> advice::Plan {
+    let model = common::fixture_model(name);
+    let insp = analysis::inspect(&model);
+    advice::plan(&model, &insp)
+}
+
+#[test]
+fn mobilenetv2_plan_is_the_registry_default_with_every_fold_named() {
+    let p = plan("zoo_mobilenetv2_ptq.tflite");
+    assert_eq!(p.layers.len(), 65);
+    assert_eq!(p.count(Action::Default), 65);
+    let entry = |name: &str| {
+        p.layers
+            .iter()
+            .find(|l| l.layer.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no entry {name}"))
+    };
+    // The depthwise conv holds its weights; the padding PTQ folds into the
+    // same op is folded into it, not the other way round.
+    let dw = entry("block_1_depthwise");
+    assert_eq!(
+        dw.folded,
+        [
+            "block_1_pad",
+            "block_1_depthwise_BN",
+            "block_1_depthwise_relu"
+        ]
+    );
+    assert_eq!(
+        dw.fallback,
+        Some(QatConfig {
+            weights: Some("depthwise_kernel"),
+            per_axis: true,
+            output: true
+        })
+    );
+    // A linear project conv: its BatchNorm folds in, and nothing else.
+    assert_eq!(
+        entry("expanded_conv_project").folded,
+        ["expanded_conv_project_BN"]
+    );
+    assert_eq!(entry("Conv1").folded, ["bn_Conv1", "Conv1_relu"]);
+    assert!(p.layers.iter().all(|l| l.config.is_none() && !l.calibrate));
+}
+
+#[test]
+fn mobilenetv2_planned_qat_matches_ptq() {
+    let c = compare(
+        &common::fixture_model("zoo_mobilenetv2_ptq.tflite"),
+        &common::fixture_model("zoo_mobilenetv2_planned.tflite"),
+        Options::default(),
+    );
+    assert!(c.placement_matches(), "{:?}", c.findings);
+}
+
+/// Only Conv2D and Dense annotated, as many tutorials do: two findings, one
+/// per set of causes, whose culprits name every layer to change.
+#[test]
+fn mobilenetv2_partial_annotation_rolls_up_by_cause() {
+    let c = compare(
+        &common::fixture_model("zoo_mobilenetv2_ptq.tflite"),
+        &common::fixture_model("zoo_mobilenetv2_partial.tflite"),
+        Options::default(),
+    );
+    assert!(c.same_network());
+    let placement: Vec<_> = c
+        .findings
+        .iter()
+        .filter(|f| f.kind.is_placement())
+        .collect();
+    assert_eq!(
+        placement
+            .iter()
+            .map(|f| (f.kind, f.places.len(), f.causes.clone(), f.culprits.len()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                Kind::AddQuantizer,
+                17,
+                vec![Cause::FoldLeftOut, Cause::Unannotated],
+                72
+            ),
+            (Kind::AddQuantizer, 13, vec![Cause::FoldLeftOut], 19),
+        ]
+    );
+    let culprits: Vec<&advice::Culprit> = placement.iter().flat_map(|f| &f.culprits).collect();
+    assert!(
+        culprits
+            .iter()
+            .all(|c| c.action == Action::Default && !c.annotated)
+    );
+    let named = |l: &str| culprits.iter().any(|c| c.layer == l);
+    // Every depthwise conv (unannotated), every project BatchNorm (left out of
+    // its linear conv) and the first conv's BatchNorm and ReLU.
+    assert!((1..=16).all(|b| named(&format!("block_{b}_depthwise"))));
+    assert!((1..=16).all(|b| named(&format!("block_{b}_project_BN"))));
+    assert!(named("expanded_conv_depthwise") && named("bn_Conv1") && named("Conv1_relu"));
+    let folded = culprits
+        .iter()
+        .filter(|c| c.folded_into.as_deref() == Some("block_5_project"))
+        .count();
+    assert_eq!(folded, 1);
+}
