@@ -291,7 +291,7 @@ impl<'a> QuantParams<'a> {
     }
 
     /// Whether the tensor carries affine quantization (a non-empty scale).
-    pub fn is_affine(&self) -> bool {
+    pub(crate) fn is_affine(&self) -> bool {
         !self.scale.is_empty() && self.details.is_none()
     }
 
@@ -304,7 +304,7 @@ impl<'a> QuantParams<'a> {
     }
 
     /// Smallest and largest scale.
-    pub fn scale_range(&self) -> Option<(f32, f32)> {
+    pub(crate) fn scale_range(&self) -> Option<(f32, f32)> {
         let mut it = self.scale.iter();
         let first = it.next()?;
         Some(it.fold((first, first), |(lo, hi), s| (lo.min(s), hi.max(s))))

@@ -21,7 +21,7 @@ use crate::model::{Granularity, Tensor};
 /// (`tflq graph`, `--format model-explorer`): integer greens, float oranges,
 /// quantizer blues and purples, chosen to be told apart in print and by most
 /// colour-blind readers.
-pub const fn op_color(c: OpClass) -> &'static str {
+pub(crate) const fn op_color(c: OpClass) -> &'static str {
     match c {
         OpClass::Int8 => "#a6dba0",
         OpClass::Int16 => "#5aae61",
@@ -41,6 +41,7 @@ pub const JSON_SCHEMA_VERSION: u32 = 2;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// Human tables (comfy-table).
     Table,
@@ -153,13 +154,13 @@ impl Style {
 /// and copying the rest, which costs the square of its length: 20,000 op
 /// numbers joined by commas took 19 s to lay out. No real name or sentence
 /// comes near this; `…` marks the cut.
-pub const CELL_WORD_CHARS: usize = 1_000;
+pub(crate) const CELL_WORD_CHARS: usize = 1_000;
 
 /// Longest text a table cell keeps; the text and JSON formats have it all.
-pub const CELL_CHARS: usize = 20_000;
+pub(crate) const CELL_CHARS: usize = 20_000;
 
 /// Ops a table cell lists before `… and N more`.
-pub const CELL_OPS: usize = 20;
+pub(crate) const CELL_OPS: usize = 20;
 
 /// `text` cut to what a table cell keeps ([`CELL_WORD_CHARS`], [`CELL_CHARS`]),
 /// in one pass.
@@ -270,7 +271,7 @@ pub fn scale(s: f32) -> String {
 }
 
 /// A scale, short (4 significant digits), for tables.
-pub fn scale_short(s: f32) -> String {
+pub(crate) fn scale_short(s: f32) -> String {
     format!("{s:.3e}")
 }
 
@@ -293,7 +294,7 @@ pub fn dims(d: &[i32]) -> String {
 }
 
 /// Quantization in brief: `s=3.922e-3 zp=-128`, `per-axis(0)x8 s=[1.0e-3..4.0e-3]`.
-pub fn quant_brief(t: &Tensor, exact: bool) -> String {
+pub(crate) fn quant_brief(t: &Tensor, exact: bool) -> String {
     let Some(q) = &t.quantization else {
         return String::new();
     };

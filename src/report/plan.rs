@@ -54,7 +54,7 @@ fn label(l: &LayerPlan) -> String {
 }
 
 /// Why, in words.
-pub fn reason(r: &Reason) -> String {
+pub(crate) fn reason(r: &Reason) -> String {
     match r {
         Reason::FloatInPtq => "PTQ computes it in float".into(),
         Reason::RegistryMatches => "tfmot's default registry gives PTQ's placement".into(),

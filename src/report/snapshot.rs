@@ -21,7 +21,7 @@ use crate::analysis::{self, FindingKind};
 use crate::model::{Activation, Granularity, Model, Subgraph, Tensor, TensorId};
 
 /// First line of every snapshot; bumped when the format changes.
-pub const HEADER: &str = "tflq snapshot 2";
+pub(crate) const HEADER: &str = "tflq snapshot 2";
 
 /// What a snapshot includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -275,7 +275,7 @@ pub fn normalize(text: &str) -> String {
 /// 100,000-line snapshots that differ everywhere took a minute. Past this
 /// it stops refining and shows the rest as whole runs removed and added,
 /// still a correct diff; any real change of a model finishes far sooner.
-pub const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A unified diff from `expected` (the committed file) to `actual`, or `None` when equal.
 pub fn diff(

@@ -2,13 +2,13 @@
 //! model side by side) coloured by how each op computes, as SVG, a
 //! self-contained HTML page, Graphviz DOT or Mermaid. The views come from
 //! [`crate::analysis::graph_view`]; this module words and draws them. SVG and
-//! HTML are laid out here ([`layout`]); DOT and Mermaid leave layout to
+//! HTML are laid out here (`layout.rs`); DOT and Mermaid leave layout to
 //! their readers.
 //!
 //! Every text is escaped for its format, numbers are written one fixed way
 //! and nodes come in view order, so a model gives the same bytes every time.
 
-pub mod layout;
+mod layout;
 mod svg;
 mod text;
 
@@ -21,6 +21,7 @@ use crate::model::{Model, OpId, Subgraph, TensorId};
 
 /// Output formats of `tflq graph`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GraphFormat {
     /// A standalone SVG picture.
     Svg,
@@ -55,13 +56,13 @@ impl GraphFormat {
 
 /// The fill colour of each class: an op class's [`op_color`](super::op_color),
 /// white for the graph's inputs and outputs.
-pub fn class_color(c: NodeClass) -> &'static str {
+pub(crate) fn class_color(c: NodeClass) -> &'static str {
     c.op_class().map_or("#ffffff", super::op_color)
 }
 
 /// What the legend says a class is: QUANTIZE and DEQUANTIZE by their op
 /// names, the rest as [`NodeClass::name`] with spaces.
-pub fn class_label(c: NodeClass) -> &'static str {
+pub(crate) fn class_label(c: NodeClass) -> &'static str {
     match c {
         NodeClass::Op(OpClass::Quantize) => "QUANTIZE",
         NodeClass::Op(OpClass::Dequantize) => "DEQUANTIZE",
@@ -72,7 +73,7 @@ pub fn class_label(c: NodeClass) -> &'static str {
 }
 
 /// Colour of float-island outlines and of highlighted findings.
-pub const ISLAND_COLOR: &str = "#d7301f";
+pub(crate) const ISLAND_COLOR: &str = "#d7301f";
 
 /// One model's view to draw.
 #[derive(Debug, Clone, Copy)]
@@ -488,14 +489,14 @@ pub fn render_pair(
 }
 
 /// Most nodes a neighbourhood diagram of [`finding_mermaid`] draws.
-pub const NEIGHBOURHOOD_NODES: usize = 40;
+pub(crate) const NEIGHBOURHOOD_NODES: usize = 40;
 
 /// A small Mermaid flowchart of where a comparison finding is: the QAT ops
 /// it names and their direct neighbours, beside the PTQ ops aligned with
 /// them, the finding's ops outlined. `Ok(false)` (nothing written) when the
 /// neighbourhood has more than [`NEIGHBOURHOOD_NODES`] nodes even with runs
 /// collapsed, or the finding names no op.
-pub fn finding_mermaid(
+pub(crate) fn finding_mermaid(
     ptq: (&Model, &SubgraphQuant),
     qat: (&Model, &SubgraphQuant),
     c: &Comparison,
