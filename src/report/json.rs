@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::advice::Reason;
 use crate::analysis::summary::{IoTensor, Summary};
 use crate::analysis::{Compute, Evidence, Finding, FindingKind, SchemeKind};
 use crate::compare::{self, Detail, Removal, Side, SubgraphAlignment};
@@ -73,6 +74,44 @@ pub(crate) fn scheme_kind_object(kind: SchemeKind, qat: bool) -> JsonSchemeKind 
     }
 }
 
+/// Why a plan entry is what it is: an id, its operand, and the words.
+#[derive(Serialize)]
+pub(crate) struct JsonReason {
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carrier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<usize>,
+    text: String,
+}
+
+fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
+    match r {
+        Reason::FloatInPtq => ("float-in-ptq", None, None),
+        Reason::RegistryMatches => ("registry-matches", None, None),
+        Reason::NotInRegistry => ("not-in-registry", None, None),
+        Reason::RegistryAddsRequantize => ("registry-adds-requantize", None, None),
+        Reason::KeepsInputScale => ("keeps-input-scale", None, None),
+        Reason::FixedOutput => ("fixed-output", None, None),
+        Reason::JoinsSharedScale { carrier } => ("joins-shared-scale", carrier.clone(), None),
+        Reason::CarriesSharedScale => ("carries-shared-scale", None, None),
+        Reason::InnerScales { ops } => ("inner-scales", None, Some(*ops)),
+        Reason::SeveralOutputs { outputs } => ("several-outputs", None, Some(*outputs)),
+        Reason::TfOpLambda => ("tf-op-lambda", None, None),
+        Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),
+    }
+}
+
+pub(crate) fn json_reason(r: &Reason) -> JsonReason {
+    let (id, carrier, count) = reason_id(r);
+    JsonReason {
+        reason: id,
+        carrier,
+        count,
+        text: super::reason(r),
+    }
+}
+
 /// A layer whose annotation a compare finding asks to change.
 #[derive(Serialize)]
 pub(crate) struct JsonCulprit<'a> {
@@ -80,7 +119,7 @@ pub(crate) struct JsonCulprit<'a> {
     action: &'static str,
     annotated: bool,
     folded_into: Option<&'a str>,
-    reasons: Vec<super::plan::JsonReason>,
+    reasons: Vec<JsonReason>,
 }
 
 pub(crate) fn culprit(c: &crate::advice::Culprit) -> JsonCulprit<'_> {
@@ -89,7 +128,7 @@ pub(crate) fn culprit(c: &crate::advice::Culprit) -> JsonCulprit<'_> {
         action: c.action.name(),
         annotated: c.annotated,
         folded_into: c.folded_into.as_deref(),
-        reasons: c.reasons.iter().map(super::plan::json_reason).collect(),
+        reasons: c.reasons.iter().map(json_reason).collect(),
     }
 }
 

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
+use crate::advice::Reason;
 use crate::analysis::OpClass;
 use crate::model::{Granularity, Tensor};
 
@@ -323,6 +324,40 @@ pub(crate) fn quant_brief(t: &Tensor, exact: bool) -> String {
         }
         Granularity::Blockwise { block_size } => format!("blockwise block={block_size}"),
         Granularity::Other => "custom".to_owned(),
+    }
+}
+
+/// Why a plan entry (or a culprit of a compare finding) is what it is, in
+/// words: shared by the plan, compare and JSON renderers.
+pub(crate) fn reason(r: &Reason) -> String {
+    match r {
+        Reason::FloatInPtq => "PTQ computes it in float".into(),
+        Reason::RegistryMatches => "tfmot's default registry gives PTQ's placement".into(),
+        Reason::NotInRegistry => "tfmot's default registry does not quantize it as PTQ does".into(),
+        Reason::RegistryAddsRequantize => {
+            "the registry would quantize its output, a requantize PTQ does not have".into()
+        }
+        Reason::KeepsInputScale => "PTQ keeps its input's scale on its output".into(),
+        Reason::FixedOutput => "the kernel fixes its output scale".into(),
+        Reason::JoinsSharedScale { carrier } => match carrier {
+            Some(c) => format!("its output shares one scale with other tensors; '{c}' carries it"),
+            None => "its output shares one scale with other tensors".into(),
+        },
+        Reason::CarriesSharedScale => {
+            "it carries the one quantizer of a scale its inputs share".into()
+        }
+        Reason::InnerScales { ops } => format!(
+            "{ops} of its ops have their own integer scale; one QuantizeConfig gives a layer one output quantizer"
+        ),
+        Reason::SeveralOutputs { outputs } => format!(
+            "it returns {outputs} integer tensors with their own scales; tfmot quantizes one output per layer"
+        ),
+        Reason::TfOpLambda => "a TFOpLambda: tfmot cannot wrap it".into(),
+        Reason::FusedInto { layer } => {
+            format!(
+                "PTQ fuses it into one op with '{layer}', whose quantizer gives that op's output"
+            )
+        }
     }
 }
 

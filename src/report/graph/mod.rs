@@ -14,8 +14,9 @@ mod text;
 
 use std::io::{self, Write};
 
+use super::compare::Where;
 use crate::analysis::graph_view::{GraphView, NodeClass, NodeKind, ViewNode};
-use crate::analysis::{Finding as QuantFinding, FindingKind, OpClass, SubgraphQuant};
+use crate::analysis::{Finding as QuantFinding, FindingKind, Inspection, OpClass, SubgraphQuant};
 use crate::compare::Comparison;
 use crate::model::{Model, OpId, Subgraph, TensorId};
 
@@ -488,6 +489,39 @@ pub fn render_pair(
     write(&doc, format, w)
 }
 
+/// Where each finding of `c` is, for the markdown of `tflq compare`
+/// ([`super::compare::render_with_diagrams`]): a Mermaid diagram of each
+/// placement finding's neighbourhood in both models, drawn from their
+/// inspections.
+pub fn where_diagrams(
+    ptq: (&Model, &Inspection),
+    qat: (&Model, &Inspection),
+    c: &Comparison,
+) -> io::Result<Vec<Where>> {
+    let mut out = Vec::with_capacity(c.findings.len());
+    for f in &c.findings {
+        let alignment = c.alignment.iter().find(|a| a.qat == f.subgraph);
+        let quants = alignment.and_then(|a| {
+            Some((
+                ptq.1.subgraphs.get(a.ptq.index())?,
+                qat.1.subgraphs.get(f.subgraph.index())?,
+            ))
+        });
+        let Some((pq, qq)) = quants.filter(|_| f.kind.is_placement()) else {
+            out.push(Where::Skip);
+            continue;
+        };
+        let mut text = Vec::new();
+        let drawn = finding_mermaid((ptq.0, pq), (qat.0, qq), c, f, &mut text)?;
+        out.push(if drawn {
+            Where::Mermaid(String::from_utf8_lossy(&text).into_owned())
+        } else {
+            Where::TooLarge
+        });
+    }
+    Ok(out)
+}
+
 /// Most nodes a neighbourhood diagram of [`finding_mermaid`] draws.
 pub(crate) const NEIGHBOURHOOD_NODES: usize = 40;
 
@@ -496,7 +530,7 @@ pub(crate) const NEIGHBOURHOOD_NODES: usize = 40;
 /// them, the finding's ops outlined. `Ok(false)` (nothing written) when the
 /// neighbourhood has more than [`NEIGHBOURHOOD_NODES`] nodes even with runs
 /// collapsed, or the finding names no op.
-pub(crate) fn finding_mermaid(
+fn finding_mermaid(
     ptq: (&Model, &SubgraphQuant),
     qat: (&Model, &SubgraphQuant),
     c: &Comparison,
