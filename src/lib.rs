@@ -9,8 +9,11 @@
 //! - [`analysis`]: pure functions from a model to plain data ([`inspect`]);
 //! - decisions, as data: [`mod@compare`] (alignment of a PTQ and a QAT model and
 //!   its findings) and [`advice`] (the plan and the suggestions);
+//! - [`pair_view`]: what a picture of a PTQ and a QAT model side by side
+//!   shows (a finding's neighbourhood, the PTQ ops beside a QAT view);
 //! - [`report`]: the only code that formats: table, text, JSON, markdown,
-//!   pictures, snapshots; it turns data into words and decides nothing;
+//!   pictures, snapshots; it turns data into words, decides nothing and runs
+//!   no analysis (callers pass the inspections and views in);
 //! - `cli` (the default `cli` feature): the `tflq` command line, run by the
 //!   binary and by the Python package's console script. Without the feature
 //!   the library builds without clap or anyhow.
@@ -35,6 +38,7 @@ mod error;
 pub mod graph;
 mod load;
 pub mod model;
+pub mod pair_view;
 pub mod producer;
 pub mod report;
 mod rules;
@@ -47,8 +51,23 @@ pub use compare::{Comparison, compare};
 pub use error::{Error, Result};
 pub use load::{ModelFile, load};
 pub use model::Model;
-pub use report::snapshot::{SnapshotOptions, snapshot};
+pub use report::snapshot::SnapshotOptions;
 pub use report::{Format, Style};
+
+/// The snapshot text of a model (`tflq snapshot`): canonical placement text
+/// for model repositories to commit and check in CI.
+///
+/// ```
+/// # fn main() -> Result<(), tflq::Error> {
+/// let file = tflq::ModelFile::open("testdata/ptq_int8.tflite")?;
+/// let text = tflq::snapshot(file.model(), tflq::SnapshotOptions::default());
+/// assert!(text.starts_with("tflq snapshot 2\n"));
+/// // In a model repository's tests: insta::assert_snapshot!(text);
+/// # Ok(()) }
+/// ```
+pub fn snapshot(model: &Model, options: SnapshotOptions) -> String {
+    report::snapshot::render(model, &inspect(model), options)
+}
 
 /// Snapshot text of the model in `path` (see [`snapshot`]).
 pub fn snapshot_file(

@@ -7,6 +7,7 @@ mod common;
 
 use tflq::compare::{Comparison, Detail, Kind, Options, Removal, Side, compare};
 use tflq::model::{BuiltinCode, Model};
+use tflq::pair_view::finding_views;
 use tflq::report::compare::{Pair, render_with_diagrams};
 use tflq::report::graph::where_diagrams;
 use tflq::report::{Format, Style};
@@ -566,7 +567,8 @@ fn rendered(ptq: &str, qat: &str, format: Format) -> String {
     // As the command line renders: markdown with a diagram of each
     // placement finding's neighbourhood, drawn from inspections made once.
     let (ip, iq) = (tflq::inspect(&p), tflq::inspect(&q));
-    let diagrams = where_diagrams((&p, &ip), (&q, &iq), &c).unwrap();
+    let views = finding_views((&p, &ip), (&q, &iq), &c);
+    let diagrams = where_diagrams((&p, &ip), (&q, &iq), &c, &views).unwrap();
     let mut out = Vec::new();
     render_with_diagrams(
         &pair,

@@ -435,11 +435,8 @@ impl SubgraphQuant {
     }
 }
 
-/// A requantize's output scale over its input scale, when both are
-/// per-tensor. Inspect, compare's advice and the JSON report all use it.
-pub fn scale_ratio(from: Option<(f32, i64)>, to: Option<(f32, i64)>) -> Option<f32> {
-    from.zip(to).map(|(a, b)| b.0 / a.0)
-}
+/// Kept here too for the callers that name it by this path.
+pub use crate::model::scale_ratio;
 
 /// Tensors whose values are fixed before the model runs: constants, and the
 /// outputs of ops that read only such tensors (a DENSIFY of a sparse

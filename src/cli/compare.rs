@@ -180,7 +180,9 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         super::note_left_out_graphs(model, None, label);
     } else {
         let diagrams = if format == Format::Markdown {
-            crate::report::graph::where_diagrams((ptq.model(), &ip), (qat.model(), &iq), &c)?
+            let (p, q) = ((ptq.model(), &ip), (qat.model(), &iq));
+            let views = crate::pair_view::finding_views(p, q, &c);
+            crate::report::graph::where_diagrams(p, q, &c, &views)?
         } else {
             Vec::new()
         };

@@ -20,7 +20,7 @@ use smallvec::SmallVec;
 pub use dtype::DType;
 pub use op::{Activation, BuiltinCode, CallRole, OpKind};
 pub use quant::{
-    Calibration, Granularity, Numbers, NumbersIter, QuantDetails, QuantParams, Scalar,
+    Calibration, Granularity, Numbers, NumbersIter, QuantDetails, QuantParams, Scalar, scale_ratio,
 };
 
 macro_rules! id {

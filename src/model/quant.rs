@@ -311,6 +311,12 @@ impl<'a> QuantParams<'a> {
     }
 }
 
+/// A requantize's output scale over its input scale, when both are
+/// per-tensor. Inspect, compare's advice and the JSON report all use it.
+pub fn scale_ratio(from: Option<(f32, i64)>, to: Option<(f32, i64)>) -> Option<f32> {
+    from.zip(to).map(|(a, b)| b.0 / a.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -687,7 +687,7 @@ pub(crate) fn detail(d: &Detail) -> JsonDetail {
             } => JsonRemoval::Requantize {
                 from: *from,
                 to: *to,
-                scale_ratio: crate::analysis::quant::scale_ratio(*from, *to),
+                scale_ratio: crate::model::scale_ratio(*from, *to),
                 same_scale_op: same_scale_op.as_ref().map(|(o, k)| (o.0, k.to_string())),
                 producer_layer: producer_layer.clone(),
                 consumer_layer: consumer_layer.clone(),

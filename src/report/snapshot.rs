@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::{self, FindingKind};
+use crate::analysis::{FindingKind, Inspection};
 use crate::model::{Activation, Granularity, Model, Subgraph, Tensor, TensorId};
 
 /// First line of every snapshot; bumped when the format changes.
@@ -122,18 +122,9 @@ fn tensor(sg: &Subgraph, id: TensorId, opts: SnapshotOptions) -> String {
     s
 }
 
-/// The snapshot text of a model.
-///
-/// ```
-/// # fn main() -> Result<(), tflq::Error> {
-/// let file = tflq::ModelFile::open("testdata/ptq_int8.tflite")?;
-/// let text = tflq::snapshot(file.model(), tflq::SnapshotOptions::default());
-/// assert!(text.starts_with("tflq snapshot 2\n"));
-/// // In a model repository's tests: insta::assert_snapshot!(text);
-/// # Ok(()) }
-/// ```
-pub fn snapshot(model: &Model, opts: SnapshotOptions) -> String {
-    let insp = analysis::inspect(model);
+/// The snapshot text of a model, from its inspection ([`crate::snapshot`]
+/// makes both).
+pub fn render(model: &Model, insp: &Inspection, opts: SnapshotOptions) -> String {
     // Canonical names, decided over every layer and signature name in the
     // order the snapshot shows them.
     let names = if opts.exact_names {

@@ -284,7 +284,8 @@ fn compare_with(ptq: &Model, qat: &Model, styles: &[Style]) {
         ptq_label: "ptq.tflite",
         qat_label: "qat.tflite",
     };
-    let diagrams = tflq::report::graph::where_diagrams((ptq, &ip), (qat, &iq), &c).unwrap();
+    let views = tflq::pair_view::finding_views((ptq, &ip), (qat, &iq), &c);
+    let diagrams = tflq::report::graph::where_diagrams((ptq, &ip), (qat, &iq), &c, &views).unwrap();
     for (k, format) in [Format::Table, Format::Text, Format::Json, Format::Markdown]
         .into_iter()
         .enumerate()
