@@ -106,7 +106,7 @@ impl<'m> Graph<'m> {
     }
 
     /// Distinct operators reading `t`.
-    pub fn distinct_consumers(&self, t: TensorId) -> impl Iterator<Item = OpId> + '_ {
+    pub(crate) fn distinct_consumers(&self, t: TensorId) -> impl Iterator<Item = OpId> + '_ {
         let c = self.consumers(t);
         c.iter()
             .enumerate()
@@ -120,7 +120,7 @@ impl<'m> Graph<'m> {
     }
 
     /// Whether `t` is a result of the subgraph.
-    pub fn is_graph_output(&self, t: TensorId) -> bool {
+    pub(crate) fn is_graph_output(&self, t: TensorId) -> bool {
         self.is_output.get(t.index()).copied().unwrap_or(false)
     }
 
@@ -187,7 +187,7 @@ impl<'m> Graph<'m> {
     /// that emit the branches of one network in different orders give the
     /// same sequence. Kahn's algorithm over the petgraph view, O((ops +
     /// edges) log ops); a cyclic file keeps its order for the ops on cycles.
-    pub fn canonical_order<K: Ord>(&self, key: impl Fn(OpId) -> K) -> Vec<OpId> {
+    pub(crate) fn canonical_order<K: Ord>(&self, key: impl Fn(OpId) -> K) -> Vec<OpId> {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         let dag = self.dag();

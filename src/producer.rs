@@ -150,7 +150,7 @@ impl Producer {
     }
 
     /// Whether a tensor name shows fake-quant machinery of a QAT graph.
-    pub fn has_qat_marks(self, tensor_name: &str) -> bool {
+    pub(crate) fn has_qat_marks(self, tensor_name: &str) -> bool {
         match self {
             Producer::LiteRtTorch => false,
             _ => keras::has_tfmot_marks(tensor_name),
@@ -167,7 +167,7 @@ impl Producer {
     /// producers, map to themselves. Every auto name of one base is
     /// renumbered, and canonical names have the auto shape, so distinct names
     /// given stay distinct.
-    pub fn canonical_names<'a>(
+    pub(crate) fn canonical_names<'a>(
         self,
         names: impl IntoIterator<Item = &'a str>,
     ) -> std::collections::BTreeMap<String, String> {
@@ -208,7 +208,7 @@ fn is_dialect_name(part: &str) -> bool {
 
 /// Detect the producer of a model: conversion metadata first, then the
 /// description, then the names.
-pub fn detect(model: &Model) -> Producer {
+pub(crate) fn detect(model: &Model) -> Producer {
     let model_type = model
         .conversion
         .as_ref()
@@ -299,7 +299,7 @@ mod keras {
     use super::*;
 
     /// Prefix tfmot puts in front of a wrapped layer's name.
-    pub const QAT_PREFIX: &str = "quant_";
+    pub(crate) const QAT_PREFIX: &str = "quant_";
 
     /// Name scopes of tfmot's fake-quant ops.
     const FAKE_QUANT_SCOPES: [&str; 4] = [
@@ -317,7 +317,7 @@ mod keras {
 
     /// Whether a name-scope component is a model's scope rather than a
     /// layer: `sequential`, `model_1`, `functional_3`, TF's call wrappers.
-    pub fn is_model_scope(c: &str) -> bool {
+    pub(crate) fn is_model_scope(c: &str) -> bool {
         let numbered = |base: &str| {
             c == base
                 || c.strip_prefix(base)
@@ -330,7 +330,7 @@ mod keras {
             || numbered("functional")
     }
 
-    pub fn layer_of_part<'a>(part: &'a str, bare: bool) -> Option<Layer> {
+    pub(crate) fn layer_of_part<'a>(part: &'a str, bare: bool) -> Option<Layer> {
         // `<model scope>/<layer name>/<op>`: the model's scope first (nested
         // models and TF call wrappers repeat it), then the layer, whose name
         // may itself hold slashes (`expanded_conv/depthwise` in Keras
@@ -472,7 +472,7 @@ mod keras {
     /// The base of a Keras auto name (`conv2d` of `conv2d_3` and of
     /// `conv2d`; `tf.math.multiply` of the TFOpLambda `tf.math.multiply_2`),
     /// or `None` for a name Keras did not make up.
-    pub fn auto_name_base(name: &str) -> Option<&str> {
+    pub(crate) fn auto_name_base(name: &str) -> Option<&str> {
         let base = match name.rsplit_once('_') {
             Some((b, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => b,
             _ => name,
@@ -480,7 +480,7 @@ mod keras {
         (AUTO_BASES.contains(&base) || (base.starts_with("tf.") && base.len() > 3)).then_some(base)
     }
 
-    pub fn has_tfmot_marks(tensor_name: &str) -> bool {
+    pub(crate) fn has_tfmot_marks(tensor_name: &str) -> bool {
         // Every mark contains "uant" (Quant, quant_, quantize_layer): one SIMD
         // search rules out almost every name of a model.
         static UANT: LazyLock<memmem::Finder<'static>> =
@@ -504,11 +504,11 @@ mod keras {
 mod torch {
     use super::*;
 
-    pub fn is_torch_name(name: &str) -> bool {
+    pub(crate) fn is_torch_name(name: &str) -> bool {
         name.contains("torch.nn.modules.") || name.starts_with("__main__.")
     }
 
-    pub fn module_of(part: &str) -> Option<Layer> {
+    pub(crate) fn module_of(part: &str) -> Option<Layer> {
         if !is_torch_name(part) {
             return None;
         }

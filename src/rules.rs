@@ -38,7 +38,7 @@ impl SameScale {
     }
 
     /// Whether the op has the constraint at all.
-    pub fn is_same_scale(self) -> bool {
+    pub(crate) fn is_same_scale(self) -> bool {
         self != SameScale::No
     }
 }
@@ -167,7 +167,7 @@ const fn output(tfmot: Tfmot) -> OpRule {
 const Q16: Option<(f32, i64)> = Some((1.0 / 32768.0, 0));
 
 /// The rule of `kind`. Custom and unknown ops get the empty rule.
-pub fn rule(kind: &OpKind) -> OpRule {
+pub(crate) fn rule(kind: &OpKind) -> OpRule {
     let OpKind::Builtin(code) = kind else {
         return BASE;
     };
@@ -288,12 +288,6 @@ pub mod tfmot {
         "relu", "swish", "gelu", "relu6", "linear", "softmax", "sigmoid", "tanh",
     ];
 
-    /// The most inputs of a `Concatenate` tfmot's concat transforms match:
-    /// with 2 to this many inputs, the transform removes the output
-    /// quantizers of the layers feeding it and quantizes the concatenation
-    /// alone, as PTQ's shared scale does.
-    pub const CONCAT_TRANSFORM_MAX_INPUTS: usize = 6;
-
     /// The Keras attribute holding the weights of the layer that usually
     /// becomes `kind`: `depthwise_kernel` for a depthwise conv, `kernel` for
     /// other ops with weights.
@@ -328,12 +322,12 @@ pub fn output_interval(kind: &OpKind, fused: Option<crate::model::Activation>) -
 }
 
 /// QUANTIZE or DEQUANTIZE: ops that only convert between representations.
-pub fn is_quantize_or_dequantize(kind: &OpKind) -> bool {
+pub(crate) fn is_quantize_or_dequantize(kind: &OpKind) -> bool {
     kind.is(C::QUANTIZE) || kind.is(C::DEQUANTIZE)
 }
 
 /// The fixed output parameters of `kind` for an output of type `out`.
-pub fn fixed_output(kind: &OpKind, out: DType) -> Option<(f32, i64)> {
+pub(crate) fn fixed_output(kind: &OpKind, out: DType) -> Option<(f32, i64)> {
     let f = rule(kind).fixed_output?;
     match out {
         DType::INT8 => f.int8,
@@ -343,7 +337,7 @@ pub fn fixed_output(kind: &OpKind, out: DType) -> Option<(f32, i64)> {
 }
 
 /// The integer range of a quantized type: `[-128, 127]` for int8.
-pub fn int_range(dtype: DType) -> Option<(i64, i64)> {
+pub(crate) fn int_range(dtype: DType) -> Option<(i64, i64)> {
     Some(match dtype {
         DType::INT8 => (-128, 127),
         DType::UINT8 => (0, 255),
@@ -360,7 +354,7 @@ pub fn int_range(dtype: DType) -> Option<(i64, i64)> {
 /// `dtype` with these parameters covers. `None` when the type is not an
 /// integer type, or the values (read from a file, so possibly crafted) do not
 /// give a finite interval.
-pub fn real_range(dtype: DType, scale: f32, zero_point: i64) -> Option<(f32, f32)> {
+pub(crate) fn real_range(dtype: DType, scale: f32, zero_point: i64) -> Option<(f32, f32)> {
     let (qmin, qmax) = int_range(dtype)?;
     let lo = qmin.checked_sub(zero_point)?;
     let hi = qmax.checked_sub(zero_point)?;

@@ -7,7 +7,9 @@ mod common;
 
 use tflq::compare::{Comparison, Detail, Kind, Options, Removal, Side, compare};
 use tflq::model::{BuiltinCode, Model};
-use tflq::report::compare::{Models, Pair, render_with_models};
+use tflq::pair_view::finding_views;
+use tflq::report::compare::{Pair, render_with_diagrams};
+use tflq::report::graph::where_diagrams;
 use tflq::report::{Format, Style};
 use tflq::synth::{ModelBuilder, SynthOptions, SynthQuant};
 
@@ -562,11 +564,21 @@ fn rendered(ptq: &str, qat: &str, format: Format) -> String {
         ptq_label: &pl,
         qat_label: &ql,
     };
-    // With the models, as the command line renders: markdown then draws
-    // each placement finding's neighbourhood.
-    let models = Models { ptq: &p, qat: &q };
+    // As the command line renders: markdown with a diagram of each
+    // placement finding's neighbourhood, drawn from inspections made once.
+    let (ip, iq) = (tflq::inspect(&p), tflq::inspect(&q));
+    let views = finding_views((&p, &ip), (&q, &iq), &c);
+    let diagrams = where_diagrams((&p, &ip), (&q, &iq), &c, &views).unwrap();
     let mut out = Vec::new();
-    render_with_models(&pair, &c, Some(models), format, Style::default(), &mut out).unwrap();
+    render_with_diagrams(
+        &pair,
+        &c,
+        Some(&diagrams),
+        format,
+        Style::default(),
+        &mut out,
+    )
+    .unwrap();
     String::from_utf8(out).unwrap()
 }
 

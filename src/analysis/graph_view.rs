@@ -49,7 +49,7 @@ impl NodeClass {
     }
 
     /// The op class of a node that stands for ops.
-    pub fn op_class(self) -> Option<OpClass> {
+    pub(crate) fn op_class(self) -> Option<OpClass> {
         match self {
             NodeClass::Op(c) => Some(c),
             NodeClass::Input | NodeClass::Output => None,

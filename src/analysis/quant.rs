@@ -71,6 +71,7 @@ pub struct OpInfo {
 
 /// The overall quantization scheme of a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SchemeKind {
     /// Everything float32.
     Float,
@@ -178,6 +179,7 @@ pub type Params = (f32, i64);
 
 /// What a finding is, with its numbers.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum FindingKind {
     /// QUANTIZE float → int of a graph input.
     QuantizeInput {
@@ -399,7 +401,7 @@ impl OpClass {
 impl SubgraphQuant {
     /// The class of every op, in op order. A QUANTIZE or DEQUANTIZE takes
     /// its class from the finding the analysis made about it.
-    pub fn op_classes(&self) -> Vec<OpClass> {
+    pub(crate) fn op_classes(&self) -> Vec<OpClass> {
         let mut out: Vec<OpClass> = self
             .ops
             .iter()
@@ -433,16 +435,13 @@ impl SubgraphQuant {
     }
 }
 
-/// A requantize's output scale over its input scale, when both are
-/// per-tensor. Inspect, compare's advice and the JSON report all use it.
-pub fn scale_ratio(from: Option<(f32, i64)>, to: Option<(f32, i64)>) -> Option<f32> {
-    from.zip(to).map(|(a, b)| b.0 / a.0)
-}
+/// Kept here too for the callers that name it by this path.
+pub use crate::model::scale_ratio;
 
 /// Tensors whose values are fixed before the model runs: constants, and the
 /// outputs of ops that read only such tensors (a DENSIFY of a sparse
 /// constant, a DEQUANTIZE of float16 weights). One pass in execution order.
-pub fn constant_derived(graph: &Graph<'_>) -> Vec<bool> {
+pub(crate) fn constant_derived(graph: &Graph<'_>) -> Vec<bool> {
     let sg = graph.subgraph();
     let mut derived: Vec<bool> = sg.tensors.iter().map(|t| t.is_constant()).collect();
     for op in graph.execution_order() {
@@ -467,7 +466,7 @@ pub fn constant_derived(graph: &Graph<'_>) -> Vec<bool> {
 
 /// Classify how `op` computes. `fixed` tells which tensors are
 /// constant-derived ([`constant_derived`]).
-pub fn classify(sg: &Subgraph, op: OpId, fixed: &[bool]) -> Compute {
+pub(crate) fn classify(sg: &Subgraph, op: OpId, fixed: &[bool]) -> Compute {
     let o = sg.op(op);
     if rules::is_quantize_or_dequantize(&o.kind) {
         return Compute::Convert;
@@ -541,7 +540,11 @@ pub fn classify(sg: &Subgraph, op: OpId, fixed: &[bool]) -> Compute {
 }
 
 /// Analyse one subgraph.
-pub fn analyze_subgraph(model: &Model, producer: Producer, index: SubgraphId) -> SubgraphQuant {
+pub(crate) fn analyze_subgraph(
+    model: &Model,
+    producer: Producer,
+    index: SubgraphId,
+) -> SubgraphQuant {
     let sg = model.subgraph(index);
     let graph = Graph::new(sg);
     let fixed = constant_derived(&graph);

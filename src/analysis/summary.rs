@@ -111,7 +111,7 @@ pub struct Summary {
     clippy::arithmetic_side_effects,
     reason = "counts of in-memory elements, bounded by their number"
 )]
-pub fn summarize(model: &Model) -> Summary {
+pub(crate) fn summarize(model: &Model) -> Summary {
     let subgraphs = model
         .subgraphs
         .iter()

@@ -179,11 +179,21 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         };
         super::note_left_out_graphs(model, None, label);
     } else {
-        let models = crate::report::compare::Models {
-            ptq: ptq.model(),
-            qat: qat.model(),
+        let diagrams = if format == Format::Markdown {
+            let (p, q) = ((ptq.model(), &ip), (qat.model(), &iq));
+            let views = crate::pair_view::finding_views(p, q, &c);
+            crate::report::graph::where_diagrams(p, q, &c, &views)?
+        } else {
+            Vec::new()
         };
-        crate::report::compare::render_with_models(&pair, &c, Some(models), format, style, out)?;
+        crate::report::compare::render_with_diagrams(
+            &pair,
+            &c,
+            Some(&diagrams),
+            format,
+            style,
+            out,
+        )?;
     }
     let fail = c
         .findings

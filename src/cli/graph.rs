@@ -335,7 +335,15 @@ fn pair(
     let ptq = super::open(&o.model)?;
     let qat = super::open(qat_path)?;
     let (pl, ql) = (super::label(&o.model), super::label(qat_path));
-    let c = crate::compare::compare(ptq.model(), qat.model(), Default::default());
+    let (ip, iq) = (
+        crate::analysis::inspect(ptq.model()),
+        crate::analysis::inspect(qat.model()),
+    );
+    let c = crate::compare::compare_inspected(
+        (ptq.model(), &ip),
+        (qat.model(), &iq),
+        Default::default(),
+    );
     if let Some(p) = &c.problem {
         let labels = crate::report::compare::Pair {
             ptq_label: &pl,
@@ -343,10 +351,6 @@ fn pair(
         };
         anyhow::bail!("{}", crate::report::compare::problem(&labels, p));
     }
-    let (ip, iq) = (
-        crate::analysis::inspect(ptq.model()),
-        crate::analysis::inspect(qat.model()),
-    );
     let qquant = subgraph(&iq, default_subgraph(o, qat.model()), &ql)?;
     let alignment = c.alignment.iter().find(|a| a.qat == qquant.subgraph);
     let pquant = match alignment {
@@ -370,24 +374,18 @@ fn pair(
     qopt.keep = keep_q;
     let qview = graph_view::build(qat.model(), qquant, &qopt);
     // The PTQ side shows what the QAT side's ops align with.
-    let ptq_around: Vec<OpId> = if qopt.around.is_empty() {
-        Vec::new()
-    } else {
-        let mut v: Vec<OpId> = alignment
-            .into_iter()
-            .flat_map(|a| a.matches.iter())
-            .filter(|m| qview.node_of(m.qat).is_some())
-            .map(|m| m.ptq)
-            .collect();
-        if v.is_empty() {
-            anyhow::bail!(
-                "{ql}: nothing near --around {} aligns with {pl}",
-                o.around.as_deref().unwrap_or("")
-            );
+    let ptq_around: Vec<OpId> = match alignment {
+        Some(a) if !qopt.around.is_empty() => {
+            let beside = crate::pair_view::ptq_beside(&qview, a);
+            if beside.is_empty() {
+                anyhow::bail!(
+                    "{ql}: nothing near --around {} aligns with {pl}",
+                    o.around.as_deref().unwrap_or("")
+                );
+            }
+            beside
         }
-        v.sort_unstable();
-        v.dedup();
-        v
+        _ => Vec::new(),
     };
     let mut popt = options(o, pquant.subgraph, ptq_around, 0);
     popt.keep = keep_p;

@@ -69,7 +69,7 @@ impl DType {
     }
 
     /// Integer types that quantized compute uses (int2/4/8/16, uint4/8/16).
-    pub fn is_quantizable_int(self) -> bool {
+    pub(crate) fn is_quantizable_int(self) -> bool {
         matches!(self.0, 3 | 7 | 9 | 16 | 17 | 19 | 20)
     }
 

@@ -20,7 +20,7 @@ use smallvec::SmallVec;
 pub use dtype::DType;
 pub use op::{Activation, BuiltinCode, CallRole, OpKind};
 pub use quant::{
-    Calibration, Granularity, Numbers, NumbersIter, QuantDetails, QuantParams, Scalar,
+    Calibration, Granularity, Numbers, NumbersIter, QuantDetails, QuantParams, Scalar, scale_ratio,
 };
 
 macro_rules! id {
@@ -172,7 +172,7 @@ impl Tensor<'_> {
     }
 
     /// Whether its quantization has affine scales.
-    pub fn is_quantized(&self) -> bool {
+    pub(crate) fn is_quantized(&self) -> bool {
         self.quantization
             .as_ref()
             .is_some_and(QuantParams::is_affine)
@@ -239,7 +239,7 @@ pub struct FileRange {
 
 impl FileRange {
     /// As a `usize` range, when it fits (always on 64-bit hosts).
-    pub fn to_range(self) -> Option<Range<usize>> {
+    pub(crate) fn to_range(self) -> Option<Range<usize>> {
         let start = usize::try_from(self.offset).ok()?;
         let end = start.checked_add(usize::try_from(self.len).ok()?)?;
         Some(start..end)
@@ -312,7 +312,7 @@ impl<'a> Model<'a> {
     }
 
     /// Where the bytes of a tensor's constant data are, if in this file.
-    pub fn tensor_data_range(&self, tensor: &Tensor<'_>) -> Option<FileRange> {
+    pub(crate) fn tensor_data_range(&self, tensor: &Tensor<'_>) -> Option<FileRange> {
         match self.buffers.get(tensor.buffer.index())? {
             Buffer::Empty => None,
             Buffer::Inline(r) | Buffer::Appended(r) => Some(*r),
@@ -338,7 +338,7 @@ impl<'a> Subgraph<'a> {
 }
 
 /// Name of a `ModelOptimizationMode` number.
-pub fn optimization_mode_name(mode: i32) -> String {
+pub(crate) fn optimization_mode_name(mode: i32) -> String {
     match mode {
         1001 => "PTQ_FLOAT16".into(),
         1002 => "PTQ_DYNAMIC_RANGE".into(),
@@ -353,7 +353,7 @@ pub fn optimization_mode_name(mode: i32) -> String {
 }
 
 /// Name of a conversion `ModelType` number.
-pub fn model_type_name(t: i32) -> String {
+pub(crate) fn model_type_name(t: i32) -> String {
     match t {
         0 => "NONE".into(),
         1 => "TF_SAVED_MODEL".into(),

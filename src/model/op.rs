@@ -74,7 +74,7 @@ pub enum OpKind {
 
 impl OpKind {
     /// Resolve the stored pair of code fields and the custom code.
-    pub fn resolve(deprecated: i8, builtin: i32, custom_code: Option<&str>) -> OpKind {
+    pub(crate) fn resolve(deprecated: i8, builtin: i32, custom_code: Option<&str>) -> OpKind {
         let code = BuiltinCode(builtin.max(i32::from(deprecated)));
         if code == BuiltinCode::CUSTOM {
             return OpKind::Custom(custom_code.unwrap_or("").to_owned());
@@ -138,7 +138,7 @@ pub enum Activation {
 
 impl Activation {
     /// From the stored byte.
-    pub fn from_raw(v: i8) -> Activation {
+    pub(crate) fn from_raw(v: i8) -> Activation {
         match v {
             0 => Activation::None,
             1 => Activation::Relu,

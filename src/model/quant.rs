@@ -291,7 +291,7 @@ impl<'a> QuantParams<'a> {
     }
 
     /// Whether the tensor carries affine quantization (a non-empty scale).
-    pub fn is_affine(&self) -> bool {
+    pub(crate) fn is_affine(&self) -> bool {
         !self.scale.is_empty() && self.details.is_none()
     }
 
@@ -304,11 +304,17 @@ impl<'a> QuantParams<'a> {
     }
 
     /// Smallest and largest scale.
-    pub fn scale_range(&self) -> Option<(f32, f32)> {
+    pub(crate) fn scale_range(&self) -> Option<(f32, f32)> {
         let mut it = self.scale.iter();
         let first = it.next()?;
         Some(it.fold((first, first), |(lo, hi), s| (lo.min(s), hi.max(s))))
     }
+}
+
+/// A requantize's output scale over its input scale, when both are
+/// per-tensor. Inspect, compare's advice and the JSON report all use it.
+pub fn scale_ratio(from: Option<(f32, i64)>, to: Option<(f32, i64)>) -> Option<f32> {
+    from.zip(to).map(|(a, b)| b.0 / a.0)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::compare::{
     Cause, Comparison, ComputeCoverage, Detail, Evidence, FileRole, Finding, Kind, PairProblem,
     Removal, Side, SubgraphAlignment,
 };
-use crate::model::{Granularity, Model, OpId, OpKind};
+use crate::model::{Granularity, OpId, OpKind};
 use crate::producer::Vocabulary;
 
 /// The labels (file paths) to show for the two models.
@@ -379,7 +379,7 @@ fn culprit(c: &Culprit) -> String {
         Action::Float => "leave it unannotated (PTQ keeps it in float)".to_owned(),
         Action::Unsupported => "no annotation reproduces PTQ here".to_owned(),
     };
-    let mut why: Vec<String> = c.reasons.iter().map(super::plan::reason).collect();
+    let mut why: Vec<String> = c.reasons.iter().map(super::reason).collect();
     if let Some(owner) = &c.folded_into {
         why.push(format!("PTQ folds it into '{owner}'"));
     }
@@ -737,14 +737,19 @@ fn words_annotate(
 /// The formats a comparison renders to.
 pub const FORMATS: [Format; 4] = [Format::Table, Format::Text, Format::Json, Format::Markdown];
 
-/// The two models a comparison was made of, for the renderers that draw
-/// parts of them (markdown's neighbourhood diagrams).
-#[derive(Debug, Clone, Copy)]
-pub struct Models<'a> {
-    /// The PTQ model.
-    pub ptq: &'a Model<'a>,
-    /// The QAT model.
-    pub qat: &'a Model<'a>,
+/// Where a finding of a comparison is, for the markdown's "Where" section:
+/// one per finding, in the comparison's order. The caller draws the
+/// diagrams (`report::graph::finding_mermaid`), from inspections it made
+/// once; this renderer only places them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Where {
+    /// Not in the section: not a placement finding, or its subgraph has no
+    /// counterpart to draw beside it.
+    Skip,
+    /// Too many ops around it for a diagram.
+    TooLarge,
+    /// A Mermaid flowchart of its neighbourhood in both models.
+    Mermaid(String),
 }
 
 /// Render a comparison. A format outside [`FORMATS`] is an error of kind
@@ -758,15 +763,15 @@ pub fn render(
     style: Style,
     w: &mut dyn Write,
 ) -> io::Result<()> {
-    render_with_models(pair, c, None, format, style, w)
+    render_with_diagrams(pair, c, None, format, style, w)
 }
 
-/// [`render`], with the models: markdown then adds, for each placement
-/// finding, a Mermaid diagram of its neighbourhood in both models.
-pub fn render_with_models(
+/// [`render`], with where each finding is: markdown then adds, for each
+/// placement finding, its diagram (see [`Where`]).
+pub fn render_with_diagrams(
     pair: &Pair<'_>,
     c: &Comparison,
-    models: Option<Models<'_>>,
+    diagrams: Option<&[Where]>,
     format: Format,
     style: Style,
     w: &mut dyn Write,
@@ -775,7 +780,7 @@ pub fn render_with_models(
         Format::Json => super::json::write_pretty(w, &json(pair, c)),
         Format::Text => text(pair, c, style, w),
         Format::Table => table(pair, c, style, w),
-        Format::Markdown => markdown(pair, c, models, w),
+        Format::Markdown => markdown(pair, c, diagrams, w),
         Format::Python => Err(super::unsupported("compare", format)),
         Format::ModelExplorer => Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -1016,7 +1021,7 @@ fn table(pair: &Pair<'_>, c: &Comparison, style: Style, w: &mut dyn Write) -> io
 fn markdown(
     pair: &Pair<'_>,
     c: &Comparison,
-    models: Option<Models<'_>>,
+    diagrams: Option<&[Where]>,
     w: &mut dyn Write,
 ) -> io::Result<()> {
     let esc = |s: &str| s.replace('|', "\\|");
@@ -1053,8 +1058,8 @@ fn markdown(
             )?;
         }
     }
-    if let Some(m) = models {
-        neighbourhoods(c, m, w)?;
+    if let Some(d) = diagrams {
+        neighbourhoods(c, d, w)?;
     }
     writeln!(w)?;
     writeln!(w, "<details><summary>alignment</summary>")?;
@@ -1068,19 +1073,10 @@ fn markdown(
 
 /// For each placement finding, a Mermaid diagram of where it is (GitHub
 /// draws ```mermaid blocks in comments and pull requests).
-fn neighbourhoods(c: &Comparison, m: Models<'_>, w: &mut dyn Write) -> io::Result<()> {
-    let placement: Vec<&Finding> = c
-        .findings
-        .iter()
-        .filter(|f| f.kind.is_placement())
-        .collect();
-    if placement.is_empty() {
+fn neighbourhoods(c: &Comparison, diagrams: &[Where], w: &mut dyn Write) -> io::Result<()> {
+    if !c.findings.iter().any(|f| f.kind.is_placement()) {
         return Ok(());
     }
-    let (ip, iq) = (
-        crate::analysis::inspect(m.ptq),
-        crate::analysis::inspect(m.qat),
-    );
     writeln!(w)?;
     writeln!(w, "#### Where")?;
     writeln!(w)?;
@@ -1088,18 +1084,10 @@ fn neighbourhoods(c: &Comparison, m: Models<'_>, w: &mut dyn Write) -> io::Resul
         w,
         "Each placement finding in the QAT graph, beside the PTQ ops aligned with it; the finding's ops have a red border."
     )?;
-    for f in placement {
-        let (Some(a), Some(qq)) = (
-            c.alignment.iter().find(|a| a.qat == f.subgraph),
-            iq.subgraphs.get(f.subgraph.index()),
-        ) else {
+    for (f, diagram) in c.findings.iter().zip(diagrams) {
+        if !f.kind.is_placement() || *diagram == Where::Skip {
             continue;
-        };
-        let Some(pq) = ip.subgraphs.get(a.ptq.index()) else {
-            continue;
-        };
-        let mut diagram = Vec::new();
-        let drawn = super::graph::finding_mermaid((m.ptq, pq), (m.qat, qq), c, f, &mut diagram)?;
+        }
         let layer = f
             .layer
             .as_deref()
@@ -1113,16 +1101,17 @@ fn neighbourhoods(c: &Comparison, m: Models<'_>, w: &mut dyn Write) -> io::Resul
             f.subgraph
         )?;
         writeln!(w)?;
-        if drawn {
-            writeln!(w, "```mermaid")?;
-            w.write_all(&diagram)?;
-            writeln!(w, "```")?;
-        } else {
-            writeln!(
+        match diagram {
+            Where::Mermaid(text) => {
+                writeln!(w, "```mermaid")?;
+                w.write_all(text.as_bytes())?;
+                writeln!(w, "```")?;
+            }
+            Where::TooLarge | Where::Skip => writeln!(
                 w,
                 "(too many ops around it for a diagram: `tflq graph PTQ QAT --around {}` draws it)",
                 f.qat_ops.first().map_or(String::new(), |o| o.to_string())
-            )?;
+            )?,
         }
     }
     Ok(())

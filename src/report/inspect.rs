@@ -121,7 +121,7 @@ fn op_list(ops: &[OpId]) -> String {
 }
 
 /// One sentence describing a finding.
-pub fn describe(sg: &Subgraph, f: &Finding) -> String {
+pub(crate) fn describe(sg: &Subgraph, f: &Finding) -> String {
     describe_with(sg, f, op_list)
 }
 
@@ -507,7 +507,7 @@ fn text(
 
 /// Subgraphs with more ops than this list only their non-integer ops in the
 /// default view: thousands of int8 rows would bury what the view is for.
-pub const COMPACT_OPS_LIMIT: usize = 300;
+pub(crate) const COMPACT_OPS_LIMIT: usize = 300;
 
 /// One line per op: what it is, where it came from, how it runs, what it
 /// writes. The default view; `--ops` adds every input.

@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::advice::Reason;
 use crate::analysis::summary::{IoTensor, Summary};
 use crate::analysis::{Compute, Evidence, Finding, FindingKind, SchemeKind};
 use crate::compare::{self, Detail, Removal, Side, SubgraphAlignment};
@@ -73,6 +74,46 @@ pub(crate) fn scheme_kind_object(kind: SchemeKind, qat: bool) -> JsonSchemeKind 
     }
 }
 
+/// Why a plan entry is what it is: an id, its operand, and the words.
+#[derive(Serialize)]
+pub(crate) struct JsonReason {
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carrier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<usize>,
+    text: String,
+}
+
+fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
+    match r {
+        Reason::FloatInPtq => ("float-in-ptq", None, None),
+        Reason::RegistryMatches => ("registry-matches", None, None),
+        Reason::NotInRegistry => ("not-in-registry", None, None),
+        Reason::RegistryAddsRequantize => ("registry-adds-requantize", None, None),
+        Reason::KeepsInputScale => ("keeps-input-scale", None, None),
+        Reason::FixedOutput => ("fixed-output", None, None),
+        Reason::JoinsSharedScale { carrier } => ("joins-shared-scale", carrier.clone(), None),
+        Reason::CarriesSharedScale => ("carries-shared-scale", None, None),
+        Reason::InnerScales { ops } => ("inner-scales", None, Some(*ops)),
+        Reason::SeveralOutputs { outputs } => ("several-outputs", None, Some(*outputs)),
+        Reason::TfOpLambda => ("tf-op-lambda", None, None),
+        Reason::NotNamedByPtq => ("not-named-by-ptq", None, None),
+        Reason::QuantizesModelInput => ("quantizes-model-input", None, None),
+        Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),
+    }
+}
+
+pub(crate) fn json_reason(r: &Reason) -> JsonReason {
+    let (id, carrier, count) = reason_id(r);
+    JsonReason {
+        reason: id,
+        carrier,
+        count,
+        text: super::reason(r),
+    }
+}
+
 /// A layer whose annotation a compare finding asks to change.
 #[derive(Serialize)]
 pub(crate) struct JsonCulprit<'a> {
@@ -83,7 +124,7 @@ pub(crate) struct JsonCulprit<'a> {
     config: Option<JsonQatConfig>,
     fallback: Option<JsonQatConfig>,
     calibrate: bool,
-    reasons: Vec<super::plan::JsonReason>,
+    reasons: Vec<JsonReason>,
 }
 
 /// A QuantizeConfig of tflq's: the weight attribute to quantize (per
@@ -112,7 +153,7 @@ pub(crate) fn culprit(c: &crate::advice::Culprit) -> JsonCulprit<'_> {
         config: c.config.map(qat_config),
         fallback: c.fallback.map(qat_config),
         calibrate: c.calibrate,
-        reasons: c.reasons.iter().map(super::plan::json_reason).collect(),
+        reasons: c.reasons.iter().map(json_reason).collect(),
     }
 }
 
@@ -671,7 +712,7 @@ pub(crate) fn detail(d: &Detail) -> JsonDetail {
             } => JsonRemoval::Requantize {
                 from: *from,
                 to: *to,
-                scale_ratio: crate::analysis::quant::scale_ratio(*from, *to),
+                scale_ratio: crate::model::scale_ratio(*from, *to),
                 same_scale_op: same_scale_op.as_ref().map(|(o, k)| (o.0, k.to_string())),
                 producer_layer: producer_layer.clone(),
                 consumer_layer: consumer_layer.clone(),

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
+use crate::advice::Reason;
 use crate::analysis::OpClass;
 use crate::model::{Granularity, Tensor};
 
@@ -21,7 +22,7 @@ use crate::model::{Granularity, Tensor};
 /// (`tflq graph`, `--format model-explorer`): integer greens, float oranges,
 /// quantizer blues and purples, chosen to be told apart in print and by most
 /// colour-blind readers.
-pub const fn op_color(c: OpClass) -> &'static str {
+pub(crate) const fn op_color(c: OpClass) -> &'static str {
     match c {
         OpClass::Int8 => "#a6dba0",
         OpClass::Int16 => "#5aae61",
@@ -41,6 +42,7 @@ pub const JSON_SCHEMA_VERSION: u32 = 2;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// Human tables (comfy-table).
     Table,
@@ -153,13 +155,13 @@ impl Style {
 /// and copying the rest, which costs the square of its length: 20,000 op
 /// numbers joined by commas took 19 s to lay out. No real name or sentence
 /// comes near this; `…` marks the cut.
-pub const CELL_WORD_CHARS: usize = 1_000;
+pub(crate) const CELL_WORD_CHARS: usize = 1_000;
 
 /// Longest text a table cell keeps; the text and JSON formats have it all.
-pub const CELL_CHARS: usize = 20_000;
+pub(crate) const CELL_CHARS: usize = 20_000;
 
 /// Ops a table cell lists before `… and N more`.
-pub const CELL_OPS: usize = 20;
+pub(crate) const CELL_OPS: usize = 20;
 
 /// `text` cut to what a table cell keeps ([`CELL_WORD_CHARS`], [`CELL_CHARS`]),
 /// in one pass.
@@ -270,7 +272,7 @@ pub fn scale(s: f32) -> String {
 }
 
 /// A scale, short (4 significant digits), for tables.
-pub fn scale_short(s: f32) -> String {
+pub(crate) fn scale_short(s: f32) -> String {
     format!("{s:.3e}")
 }
 
@@ -293,7 +295,7 @@ pub fn dims(d: &[i32]) -> String {
 }
 
 /// Quantization in brief: `s=3.922e-3 zp=-128`, `per-axis(0)x8 s=[1.0e-3..4.0e-3]`.
-pub fn quant_brief(t: &Tensor, exact: bool) -> String {
+pub(crate) fn quant_brief(t: &Tensor, exact: bool) -> String {
     let Some(q) = &t.quantization else {
         return String::new();
     };
@@ -322,6 +324,46 @@ pub fn quant_brief(t: &Tensor, exact: bool) -> String {
         }
         Granularity::Blockwise { block_size } => format!("blockwise block={block_size}"),
         Granularity::Other => "custom".to_owned(),
+    }
+}
+
+/// Why a plan entry (or a culprit of a compare finding) is what it is, in
+/// words: shared by the plan, compare and JSON renderers.
+pub(crate) fn reason(r: &Reason) -> String {
+    match r {
+        Reason::FloatInPtq => "PTQ computes it in float".into(),
+        Reason::RegistryMatches => "tfmot's default registry gives PTQ's placement".into(),
+        Reason::NotInRegistry => "tfmot's default registry does not quantize it as PTQ does".into(),
+        Reason::RegistryAddsRequantize => {
+            "the registry would quantize its output, a requantize PTQ does not have".into()
+        }
+        Reason::KeepsInputScale => "PTQ keeps its input's scale on its output".into(),
+        Reason::FixedOutput => "the kernel fixes its output scale".into(),
+        Reason::JoinsSharedScale { carrier } => match carrier {
+            Some(c) => format!("its output shares one scale with other tensors; '{c}' carries it"),
+            None => "its output shares one scale with other tensors".into(),
+        },
+        Reason::CarriesSharedScale => {
+            "it carries the one quantizer of a scale its inputs share".into()
+        }
+        Reason::InnerScales { ops } => format!(
+            "{ops} of its ops have their own integer scale; one QuantizeConfig gives a layer one output quantizer"
+        ),
+        Reason::SeveralOutputs { outputs } => format!(
+            "it returns {outputs} integer tensors with their own scales; tfmot quantizes one output per layer"
+        ),
+        Reason::TfOpLambda => "a TFOpLambda: tfmot cannot wrap it".into(),
+        Reason::QuantizesModelInput => {
+            "it reads the model input: annotated, it makes tfmot quantize that input".into()
+        }
+        Reason::NotNamedByPtq => {
+            "PTQ fuses it into a neighbouring op (no op is named after it) and runs that op in integer".into()
+        }
+        Reason::FusedInto { layer } => {
+            format!(
+                "PTQ fuses it into one op with '{layer}', whose quantizer gives that op's output"
+            )
+        }
     }
 }
 

@@ -7,8 +7,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, scale};
-use crate::advice::{Action, LayerPlan, Plan, QatConfig, Reason, Workaround};
+use super::json::{JsonReason, json_reason};
+use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, reason, scale};
+use crate::advice::{Action, LayerPlan, Plan, QatConfig, Workaround};
 use crate::model::{Granularity, OpKind};
 use crate::producer::Vocabulary;
 
@@ -50,45 +51,6 @@ fn label(l: &LayerPlan) -> String {
     match &l.layer {
         Some(name) => name.clone(),
         None => format!("(op #{})", l.ops.first().map_or(0, |o| o.0)),
-    }
-}
-
-/// Why, in words.
-pub fn reason(r: &Reason) -> String {
-    match r {
-        Reason::FloatInPtq => "PTQ computes it in float".into(),
-        Reason::RegistryMatches => "tfmot's default registry gives PTQ's placement".into(),
-        Reason::NotInRegistry => "tfmot's default registry does not quantize it as PTQ does".into(),
-        Reason::RegistryAddsRequantize => {
-            "the registry would quantize its output, a requantize PTQ does not have".into()
-        }
-        Reason::KeepsInputScale => "PTQ keeps its input's scale on its output".into(),
-        Reason::FixedOutput => "the kernel fixes its output scale".into(),
-        Reason::JoinsSharedScale { carrier } => match carrier {
-            Some(c) => format!("its output shares one scale with other tensors; '{c}' carries it"),
-            None => "its output shares one scale with other tensors".into(),
-        },
-        Reason::CarriesSharedScale => {
-            "it carries the one quantizer of a scale its inputs share".into()
-        }
-        Reason::InnerScales { ops } => format!(
-            "{ops} of its ops have their own integer scale; one QuantizeConfig gives a layer one output quantizer"
-        ),
-        Reason::SeveralOutputs { outputs } => format!(
-            "it returns {outputs} integer tensors with their own scales; tfmot quantizes one output per layer"
-        ),
-        Reason::TfOpLambda => "a TFOpLambda: tfmot cannot wrap it".into(),
-        Reason::QuantizesModelInput => {
-            "it reads the model input: annotated, it makes tfmot quantize that input".into()
-        }
-        Reason::NotNamedByPtq => {
-            "PTQ fuses it into a neighbouring op (no op is named after it) and runs that op in integer".into()
-        }
-        Reason::FusedInto { layer } => {
-            format!(
-                "PTQ fuses it into one op with '{layer}', whose quantizer gives that op's output"
-            )
-        }
     }
 }
 
@@ -280,16 +242,6 @@ struct JsonLayer {
 }
 
 #[derive(Serialize)]
-pub(crate) struct JsonReason {
-    reason: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    carrier: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count: Option<usize>,
-    text: String,
-}
-
-#[derive(Serialize)]
 struct JsonFacts {
     compute: &'static str,
     weights: Option<JsonWeights>,
@@ -312,35 +264,6 @@ struct JsonWeights {
 struct JsonParams {
     scale: f32,
     zero_point: i64,
-}
-
-fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
-    match r {
-        Reason::FloatInPtq => ("float-in-ptq", None, None),
-        Reason::RegistryMatches => ("registry-matches", None, None),
-        Reason::NotInRegistry => ("not-in-registry", None, None),
-        Reason::RegistryAddsRequantize => ("registry-adds-requantize", None, None),
-        Reason::KeepsInputScale => ("keeps-input-scale", None, None),
-        Reason::FixedOutput => ("fixed-output", None, None),
-        Reason::JoinsSharedScale { carrier } => ("joins-shared-scale", carrier.clone(), None),
-        Reason::CarriesSharedScale => ("carries-shared-scale", None, None),
-        Reason::InnerScales { ops } => ("inner-scales", None, Some(*ops)),
-        Reason::SeveralOutputs { outputs } => ("several-outputs", None, Some(*outputs)),
-        Reason::TfOpLambda => ("tf-op-lambda", None, None),
-        Reason::NotNamedByPtq => ("not-named-by-ptq", None, None),
-        Reason::QuantizesModelInput => ("quantizes-model-input", None, None),
-        Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),
-    }
-}
-
-pub(crate) fn json_reason(r: &Reason) -> JsonReason {
-    let (id, carrier, count) = reason_id(r);
-    JsonReason {
-        reason: id,
-        carrier,
-        count,
-        text: reason(r),
-    }
 }
 
 fn json<'a>(plan: &Plan, file: &'a str) -> JsonDoc<'a> {

@@ -17,11 +17,11 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::{self, FindingKind};
+use crate::analysis::{FindingKind, Inspection};
 use crate::model::{Activation, Granularity, Model, Subgraph, Tensor, TensorId};
 
 /// First line of every snapshot; bumped when the format changes.
-pub const HEADER: &str = "tflq snapshot 2";
+pub(crate) const HEADER: &str = "tflq snapshot 2";
 
 /// What a snapshot includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,18 +122,9 @@ fn tensor(sg: &Subgraph, id: TensorId, opts: SnapshotOptions) -> String {
     s
 }
 
-/// The snapshot text of a model.
-///
-/// ```
-/// # fn main() -> Result<(), tflq::Error> {
-/// let file = tflq::ModelFile::open("testdata/ptq_int8.tflite")?;
-/// let text = tflq::snapshot(file.model(), tflq::SnapshotOptions::default());
-/// assert!(text.starts_with("tflq snapshot 2\n"));
-/// // In a model repository's tests: insta::assert_snapshot!(text);
-/// # Ok(()) }
-/// ```
-pub fn snapshot(model: &Model, opts: SnapshotOptions) -> String {
-    let insp = analysis::inspect(model);
+/// The snapshot text of a model, from its inspection ([`crate::snapshot`]
+/// makes both).
+pub fn render(model: &Model, insp: &Inspection, opts: SnapshotOptions) -> String {
     // Canonical names, decided over every layer and signature name in the
     // order the snapshot shows them.
     let names = if opts.exact_names {
@@ -275,7 +266,7 @@ pub fn normalize(text: &str) -> String {
 /// 100,000-line snapshots that differ everywhere took a minute. Past this
 /// it stops refining and shows the rest as whole runs removed and added,
 /// still a correct diff; any real change of a model finishes far sooner.
-pub const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A unified diff from `expected` (the committed file) to `actual`, or `None` when equal.
 pub fn diff(

@@ -277,21 +277,24 @@ pub fn compare(ptq: &Model, qat: &Model) {
 
 /// `tflq compare PTQ QAT` in every format, in `styles` by turns.
 fn compare_with(ptq: &Model, qat: &Model, styles: &[Style]) {
-    let c = tflq::compare::compare(ptq, qat, tflq::compare::Options::default());
+    let (ip, iq) = (tflq::inspect(ptq), tflq::inspect(qat));
+    let c =
+        tflq::compare::compare_inspected((ptq, &ip), (qat, &iq), tflq::compare::Options::default());
     let pair = tflq::report::compare::Pair {
         ptq_label: "ptq.tflite",
         qat_label: "qat.tflite",
     };
+    let views = tflq::pair_view::finding_views((ptq, &ip), (qat, &iq), &c);
+    let diagrams = tflq::report::graph::where_diagrams((ptq, &ip), (qat, &iq), &c, &views).unwrap();
     for (k, format) in [Format::Table, Format::Text, Format::Json, Format::Markdown]
         .into_iter()
         .enumerate()
     {
         let style = styles[k % styles.len()];
-        let models = tflq::report::compare::Models { ptq, qat };
-        tflq::report::compare::render_with_models(
+        tflq::report::compare::render_with_diagrams(
             &pair,
             &c,
-            Some(models),
+            Some(&diagrams),
             format,
             style,
             &mut Discard::default(),

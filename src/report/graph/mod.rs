@@ -2,7 +2,7 @@
 //! model side by side) coloured by how each op computes, as SVG, a
 //! self-contained HTML page, Graphviz DOT or Mermaid. The views come from
 //! [`crate::analysis::graph_view`]; this module words and draws them. SVG and
-//! HTML are laid out here ([`layout`]); DOT and Mermaid leave layout to
+//! HTML are laid out here (`layout.rs`); DOT and Mermaid leave layout to
 //! their readers.
 //!
 //! What is drawn is decided before anything is written: `marks` decides
@@ -23,13 +23,16 @@ mod text;
 
 use std::io::{self, Write};
 
+use super::compare::Where;
 use crate::analysis::graph_view::{GraphView, NodeClass, NodeKind, ViewNode};
-use crate::analysis::{OpClass, SubgraphQuant};
+use crate::analysis::{Inspection, OpClass, SubgraphQuant};
 use crate::compare::Comparison;
 use crate::model::{Model, OpId, Subgraph, TensorId};
+use crate::pair_view::{FindingView, Neighbourhood};
 
 /// Output formats of `tflq graph`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GraphFormat {
     /// A standalone SVG picture.
     Svg,
@@ -64,13 +67,13 @@ impl GraphFormat {
 
 /// The fill colour of each class: an op class's [`op_color`](super::op_color),
 /// white for the graph's inputs and outputs.
-pub fn class_color(c: NodeClass) -> &'static str {
+pub(crate) fn class_color(c: NodeClass) -> &'static str {
     c.op_class().map_or("#ffffff", super::op_color)
 }
 
 /// What the legend says a class is: QUANTIZE and DEQUANTIZE by their op
 /// names, the rest as [`NodeClass::name`] with spaces.
-pub fn class_label(c: NodeClass) -> &'static str {
+pub(crate) fn class_label(c: NodeClass) -> &'static str {
     match c {
         NodeClass::Op(OpClass::Quantize) => "QUANTIZE",
         NodeClass::Op(OpClass::Dequantize) => "DEQUANTIZE",
@@ -81,7 +84,7 @@ pub fn class_label(c: NodeClass) -> &'static str {
 }
 
 /// Colour of float-island outlines and of highlighted findings.
-pub const ISLAND_COLOR: &str = "#d7301f";
+pub(crate) const ISLAND_COLOR: &str = "#d7301f";
 
 /// One model's view to draw.
 #[derive(Debug, Clone, Copy)]
@@ -466,79 +469,60 @@ pub fn render_pair(
     write(&doc, format, w)
 }
 
-/// Most nodes a neighbourhood diagram of [`finding_mermaid`] draws.
-pub const NEIGHBOURHOOD_NODES: usize = 40;
+/// Where each finding of `c` is, for the markdown of `tflq compare`
+/// ([`super::compare::render_with_diagrams`]): a Mermaid diagram of each
+/// placement finding's neighbourhood in both models, from the views the
+/// caller built ([`crate::pair_view::finding_views`], one per finding).
+pub fn where_diagrams(
+    ptq: (&Model, &Inspection),
+    qat: (&Model, &Inspection),
+    c: &Comparison,
+    views: &[FindingView],
+) -> io::Result<Vec<Where>> {
+    let mut out = Vec::with_capacity(views.len());
+    for (f, view) in c.findings.iter().zip(views) {
+        out.push(match view {
+            FindingView::Skip => Where::Skip,
+            FindingView::TooLarge => Where::TooLarge,
+            FindingView::Drawn(n) => {
+                let mut text = Vec::new();
+                if finding_mermaid(ptq, qat, c, f, n, &mut text)? {
+                    Where::Mermaid(String::from_utf8_lossy(&text).into_owned())
+                } else {
+                    Where::Skip
+                }
+            }
+        });
+    }
+    Ok(out)
+}
 
-/// A small Mermaid flowchart of where a comparison finding is: the QAT ops
-/// it names and their direct neighbours, beside the PTQ ops aligned with
-/// them, the finding's ops outlined. `Ok(false)` (nothing written) when the
-/// neighbourhood has more than [`NEIGHBOURHOOD_NODES`] nodes even with runs
-/// collapsed, or the finding names no op.
-pub fn finding_mermaid(
-    ptq: (&Model, &SubgraphQuant),
-    qat: (&Model, &SubgraphQuant),
+/// A small Mermaid flowchart of where a comparison finding is: its
+/// neighbourhood's QAT view beside the PTQ view, the finding's ops
+/// outlined. `false` (nothing written) when an inspection lacks a view's
+/// subgraph.
+fn finding_mermaid(
+    ptq: (&Model, &Inspection),
+    qat: (&Model, &Inspection),
     c: &Comparison,
     f: &crate::compare::Finding,
+    n: &Neighbourhood,
     w: &mut dyn Write,
 ) -> io::Result<bool> {
-    use crate::analysis::graph_view::{ViewOptions, build};
-    if f.qat_ops.is_empty() {
+    let qv = &n.qat;
+    let Some(qquant) = qat.1.subgraphs.get(qv.subgraph.index()) else {
         return Ok(false);
-    }
-    let alignment = c
-        .alignment
-        .iter()
-        .find(|a| a.qat == qat.1.subgraph && a.ptq == ptq.1.subgraph);
-    let small = |model: &Model, quant: &SubgraphQuant, around: Vec<OpId>, depth: usize| {
-        let mut options = ViewOptions::new(quant.subgraph);
-        options.min_run = 0;
-        options.around = around;
-        options.depth = depth;
-        let view = build(model, quant, &options);
-        if view.nodes.len() <= NEIGHBOURHOOD_NODES {
-            return Some(view);
-        }
-        options.min_run = ViewOptions::MIN_RUN;
-        options.keep = options.around.iter().copied().collect();
-        let view = build(model, quant, &options);
-        (view.nodes.len() <= NEIGHBOURHOOD_NODES).then_some(view)
-    };
-    let Some(qv) = small(qat.0, qat.1, f.qat_ops.clone(), 1) else {
-        return Ok(false);
-    };
-    // The PTQ side: the finding's PTQ ops, or else the counterparts of the
-    // QAT ops shown.
-    let mut ptq_ops = f.ptq_ops.clone();
-    if ptq_ops.is_empty()
-        && let Some(a) = alignment
-    {
-        ptq_ops = a
-            .matches
-            .iter()
-            .filter(|m| qv.node_of(m.qat).is_some())
-            .map(|m| m.ptq)
-            .collect();
-    }
-    let pv = if ptq_ops.is_empty() {
-        None
-    } else {
-        small(
-            ptq.0,
-            ptq.1,
-            ptq_ops,
-            if f.ptq_ops.is_empty() { 0 } else { 1 },
-        )
     };
     let mut panels = Vec::new();
     let mut marked = Vec::new();
     let qp = Panel {
         model: qat.0,
-        quant: qat.1,
-        view: &qv,
+        quant: qquant,
+        view: qv,
         label: "QAT",
     };
     let mut qd = panel_draw(&qp, "q-", "QAT".to_owned());
-    for (n, _) in node_ids(&qv, "q-", &f.qat_ops) {
+    for (n, _) in node_ids(qv, "q-", &f.qat_ops) {
         if let Some(d) = qd.nodes.get_mut(n) {
             d.findings.push(1);
         }
@@ -546,10 +530,12 @@ pub fn finding_mermaid(
     }
     panels.push(qd);
     let mut matches = Vec::new();
-    if let Some(pv) = &pv {
+    if let Some(pv) = &n.ptq
+        && let Some(pquant) = ptq.1.subgraphs.get(pv.subgraph.index())
+    {
         let pp = Panel {
             model: ptq.0,
-            quant: ptq.1,
+            quant: pquant,
             view: pv,
             label: "PTQ",
         };
@@ -561,6 +547,10 @@ pub fn finding_mermaid(
             marked.push((1, n));
         }
         panels.push(pd);
+        let alignment = c
+            .alignment
+            .iter()
+            .find(|a| a.qat == qv.subgraph && a.ptq == pv.subgraph);
         if let Some(a) = alignment {
             for m in &a.matches {
                 if let (Some(pn), Some(qn)) = (pv.node_of(m.ptq), qv.node_of(m.qat)) {
