@@ -12,7 +12,6 @@
 use petgraph::unionfind::UnionFind;
 
 use crate::analysis::{Compute, Inspection, OpInfo, SchemeKind, SubgraphQuant};
-use crate::compare::{Detail, Removal, Side};
 use crate::graph::Graph;
 use crate::model::{DType, Granularity, Model, OpId, OpKind, SubgraphId, TensorId};
 use crate::producer::Producer;
@@ -190,95 +189,6 @@ pub fn near_free(from: Option<(f32, i64)>, to: Option<(f32, i64)>) -> bool {
             zp_close && m > 0.0 && (a.0 - b.0).abs() / m < 0.01
         }
         _ => false,
-    }
-}
-
-/// Choose the suggestion for a finding from its facts. `layer` is the
-/// finding's layer, `culprits` the layers whose annotation must change.
-pub fn suggest(detail: &Detail, layer: Option<&str>, culprits: &[Culprit]) -> Suggestion {
-    let layer = layer.map(str::to_owned);
-    let culprits = culprits.to_vec();
-    match detail {
-        Detail::Remove(Removal::Requantize {
-            from,
-            to,
-            same_scale_op,
-            ..
-        }) => Suggestion::Requantize {
-            culprits,
-            constraint: same_scale_op.as_ref().map(|(_, k)| k.clone()),
-            ratio: crate::analysis::quant::scale_ratio(*from, *to),
-            near_free: near_free(*from, *to),
-        },
-        Detail::Remove(Removal::RoundTrip) => Suggestion::RemoveRoundTrip { layer, culprits },
-        Detail::Remove(Removal::Boundary { .. }) => Suggestion::RemoveBoundary { layer, culprits },
-        Detail::Add {
-            layers,
-            unsupported,
-            batchnorm_unfolded,
-            entries,
-            exits,
-            reads_graph_input,
-            whole_model,
-            ..
-        } => {
-            if *whole_model {
-                return Suggestion::QuantizeWholeModel;
-            }
-            let named: std::collections::HashSet<&str> =
-                culprits.iter().map(|c| c.layer.as_str()).collect();
-            Suggestion::Annotate {
-                unsupported: unsupported
-                    .iter()
-                    .filter(|(l, _)| !named.contains(l.as_str()))
-                    .cloned()
-                    .collect(),
-                culprits,
-                fold_batchnorm: *batchnorm_unfolded,
-                input: if *reads_graph_input {
-                    InputSide::GraphInput
-                } else if !entries.is_empty() {
-                    InputSide::Dequantize
-                } else {
-                    InputSide::FloatOps
-                },
-                output: if exits.is_empty() {
-                    OutputSide::Missing
-                } else {
-                    OutputSide::Quantize
-                },
-                unnamed: layers.is_empty() && unsupported.is_empty(),
-            }
-        }
-        Detail::Range { initial: true, .. } => Suggestion::RetrainUntrainedRange { layer },
-        Detail::Range { .. } => Suggestion::CheckRange { layer },
-        Detail::Granularity { qat, .. } => {
-            if matches!(qat, Granularity::PerTensor) {
-                Suggestion::PerChannelWeights { layer }
-            } else {
-                Suggestion::PtqPerTensor { layer }
-            }
-        }
-        Detail::Fusion {
-            separate_in: Side::Qat,
-            activation,
-        } => Suggestion::UnblockFusion {
-            activation: activation.clone(),
-        },
-        Detail::Fusion {
-            separate_in: Side::Ptq,
-            ..
-        } => Suggestion::FusedOnlyInQat,
-        Detail::Structure {
-            batchnorm_unfolded: true,
-            ..
-        } => Suggestion::FoldBatchnorm,
-        Detail::Structure { .. } => Suggestion::CheckSameModel,
-        Detail::Io { .. } => Suggestion::MatchIoTypes,
-        Detail::Width { ptq, qat } => Suggestion::MatchWidth {
-            ptq: *ptq,
-            qat: *qat,
-        },
     }
 }
 

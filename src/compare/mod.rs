@@ -683,7 +683,7 @@ impl Ctx<'_> {
         detail: Detail,
     ) -> Finding {
         let culprits = self.culprits(&qat_ops, &detail, layer.as_deref());
-        let suggestion = advice::suggest(&detail, layer.as_deref(), &culprits);
+        let suggestion = suggest(&detail, layer.as_deref(), &culprits);
         let severity = severity(kind, &detail);
         let place = Place {
             qat_ops: qat_ops.clone(),
@@ -1570,8 +1570,105 @@ fn roll_up(findings: Vec<Finding>) -> Vec<Finding> {
             let mut seen = std::collections::HashSet::new();
             f.culprits.retain(|c| seen.insert(c.layer.clone()));
             // The suggestion now speaks for every place.
-            f.suggestion = advice::suggest(&f.detail, f.layer.as_deref(), &f.culprits);
+            f.suggestion = suggest(&f.detail, f.layer.as_deref(), &f.culprits);
         }
     }
     out
+}
+
+/// Choose the suggestion for a finding from its facts. `layer` is the
+/// finding's layer, `culprits` the layers whose annotation must change.
+pub(crate) fn suggest(
+    detail: &Detail,
+    layer: Option<&str>,
+    culprits: &[Culprit],
+) -> advice::Suggestion {
+    let layer = layer.map(str::to_owned);
+    let culprits = culprits.to_vec();
+    match detail {
+        Detail::Remove(Removal::Requantize {
+            from,
+            to,
+            same_scale_op,
+            ..
+        }) => advice::Suggestion::Requantize {
+            culprits,
+            constraint: same_scale_op.as_ref().map(|(_, k)| k.clone()),
+            ratio: crate::analysis::quant::scale_ratio(*from, *to),
+            near_free: advice::near_free(*from, *to),
+        },
+        Detail::Remove(Removal::RoundTrip) => {
+            advice::Suggestion::RemoveRoundTrip { layer, culprits }
+        }
+        Detail::Remove(Removal::Boundary { .. }) => {
+            advice::Suggestion::RemoveBoundary { layer, culprits }
+        }
+        Detail::Add {
+            layers,
+            unsupported,
+            batchnorm_unfolded,
+            entries,
+            exits,
+            reads_graph_input,
+            whole_model,
+            ..
+        } => {
+            if *whole_model {
+                return advice::Suggestion::QuantizeWholeModel;
+            }
+            let named: std::collections::HashSet<&str> =
+                culprits.iter().map(|c| c.layer.as_str()).collect();
+            advice::Suggestion::Annotate {
+                unsupported: unsupported
+                    .iter()
+                    .filter(|(l, _)| !named.contains(l.as_str()))
+                    .cloned()
+                    .collect(),
+                culprits,
+                fold_batchnorm: *batchnorm_unfolded,
+                input: if *reads_graph_input {
+                    advice::InputSide::GraphInput
+                } else if !entries.is_empty() {
+                    advice::InputSide::Dequantize
+                } else {
+                    advice::InputSide::FloatOps
+                },
+                output: if exits.is_empty() {
+                    advice::OutputSide::Missing
+                } else {
+                    advice::OutputSide::Quantize
+                },
+                unnamed: layers.is_empty() && unsupported.is_empty(),
+            }
+        }
+        Detail::Range { initial: true, .. } => advice::Suggestion::RetrainUntrainedRange { layer },
+        Detail::Range { .. } => advice::Suggestion::CheckRange { layer },
+        Detail::Granularity { qat, .. } => {
+            if matches!(qat, Granularity::PerTensor) {
+                advice::Suggestion::PerChannelWeights { layer }
+            } else {
+                advice::Suggestion::PtqPerTensor { layer }
+            }
+        }
+        Detail::Fusion {
+            separate_in: Side::Qat,
+            activation,
+        } => advice::Suggestion::UnblockFusion {
+            activation: activation.clone(),
+        },
+        Detail::Fusion {
+            separate_in: Side::Ptq,
+            ..
+        } => advice::Suggestion::FusedOnlyInQat,
+        Detail::Structure {
+            batchnorm_unfolded: true,
+            ..
+        } => advice::Suggestion::FoldBatchnorm,
+        Detail::Structure { .. } => advice::Suggestion::CheckSameModel,
+        Detail::Io { .. } => advice::Suggestion::MatchIoTypes,
+        Detail::Width { ptq, qat } => advice::Suggestion::MatchWidth {
+            ptq: *ptq,
+            qat: *qat,
+        },
+    }
 }
