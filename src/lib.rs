@@ -28,6 +28,7 @@ pub mod compare;
 pub mod error;
 pub mod graph;
 pub mod load;
+pub mod measure;
 pub mod model;
 pub mod producer;
 pub mod report;

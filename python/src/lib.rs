@@ -17,6 +17,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString};
 use tflq::report::{Format, Style};
 
 mod buffer;
+mod measure;
 
 pyo3::create_exception!(
     tflq,
@@ -305,6 +306,8 @@ fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> u8 {
 mod _tflq {
     #[pymodule_export]
     use super::{TflqError, compare_json, inspect_json, plan_text, run_cli, snapshot};
+    #[pymodule_export]
+    use super::measure::MeasureSession;
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod graph;
 pub mod inspect;
 mod json;
+pub mod measure;
 pub mod model_explorer;
 pub mod plan;
 pub mod snapshot;
