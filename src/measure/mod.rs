@@ -84,8 +84,8 @@ pub enum Source {
 /// Which file a run loads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunModel {
-    /// The float model, as given.
-    Float,
+    /// A float model: 0 the float model, 1 the QAT model's own float model.
+    Float(usize),
     /// A quantized model (index into [`Plan::sides`]), as given.
     Quantized(usize),
     /// A cut model tflq built.
@@ -114,6 +114,10 @@ pub struct Run {
 pub struct Side {
     /// PTQ or QAT.
     pub role: Role,
+    /// Its float model: 0 the float model, 1 the QAT model's own.
+    pub float: usize,
+    /// Index into [`Plan::runs`] of that float model's run.
+    pub float_run: usize,
     /// Paired ops: (float op, quantized op).
     pub ops: Vec<(OpId, OpId)>,
     /// Paired values, segments and cuts.
@@ -155,20 +159,19 @@ const MAIN: SubgraphId = SubgraphId(0);
 impl Plan {
     /// Pair `float` with `ptq` (and `qat`) and build the cuts. The float
     /// model must compute in float; the others may be anything the float
-    /// model was converted to (the float model itself included).
+    /// model was converted to (the float model itself included). With two
+    /// files the second is PTQ or QAT as the file says. `qat_float`, the
+    /// float model of the QAT model's own trained weights, is what the QAT
+    /// model is measured against when given (QAT fine-tuning moves the
+    /// weights away from the float model's).
     pub fn new(
         float: Input<'_, '_>,
+        qat_float: Option<Input<'_, '_>>,
         ptq: Input<'_, '_>,
         qat: Option<Input<'_, '_>>,
     ) -> Result<Plan, PlanError> {
         let fi = analysis::inspect(float.model);
-        if !matches!(fi.scheme.kind, SchemeKind::Float) {
-            return Err(PlanError(format!(
-                "the first model must be the float model, and this one is {}",
-                fi.scheme.kind
-            )));
-        }
-        let Some(fs) = float.model.subgraphs.first() else {
+        let Some(fs) = float_subgraph(float, &fi, "first model")? else {
             return Err(PlanError("the float model has no subgraph".into()));
         };
         let inputs: Vec<(DType, Vec<i32>)> = fs
@@ -194,7 +197,11 @@ impl Plan {
             (&pg, MAIN, &pi.subgraphs[0].ops),
         );
         let float_ptq: Vec<(OpId, OpId)> = compute_matches(&fp.matches);
-        let mut quantized = vec![(Role::Ptq, ptq, float_ptq.clone())];
+        let ptq_role = match (qat.is_some(), compare::FileRole::of(&pi)) {
+            (false, compare::FileRole::Qat(_)) => Role::Qat,
+            _ => Role::Ptq,
+        };
+        let mut quantized = vec![(ptq_role, ptq, float_ptq.clone(), 0)];
         let mut comparison = None;
         if let Some(qat) = qat {
             let qi = analysis::inspect(qat.model);
@@ -209,29 +216,60 @@ impl Plan {
                 .find(|a| a.ptq == MAIN && a.qat == MAIN)
                 .map(|a| compute_matches(&a.matches))
                 .unwrap_or_default();
-            let f_of_p: BTreeMap<OpId, OpId> = float_ptq.iter().map(|&(f, p)| (p, f)).collect();
+            // The QAT model's own float model is aligned with the PTQ model
+            // as the float model is.
+            let (f_of_p, float_index) = match qat_float {
+                Some(qf) => {
+                    let qfi = analysis::inspect(qf.model);
+                    let qfs = float_subgraph(qf, &qfi, "QAT model's float model")?
+                        .ok_or_else(|| PlanError("the QAT model's float model has no subgraph".into()))?;
+                    let (a, _, _) = compare::align::align_subgraphs(
+                        (&Graph::new(qfs), MAIN, &qfi.subgraphs[0].ops),
+                        (&pg, MAIN, &pi.subgraphs[0].ops),
+                    );
+                    (compute_matches(&a.matches), 1)
+                }
+                None => (float_ptq.clone(), 0),
+            };
+            let f_of_p: BTreeMap<OpId, OpId> = f_of_p.iter().map(|&(f, p)| (p, f)).collect();
             let float_qat: Vec<(OpId, OpId)> = ptq_qat
                 .iter()
                 .filter_map(|&(p, q)| f_of_p.get(&p).map(|&f| (f, q)))
                 .collect();
-            quantized.push((Role::Qat, qat, float_qat));
+            quantized.push((Role::Qat, qat, float_qat, float_index));
             comparison = Some(c);
         }
-        let mut runs = vec![Run {
-            name: "float".into(),
-            model: RunModel::Float,
-            preserve_all_tensors: true,
-            inputs: fs
-                .inputs
-                .iter()
-                .enumerate()
-                .map(|(k, t)| (t.0, Source::Sample(k)))
-                .collect(),
-            reads: Vec::new(),
-        }];
-        let mut float_reads: Vec<u32> = Vec::new();
+        let floats: Vec<Input<'_, '_>> = std::iter::once(float).chain(qat_float).collect();
+        let mut runs: Vec<Run> = Vec::new();
+        let mut float_runs: Vec<Option<usize>> = vec![None; floats.len()];
+        let mut float_reads: Vec<Vec<u32>> = vec![Vec::new(); floats.len()];
         let mut sides = Vec::new();
-        for (i, (role, q, ops)) in quantized.into_iter().enumerate() {
+        for (i, (role, q, ops, fidx)) in quantized.into_iter().enumerate() {
+            let Some(float) = floats.get(fidx).copied() else {
+                continue;
+            };
+            let fs = &float.model.subgraphs[0];
+            let fg = Graph::new(fs);
+            let float_run = match float_runs[fidx] {
+                Some(r) => r,
+                None => {
+                    runs.push(Run {
+                        name: if fidx == 0 { "float".into() } else { "qat-float".into() },
+                        model: RunModel::Float(fidx),
+                        preserve_all_tensors: true,
+                        inputs: fs
+                            .inputs
+                            .iter()
+                            .enumerate()
+                            .map(|(k, t)| (t.0, Source::Sample(k)))
+                            .collect(),
+                        reads: Vec::new(),
+                    });
+                    float_runs[fidx] = Some(runs.len() - 1);
+                    runs.len() - 1
+                }
+            };
+            let float_reads = &mut float_reads[fidx];
             let qs =
                 q.model.subgraphs.first().ok_or_else(|| {
                     PlanError(format!("the {} model has no subgraph", role.name()))
@@ -281,7 +319,7 @@ impl Plan {
                                     (
                                         t,
                                         Source::Tensor {
-                                            run: 0,
+                                            run: float_run,
                                             tensor: f.source.0,
                                         },
                                     )
@@ -327,6 +365,8 @@ impl Plan {
             runs[run].reads = reads;
             sides.push(Side {
                 role,
+                float: fidx,
+                float_run,
                 ops,
                 pairing,
                 run,
@@ -335,9 +375,14 @@ impl Plan {
                 notes,
             });
         }
-        float_reads.sort_unstable();
-        float_reads.dedup();
-        runs[0].reads = float_reads;
+        for (reads, run) in float_reads.into_iter().zip(float_runs) {
+            if let Some(r) = run {
+                let mut reads = reads;
+                reads.sort_unstable();
+                reads.dedup();
+                runs[r].reads = reads;
+            }
+        }
         Ok(Plan {
             sides,
             runs,
@@ -345,6 +390,21 @@ impl Plan {
             inputs,
         })
     }
+}
+
+/// The main subgraph of a float model, or why it is not one.
+fn float_subgraph<'a, 'm>(
+    f: Input<'a, 'm>,
+    insp: &analysis::Inspection,
+    what: &str,
+) -> Result<Option<&'a crate::model::Subgraph<'m>>, PlanError> {
+    if !matches!(insp.scheme.kind, SchemeKind::Float) {
+        return Err(PlanError(format!(
+            "the {what} must be a float model, and this one is {}",
+            insp.scheme.kind
+        )));
+    }
+    Ok(f.model.subgraphs.first())
 }
 
 fn compute_matches(matches: &[compare::Match]) -> Vec<(OpId, OpId)> {
@@ -477,13 +537,13 @@ pub struct Accumulator {
 }
 
 impl Accumulator {
-    /// Start empty. `models` are the float model then the sides' models, as
-    /// given to [`Plan::new`].
-    pub fn new(plan: &Plan, float: &Model<'_>, quantized: &[&Model<'_>]) -> Accumulator {
+    /// Start empty. `floats` are the float model (and the QAT model's own),
+    /// `quantized` the sides' models, as given to [`Plan::new`].
+    pub fn new(plan: &Plan, floats: &[&Model<'_>], quantized: &[&Model<'_>]) -> Accumulator {
         let mut decode = Vec::with_capacity(plan.runs.len());
         for (r, run) in plan.runs.iter().enumerate() {
             let model = match plan.owner(r) {
-                Owner::Float => Some(float),
+                Owner::Float(k) => floats.get(k).copied(),
                 Owner::Side(i) => quantized.get(i).copied(),
             };
             let map = run
@@ -537,9 +597,10 @@ impl Accumulator {
                 // accumulated: float run vs the quantized run
                 // local: float run vs the local cut
                 // layer-wise: the float layer-wise cut vs the quantized run
+                let f = side.float_run;
                 let pairs = [
-                    (Some((0, p.f_tensor.0)), runs[0].map(|r| (r, p.q_tensor.0))),
-                    (Some((0, p.f_tensor.0)), runs[1].map(|r| (r, p.q_tensor.0))),
+                    (Some((f, p.f_tensor.0)), runs[0].map(|r| (r, p.q_tensor.0))),
+                    (Some((f, p.f_tensor.0)), runs[1].map(|r| (r, p.q_tensor.0))),
                     (
                         side.layerwise_run.map(|r| (r, p.f_tensor.0)),
                         runs[2].map(|r| (r, p.q_tensor.0)),
@@ -554,7 +615,7 @@ impl Accumulator {
                 compare_into(
                     &self.current,
                     &mut self.problems,
-                    (0, f.0),
+                    (side.float_run, f.0),
                     (side.run, q.0),
                     slot,
                 );
@@ -590,8 +651,8 @@ fn compare_into(
 /// Which model a run's tensors belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
-    /// The float model.
-    Float,
+    /// Float model `k` (0 the float model, 1 the QAT model's own).
+    Float(usize),
     /// Side `i`'s quantized model.
     Side(usize),
 }
@@ -600,7 +661,8 @@ impl Plan {
     /// Whose tensors run `run` reads: the layer-wise cut is the float model's.
     pub fn owner(&self, run: usize) -> Owner {
         match self.runs.get(run).map(|r| &r.model) {
-            None | Some(RunModel::Float) => Owner::Float,
+            None => Owner::Float(0),
+            Some(RunModel::Float(k)) => Owner::Float(*k),
             Some(RunModel::Quantized(i)) => Owner::Side(*i),
             Some(RunModel::Cut(_)) => {
                 let idx = Some(run);
@@ -609,10 +671,10 @@ impl Plan {
                         return Owner::Side(i);
                     }
                     if idx == s.layerwise_run {
-                        return Owner::Float;
+                        return Owner::Float(s.float);
                     }
                 }
-                Owner::Float
+                Owner::Float(0)
             }
         }
     }

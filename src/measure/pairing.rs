@@ -281,7 +281,7 @@ pub fn pair(fg: &Graph<'_>, qg: &Graph<'_>, ops: &OpPairs) -> Pairing {
         }
     }
     let local = local_cut(qs, qg, &cp, &segments, &probes);
-    let layerwise = layerwise_cut(fs, fg, qs, &cp, ops, &probes);
+    let layerwise = layerwise_cut(fs, fg, qs, qg, &cp, ops, &probes);
     Pairing {
         counterpart: cp,
         probes,
@@ -399,6 +399,7 @@ fn layerwise_cut(
     fs: &Subgraph<'_>,
     fg: &Graph<'_>,
     qs: &Subgraph<'_>,
+    qg: &Graph<'_>,
     cp: &[Option<(TensorId, Kind)>],
     ops: &OpPairs,
     probes: &[Probe],
@@ -463,10 +464,22 @@ fn layerwise_cut(
             }
             // What the quantized counterpart of this op reads here, when it
             // holds the same value; else any holder of the value.
+            let holds = |qt: TensorId| cp.get(qt.index()).copied().flatten().map(|c| c.0) == Some(t);
             let direct = q_of
                 .get(&o)
                 .and_then(|&q| qs.op(q).inputs.get(k).copied().flatten())
-                .filter(|&qt| cp.get(qt.index()).copied().flatten().map(|c| c.0) == Some(t));
+                .filter(|&qt| holds(qt))
+                // A value the quantized model quantized for this op from a
+                // float tensor is fed as that float tensor, as
+                // QuantizationDebugger's float ops read it.
+                .map(|qt| {
+                    qg.producer(qt)
+                        .map(|p| qs.op(p))
+                        .filter(|p| p.kind.is(BuiltinCode::QUANTIZE))
+                        .and_then(|p| p.inputs.first().copied().flatten())
+                        .filter(|&i| is_float(qs.tensor(i).dtype) && holds(i))
+                        .unwrap_or(qt)
+                });
             match direct.or_else(|| held.get(t.index()).copied().flatten()) {
                 Some(src) => pending.push(((t, src), (o, k), root)),
                 None => dropped_roots.push(root),

@@ -111,6 +111,8 @@ pub struct Denylist {
 pub struct SideResult {
     /// PTQ or QAT.
     pub role: Role,
+    /// Its float model: 0 the float model, 1 the QAT model's own.
+    pub float: usize,
     /// Measured values, in execution order.
     pub rows: Vec<Row>,
     /// Model outputs.
@@ -181,22 +183,22 @@ pub fn rank_key(m: Option<&Metrics>) -> f64 {
 }
 
 impl Measurement {
-    /// Turn the sums into the measurement. `quantized` are the models of
-    /// `plan.sides`, in order.
+    /// Turn the sums into the measurement. `floats` are the float models
+    /// and `quantized` the models of `plan.sides`, as the plan was made.
     pub fn new(
         plan: &Plan,
         acc: &Accumulator,
-        float: &Model<'_>,
+        floats: &[&Model<'_>],
         quantized: &[&Model<'_>],
         options: &Options,
     ) -> Measurement {
-        let fs = &float.subgraphs[0];
-        let float_ops = fs.operators.len();
         let mut sides = Vec::new();
         for (i, side) in plan.sides.iter().enumerate() {
-            let Some(model) = quantized.get(i) else {
+            let (Some(model), Some(float)) = (quantized.get(i), floats.get(side.float)) else {
                 continue;
             };
+            let fs = &float.subgraphs[0];
+            let float_ops = fs.operators.len();
             let insp = analysis::inspect(model);
             let qs = &model.subgraphs[0];
             let sums = acc.sums.get(i);
@@ -281,6 +283,7 @@ impl Measurement {
             }
             sides.push(SideResult {
                 role: side.role,
+                float: side.float,
                 rows,
                 outputs,
                 output_total,

@@ -115,11 +115,17 @@ fn cost_json(side: Option<&SideResult>, c: &Cost) -> Value {
     json!({ "exit": at(c.exit), "worst_local": at(c.worst_local) })
 }
 
-fn side_json(s: &SideResult, model: &Model<'_>, label: &str, plan_layers: &[String]) -> Value {
+fn side_json(
+    s: &SideResult,
+    model: &Model<'_>,
+    (label, float_label): (&str, &str),
+    plan_layers: &[String],
+) -> Value {
     let d = &s.denylist;
     json!({
         "role": s.role.name(),
         "file": label,
+        "float": float_label,
         "paired_ops": s.paired_ops,
         "float_ops": s.float_ops,
         "ops": model.subgraphs.first().map_or(0, |g| g.operators.len()),
@@ -180,8 +186,9 @@ pub fn float_layers(s: &SideResult) -> Vec<String> {
     v
 }
 
-/// Render `m`. `labels` are the float, PTQ and QAT labels; `quantized` the
-/// models of `m.sides`.
+/// Render `m`. `labels` are the labels of the float model, the two
+/// quantized models (`m.sides` in order) and the QAT model's own float model
+/// (empty when absent); `quantized` the models of `m.sides`.
 pub fn render(
     m: &Measurement,
     float: &Model<'_>,
@@ -213,7 +220,8 @@ pub fn render(
                 "runtime": m.options.runtime,
                 "sides": m.sides.iter().enumerate().map(|(i, s)| {
                     let model = quantized.get(i).copied().unwrap_or(float);
-                    side_json(s, model, label(i.saturating_add(1)), &float_layers(s))
+                    let fl = if s.float == 0 { label(0) } else { label(3) };
+                    side_json(s, model, (label(i.saturating_add(1)), fl), &float_layers(s))
                 }).collect::<Vec<_>>(),
                 "findings": c.collect::<Vec<_>>(),
                 "compare_problem": m.compare_problem,
@@ -281,9 +289,18 @@ fn op_text(r: &Row) -> String {
     }
 }
 
-fn side_title(s: &SideResult, label: &str) -> String {
+fn side_title(s: &SideResult, labels: &[&str], i: usize) -> String {
+    let label = labels.get(i.saturating_add(1)).copied().unwrap_or("");
+    let against = if s.float == 0 {
+        String::new()
+    } else {
+        format!(
+            " (against its own float model {})",
+            labels.get(3).copied().unwrap_or("")
+        )
+    };
     format!(
-        "{} {label}: {} of {} float ops paired; model output SQNR {} dB",
+        "{} {label}{against}: {} of {} float ops paired; model output SQNR {} dB",
         s.role.name().to_uppercase(),
         s.paired_ops,
         s.float_ops,
@@ -314,8 +331,7 @@ fn text(m: &Measurement, labels: &[&str], w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "tflq measure, text format 1")?;
     header(m, labels, w)?;
     for (i, s) in m.sides.iter().enumerate() {
-        let label = labels.get(i.saturating_add(1)).copied().unwrap_or("");
-        writeln!(w, "{}", side_title(s, label))?;
+        writeln!(w, "{}", side_title(s, labels, i))?;
         for o in &s.outputs {
             writeln!(
                 w,
@@ -438,9 +454,8 @@ fn table(m: &Measurement, labels: &[&str], width: u16, w: &mut dyn Write) -> io:
     };
     header(m, labels, w)?;
     for (i, s) in m.sides.iter().enumerate() {
-        let label = labels.get(i.saturating_add(1)).copied().unwrap_or("");
         writeln!(w)?;
-        writeln!(w, "{}", side_title(s, label))?;
+        writeln!(w, "{}", side_title(s, labels, i))?;
         let mut t = style.table();
         t.set_header(vec![
             "rank",

@@ -1,11 +1,11 @@
 """Type stubs of ``tflq._tflq``, the native half of the package (use ``tflq``)."""
 
 import os
-from typing import List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 _Model = Union[str, os.PathLike[str], bytes, bytearray, memoryview]
 
-__all__ = ["TflqError", "__version__", "compare_json", "inspect_json", "plan_text", "run_cli", "snapshot"]
+__all__ = ["MeasureSession", "TflqError", "__version__", "compare_json", "inspect_json", "plan_text", "run_cli", "snapshot"]
 
 __version__: str
 
@@ -17,3 +17,23 @@ def compare_json(ptq: _Model, qat: _Model, range_ratio: float = 4.0) -> str: ...
 def plan_text(ptq: _Model, python: bool = False) -> str: ...
 def snapshot(model: _Model, with_scales: Optional[int] = None, exact_names: bool = False) -> str: ...
 def run_cli(argv: List[str]) -> int: ...
+
+class MeasureSession:
+    """One measurement in progress (used by ``tflq._runner``)."""
+
+    def __init__(self, paths: List[Optional[str]], labels: List[str]) -> None: ...
+    def runs(self) -> List[Dict[str, Any]]: ...
+    def inputs(self) -> List[Tuple[str, List[int]]]: ...
+    def put(self, run: int, tensor: int, data: bytes) -> None: ...
+    def end_sample(self) -> None: ...
+    @property
+    def samples(self) -> int: ...
+    def render(
+        self,
+        format: str,
+        target_sqnr: float = 30.0,
+        inputs: str = "",
+        runtime: str = "",
+        width: int = 100,
+        side: str = "qat",
+    ) -> str: ...
