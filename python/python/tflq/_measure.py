@@ -8,6 +8,7 @@ child one at a time over a pipe, so neither process holds the whole dataset.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -49,9 +50,12 @@ def _send(proc, data, count_hint):
     n = 0
     for item in data:
         arrays = list(item) if isinstance(item, (list, tuple)) else [item]
-        proc.stdin.write(b"S")
+        buf = io.BytesIO(b"S")
+        buf.seek(1)
         for a in arrays:
-            np.lib.format.write_array(proc.stdin, np.ascontiguousarray(np.asarray(a)), allow_pickle=False)
+            # Into memory first: numpy writes a pipe only through a file position.
+            np.lib.format.write_array(buf, np.ascontiguousarray(np.asarray(a)), allow_pickle=False)
+        proc.stdin.write(buf.getvalue())
         n += 1
         if progress:
             of = f"/{count_hint}" if count_hint else ""
@@ -128,6 +132,7 @@ def run(
                     proc.stdin.close()
                 except BrokenPipeError:
                     pass
+                proc.stdin = None  # closed: communicate() must not flush it
         if send_error is not None:
             proc.kill()
             proc.wait()
