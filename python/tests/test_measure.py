@@ -191,3 +191,13 @@ def test_command_line_without_a_runner_says_how_to_install(rust_tflq):
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "pip install './python[measure]'" in r.stderr
+
+
+def test_a_clipped_range_has_the_worst_local_error():
+    # QAT ranges trained on inputs scaled by 0.1: relu1's output range clips real data.
+    doc = tflq.measure(fixture("measure_clipping_float.tflite"), fixture("measure_clipping_qat.tflite"), inputs=INPUTS)
+    layers = rows(doc, "qat")
+    worst = min(layers, key=lambda r: r["rank"])
+    assert worst["layer"] == "relu1" and worst["opcode"] == "CONV_2D"
+    assert worst["layerwise"]["rmse_over_scale"] > 10  # far beyond rounding (0.29)
+    assert doc["sides"][0]["keep_float"]["layers"][0]["layer"] == "relu1"
