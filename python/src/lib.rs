@@ -305,9 +305,9 @@ fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> u8 {
 #[pymodule]
 mod _tflq {
     #[pymodule_export]
-    use super::{TflqError, compare_json, inspect_json, plan_text, run_cli, snapshot};
-    #[pymodule_export]
     use super::measure::MeasureSession;
+    #[pymodule_export]
+    use super::{TflqError, compare_json, inspect_json, plan_text, run_cli, snapshot};
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

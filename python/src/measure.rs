@@ -86,16 +86,19 @@ impl MeasureSession {
             for (p, l) in paths.iter().zip(&labels) {
                 bytes.push(
                     p.as_ref()
-                        .map(|p| std::fs::read(p).map_err(|e| err(format!("{l}: cannot read: {e}"))))
+                        .map(|p| {
+                            std::fs::read(p).map_err(|e| err(format!("{l}: cannot read: {e}")))
+                        })
                         .transpose()?,
                 );
             }
             let files = Files { bytes, labels };
             let models = files.models().map_err(|e| err(format!("{e:#}")))?;
             let input = |i: usize| {
-                models[i].as_ref().zip(files.bytes[i].as_deref()).map(|(model, bytes)| {
-                    tflq::measure::Input { model, bytes }
-                })
+                models[i]
+                    .as_ref()
+                    .zip(files.bytes[i].as_deref())
+                    .map(|(model, bytes)| tflq::measure::Input { model, bytes })
             };
             let (Some(float), Some(first)) = (input(FLOAT), input(1)) else {
                 return Err(err("the float and the quantized model are required"));
@@ -171,7 +174,6 @@ impl MeasureSession {
     /// `target_sqnr` the model-output SQNR (dB) the kept-float layers are
     /// chosen for; `inputs` and `runtime` describe the run in the report;
     /// `side` picks the model Model Explorer data is for (`ptq`, `qat`).
-    #[pyo3(signature = (format, target_sqnr = 30.0, inputs = String::new(), runtime = String::new(), width = 100, side = String::from("qat")))]
     #[allow(clippy::too_many_arguments)]
     fn render(
         &self,
@@ -186,7 +188,9 @@ impl MeasureSession {
         let format = tflq::report::measure::MeasureFormat::parse(format)
             .ok_or_else(|| PyValueError::new_err(format!("unknown format {format:?}")))?;
         if !target_sqnr.is_finite() {
-            return Err(PyValueError::new_err("target_sqnr must be a finite number of dB"));
+            return Err(PyValueError::new_err(
+                "target_sqnr must be a finite number of dB",
+            ));
         }
         py.detach(|| {
             let models = self.files.models().map_err(|e| err(format!("{e:#}")))?;

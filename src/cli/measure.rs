@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{End, ERROR};
+use super::{ERROR, End};
 
 /// The job format the Python runner reads (`tflq/_runner.py`).
 const JOB_VERSION: u32 = 1;
@@ -156,7 +156,11 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         Ok(c) if c.status.success() => {}
         Ok(c) => {
             let why = String::from_utf8_lossy(&c.stderr);
-            let why = why.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            let why = why
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
             anyhow::bail!(
                 "{INSTALL} ({} says: {why})",
                 std::path::Path::new(&python).display()

@@ -53,7 +53,11 @@ fn err(msg: impl Into<String>) -> CutError {
 /// Build the cut of the model in `bytes` (its subgraph 0). `source` is the
 /// main subgraph of the model whose values are fed, for their types.
 /// Returns the new file and the tensor index of each feed's graph input.
-pub fn build(bytes: &[u8], cut: &Cut, source: &Subgraph<'_>) -> Result<(Vec<u8>, Vec<u32>), CutError> {
+pub fn build(
+    bytes: &[u8],
+    cut: &Cut,
+    source: &Subgraph<'_>,
+) -> Result<(Vec<u8>, Vec<u32>), CutError> {
     let root = fb::ModelRef::read_as_root(bytes).map_err(|e| err(format!("cannot read: {e}")))?;
     let mut model: fb::Model = root
         .try_into()
@@ -121,14 +125,18 @@ pub fn build(bytes: &[u8], cut: &Cut, source: &Subgraph<'_>) -> Result<(Vec<u8>,
             .tensors
             .get(feed.source.index())
             .ok_or_else(|| err(format!("no source tensor {}", feed.source)))?;
-        let src_quant = src.quantization.as_ref().filter(|q| q.is_affine()).map(|q| {
-            Box::new(fb::QuantizationParameters {
-                scale: Some(q.scale.to_vec()),
-                zero_point: Some(q.zero_point.to_vec()),
-                quantized_dimension: q.quantized_dimension,
-                ..Default::default()
-            })
-        });
+        let src_quant = src
+            .quantization
+            .as_ref()
+            .filter(|q| q.is_affine())
+            .map(|q| {
+                Box::new(fb::QuantizationParameters {
+                    scale: Some(q.scale.to_vec()),
+                    zero_point: Some(q.zero_point.to_vec()),
+                    quantized_dimension: q.quantized_dimension,
+                    ..Default::default()
+                })
+            });
         let fed = fb::Tensor {
             shape: like.shape.clone(),
             type_: src.dtype.0,
@@ -195,7 +203,12 @@ pub fn build(bytes: &[u8], cut: &Cut, source: &Subgraph<'_>) -> Result<(Vec<u8>,
     }
     converters.extend(kept);
     sg.operators = Some(converters);
-    sg.inputs = Some(inputs.iter().filter_map(|&i| i32::try_from(i).ok()).collect());
+    sg.inputs = Some(
+        inputs
+            .iter()
+            .filter_map(|&i| i32::try_from(i).ok())
+            .collect(),
+    );
     sg.outputs = Some(
         cut.outputs
             .iter()

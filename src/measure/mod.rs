@@ -221,8 +221,10 @@ impl Plan {
             let (f_of_p, float_index) = match qat_float {
                 Some(qf) => {
                     let qfi = analysis::inspect(qf.model);
-                    let qfs = float_subgraph(qf, &qfi, "QAT model's float model")?
-                        .ok_or_else(|| PlanError("the QAT model's float model has no subgraph".into()))?;
+                    let qfs =
+                        float_subgraph(qf, &qfi, "QAT model's float model")?.ok_or_else(|| {
+                            PlanError("the QAT model's float model has no subgraph".into())
+                        })?;
                     let (a, _, _) = compare::align::align_subgraphs(
                         (&Graph::new(qfs), MAIN, &qfi.subgraphs[0].ops),
                         (&pg, MAIN, &pi.subgraphs[0].ops),
@@ -254,7 +256,11 @@ impl Plan {
                 Some(r) => r,
                 None => {
                     runs.push(Run {
-                        name: if fidx == 0 { "float".into() } else { "qat-float".into() },
+                        name: if fidx == 0 {
+                            "float".into()
+                        } else {
+                            "qat-float".into()
+                        },
                         model: RunModel::Float(fidx),
                         preserve_all_tensors: true,
                         inputs: fs

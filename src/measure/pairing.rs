@@ -440,7 +440,7 @@ fn layerwise_cut(
     }
     let mut feeds: BTreeMap<(TensorId, TensorId), Feed> = BTreeMap::new();
     let mut kept = Vec::new();
-    let mut dropped_roots = Vec::new();
+    let mut dropped = vec![false; fs.operators.len()];
     for o in fs.op_ids() {
         let root = groups.find(o.index());
         if !wanted_root[root] {
@@ -448,7 +448,9 @@ fn layerwise_cut(
         }
         kept.push((o, root));
     }
-    let mut pending: Vec<((TensorId, TensorId), (OpId, usize), usize)> = Vec::new();
+    // (float value, quantized source), (op, slot), the op's group.
+    type Pending = ((TensorId, TensorId), (OpId, usize), usize);
+    let mut pending: Vec<Pending> = Vec::new();
     for &(o, root) in &kept {
         for (k, t) in fs.op(o).inputs.iter().enumerate() {
             let Some(t) = *t else { continue };
@@ -464,7 +466,8 @@ fn layerwise_cut(
             }
             // What the quantized counterpart of this op reads here, when it
             // holds the same value; else any holder of the value.
-            let holds = |qt: TensorId| cp.get(qt.index()).copied().flatten().map(|c| c.0) == Some(t);
+            let holds =
+                |qt: TensorId| cp.get(qt.index()).copied().flatten().map(|c| c.0) == Some(t);
             let direct = q_of
                 .get(&o)
                 .and_then(|&q| qs.op(q).inputs.get(k).copied().flatten())
@@ -482,12 +485,12 @@ fn layerwise_cut(
                 });
             match direct.or_else(|| held.get(t.index()).copied().flatten()) {
                 Some(src) => pending.push(((t, src), (o, k), root)),
-                None => dropped_roots.push(root),
+                None => dropped[root] = true,
             }
         }
     }
     for (key, consumer, root) in pending {
-        if dropped_roots.contains(&root) {
+        if dropped[root] {
             continue;
         }
         feeds
@@ -502,12 +505,12 @@ fn layerwise_cut(
     }
     let ops: Vec<OpId> = kept
         .iter()
-        .filter(|(_, r)| !dropped_roots.contains(r))
+        .filter(|(_, r)| !dropped[*r])
         .map(|(o, _)| *o)
         .collect();
     outputs.retain(|t| {
         fg.producer(*t)
-            .is_some_and(|p| !dropped_roots.contains(&groups.find(p.index())))
+            .is_some_and(|p| !dropped[groups.find(p.index())])
     });
     Cut {
         ops,

@@ -261,7 +261,10 @@ impl Measurement {
                 .iter()
                 .enumerate()
                 .map(|(k, &(f, q))| {
-                    let s = sums.and_then(|s| s.outputs.get(k)).copied().unwrap_or_default();
+                    let s = sums
+                        .and_then(|s| s.outputs.get(k))
+                        .copied()
+                        .unwrap_or_default();
                     total.merge(&s);
                     Output {
                         index: k,

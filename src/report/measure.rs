@@ -243,7 +243,12 @@ pub fn render(
                 .iter()
                 .enumerate()
                 .find(|(_, s)| s.role == role)
-                .or_else(|| m.sides.iter().enumerate().find(|(_, s)| s.role == Role::Ptq))
+                .or_else(|| {
+                    m.sides
+                        .iter()
+                        .enumerate()
+                        .find(|(_, s)| s.role == Role::Ptq)
+                })
                 .ok_or_else(|| io::Error::other("nothing measured"))?;
             let model = quantized.get(i).copied().unwrap_or(float);
             model_explorer(model, s, w)
@@ -340,7 +345,9 @@ fn text(m: &Measurement, labels: &[&str], w: &mut dyn Write) -> io::Result<()> {
                 o.q_name,
                 db_text(o.metrics.as_ref()),
                 num(o.metrics.as_ref().and_then(|m| m.cosine), 6),
-                o.metrics.as_ref().map_or("-".into(), |m| g(m.max_abs_error)),
+                o.metrics
+                    .as_ref()
+                    .map_or("-".into(), |m| g(m.max_abs_error)),
             )?;
         }
         for r in &s.rows {
@@ -356,7 +363,9 @@ fn text(m: &Measurement, labels: &[&str], w: &mut dyn Write) -> io::Result<()> {
                 db_text(r.layerwise.as_ref()),
                 num(r.layerwise.as_ref().and_then(|m| m.rmse_over_scale), 4),
                 num(r.accumulated.as_ref().and_then(|m| m.cosine), 6),
-                r.accumulated.as_ref().map_or("-".into(), |m| g(m.max_abs_error)),
+                r.accumulated
+                    .as_ref()
+                    .map_or("-".into(), |m| g(m.max_abs_error)),
             )?;
         }
         keep_float_text(s, w)?;
@@ -504,7 +513,9 @@ fn table(m: &Measurement, labels: &[&str], width: u16, w: &mut dyn Write) -> io:
                 o.q_name,
                 db_text(o.metrics.as_ref()),
                 num(o.metrics.as_ref().and_then(|m| m.cosine), 5),
-                o.metrics.as_ref().map_or("-".into(), |m| g(m.max_abs_error)),
+                o.metrics
+                    .as_ref()
+                    .map_or("-".into(), |m| g(m.max_abs_error)),
             )?;
         }
         keep_float_text(s, w)?;

@@ -15,12 +15,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+from typing import IO, Any, List, Optional, Tuple
 
 from ._runner import JOB_VERSION
 from ._tflq import TflqError
 
 
-def _model_path(model, role, tmp):
+def _model_path(model: Any, role: str, tmp: str) -> Tuple[str, str]:
     """A path for the model (bytes are written to a temporary file) and its label."""
     if isinstance(model, (bytes, bytearray, memoryview)):
         path = os.path.join(tmp, f"{role}.tflite")
@@ -31,7 +32,7 @@ def _model_path(model, role, tmp):
     return path, str(path)
 
 
-def _died(code, stderr):
+def _died(code: int, stderr: str) -> str:
     tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
     if code < 0:
         try:
@@ -43,7 +44,7 @@ def _died(code, stderr):
     return tail[len("error: "):] if tail.startswith("error: ") else (tail or f"the measuring process exited with status {code}")
 
 
-def _send(proc, data, count_hint):
+def _send(stdin: IO[bytes], data: Any, count_hint: Optional[int]) -> None:
     import numpy as np
 
     progress = sys.stderr is not None and sys.stderr.isatty()
@@ -55,29 +56,29 @@ def _send(proc, data, count_hint):
         for a in arrays:
             # Into memory first: numpy writes a pipe only through a file position.
             np.lib.format.write_array(buf, np.ascontiguousarray(np.asarray(a)), allow_pickle=False)
-        proc.stdin.write(buf.getvalue())
+        stdin.write(buf.getvalue())
         n += 1
         if progress:
             of = f"/{count_hint}" if count_hint else ""
             print(f"\rmeasuring: {n}{of} item(s) sent", end="", file=sys.stderr, flush=True)
-    proc.stdin.write(b"E")
+    stdin.write(b"E")
     if progress and n:
         print(file=sys.stderr, flush=True)
 
 
 def run(
-    float_model,
-    ptq,
-    qat=None,
+    float_model: Any,
+    ptq: Any,
+    qat: Any = None,
     *,
-    inputs=None,
-    qat_float=None,
-    random_samples=None,
-    max_samples=None,
-    target_sqnr=30.0,
-    format="json",
-    python=None,
-):
+    inputs: Any = None,
+    qat_float: Any = None,
+    random_samples: Optional[int] = None,
+    max_samples: Optional[int] = None,
+    target_sqnr: float = 30.0,
+    format: str = "json",
+    python: Optional[str] = None,
+) -> str:
     """Measure; return the report text (``format``) of the child process."""
     if inputs is None and random_samples is None:
         raise ValueError("give inputs= (a .npy/.npz path, a directory of them, or an iterable of arrays), "
@@ -85,7 +86,8 @@ def run(
     if inputs is not None and random_samples is not None:
         raise ValueError("give inputs= or random_samples=, not both")
     with tempfile.TemporaryDirectory(prefix="tflq_measure_") as tmp:
-        paths, labels = [], []
+        paths: List[Optional[str]] = []
+        labels: List[str] = []
         for model, role in ((float_model, "float"), (ptq, "ptq"), (qat, "qat"), (qat_float, "qat-float")):
             if model is None:
                 paths.append(None)
@@ -118,11 +120,11 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        send_error = None
-        if stream is not None:
+        send_error: Optional[BaseException] = None
+        if stream is not None and proc.stdin is not None:
             try:
                 hint = len(stream) if hasattr(stream, "__len__") else None
-                _send(proc, stream, hint)
+                _send(proc.stdin, stream, hint)
             except BrokenPipeError:
                 pass  # the child stopped: its status says why
             except BaseException as e:  # the caller's iterator raised: stop the child, re-raise

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 #: The version of the job format; the command line and the API write it.
 JOB_VERSION = 1
@@ -40,12 +41,12 @@ def check() -> str:
     import importlib.metadata
 
     import numpy  # noqa: F401
-    from ai_edge_litert import interpreter  # noqa: F401
+    from ai_edge_litert import interpreter  # type: ignore[import-untyped]  # noqa: F401
 
     return "ai-edge-litert " + importlib.metadata.version("ai-edge-litert")
 
 
-def _fit(array, shape, what):
+def _fit(array: Any, shape: Sequence[int], what: str) -> List[Any]:
     """Split `array` into samples of the model input `shape` (batch first)."""
     import numpy as np
 
@@ -63,7 +64,7 @@ def _fit(array, shape, what):
     raise JobError(f"{what}: an array of shape {list(a.shape)} does not fit the model input {list(shape)}")
 
 
-def samples_of(arrays, shapes, what):
+def samples_of(arrays: Any, shapes: Sequence[Sequence[int]], what: str) -> List[List[Any]]:
     """One item of data (an array, or one per input) as a list of samples."""
     if not isinstance(arrays, (list, tuple)):
         arrays = [arrays]
@@ -76,7 +77,7 @@ def samples_of(arrays, shapes, what):
     return [list(s) for s in zip(*per_input)]
 
 
-def _file_samples(path, shapes, names):
+def _file_samples(path: str, shapes: Sequence[Sequence[int]], names: Sequence[str]) -> List[List[Any]]:
     import numpy as np
 
     if path.endswith(".npy"):
@@ -90,7 +91,7 @@ def _file_samples(path, shapes, names):
         return samples_of([z[k] for k in keys], shapes, path)
 
 
-def file_samples(paths, shapes, names):
+def file_samples(paths: Sequence[str], shapes: Sequence[Sequence[int]], names: Sequence[str]) -> Iterator[List[Any]]:
     """Samples from `.npy`/`.npz` files and directories of them, in order."""
     files = []
     for p in paths:
@@ -114,7 +115,7 @@ def file_samples(paths, shapes, names):
             raise JobError(f"{f}: cannot read it: {e}") from e
 
 
-def random_samples(count, shapes, seed):
+def random_samples(count: int, shapes: Sequence[Sequence[int]], seed: int) -> Iterator[List[Any]]:
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -125,10 +126,10 @@ def random_samples(count, shapes, seed):
 class _Exact:
     """A pipe read through `read` only (numpy reads a real file through its position)."""
 
-    def __init__(self, raw):
+    def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
 
-    def read(self, n=-1):
+    def read(self, n: Optional[int] = -1) -> bytes:
         if n is None or n < 0:
             return self.raw.read()
         parts, left = [], n
@@ -141,24 +142,24 @@ class _Exact:
         return b"".join(parts)
 
 
-def stream_samples(stream, shapes):
+def stream_samples(stream: IO[bytes], shapes: Sequence[Sequence[int]]) -> Iterator[List[Any]]:
     """Samples the parent writes on standard input."""
     import numpy as np
 
-    stream = _Exact(stream)
+    exact = _Exact(stream)
     n = 0
     while True:
-        tag = stream.read(1)
+        tag = exact.read(1)
         if tag == b"E":
             return
         if tag != b"S":
             raise JobError("the sample stream ended early (the caller's data iterator raised?)")
-        arrays = [np.lib.format.read_array(stream, allow_pickle=False) for _ in shapes]
+        arrays = [np.lib.format.read_array(exact, allow_pickle=False) for _ in shapes]
         n += 1
         yield from samples_of(arrays, shapes, f"sample {n}")
 
 
-def _quantize_into(x, detail):
+def _quantize_into(x: Any, detail: Dict[str, Any]) -> Any:
     """A float sample for an integer model input, rounded as TFLite's
     QuantizationDebugger feeds it."""
     import numpy as np
@@ -178,13 +179,13 @@ def _quantize_into(x, detail):
 class Runner:
     """The interpreters of one measurement, created once, run per sample."""
 
-    def __init__(self, session, paths, labels):
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    def __init__(self, session: Any, paths: Sequence[Optional[str]], labels: Sequence[str]) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType  # type: ignore[import-untyped]
 
         self.session = session
         self.runs = session.runs()
-        self.interpreters = []
-        self.inputs = []
+        self.interpreters: List[Any] = []
+        self.inputs: List[Dict[int, Dict[str, Any]]] = []
         for run in self.runs:
             what = labels[run["model"]] if run["model"] is not None else f"the {run['name']} cut of the models"
             kwargs = dict(
@@ -203,8 +204,8 @@ class Runner:
             self.interpreters.append((it, what))
             self.inputs.append({d["index"]: d for d in it.get_input_details()})
 
-    def run(self, sample):
-        values = {}
+    def run(self, sample: Sequence[Any]) -> None:
+        values: Dict[Any, Any] = {}
         session = self.session
         for r, run in enumerate(self.runs):
             it, what = self.interpreters[r]
@@ -229,7 +230,7 @@ class Runner:
         session.end_sample()
 
 
-def run_job(job, stdin=None):
+def run_job(job: Dict[str, Any], stdin: Optional[IO[bytes]] = None) -> str:
     """Run a measurement job; return the rendered report (str)."""
     from . import _tflq
 
@@ -242,6 +243,7 @@ def run_job(job, stdin=None):
     names = job.get("input_names") or []
     source = job["inputs"]
     kind = source["kind"]
+    samples: Iterable[List[Any]]
     if kind == "files":
         samples = file_samples(source["paths"], shapes, names)
         described = ", ".join(source["paths"])
@@ -250,6 +252,8 @@ def run_job(job, stdin=None):
         samples = random_samples(int(source["count"]), shapes, int(source.get("seed", 0)))
         described = f"RANDOM inputs (uniform [0, 1), seed {int(source.get('seed', 0))})"
     elif kind == "stream":
+        if stdin is None:
+            raise JobError("no sample stream")
         samples = stream_samples(stdin, shapes)
         described = source.get("description") or "the caller's data"
     else:
@@ -271,7 +275,7 @@ def run_job(job, stdin=None):
         print(file=sys.stderr, flush=True)
     if n == 0:
         raise JobError("no samples: the inputs hold no data")
-    return session.render(
+    text: str = session.render(
         job.get("format", "json"),
         float(job.get("target_sqnr", 30.0)),
         described,
@@ -279,9 +283,10 @@ def run_job(job, stdin=None):
         int(job.get("width", 100)),
         job.get("side", "qat"),
     )
+    return text
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv == ["--check"]:
