@@ -255,22 +255,8 @@ impl Plan {
             let float_run = match float_runs[fidx] {
                 Some(r) => r,
                 None => {
-                    runs.push(Run {
-                        name: if fidx == 0 {
-                            "float".into()
-                        } else {
-                            "qat-float".into()
-                        },
-                        model: RunModel::Float(fidx),
-                        preserve_all_tensors: true,
-                        inputs: fs
-                            .inputs
-                            .iter()
-                            .enumerate()
-                            .map(|(k, t)| (t.0, Source::Sample(k)))
-                            .collect(),
-                        reads: Vec::new(),
-                    });
+                    let name = if fidx == 0 { "float" } else { "qat-float" };
+                    runs.push(whole_run(name, RunModel::Float(fidx), fs));
                     float_runs[fidx] = Some(runs.len() - 1);
                     runs.len() - 1
                 }
@@ -295,77 +281,22 @@ impl Plan {
             reads.extend(pairing.outputs.iter().map(|o| o.1.0));
             float_reads.extend(pairing.probes.iter().map(|p| p.f_tensor.0));
             float_reads.extend(pairing.outputs.iter().map(|o| o.0.0));
-            runs.push(Run {
-                name: role.name().into(),
-                model: RunModel::Quantized(i),
-                preserve_all_tensors: true,
-                inputs: qs
-                    .inputs
-                    .iter()
-                    .enumerate()
-                    .map(|(k, t)| (t.0, Source::Sample(k)))
-                    .collect(),
-                reads: Vec::new(),
-            });
+            runs.push(whole_run(role.name(), RunModel::Quantized(i), qs));
             let mut notes = Vec::new();
-            let mut local_run = None;
-            if !pairing.local.ops.is_empty() {
-                match cut::build(q.bytes, &pairing.local, fs) {
-                    Ok((bytes, fed)) => {
-                        local_run = Some(runs.len());
-                        float_reads.extend(pairing.local.feeds.iter().map(|f| f.source.0));
-                        runs.push(Run {
-                            name: format!("{}-local", role.name()),
-                            model: RunModel::Cut(bytes),
-                            preserve_all_tensors: false,
-                            inputs: fed
-                                .iter()
-                                .zip(&pairing.local.feeds)
-                                .map(|(&t, f)| {
-                                    (
-                                        t,
-                                        Source::Tensor {
-                                            run: float_run,
-                                            tensor: f.source.0,
-                                        },
-                                    )
-                                })
-                                .collect(),
-                            reads: pairing.local.outputs.iter().map(|t| t.0).collect(),
-                        });
-                    }
-                    Err(e) => notes.push(format!("no local error: the cut failed: {e}")),
-                }
-            }
-            let mut layerwise_run = None;
-            if !pairing.layerwise.ops.is_empty() {
-                match cut::build(float.bytes, &pairing.layerwise, qs) {
-                    Ok((bytes, fed)) => {
-                        layerwise_run = Some(runs.len());
-                        reads.extend(pairing.layerwise.feeds.iter().map(|f| f.source.0));
-                        runs.push(Run {
-                            name: format!("{}-layerwise", role.name()),
-                            model: RunModel::Cut(bytes),
-                            preserve_all_tensors: false,
-                            inputs: fed
-                                .iter()
-                                .zip(&pairing.layerwise.feeds)
-                                .map(|(&t, f)| {
-                                    (
-                                        t,
-                                        Source::Tensor {
-                                            run,
-                                            tensor: f.source.0,
-                                        },
-                                    )
-                                })
-                                .collect(),
-                            reads: pairing.layerwise.outputs.iter().map(|t| t.0).collect(),
-                        });
-                    }
-                    Err(e) => notes.push(format!("no layer-wise error: the cut failed: {e}")),
-                }
-            }
+            let local_run = add_cut(
+                &mut runs,
+                &mut notes,
+                (format!("{}-local", role.name()), "local"),
+                (q.bytes, &pairing.local),
+                (fs, float_run, float_reads),
+            );
+            let layerwise_run = add_cut(
+                &mut runs,
+                &mut notes,
+                (format!("{}-layerwise", role.name()), "layer-wise"),
+                (float.bytes, &pairing.layerwise),
+                (qs, run, &mut reads),
+            );
             reads.sort_unstable();
             reads.dedup();
             runs[run].reads = reads;
@@ -396,6 +327,64 @@ impl Plan {
             inputs,
         })
     }
+}
+
+/// The run of a whole model: every tensor kept, the sample's inputs in order.
+fn whole_run(name: &str, model: RunModel, sg: &crate::model::Subgraph<'_>) -> Run {
+    Run {
+        name: name.into(),
+        model,
+        preserve_all_tensors: true,
+        inputs: sg
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(k, t)| (t.0, Source::Sample(k)))
+            .collect(),
+        reads: Vec::new(),
+    }
+}
+
+/// Build `cut` of the model in `bytes` and add its run, fed from run
+/// `source` (whose reads gain the fed tensors); its index, or `None` (with a
+/// note) when there is nothing to cut or the cut fails.
+fn add_cut(
+    runs: &mut Vec<Run>,
+    notes: &mut Vec<String>,
+    (name, what): (String, &str),
+    (bytes, cut): (&[u8], &pairing::Cut),
+    (source_sg, source, source_reads): (&crate::model::Subgraph<'_>, usize, &mut Vec<u32>),
+) -> Option<usize> {
+    if cut.ops.is_empty() {
+        return None;
+    }
+    let (model, fed) = match cut::build(bytes, cut, source_sg) {
+        Ok(built) => built,
+        Err(e) => {
+            notes.push(format!("no {what} error: the cut failed: {e}"));
+            return None;
+        }
+    };
+    source_reads.extend(cut.feeds.iter().map(|f| f.source.0));
+    let inputs = fed
+        .iter()
+        .zip(&cut.feeds)
+        .map(|(&t, f)| {
+            let src = Source::Tensor {
+                run: source,
+                tensor: f.source.0,
+            };
+            (t, src)
+        })
+        .collect();
+    runs.push(Run {
+        name,
+        model: RunModel::Cut(model),
+        preserve_all_tensors: false,
+        inputs,
+        reads: cut.outputs.iter().map(|t| t.0).collect(),
+    });
+    Some(runs.len().saturating_sub(1))
 }
 
 /// The main subgraph of a float model, or why it is not one.

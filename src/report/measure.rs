@@ -287,6 +287,16 @@ fn g(v: f64) -> String {
     }
 }
 
+/// An output's SQNR, cosine (to `digits` decimals) and largest error.
+fn output_numbers(o: &crate::measure::result::Output, digits: usize) -> (String, String, String) {
+    let m = o.metrics.as_ref();
+    (
+        db_text(m),
+        num(m.and_then(|m| m.cosine), digits),
+        m.map_or("-".into(), |m| g(m.max_abs_error)),
+    )
+}
+
 fn op_text(r: &Row) -> String {
     match r.op {
         Some(o) => format!("#{} {}", o.0, r.op_kind),
@@ -338,16 +348,11 @@ fn text(m: &Measurement, labels: &[&str], w: &mut dyn Write) -> io::Result<()> {
     for (i, s) in m.sides.iter().enumerate() {
         writeln!(w, "{}", side_title(s, labels, i))?;
         for o in &s.outputs {
+            let (sqnr, cosine, max) = output_numbers(o, 6);
             writeln!(
                 w,
-                "output {} {}: sqnr={} cosine={} max_abs={}",
-                o.index,
-                o.q_name,
-                db_text(o.metrics.as_ref()),
-                num(o.metrics.as_ref().and_then(|m| m.cosine), 6),
-                o.metrics
-                    .as_ref()
-                    .map_or("-".into(), |m| g(m.max_abs_error)),
+                "output {} {}: sqnr={sqnr} cosine={cosine} max_abs={max}",
+                o.index, o.q_name
             )?;
         }
         for r in &s.rows {
@@ -506,16 +511,11 @@ fn table(m: &Measurement, labels: &[&str], width: u16, w: &mut dyn Write) -> io:
         }
         writeln!(w, "{t}")?;
         for o in &s.outputs {
+            let (sqnr, cosine, max) = output_numbers(o, 5);
             writeln!(
                 w,
-                "output {} ({}): SQNR {} dB, cosine {}, max abs error {}",
-                o.index,
-                o.q_name,
-                db_text(o.metrics.as_ref()),
-                num(o.metrics.as_ref().and_then(|m| m.cosine), 5),
-                o.metrics
-                    .as_ref()
-                    .map_or("-".into(), |m| g(m.max_abs_error)),
+                "output {} ({}): SQNR {sqnr} dB, cosine {cosine}, max abs error {max}",
+                o.index, o.q_name
             )?;
         }
         keep_float_text(s, w)?;
