@@ -201,3 +201,22 @@ def test_a_clipped_range_has_the_worst_local_error():
     assert worst["layer"] == "relu1" and worst["opcode"] == "CONV_2D"
     assert worst["layerwise"]["rmse_over_scale"] > 10  # far beyond rounding (0.29)
     assert doc["sides"][0]["keep_float"]["layers"][0]["layer"] == "relu1"
+
+
+def test_keep_float_choice_as_denylist_and_plan(console_script):
+    doc = tflq.measure(fixture("float.tflite"), fixture("ptq_int8.tflite"), inputs=INPUTS, target_sqnr=42)
+    keep = doc["sides"][0]["keep_float"]
+    assert keep["reached"] and keep["layers"]
+    assert keep["layers"][0]["predicted_sqnr_db"] < keep["layers"][-1]["predicted_sqnr_db"]
+    assert keep["layers"][-1]["predicted_sqnr_db"] >= 42 > keep["measured_sqnr_db"]
+    names = {r["float_tensor_name"] for r in rows(doc)}
+    assert set(keep["denylisted_nodes"]) <= names
+    r = run(console_script, "measure", "testdata/float.tflite", "testdata/ptq_int8.tflite",
+            "--inputs", "testdata/measure_inputs.npy", "--target-sqnr", "42", "--format", "python")
+    assert r.returncode == 0, r.stderr
+    module = r.stdout.decode()
+    floats = [line for line in module.splitlines() if line.startswith("FLOAT = [")]
+    (line,) = floats
+    assert sorted(json.loads(line[len("FLOAT = "):])) == sorted(keep["plan_float_layers"])
+    assert "tflq measure keeps them there" in module
+    compile(module, "plan.py", "exec")

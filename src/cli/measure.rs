@@ -29,6 +29,9 @@ pub enum MeasureFormat {
     Json,
     /// Model Explorer node data: each op's local SQNR (dB) on a gradient.
     ModelExplorer,
+    /// The tfmot plan module of `tflq plan` (of the second file) with the
+    /// layers to keep in float left unannotated.
+    Python,
 }
 
 impl MeasureFormat {
@@ -38,6 +41,7 @@ impl MeasureFormat {
             MeasureFormat::Text => "text",
             MeasureFormat::Json => "json",
             MeasureFormat::ModelExplorer => "model-explorer",
+            MeasureFormat::Python => "python",
         }
     }
 }
@@ -61,6 +65,8 @@ Example:
   tflq measure float.tflite ptq.tflite --inputs samples.npy
   tflq measure float.tflite ptq.tflite qat.tflite --qat-float qat_float.tflite --inputs data/
   tflq measure float.tflite ptq.tflite --random-inputs 16       # with a warning
+  tflq measure float.tflite ptq.tflite --inputs x.npy --format python -o plan.py
+                                      # tflq plan's module, the layers to keep in float unannotated
 
 The models run in the tflq Python package's runner with LiteRT (builtin
 kernels, no delegates): pip install './python[measure]' (a checkout) or set
@@ -97,7 +103,7 @@ pub struct Opts {
     /// Output format.
     #[arg(long, value_enum, default_value_t = MeasureFormat::Table)]
     format: MeasureFormat,
-    /// For --format model-explorer: which model's ops to colour.
+    /// For --format model-explorer and python: which model's measurement.
     #[arg(long, value_enum, default_value_t = SideArg::Qat)]
     side: SideArg,
     /// Write to this file instead of standard output.

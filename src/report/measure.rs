@@ -233,31 +233,44 @@ pub fn render(
         MeasureFormat::Text => text(m, labels, w),
         MeasureFormat::Table => table(m, labels, settings.width, w),
         MeasureFormat::ModelExplorer => {
-            let role = if settings.side == "ptq" {
-                Role::Ptq
-            } else {
-                Role::Qat
-            };
-            let (i, s) = m
-                .sides
-                .iter()
-                .enumerate()
-                .find(|(_, s)| s.role == role)
-                .or_else(|| {
-                    m.sides
-                        .iter()
-                        .enumerate()
-                        .find(|(_, s)| s.role == Role::Ptq)
-                })
-                .ok_or_else(|| io::Error::other("nothing measured"))?;
+            let (i, s) =
+                pick_side(m, settings.side).ok_or_else(|| io::Error::other("nothing measured"))?;
             let model = quantized.get(i).copied().unwrap_or(float);
             model_explorer(model, s, w)
         }
-        MeasureFormat::Python => Err(super::unsupported(
-            "tflq measure (use --keep-float-plan)",
-            super::Format::Python,
-        )),
+        MeasureFormat::Python => {
+            let (_, s) =
+                pick_side(m, settings.side).ok_or_else(|| io::Error::other("nothing measured"))?;
+            let model = quantized.first().copied().unwrap_or(float);
+            let plan = keep_float_plan(model, s);
+            super::plan::render(&plan, label(1), super::Format::Python, Style::default(), w)
+        }
     }
+}
+
+/// The side `name` (`ptq`, `qat`) asks for, else the first, with its index.
+fn pick_side<'m>(m: &'m Measurement, name: &str) -> Option<(usize, &'m SideResult)> {
+    let role = if name == "ptq" { Role::Ptq } else { Role::Qat };
+    let mut sides = m.sides.iter().enumerate();
+    sides
+        .clone()
+        .find(|(_, s)| s.role == role)
+        .or_else(|| sides.next())
+}
+
+/// `tflq plan` of the second file, with the kept-float layers of `s` given
+/// the float action (left unannotated).
+pub fn keep_float_plan(model: &Model<'_>, s: &SideResult) -> crate::advice::Plan {
+    let insp = crate::analysis::inspect(model);
+    let mut plan = crate::advice::plan(model, &insp);
+    let keep = float_layers(s);
+    for l in &mut plan.layers {
+        if l.layer.as_ref().is_some_and(|n| keep.contains(n)) {
+            l.action = crate::advice::Action::Float;
+            l.reasons = vec![crate::advice::Reason::KeptFloatByMeasure];
+        }
+    }
+    plan
 }
 
 /// `31.25` for a dB value, `exact` for no error, `-` for none.

@@ -83,6 +83,9 @@ pub fn reason(r: &Reason) -> String {
                 "PTQ fuses it into one op with '{layer}', whose quantizer gives that op's output"
             )
         }
+        Reason::KeptFloatByMeasure => {
+            "tflq measure keeps it in float: its local error is among the model's largest".into()
+        }
     }
 }
 
@@ -327,6 +330,7 @@ fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
         Reason::SeveralOutputs { outputs } => ("several-outputs", None, Some(*outputs)),
         Reason::TfOpLambda => ("tf-op-lambda", None, None),
         Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),
+        Reason::KeptFloatByMeasure => ("kept-float-by-measure", None, None),
     }
 }
 
@@ -709,7 +713,15 @@ PLAN = {
         }
     }
     s.push_str("}\n");
-    s.push_str("\n# PTQ keeps these in float: left unannotated.\nFLOAT = [");
+    let measured = plan
+        .layers
+        .iter()
+        .any(|l| l.reasons.contains(&Reason::KeptFloatByMeasure));
+    s.push_str(if measured {
+        "\n# Left unannotated, in float: PTQ computes them in float, or tflq measure keeps them there.\nFLOAT = ["
+    } else {
+        "\n# PTQ keeps these in float: left unannotated.\nFLOAT = ["
+    });
     let float: Vec<String> = plan
         .layers
         .iter()
