@@ -144,3 +144,63 @@ fn sums_need_both_sides_and_stay_the_size_of_the_model() {
     // A tensor the wrong size is refused with a message, not a panic.
     assert!(acc.put(0, probe.f_tensor.0, &bytes[..4]).is_err());
 }
+
+/// Every measure step on models with bytes changed at random: an error or a
+/// result, never a panic.
+#[test]
+fn mutated_models_never_panic() {
+    use tflq::measure::result::{Measurement, Options};
+    use tflq::report::measure::{MeasureFormat, Settings, render};
+    let (_, fb) = open("float.tflite");
+    let (_, pb) = open("ptq_int8.tflite");
+    let (_, qb) = open("advice_bn_unfolded_qat.tflite");
+    // A fixed xorshift: the same cases on every run.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut planned = 0;
+    for case in 0..600 {
+        let mut bytes = [fb.clone(), pb.clone(), qb.clone()];
+        let which = (case % 3) as usize;
+        for _ in 0..1 + next() % 4 {
+            let b = &mut bytes[which];
+            let at = (next() % b.len() as u64) as usize;
+            b[at] ^= (next() % 255 + 1) as u8;
+        }
+        let Ok(f) = tflq::load(&bytes[0]) else { continue };
+        let Ok(p) = tflq::load(&bytes[1]) else { continue };
+        let Ok(q) = tflq::load(&bytes[2]) else { continue };
+        let input = |m, b| Input { model: m, bytes: b };
+        let Ok(plan) = Plan::new(
+            input(&f, &bytes[0]),
+            None,
+            input(&p, &bytes[1]),
+            Some(input(&q, &bytes[2])),
+        ) else {
+            continue;
+        };
+        planned += 1;
+        let acc = Accumulator::new(&plan, &[&f], &[&p, &q]);
+        let m = Measurement::new(&plan, &acc, &[&f], &[&p, &q], &Options::default());
+        for format in ["table", "text", "json", "model-explorer", "python"] {
+            let mut out = Vec::new();
+            let _ = render(
+                &m,
+                &f,
+                &[&p, &q],
+                &["f", "p", "q", ""],
+                MeasureFormat::parse(format).unwrap(),
+                Settings {
+                    width: 100,
+                    side: "qat",
+                },
+                &mut out,
+            );
+        }
+    }
+    assert!(planned > 100, "only {planned} mutated cases got as far as a plan");
+}

@@ -165,9 +165,9 @@ pub struct Measurement {
     pub sides: Vec<SideResult>,
     /// `compare`'s findings with their cost (QAT given).
     pub findings: Vec<FindingCost>,
-    /// Whether `compare` refused the PTQ/QAT pair (then `findings` is empty),
-    /// and why.
-    pub compare_problem: Option<String>,
+    /// Why `compare` refused the PTQ/QAT pair, if it did (then `findings`
+    /// is empty).
+    pub compare_problem: Option<crate::compare::PairProblem>,
     /// The options.
     pub options: Options,
     /// Problems met while comparing, with counts.
@@ -298,7 +298,7 @@ impl Measurement {
         }
         let (findings, compare_problem) = match &plan.comparison {
             Some(c) => match &c.problem {
-                Some(p) => (Vec::new(), Some(format!("{p:?}"))),
+                Some(p) => (Vec::new(), Some(p.clone())),
                 None => (join(c, &sides), None),
             },
             None => (Vec::new(), None),

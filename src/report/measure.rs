@@ -224,7 +224,7 @@ pub fn render(
                     side_json(s, model, (label(i.saturating_add(1)), fl), &float_layers(s))
                 }).collect::<Vec<_>>(),
                 "findings": c.collect::<Vec<_>>(),
-                "compare_problem": m.compare_problem,
+                "compare_problem": m.compare_problem.as_ref().map(|p| problem_text(p, labels)),
                 "problems": m.problems.iter().map(|(k, n)| json!({"what": k, "samples": n})).collect::<Vec<_>>(),
             });
             serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::from)?;
@@ -391,7 +391,7 @@ fn text(m: &Measurement, labels: &[&str], w: &mut dyn Write) -> io::Result<()> {
             writeln!(w, "note: {n}")?;
         }
     }
-    findings_text(m, w)?;
+    findings_text(m, labels, w)?;
     for (p, n) in &m.problems {
         writeln!(w, "problem: {p} ({n} sample(s))")?;
     }
@@ -456,9 +456,22 @@ fn cost_text(m: &Measurement, role: Role, c: &Cost) -> String {
     }
 }
 
-fn findings_text(m: &Measurement, w: &mut dyn Write) -> io::Result<()> {
+/// `compare`'s own words for a pair it refuses.
+fn problem_text(p: &crate::compare::PairProblem, labels: &[&str]) -> String {
+    let pair = super::compare::Pair {
+        ptq_label: labels.get(1).copied().unwrap_or(""),
+        qat_label: labels.get(2).copied().unwrap_or(""),
+    };
+    super::compare::problem(&pair, p)
+}
+
+fn findings_text(m: &Measurement, labels: &[&str], w: &mut dyn Write) -> io::Result<()> {
     if let Some(p) = &m.compare_problem {
-        writeln!(w, "findings: compare refused the PTQ/QAT pair ({p})")?;
+        writeln!(
+            w,
+            "findings: none: compare refuses the pair: {}",
+            problem_text(p, labels)
+        )?;
     }
     for f in &m.findings {
         writeln!(
@@ -538,7 +551,7 @@ fn table(m: &Measurement, labels: &[&str], width: u16, w: &mut dyn Write) -> io:
     }
     if !m.findings.is_empty() || m.compare_problem.is_some() {
         writeln!(w)?;
-        findings_text(m, w)?;
+        findings_text(m, labels, w)?;
     }
     for (p, n) in &m.problems {
         writeln!(w, "problem: {p} ({n} sample(s))")?;
