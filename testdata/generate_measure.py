@@ -4,16 +4,16 @@ float twins of two QAT fixtures.
 Run from the repository root with the TensorFlow venv of README.md:
 
     TF_USE_LEGACY_KERAS=1 CUDA_VISIBLE_DEVICES="" python testdata/generate_measure.py          # inputs + reference
-    TF_USE_LEGACY_KERAS=1 CUDA_VISIBLE_DEVICES="" python testdata/generate_measure.py --twins  # also the twins (minutes)
+    TF_USE_LEGACY_KERAS=1 CUDA_VISIBLE_DEVICES="" python testdata/generate_measure.py --twins  # also the twins (minutes; --twins-only: them alone)
 
-Writes into testdata/:
+Writes into testdata/measure/:
 
-* `measure_inputs.npy`: 16 samples of net A's input (16x16x3 in [0, 1), `make_images` seed 31:
+* `inputs.npy`: 16 samples of net A's input (16x16x3 in [0, 1), `make_images` seed 31:
   neither a training nor a calibration seed);
-* `measure_inputs_tinynet_nchw.npy` / `_nhwc.npy`: 8 images of 32x32x3 in [0, 1) (numpy seed 32) for
+* `inputs_tinynet_nchw.npy` / `_nhwc.npy`: 8 images of 32x32x3 in [0, 1) (numpy seed 32) for
   the litert-torch files (NCHW) and the onnx2tf files (NHWC), the same images in both layouts;
-* `measure_qd_ptq_int8.json`: TensorFlow's `tf.lite.experimental.QuantizationDebugger` on
-  `float.tflite` and `ptq_int8.tflite` with `measure_inputs.npy`. QuantizationDebugger needs a
+* `qd_ptq_int8.json`: TensorFlow's `tf.lite.experimental.QuantizationDebugger` on
+  `float.tflite` and `ptq_int8.tflite` with `measure/inputs.npy`. QuantizationDebugger needs a
   debug model from the converter: `float.tflite` is calibrated with `ptq_int8`'s own calibration data
   (`make_images` seed 21, 48 samples) and quantized twice by `mlir_quantize`, without and with
   NumericVerify ops. The script checks that the plain one has `ptq_int8.tflite`'s tensors, names,
@@ -23,8 +23,8 @@ Writes into testdata/:
   QAT model's trained weights copied in, converted without optimization). Net A does not retrain to
   `float.tflite`'s bytes on every machine (float reductions differ between CPUs), so the committed
   `advice_*` files have no twin; these are rebuilt with `generate.py`'s recipes instead, from a net A
-  trained here: `measure_bn_unfolded_qat.tflite` (every layer annotated but bn1, as
-  `advice_bn_unfolded_qat`) and `measure_clipping_qat.tflite` (ranges trained on inputs scaled by
+  trained here: `bn_unfolded_qat.tflite` (every layer annotated but bn1, as
+  `advice_bn_unfolded_qat`) and `clipping_qat.tflite` (ranges trained on inputs scaled by
   0.1, as `advice_clipping_qat`), each with `..._float.tflite`.
 """
 
@@ -47,16 +47,20 @@ keras = gen.keras
 
 
 def path(name):
-    return os.path.join(HERE, name)
+    """Fixtures of tflq's other tests are read from testdata/ itself; these go to testdata/measure/."""
+    if name in ("float.tflite", "ptq_int8.tflite"):
+        return os.path.join(HERE, name)
+    os.makedirs(os.path.join(HERE, "measure"), exist_ok=True)
+    return os.path.join(HERE, "measure", name)
 
 
 def write_inputs():
     x, _ = gen.make_images(31, 16)
-    np.save(path("measure_inputs.npy"), x)
+    np.save(path("inputs.npy"), x)
     rng = np.random.default_rng(32)
     images = rng.random((8, 32, 32, 3), dtype=np.float32)
-    np.save(path("measure_inputs_tinynet_nhwc.npy"), images)
-    np.save(path("measure_inputs_tinynet_nchw.npy"), np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    np.save(path("inputs_tinynet_nhwc.npy"), images)
+    np.save(path("inputs_tinynet_nchw.npy"), np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
     return x
 
 
@@ -127,14 +131,14 @@ def qd_reference(samples):
     doc = {
         "float": "float.tflite",
         "quantized": "ptq_int8.tflite",
-        "inputs": "measure_inputs.npy",
+        "inputs": "measure/inputs.npy",
         "tensorflow": tf.__version__,
         "how": "tf.lite.experimental.QuantizationDebugger, layer statistics, its debug model run with "
                "the builtin kernels and no delegate; rmse_over_scale = sqrt(mean_squared_error) / scale; "
                "rmse_over_scale_xnnpack: the same with QuantizationDebugger's default interpreter (XNNPACK)",
         "layers": layers,
     }
-    with open(path("measure_qd_ptq_int8.json"), "w") as f:
+    with open(path("qd_ptq_int8.json"), "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
     for layer in layers:
@@ -178,7 +182,7 @@ def twins():
     with quantize.quantize_scope(gen.CONFIG_SCOPE):
         qat = quantize.quantize_apply(annotated)
     gen.compile_and_fit(qat, gen.SEED_DATA_A, epochs=gen.QAT_EPOCHS, lr=gen.QAT_LR)
-    write_pair(qat, net_a, "measure_bn_unfolded")
+    write_pair(qat, net_a, "bn_unfolded")
 
     # advice_clipping_qat: generate.fixture_clipping, keeping the Keras model.
     keras.backend.clear_session()
@@ -191,7 +195,7 @@ def twins():
     qat.compile(optimizer=keras.optimizers.Adam(gen.CLIP_QAT_LR),
                 loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     qat.fit(x * gen.CLIP_INPUT_SCALE, y, batch_size=32, epochs=gen.CLIP_QAT_EPOCHS, shuffle=False, verbose=0)
-    write_pair(qat, net_a, "measure_clipping")
+    write_pair(qat, net_a, "clipping")
 
 
 def write_pair(qat, net_a, name):

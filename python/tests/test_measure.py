@@ -1,6 +1,6 @@
 """tflq.measure and `tflq measure` on the committed fixtures, run by LiteRT (ai-edge-litert).
 
-The QuantizationDebugger numbers come from testdata/measure_qd_ptq_int8.json, which
+The QuantizationDebugger numbers come from testdata/measure/qd_ptq_int8.json, which
 testdata/generate_measure.py writes with TensorFlow; TensorFlow is never needed here.
 """
 
@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import tflq  # noqa: E402
 from tflq import _measure  # noqa: E402
 
-INPUTS = fixture("measure_inputs.npy")
+INPUTS = fixture("measure/inputs.npy")
 
 #: tflq's RMSE / scale must be within this of QuantizationDebugger's: 1% of its value plus 0.002.
 QD_RELATIVE, QD_ABSOLUTE = 0.01, 0.002
@@ -37,7 +37,7 @@ def rows(doc, role="ptq"):
 
 
 def test_rmse_over_scale_agrees_with_quantization_debugger(ptq_int8):
-    reference = json.loads(fixture("measure_qd_ptq_int8.json").read_text())["layers"]
+    reference = json.loads(fixture("measure/qd_ptq_int8.json").read_text())["layers"]
     mine = [r for r in rows(ptq_int8) if r["layerwise"] is not None and r["opcode"] != "QUANTIZE"]
     assert [r["opcode"] for r in mine] == [q["op_name"] for q in reference]
     for r, q in zip(mine, reference):
@@ -135,8 +135,8 @@ def test_qat_findings_get_their_cost():
 
 
 def test_unfolded_batchnorm_costs_against_its_own_float_model():
-    twin = fixture("measure_bn_unfolded_float.tflite")
-    doc = tflq.measure(twin, fixture("measure_bn_unfolded_qat.tflite"), inputs=INPUTS)
+    twin = fixture("measure/bn_unfolded_float.tflite")
+    doc = tflq.measure(twin, fixture("measure/bn_unfolded_qat.tflite"), inputs=INPUTS)
     assert [s["role"] for s in doc["sides"]] == ["qat"]
     (bn,) = [r for r in rows(doc, "qat") if r["opcode"] == "ADD"]
     assert bn["layer"] == "relu1"
@@ -148,8 +148,8 @@ def test_unfolded_batchnorm_costs_against_its_own_float_model():
 @pytest.mark.parametrize(
     "float_name, ptq_name, inputs",
     [
-        ("torch_float.tflite", "torch_ptq.tflite", "measure_inputs_tinynet_nchw.npy"),
-        ("onnx2tf_float32.tflite", "onnx2tf_tfconv_int8.tflite", "measure_inputs_tinynet_nhwc.npy"),
+        ("torch_float.tflite", "torch_ptq.tflite", "measure/inputs_tinynet_nchw.npy"),
+        ("onnx2tf_float32.tflite", "onnx2tf_tfconv_int8.tflite", "measure/inputs_tinynet_nhwc.npy"),
     ],
 )
 def test_other_producers_are_measured_like_keras(float_name, ptq_name, inputs):
@@ -166,16 +166,16 @@ def test_other_producers_are_measured_like_keras(float_name, ptq_name, inputs):
 def test_command_line(console_script, tmp_path):
     out = tmp_path / "m.json"
     r = run(console_script, "measure", "testdata/float.tflite", "testdata/ptq_int8.tflite",
-            "--inputs", "testdata/measure_inputs.npy", "--format", "json", "-o", out)
+            "--inputs", "testdata/measure/inputs.npy", "--format", "json", "-o", out)
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
     assert doc["samples"] == 16 and doc["sides"][0]["role"] == "ptq"
     r = run(console_script, "measure", "testdata/float.tflite", "testdata/ptq_int8.tflite",
-            "--inputs", "testdata/measure_inputs.npy", "--max-samples", "2")
+            "--inputs", "testdata/measure/inputs.npy", "--max-samples", "2")
     assert r.returncode == 0, r.stderr
     assert "rank" in r.stdout.decode() and "2 sample(s)" in r.stdout.decode()
     r = run(console_script, "measure", "testdata/float.tflite", "testdata/ptq_int8.tflite",
-            "--inputs", "testdata/measure_inputs.npy", "--format", "model-explorer")
+            "--inputs", "testdata/measure/inputs.npy", "--format", "model-explorer")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     (graph,) = data.values()
@@ -187,7 +187,7 @@ def test_command_line_without_a_runner_says_how_to_install(rust_tflq):
     import subprocess
 
     r = subprocess.run([str(rust_tflq), "measure", "testdata/float.tflite", "testdata/ptq_int8.tflite",
-                        "--inputs", "testdata/measure_inputs.npy"], cwd=ROOT, env=env,
+                        "--inputs", "testdata/measure/inputs.npy"], cwd=ROOT, env=env,
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "pip install './python[measure]'" in r.stderr
@@ -195,7 +195,7 @@ def test_command_line_without_a_runner_says_how_to_install(rust_tflq):
 
 def test_a_clipped_range_has_the_worst_local_error():
     # QAT ranges trained on inputs scaled by 0.1: relu1's output range clips real data.
-    doc = tflq.measure(fixture("measure_clipping_float.tflite"), fixture("measure_clipping_qat.tflite"), inputs=INPUTS)
+    doc = tflq.measure(fixture("measure/clipping_float.tflite"), fixture("measure/clipping_qat.tflite"), inputs=INPUTS)
     layers = rows(doc, "qat")
     worst = min(layers, key=lambda r: r["rank"])
     assert worst["layer"] == "relu1" and worst["opcode"] == "CONV_2D"
@@ -212,7 +212,7 @@ def test_keep_float_choice_as_denylist_and_plan(console_script):
     names = {r["float_tensor_name"] for r in rows(doc)}
     assert set(keep["denylisted_nodes"]) <= names
     r = run(console_script, "measure", "testdata/float.tflite", "testdata/ptq_int8.tflite",
-            "--inputs", "testdata/measure_inputs.npy", "--target-sqnr", "42", "--format", "python")
+            "--inputs", "testdata/measure/inputs.npy", "--target-sqnr", "42", "--format", "python")
     assert r.returncode == 0, r.stderr
     module = r.stdout.decode()
     floats = [line for line in module.splitlines() if line.startswith("FLOAT = [")]
