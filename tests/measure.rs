@@ -171,9 +171,15 @@ fn mutated_models_never_panic() {
             let at = (next() % b.len() as u64) as usize;
             b[at] ^= (next() % 255 + 1) as u8;
         }
-        let Ok(f) = tflq::load(&bytes[0]) else { continue };
-        let Ok(p) = tflq::load(&bytes[1]) else { continue };
-        let Ok(q) = tflq::load(&bytes[2]) else { continue };
+        let Ok(f) = tflq::load(&bytes[0]) else {
+            continue;
+        };
+        let Ok(p) = tflq::load(&bytes[1]) else {
+            continue;
+        };
+        let Ok(q) = tflq::load(&bytes[2]) else {
+            continue;
+        };
         let input = |m, b| Input { model: m, bytes: b };
         let Ok(plan) = Plan::new(
             input(&f, &bytes[0]),
@@ -202,5 +208,8 @@ fn mutated_models_never_panic() {
             );
         }
     }
-    assert!(planned > 100, "only {planned} mutated cases got as far as a plan");
+    assert!(
+        planned > 100,
+        "only {planned} mutated cases got as far as a plan"
+    );
 }
