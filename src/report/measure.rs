@@ -563,7 +563,9 @@ fn table(m: &Measurement, labels: &[&str], width: u16, w: &mut dyn Write) -> io:
 pub const EXACT_DB: f64 = 100.0;
 
 /// Model Explorer node data: each measured op's local SQNR in dB (its
-/// accumulated SQNR when it has no local one), on a red-to-green gradient.
+/// accumulated SQNR when it has no local one), on a red-to-green gradient;
+/// the other ops of its segment show the same value, and a DEQUANTIZE the
+/// value it reads.
 fn model_explorer(model: &Model<'_>, s: &SideResult, w: &mut dyn Write) -> io::Result<()> {
     let ids = super::model_explorer::graph_ids(model);
     let Some(Some(id)) = ids.first() else {
@@ -582,8 +584,35 @@ fn model_explorer(model: &Model<'_>, s: &SideResult, w: &mut dyn Write) -> io::R
             continue;
         };
         let v = m.sqnr_db.unwrap_or(EXACT_DB).clamp(-EXACT_DB, EXACT_DB);
-        let e = worst.entry(op.index()).or_insert(v);
-        *e = e.min(v);
+        // The other ops of its segment ran with it: they show its value.
+        for o in std::iter::once(op).chain(r.segment.iter().copied()) {
+            let e = worst.entry(o.index()).or_insert(v);
+            *e = e.min(v);
+        }
+    }
+    // A DEQUANTIZE writes the value it reads: it shows that value's.
+    let by_tensor: std::collections::BTreeMap<u32, f64> = s
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let m = r.local.as_ref().or(r.accumulated.as_ref())?;
+            Some((r.q_tensor.0, m.sqnr_db.unwrap_or(EXACT_DB)))
+        })
+        .collect();
+    for o in sg.op_ids() {
+        let op = sg.op(o);
+        if op.kind.is(crate::model::BuiltinCode::DEQUANTIZE)
+            && let Some(v) = op
+                .inputs
+                .first()
+                .copied()
+                .flatten()
+                .and_then(|t| by_tensor.get(&t.0))
+        {
+            worst
+                .entry(o.index())
+                .or_insert(v.clamp(-EXACT_DB, EXACT_DB));
+        }
     }
     let mut results = serde_json::Map::new();
     for (op, v) in worst {
