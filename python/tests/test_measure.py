@@ -22,8 +22,9 @@ from tflq import _measure  # noqa: E402
 
 INPUTS = fixture("measure/inputs.npy")
 
-#: tflq's RMSE / scale must be within this of QuantizationDebugger's: 1% of its value plus 0.002.
-QD_RELATIVE, QD_ABSOLUTE = 0.01, 0.002
+#: tflq's RMSE / scale must be within this of QuantizationDebugger's: 0.5% of its value plus 0.001
+#: (measured: within 3e-6; the float kernels' last bits may differ between CPUs).
+QD_RELATIVE, QD_ABSOLUTE = 0.005, 0.001
 
 
 @pytest.fixture(scope="module")
