@@ -54,11 +54,15 @@ pub enum SideArg {
     Qat,
 }
 
-/// Run the float model and its quantized versions on the same inputs with
-/// the LiteRT interpreter and report, per layer, the error against the float
-/// model: SQNR, RMSE / scale, cosine, largest error; accumulated (end to end),
-/// local (the layer alone, fed the float model's values) and layer-wise (the
-/// float layer fed the quantized model's values: QuantizationDebugger's view).
+/// Run the float model and its quantized versions on the same samples with
+/// LiteRT and report what each layer's quantization costs against the float
+/// model.
+///
+/// Per layer: SQNR, RMSE / scale, cosine and largest error; accumulated (end
+/// to end), local (the layer alone, fed the float model's values) and
+/// layer-wise (the float layer fed the quantized model's values:
+/// QuantizationDebugger's view). With a QAT model, the cost of each `compare`
+/// finding; for each model, the layers to keep in float to reach a target.
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Example:
