@@ -226,7 +226,7 @@ class Runner:
             for t in run["reads"]:
                 v = it.get_tensor(t)
                 values[(r, t)] = v
-                session.put(r, t, v.tobytes())
+                session.put(r, t, v if v.flags.c_contiguous else v.tobytes())
         session.end_sample()
 
 
