@@ -204,6 +204,15 @@ class Runner:
             self.interpreters.append((it, what))
             self.inputs.append({d["index"]: d for d in it.get_input_details()})
 
+    def sample_shapes(self, count: int) -> List[List[int]]:
+        """The float model's input shapes as its interpreter allocated them (a
+        dynamic batch dimension becomes 1)."""
+        shapes: List[List[int]] = [[] for _ in range(count)]
+        for tensor, kind, k, _ in self.runs[0]["inputs"]:
+            if kind == "sample" and 0 <= k < count:
+                shapes[k] = [int(d) for d in self.inputs[0][tensor]["shape"]]
+        return shapes
+
     def run(self, sample: Sequence[Any]) -> None:
         values: Dict[Any, Any] = {}
         session = self.session
@@ -239,7 +248,8 @@ def run_job(job: Dict[str, Any], stdin: Optional[IO[bytes]] = None) -> str:
     runtime = check()
     paths, labels = job["models"], job["labels"]
     session = _tflq.MeasureSession(paths, labels)
-    shapes = [s for _, s in session.inputs()]
+    runner = Runner(session, paths, labels)
+    shapes = runner.sample_shapes(len(session.inputs()))
     names = job.get("input_names") or []
     source = job["inputs"]
     kind = source["kind"]
@@ -258,7 +268,6 @@ def run_job(job: Dict[str, Any], stdin: Optional[IO[bytes]] = None) -> str:
         described = source.get("description") or "the caller's data"
     else:
         raise JobError(f"unknown input kind {kind!r}")
-    runner = Runner(session, paths, labels)
     limit = job.get("max_samples")
     progress = bool(job.get("progress")) and sys.stderr.isatty()
     total = source.get("count")
