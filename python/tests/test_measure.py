@@ -221,3 +221,16 @@ def test_keep_float_choice_as_denylist_and_plan(console_script):
     assert sorted(json.loads(line[len("FLOAT = "):])) == sorted(keep["plan_float_layers"])
     assert "tflq measure keeps them there" in module
     compile(module, "plan.py", "exec")
+
+
+def test_npz_files_and_directories(tmp_path, ptq_int8):
+    x = np.load(INPUTS)
+    (tmp_path / "dir").mkdir()
+    np.save(tmp_path / "dir" / "a.npy", x[:9])
+    np.savez(tmp_path / "dir" / "b.npz", input=x[9:])  # one array, named after the model input
+    doc = tflq.measure(fixture("float.tflite"), fixture("ptq_int8.tflite"), inputs=tmp_path / "dir")
+    assert doc["samples"] == 16
+    assert rows(doc) == rows(ptq_int8)
+    with pytest.raises(tflq.TflqError, match="no .npy or .npz file"):
+        (tmp_path / "empty").mkdir()
+        tflq.measure(fixture("float.tflite"), fixture("ptq_int8.tflite"), inputs=tmp_path / "empty")
