@@ -49,6 +49,9 @@ pub struct Row {
     pub op_kind: String,
     /// How it computes.
     pub compute: Option<Compute>,
+    /// The op keeps its input's scale on its output (pooling, reshape,
+    /// padding): it adds no rounding of its own.
+    pub same_scale: bool,
     /// The Keras layer (or module) the op came from.
     pub layer: Option<String>,
     /// The other quantized ops of its segment (run together for the local error).
@@ -228,6 +231,11 @@ impl Measurement {
                     op: p.op,
                     op_kind: p.op.map(|o| qs.op(o).kind.to_string()).unwrap_or_default(),
                     compute: info.map(|i| i.compute),
+                    same_scale: p.op.is_some_and(|o| {
+                        crate::rules::rule(&qs.op(o).kind)
+                            .same_scale
+                            .is_same_scale()
+                    }),
                     layer: info.and_then(|i| i.layer.clone()),
                     segment,
                     dtype: q.dtype,
@@ -320,10 +328,12 @@ impl Measurement {
 }
 
 /// Whether keeping this row's op in float is a choice to make: an op the
-/// quantized model computes in integer (not a QUANTIZE or DEQUANTIZE).
+/// quantized model computes in integer with rounding of its own (not a
+/// QUANTIZE, nor an op that keeps its input's scale).
 fn candidate(r: &Row) -> bool {
     matches!(r.compute, Some(Compute::Int8 | Compute::Int16))
         && r.op_kind != "QUANTIZE"
+        && !r.same_scale
         && r.local.and_then(|m| m.noise_to_signal).is_some()
 }
 
