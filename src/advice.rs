@@ -246,6 +246,9 @@ pub enum Reason {
         /// The layer carrying the op's output.
         layer: String,
     },
+    /// `tflq measure` keeps it in float: its local error is among the
+    /// largest of the model.
+    KeptFloatByMeasure,
 }
 
 /// How PTQ quantized a layer's weights.

@@ -37,6 +37,7 @@ pub mod compare;
 mod error;
 pub mod graph;
 mod load;
+pub mod measure;
 pub mod model;
 pub mod pair_view;
 pub mod producer;

@@ -435,22 +435,8 @@ impl ModelBuilder {
         let mut model = self.model.clone();
         model.subgraphs = Some(self.subgraphs.clone());
         let mut b = planus::Builder::new();
-        with_identifier(b.finish(&model, Some(*b"TFL3")))
+        crate::measure::cut::finish_tfl3(&mut b, &model)
     }
-}
-
-/// Lay out the 8-byte header as the format has it: root offset, then `TFL3`.
-/// planus 1.3.0's `finish` writes the two fields in the opposite order (the
-/// identifier first, the offset, relative to its own position, second).
-fn with_identifier(planus_output: &[u8]) -> Vec<u8> {
-    let mut out = planus_output.to_vec();
-    if let Some(header) = out.get_mut(..8) {
-        let ident: [u8; 4] = [header[0], header[1], header[2], header[3]];
-        let rel = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        header[..4].copy_from_slice(&(rel + 4).to_le_bytes());
-        header[4..].copy_from_slice(&ident);
-    }
-    out
 }
 
 /// Serialize a planus root table with the `TFL3` header (for tests that build
@@ -459,7 +445,7 @@ pub fn finish_root<T>(
     builder: &mut planus::Builder,
     root: impl planus::WriteAsOffset<T>,
 ) -> Vec<u8> {
-    with_identifier(builder.finish(root, Some(*b"TFL3")))
+    crate::measure::cut::finish_tfl3(builder, root)
 }
 
 /// A chain of `blocks` repetitions of CONV_2D → ADD → RELU6-fused DEPTHWISE_CONV_2D

@@ -15,6 +15,7 @@
 mod compare;
 mod graph;
 mod inspect;
+mod measure;
 mod plan;
 mod snapshot;
 
@@ -52,6 +53,7 @@ enum Command {
     Plan(plan::Opts),
     Snapshot(snapshot::Opts),
     Graph(graph::Opts),
+    Measure(measure::Opts),
 }
 
 /// When to colour output.
@@ -130,6 +132,7 @@ where
         Command::Plan(o) => plan::run(o, &mut out, end),
         Command::Snapshot(o) => snapshot::run(o, &mut out, end),
         Command::Graph(o) => graph::run(o, &mut out, end),
+        Command::Measure(o) => measure::run(o, &mut out, end),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     // Whatever is still buffered (an error path leaves the writer unflushed)

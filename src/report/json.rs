@@ -98,6 +98,7 @@ fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
         Reason::InnerScales { ops } => ("inner-scales", None, Some(*ops)),
         Reason::SeveralOutputs { outputs } => ("several-outputs", None, Some(*outputs)),
         Reason::TfOpLambda => ("tf-op-lambda", None, None),
+        Reason::KeptFloatByMeasure => ("kept-float-by-measure", None, None),
         Reason::NotNamedByPtq => ("not-named-by-ptq", None, None),
         Reason::QuantizesModelInput => ("quantizes-model-input", None, None),
         Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),

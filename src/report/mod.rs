@@ -6,6 +6,7 @@ pub mod compare;
 pub mod graph;
 pub mod inspect;
 mod json;
+pub mod measure;
 pub mod model_explorer;
 pub mod plan;
 pub mod snapshot;
@@ -353,6 +354,9 @@ pub(crate) fn reason(r: &Reason) -> String {
             "it returns {outputs} integer tensors with their own scales; tfmot quantizes one output per layer"
         ),
         Reason::TfOpLambda => "a TFOpLambda: tfmot cannot wrap it".into(),
+        Reason::KeptFloatByMeasure => {
+            "tflq measure keeps it in float: its local error is among the model's largest".into()
+        }
         Reason::QuantizesModelInput => {
             "it reads the model input: annotated, it makes tfmot quantize that input".into()
         }

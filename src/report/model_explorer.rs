@@ -346,7 +346,7 @@ pub fn graph_id(model: &Model, s: SubgraphId) -> String {
 }
 
 /// Each op's result key (see the module documentation), in op order.
-fn keys(sg: &Subgraph<'_>) -> Vec<Option<String>> {
+pub(crate) fn keys(sg: &Subgraph<'_>) -> Vec<Option<String>> {
     let mut seen: HashSet<&str> = HashSet::with_capacity(sg.tensors.len());
     let mut shared: HashSet<&str> = HashSet::new();
     for t in &sg.tensors {

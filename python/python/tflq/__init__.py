@@ -31,7 +31,7 @@ from __future__ import annotations
 from . import _tflq
 from ._tflq import TflqError
 
-__all__ = ["TflqError", "compare", "inspect", "plan", "plan_python", "snapshot", "__version__"]
+__all__ = ["TflqError", "compare", "inspect", "measure", "plan", "plan_python", "snapshot", "__version__"]
 
 __version__ = _tflq.__version__
 
@@ -153,3 +153,51 @@ def snapshot(model: Model, with_scales: bool | int = False, exact_names: bool = 
     else:
         raise ValueError("with_scales must be True, False or a number of digits from 1 to 9")
     return _tflq.snapshot(model, digits, bool(exact_names))
+
+
+def measure(
+    float: Model,
+    ptq: Model,
+    qat: Model | None = None,
+    *,
+    inputs: object = None,
+    qat_float: Model | None = None,
+    random_samples: int | None = None,
+    max_samples: int | None = None,
+    target_sqnr: float = 30.0,
+) -> Document:
+    """What each placement costs: ``tflq measure FLOAT PTQ [QAT] --format json``.
+
+    Runs the float model and the quantized ones on the same samples with the
+    LiteRT interpreter (``pip install ai-edge-litert``; builtin kernels, no
+    delegates) in a child process, and returns per layer of each quantized
+    model its error against the float model: SQNR, RMSE / scale, cosine and
+    largest error, accumulated (end to end), local (the layer alone, fed the
+    float model's values) and layer-wise (QuantizationDebugger's view); the
+    model outputs; each ``compare`` finding's cost (QAT given); and the
+    layers to keep in float to reach ``target_sqnr`` dB at the outputs.
+
+    ``inputs`` is a ``.npy``/``.npz`` path, a directory of them, or any
+    iterable of samples (an array, or one per model input; a batch axis is
+    split into samples), such as a converter's ``representative_dataset``.
+    ``random_samples=N`` measures on random data instead, with a warning.
+    ``qat_float`` is the float model of the QAT model's own trained weights,
+    which the QAT model is then measured against. With two models, the
+    second may be PTQ or QAT. See docs/measure.md.
+
+    Raises :class:`TflqError` when a model cannot be read or run (an
+    interpreter that aborts takes down only the child process).
+    """
+    from . import _measure
+
+    text = _measure.run(
+        float,
+        ptq,
+        qat,
+        inputs=inputs,
+        qat_float=qat_float,
+        random_samples=random_samples,
+        max_samples=max_samples,
+        target_sqnr=target_sqnr,
+    )
+    return _parse(text)

@@ -1,11 +1,11 @@
 """Type stubs of the tflq package (the implementation and its docstrings are in __init__.py)."""
 
 import os
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 from ._tflq import TflqError as TflqError
 
-__all__ = ["TflqError", "compare", "inspect", "plan", "plan_python", "snapshot", "__version__"]
+__all__ = ["TflqError", "compare", "inspect", "measure", "plan", "plan_python", "snapshot", "__version__"]
 
 __version__: str
 
@@ -29,3 +29,16 @@ def plan_python(ptq: Model) -> str:
 
 def snapshot(model: Model, with_scales: Union[bool, int] = False, exact_names: bool = False) -> str:
     """The text of ``tflq snapshot MODEL [--with-scales[=DIGITS]] [--exact-names]``."""
+
+def measure(
+    float: Model,
+    ptq: Model,
+    qat: Optional[Model] = None,
+    *,
+    inputs: object = None,
+    qat_float: Optional[Model] = None,
+    random_samples: Optional[int] = None,
+    max_samples: Optional[int] = None,
+    target_sqnr: float = 30.0,
+) -> Document:
+    """``tflq measure FLOAT PTQ [QAT] --format json``, parsed; runs LiteRT in a child process."""

@@ -8,6 +8,7 @@ descriptors 1 and 2), as the binary writes it, not through ``sys.stdout``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from . import _tflq
@@ -24,6 +25,8 @@ def run(args: list[str]) -> int:
     >>> tflq.cli.run(["snapshot", "testdata/ptq_int8.tflite", "--check", "model.tflq-snapshot"])
     0
     """
+    # `tflq measure` starts its runner with this Python, which has tflq.
+    os.environ.setdefault("TFLQ_PYTHON", sys.executable)
     # What Python buffered so far goes out before Rust writes to the same
     # file descriptors.
     for stream in (sys.stdout, sys.stderr):

@@ -1,0 +1,231 @@
+//! `tflq measure`: what each placement costs, measured with LiteRT.
+//!
+//! tflq runs no model itself: the interpreter is LiteRT's, driven by the
+//! tflq Python package's runner (`python -m tflq._runner`) in a process of
+//! its own, which also accumulates and renders through the same library.
+//! This command checks the models and the runner, hands the job over, and
+//! passes the runner's exit status on; a runner killed by a signal (an
+//! interpreter abort) is reported here.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::{ERROR, End};
+
+/// The job format the Python runner reads (`tflq/_runner.py`).
+const JOB_VERSION: u32 = 1;
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MeasureFormat {
+    /// Tables, worst layer first (default).
+    Table,
+    /// Stable lines.
+    Text,
+    /// Versioned JSON (docs/json.md).
+    Json,
+    /// Model Explorer node data: each op's local SQNR (dB) on a gradient.
+    ModelExplorer,
+    /// The tfmot plan module of `tflq plan` (of the second file) with the
+    /// layers to keep in float left unannotated.
+    Python,
+}
+
+impl MeasureFormat {
+    fn name(self) -> &'static str {
+        match self {
+            MeasureFormat::Table => "table",
+            MeasureFormat::Text => "text",
+            MeasureFormat::Json => "json",
+            MeasureFormat::ModelExplorer => "model-explorer",
+            MeasureFormat::Python => "python",
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SideArg {
+    /// The PTQ model (the second file).
+    Ptq,
+    /// The QAT model (the third file, or a QAT second file).
+    Qat,
+}
+
+/// Run the float model and its quantized versions on the same samples with
+/// LiteRT and report what each layer's quantization costs against the float
+/// model.
+///
+/// Per layer: SQNR, RMSE / scale, cosine and largest error; accumulated (end
+/// to end), local (the layer alone, fed the float model's values) and
+/// layer-wise (the float layer fed the quantized model's values:
+/// QuantizationDebugger's view). With a QAT model, the cost of each `compare`
+/// finding; for each model, the layers to keep in float to reach a target.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Example:
+  tflq measure float.tflite ptq.tflite --inputs samples.npy
+  tflq measure float.tflite ptq.tflite qat.tflite --qat-float qat_float.tflite --inputs data/
+  tflq measure float.tflite ptq.tflite --random-inputs 16       # with a warning
+  tflq measure float.tflite ptq.tflite --inputs x.npy --format python -o plan.py
+                                      # tflq plan's module, the layers to keep in float unannotated
+
+The models run in the tflq Python package's runner with LiteRT (builtin
+kernels, no delegates): pip install './python[measure]' (a checkout) or set
+TFLQ_PYTHON to a Python that has tflq, numpy and ai-edge-litert.
+docs/measure.md explains the numbers.
+
+Exit status: 0 measured, 2 usage error, unreadable model or data, no runner,
+or an interpreter that failed.")]
+pub struct Opts {
+    /// The float model.
+    float: PathBuf,
+    /// The post-training-quantized model (or the one quantized model: PTQ or QAT).
+    ptq: PathBuf,
+    /// The quantization-aware-trained model.
+    qat: Option<PathBuf>,
+    /// Samples: .npy or .npz files, or directories of them (a batch axis is
+    /// split into samples; an .npz holds one array per model input).
+    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with = "random_inputs")]
+    inputs: Vec<PathBuf>,
+    /// Measure on N random samples (uniform in [0, 1)) instead: the numbers
+    /// then say little about the model.
+    #[arg(long, value_name = "N")]
+    random_inputs: Option<u32>,
+    /// The float model of the QAT model's own trained weights: the QAT
+    /// model is measured against it (QAT fine-tuning moves the weights).
+    #[arg(long, value_name = "FILE")]
+    qat_float: Option<PathBuf>,
+    /// Use at most N samples.
+    #[arg(long, value_name = "N")]
+    max_samples: Option<u64>,
+    /// Model-output SQNR (dB) the layers to keep in float are chosen to reach.
+    #[arg(long, value_name = "DB", default_value_t = 30.0)]
+    target_sqnr: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = MeasureFormat::Table)]
+    format: MeasureFormat,
+    /// For --format model-explorer and python: which model's measurement.
+    #[arg(long, value_enum, default_value_t = SideArg::Qat)]
+    side: SideArg,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Table width in columns (default: the terminal's, or COLUMNS, or 100).
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<u16>,
+}
+
+/// How to get the runner, for the message when it is missing.
+const INSTALL: &str = "tflq measure runs the models with LiteRT through the tflq Python package: \
+install it with `pip install './python[measure]'` from a tflq checkout (it brings numpy and \
+ai-edge-litert), or set TFLQ_PYTHON to a Python that has tflq, numpy and ai-edge-litert";
+
+pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> {
+    if o.inputs.is_empty() && o.random_inputs.is_none() {
+        anyhow::bail!(
+            "give the samples to measure on: --inputs FILE.npy|FILE.npz|DIR (or --random-inputs N, with a warning)"
+        );
+    }
+    if !o.target_sqnr.is_finite() {
+        anyhow::bail!("--target-sqnr must be a number of dB");
+    }
+    let files: Vec<(&str, Option<&PathBuf>)> = vec![
+        ("float", Some(&o.float)),
+        ("ptq", Some(&o.ptq)),
+        ("qat", o.qat.as_ref()),
+        ("qat-float", o.qat_float.as_ref()),
+    ];
+    if o.qat_float.is_some() && o.qat.is_none() {
+        anyhow::bail!("--qat-float needs a QAT model (the third file)");
+    }
+    // Read every model here first: a file that is no model is named with the
+    // command line's own error, before the runner starts.
+    for (_, p) in &files {
+        if let Some(p) = p {
+            if super::is_stdin(p) {
+                anyhow::bail!("tflq measure reads models from files only, not from standard input");
+            }
+            let file = super::open_file(p)?;
+            end.finish(file);
+        }
+    }
+    for p in &o.inputs {
+        if !p.exists() {
+            anyhow::bail!("{}: no such file or directory", p.display());
+        }
+    }
+    let python = std::env::var_os("TFLQ_PYTHON").unwrap_or_else(|| "python3".into());
+    let check = Command::new(&python)
+        .args(["-m", "tflq._runner", "--check"])
+        .stdin(Stdio::null())
+        .output();
+    match check {
+        Ok(c) if c.status.success() => {}
+        Ok(c) => {
+            let why = String::from_utf8_lossy(&c.stderr);
+            let why = why
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            anyhow::bail!(
+                "{INSTALL} ({} says: {why})",
+                std::path::Path::new(&python).display()
+            );
+        }
+        Err(e) => anyhow::bail!(
+            "{INSTALL} (cannot run {}: {e})",
+            std::path::Path::new(&python).display()
+        ),
+    }
+    let path = |p: Option<&PathBuf>| p.map(|p| p.display().to_string());
+    let inputs = match o.random_inputs {
+        Some(n) => json!({ "kind": "random", "count": n, "seed": 0 }),
+        None => json!({
+            "kind": "files",
+            "paths": o.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        }),
+    };
+    let job = json!({
+        "version": JOB_VERSION,
+        "models": files.iter().map(|(_, p)| path(*p)).collect::<Vec<_>>(),
+        "labels": files.iter().map(|(_, p)| path(*p).unwrap_or_default()).collect::<Vec<_>>(),
+        "inputs": inputs,
+        "max_samples": o.max_samples,
+        "format": o.format.name(),
+        "target_sqnr": o.target_sqnr,
+        "width": super::table_width(o.width),
+        "side": match o.side { SideArg::Ptq => "ptq", SideArg::Qat => "qat" },
+        "output": o.output.as_ref().map(|p| p.display().to_string()),
+        "progress": true,
+    });
+    // Whatever this process buffered goes out before the runner writes to
+    // the same standard output.
+    out.flush()?;
+    let status = Command::new(&python)
+        .args(["-m", "tflq._runner", &job.to_string()])
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot start the runner: {e}"))?;
+    match status.code() {
+        Some(0) => Ok(super::OK),
+        Some(code) => {
+            // The runner printed its own error line.
+            let _ = code;
+            Ok(ERROR)
+        }
+        None => {
+            #[cfg(unix)]
+            let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+            #[cfg(not(unix))]
+            let signal: Option<i32> = None;
+            anyhow::bail!(
+                "the measuring process was killed{}: the LiteRT interpreter aborted on one of the models",
+                signal.map_or_else(String::new, |s| format!(" by signal {s}"))
+            )
+        }
+    }
+}

@@ -1,0 +1,636 @@
+//! `tflq measure` reports: table (worst first), text, JSON, Model Explorer
+//! node data with numeric values, and the kept-float layers as a tfmot plan.
+
+use std::io::{self, Write};
+
+use serde_json::{Value, json};
+
+use super::{Style, Tone};
+use crate::measure::Role;
+use crate::measure::result::{Cost, Measurement, Row, SideResult};
+use crate::measure::stats::Metrics;
+use crate::model::Model;
+
+/// Output formats of `tflq measure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeasureFormat {
+    /// Tables, worst layer first.
+    Table,
+    /// Stable lines, one per value.
+    Text,
+    /// Versioned JSON (docs/json.md).
+    Json,
+    /// Model Explorer node data: each op's local SQNR.
+    ModelExplorer,
+    /// The tfmot plan module with the kept-float layers left unannotated.
+    Python,
+}
+
+impl MeasureFormat {
+    /// Parse a format name.
+    pub fn parse(s: &str) -> Option<MeasureFormat> {
+        Some(match s {
+            "table" => MeasureFormat::Table,
+            "text" => MeasureFormat::Text,
+            "json" => MeasureFormat::Json,
+            "model-explorer" => MeasureFormat::ModelExplorer,
+            "python" => MeasureFormat::Python,
+            _ => return None,
+        })
+    }
+}
+
+/// Layout settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// Table width.
+    pub width: u16,
+    /// The side Model Explorer data is for (`ptq` or `qat`).
+    pub side: &'a str,
+}
+
+/// Round to `digits` significant digits, so that the last bits of a sum,
+/// which may differ between CPUs, do not reach the output.
+fn sig(x: f64, digits: usize) -> Value {
+    if !x.is_finite() {
+        return Value::Null;
+    }
+    let s = format!("{:.*e}", digits.saturating_sub(1), x);
+    s.parse::<f64>().map_or(Value::Null, |v| json!(v))
+}
+
+/// A dB value to two decimals.
+fn db(x: f64) -> Value {
+    if x.is_finite() {
+        json!((x * 100.0).round() / 100.0)
+    } else {
+        Value::Null
+    }
+}
+
+fn metrics_json(m: Option<&Metrics>) -> Value {
+    let Some(m) = m else { return Value::Null };
+    json!({
+        "elements": m.count,
+        "sqnr_db": m.sqnr_db.map_or(Value::Null, db),
+        "exact": m.sqnr_db.is_none(),
+        "rmse": sig(m.rmse, 6),
+        "rmse_over_scale": m.rmse_over_scale.map_or(Value::Null, |v| sig(v, 6)),
+        "cosine": m.cosine.map_or(Value::Null, |v| sig(v, 8)),
+        "max_abs_error": sig(m.max_abs_error, 6),
+        "mean_error": sig(m.mean_error, 6),
+        "mean_squared_error": sig(m.mean_squared_error, 6),
+    })
+}
+
+fn row_json(r: &Row) -> Value {
+    json!({
+        "rank": r.rank,
+        "op": r.op.map(|o| o.0),
+        "opcode": r.op_kind,
+        "compute": r.compute.map(|c| c.name()),
+        "layer": r.layer,
+        "tensor": r.q_tensor.0,
+        "tensor_name": r.q_name,
+        "float_tensor": r.f_tensor.0,
+        "float_tensor_name": r.f_name,
+        "dtype": r.dtype.to_string(),
+        "scale": r.scale.map(|s| json!(s)),
+        "segment_ops": r.segment.iter().map(|o| o.0).collect::<Vec<_>>(),
+        "accumulated": metrics_json(r.accumulated.as_ref()),
+        "local": metrics_json(r.local.as_ref()),
+        "layerwise": metrics_json(r.layerwise.as_ref()),
+    })
+}
+
+fn cost_json(side: Option<&SideResult>, c: &Cost) -> Value {
+    let at = |x: Option<(usize, Option<f64>)>| match (x, side) {
+        (Some((i, v)), Some(s)) => json!({
+            "op": s.rows.get(i).and_then(|r| r.op).map(|o| o.0),
+            "layer": s.rows.get(i).and_then(|r| r.layer.clone()),
+            "sqnr_db": v.map_or(Value::Null, db),
+        }),
+        _ => Value::Null,
+    };
+    json!({ "exit": at(c.exit), "worst_local": at(c.worst_local) })
+}
+
+fn side_json(
+    s: &SideResult,
+    model: &Model<'_>,
+    (label, float_label): (&str, &str),
+    plan_layers: &[String],
+) -> Value {
+    let d = &s.denylist;
+    json!({
+        "role": s.role.name(),
+        "file": label,
+        "float": float_label,
+        "paired_ops": s.paired_ops,
+        "float_ops": s.float_ops,
+        "ops": model.subgraphs.first().map_or(0, |g| g.operators.len()),
+        "outputs": s.outputs.iter().map(|o| json!({
+            "index": o.index,
+            "tensor_name": o.q_name,
+            "float_tensor_name": o.f_name,
+            "metrics": metrics_json(o.metrics.as_ref()),
+        })).collect::<Vec<_>>(),
+        "output_total": metrics_json(s.output_total.as_ref()),
+        "layers": s.rows.iter().map(row_json).collect::<Vec<_>>(),
+        "keep_float": {
+            "target_sqnr_db": db(d.target_sqnr_db),
+            "measured_sqnr_db": d.measured_sqnr_db.map_or(Value::Null, db),
+            "reached": d.reached,
+            "layers": d.kept.iter().map(|k| {
+                let r = &s.rows[k.row];
+                json!({
+                    "op": r.op.map(|o| o.0),
+                    "opcode": r.op_kind,
+                    "layer": r.layer,
+                    "share": sig(k.share, 4),
+                    "predicted_sqnr_db": k.predicted_sqnr_db.map_or(Value::Null, db),
+                })
+            }).collect::<Vec<_>>(),
+            "denylisted_nodes": denylisted_nodes(s),
+            "plan_float_layers": plan_layers,
+        },
+        "notes": s.notes,
+    })
+}
+
+/// QuantizationDebugger's `denylisted_nodes`: the float model's tensor
+/// names of the kept-float layers.
+pub fn denylisted_nodes(s: &SideResult) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .denylist
+        .kept
+        .iter()
+        .filter_map(|k| s.rows.get(k.row))
+        .map(|r| r.f_name.clone())
+        .collect();
+    v.dedup();
+    v
+}
+
+/// The Keras layers of the kept-float layers (what `tflq plan`'s float
+/// action leaves unannotated), in order, without repeats.
+pub fn float_layers(s: &SideResult) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for k in &s.denylist.kept {
+        if let Some(l) = s.rows.get(k.row).and_then(|r| r.layer.clone())
+            && !v.contains(&l)
+        {
+            v.push(l);
+        }
+    }
+    v
+}
+
+/// Render `m`. `labels` are the labels of the float model, the two
+/// quantized models (`m.sides` in order) and the QAT model's own float model
+/// (empty when absent); `quantized` the models of `m.sides`.
+pub fn render(
+    m: &Measurement,
+    float: &Model<'_>,
+    quantized: &[&Model<'_>],
+    labels: &[&str],
+    format: MeasureFormat,
+    settings: Settings<'_>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let label = |i: usize| labels.get(i).copied().unwrap_or("");
+    match format {
+        MeasureFormat::Json => {
+            let c = m.findings.iter().map(|f| {
+                json!({
+                    "finding": f.finding,
+                    "kind": f.kind.name(),
+                    "severity": f.severity.name(),
+                    "layer": f.layer,
+                    "qat": cost_json(m.side(Role::Qat), &f.qat),
+                    "ptq": cost_json(m.side(Role::Ptq), &f.ptq),
+                })
+            });
+            let doc = json!({
+                "schema_version": super::JSON_SCHEMA_VERSION,
+                "tool": concat!("tflq ", env!("CARGO_PKG_VERSION")),
+                "float": label(0),
+                "samples": m.samples,
+                "inputs": m.options.inputs,
+                "runtime": m.options.runtime,
+                "sides": m.sides.iter().enumerate().map(|(i, s)| {
+                    let model = quantized.get(i).copied().unwrap_or(float);
+                    let fl = if s.float == 0 { label(0) } else { label(3) };
+                    side_json(s, model, (label(i.saturating_add(1)), fl), &float_layers(s))
+                }).collect::<Vec<_>>(),
+                "findings": c.collect::<Vec<_>>(),
+                "compare_problem": m.compare_problem.as_ref().map(|p| problem_text(p, labels)),
+                "problems": m.problems.iter().map(|(k, n)| json!({"what": k, "samples": n})).collect::<Vec<_>>(),
+            });
+            serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::from)?;
+            writeln!(w)
+        }
+        MeasureFormat::Text => text(m, labels, w),
+        MeasureFormat::Table => table(m, labels, settings.width, w),
+        MeasureFormat::ModelExplorer => {
+            let (i, s) =
+                pick_side(m, settings.side).ok_or_else(|| io::Error::other("nothing measured"))?;
+            let model = quantized.get(i).copied().unwrap_or(float);
+            model_explorer(model, s, w)
+        }
+        MeasureFormat::Python => {
+            let (_, s) =
+                pick_side(m, settings.side).ok_or_else(|| io::Error::other("nothing measured"))?;
+            let model = quantized.first().copied().unwrap_or(float);
+            let plan = keep_float_plan(model, s);
+            super::plan::render(&plan, label(1), super::Format::Python, Style::default(), w)
+        }
+    }
+}
+
+/// The side `name` (`ptq`, `qat`) asks for, else the first, with its index.
+fn pick_side<'m>(m: &'m Measurement, name: &str) -> Option<(usize, &'m SideResult)> {
+    let role = if name == "ptq" { Role::Ptq } else { Role::Qat };
+    let mut sides = m.sides.iter().enumerate();
+    sides
+        .clone()
+        .find(|(_, s)| s.role == role)
+        .or_else(|| sides.next())
+}
+
+/// `tflq plan` of the second file, with the kept-float layers of `s` given
+/// the float action (left unannotated).
+pub fn keep_float_plan(model: &Model<'_>, s: &SideResult) -> crate::advice::Plan {
+    let insp = crate::analysis::inspect(model);
+    let mut plan = crate::advice::plan(model, &insp);
+    let keep = float_layers(s);
+    for l in &mut plan.layers {
+        if l.layer.as_ref().is_some_and(|n| keep.contains(n)) {
+            l.action = crate::advice::Action::Float;
+            l.reasons = vec![crate::advice::Reason::KeptFloatByMeasure];
+        }
+    }
+    plan
+}
+
+/// `31.25` for a dB value, `exact` for no error, `-` for none.
+fn db_text(m: Option<&Metrics>) -> String {
+    match m {
+        None => "-".into(),
+        Some(m) => match m.sqnr_db {
+            None => "exact".into(),
+            Some(v) if v.is_finite() => format!("{v:.2}"),
+            Some(_) => "-inf".into(),
+        },
+    }
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(v) if v.is_finite() => format!("{v:.digits$}"),
+        _ => "-".into(),
+    }
+}
+
+fn g(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else {
+        format!("{v:.4e}")
+    }
+}
+
+/// An output's SQNR, cosine (to `digits` decimals) and largest error.
+fn output_numbers(o: &crate::measure::result::Output, digits: usize) -> (String, String, String) {
+    let m = o.metrics.as_ref();
+    (
+        db_text(m),
+        num(m.and_then(|m| m.cosine), digits),
+        m.map_or("-".into(), |m| g(m.max_abs_error)),
+    )
+}
+
+fn op_text(r: &Row) -> String {
+    match r.op {
+        Some(o) => format!("#{} {}", o.0, r.op_kind),
+        None => "input".into(),
+    }
+}
+
+fn side_title(s: &SideResult, labels: &[&str], i: usize) -> String {
+    let label = labels.get(i.saturating_add(1)).copied().unwrap_or("");
+    let against = if s.float == 0 {
+        String::new()
+    } else {
+        format!(
+            " (against its own float model {})",
+            labels.get(3).copied().unwrap_or("")
+        )
+    };
+    format!(
+        "{} {label}{against}: {} of {} float ops paired; model output SQNR {} dB",
+        s.role.name().to_uppercase(),
+        s.paired_ops,
+        s.float_ops,
+        db_text(s.output_total.as_ref())
+    )
+}
+
+fn header(m: &Measurement, labels: &[&str], w: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        w,
+        "measured against {}: {} sample(s){}{}",
+        labels.first().copied().unwrap_or(""),
+        m.samples,
+        if m.options.inputs.is_empty() {
+            String::new()
+        } else {
+            format!(" from {}", m.options.inputs)
+        },
+        if m.options.runtime.is_empty() {
+            String::new()
+        } else {
+            format!(", run by {}", m.options.runtime)
+        }
+    )
+}
+
+fn text(m: &Measurement, labels: &[&str], w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "tflq measure, text format 1")?;
+    header(m, labels, w)?;
+    for (i, s) in m.sides.iter().enumerate() {
+        writeln!(w, "{}", side_title(s, labels, i))?;
+        for o in &s.outputs {
+            let (sqnr, cosine, max) = output_numbers(o, 6);
+            writeln!(
+                w,
+                "output {} {}: sqnr={sqnr} cosine={cosine} max_abs={max}",
+                o.index, o.q_name
+            )?;
+        }
+        for r in &s.rows {
+            writeln!(
+                w,
+                "{} {} layer={} rank={} accumulated={} local={} layerwise={} rmse/scale={} cosine={} max_abs={}",
+                s.role.name(),
+                op_text(r).replace(' ', ":"),
+                r.layer.as_deref().unwrap_or("-"),
+                r.rank,
+                db_text(r.accumulated.as_ref()),
+                db_text(r.local.as_ref()),
+                db_text(r.layerwise.as_ref()),
+                num(r.layerwise.as_ref().and_then(|m| m.rmse_over_scale), 4),
+                num(r.accumulated.as_ref().and_then(|m| m.cosine), 6),
+                r.accumulated
+                    .as_ref()
+                    .map_or("-".into(), |m| g(m.max_abs_error)),
+            )?;
+        }
+        keep_float_text(s, w)?;
+        for n in &s.notes {
+            writeln!(w, "note: {n}")?;
+        }
+    }
+    findings_text(m, labels, w)?;
+    for (p, n) in &m.problems {
+        writeln!(w, "problem: {p} ({n} sample(s))")?;
+    }
+    Ok(())
+}
+
+fn keep_float_text(s: &SideResult, w: &mut dyn Write) -> io::Result<()> {
+    let d = &s.denylist;
+    if d.kept.is_empty() {
+        return writeln!(
+            w,
+            "keep-float {}: none needed for {:.1} dB (model output {} dB)",
+            s.role.name(),
+            d.target_sqnr_db,
+            d.measured_sqnr_db
+                .map_or("exact".into(), |v| format!("{v:.2}"))
+        );
+    }
+    let names: Vec<String> = d
+        .kept
+        .iter()
+        .filter_map(|k| s.rows.get(k.row))
+        .map(|r| r.layer.clone().unwrap_or_else(|| op_text(r)))
+        .collect();
+    writeln!(
+        w,
+        "keep-float {}: {} layer(s) for {:.1} dB ({}): {}; predicted {} dB",
+        s.role.name(),
+        d.kept.len(),
+        d.target_sqnr_db,
+        if d.reached { "reached" } else { "not reached" },
+        names.join(", "),
+        d.kept
+            .last()
+            .and_then(|k| k.predicted_sqnr_db)
+            .map_or("-".into(), |v| format!("{v:.2}"))
+    )?;
+    writeln!(w, "denylisted_nodes {:?}", denylisted_nodes(s))
+}
+
+fn cost_text(m: &Measurement, role: Role, c: &Cost) -> String {
+    let Some(s) = m.side(role) else {
+        return "-".into();
+    };
+    let at = |x: Option<(usize, Option<f64>)>| {
+        x.and_then(|(i, v)| {
+            let r = s.rows.get(i)?;
+            Some(format!(
+                "{} dB at {}",
+                v.map_or("exact".into(), |v| format!("{v:.2}")),
+                r.layer.clone().unwrap_or_else(|| op_text(r))
+            ))
+        })
+    };
+    match (at(c.exit), at(c.worst_local)) {
+        (None, None) => "not measured".into(),
+        (e, l) => format!(
+            "{} (worst local {})",
+            e.unwrap_or_else(|| "-".into()),
+            l.unwrap_or_else(|| "-".into())
+        ),
+    }
+}
+
+/// `compare`'s own words for a pair it refuses.
+fn problem_text(p: &crate::compare::PairProblem, labels: &[&str]) -> String {
+    let pair = super::compare::Pair {
+        ptq_label: labels.get(1).copied().unwrap_or(""),
+        qat_label: labels.get(2).copied().unwrap_or(""),
+    };
+    super::compare::problem(&pair, p)
+}
+
+fn findings_text(m: &Measurement, labels: &[&str], w: &mut dyn Write) -> io::Result<()> {
+    if let Some(p) = &m.compare_problem {
+        writeln!(
+            w,
+            "findings: none: compare refuses the pair: {}",
+            problem_text(p, labels)
+        )?;
+    }
+    for f in &m.findings {
+        writeln!(
+            w,
+            "finding {} {} layer={}: QAT {}; PTQ {}",
+            f.kind.name(),
+            f.severity.name(),
+            f.layer.as_deref().unwrap_or("-"),
+            cost_text(m, Role::Qat, &f.qat),
+            cost_text(m, Role::Ptq, &f.ptq),
+        )?;
+    }
+    Ok(())
+}
+
+fn table(m: &Measurement, labels: &[&str], width: u16, w: &mut dyn Write) -> io::Result<()> {
+    let style = Style {
+        color: false,
+        width,
+    };
+    header(m, labels, w)?;
+    for (i, s) in m.sides.iter().enumerate() {
+        writeln!(w)?;
+        writeln!(w, "{}", side_title(s, labels, i))?;
+        let mut t = style.table();
+        t.set_header(vec![
+            "rank",
+            "op",
+            "layer",
+            "local dB",
+            "accum. dB",
+            "RMSE/scale",
+            "cosine",
+            "max abs err",
+        ]);
+        let mut rows: Vec<&Row> = s.rows.iter().collect();
+        rows.sort_by_key(|r| r.rank);
+        for r in rows {
+            let tone = r
+                .local
+                .as_ref()
+                .and_then(|m| m.sqnr_db)
+                .filter(|v| *v < s.denylist.target_sqnr_db)
+                .map(|_| Tone::Warn);
+            t.add_row(vec![
+                style.cell(r.rank.to_string(), None),
+                style.cell(op_text(r), None),
+                style.cell(r.layer.clone().unwrap_or_else(|| "-".into()), None),
+                style.cell(db_text(r.local.as_ref()), tone),
+                style.cell(db_text(r.accumulated.as_ref()), None),
+                style.cell(
+                    num(r.layerwise.as_ref().and_then(|m| m.rmse_over_scale), 3),
+                    None,
+                ),
+                style.cell(num(r.accumulated.as_ref().and_then(|m| m.cosine), 5), None),
+                style.cell(
+                    r.accumulated
+                        .as_ref()
+                        .map_or("-".into(), |m| g(m.max_abs_error)),
+                    None,
+                ),
+            ]);
+        }
+        writeln!(w, "{t}")?;
+        for o in &s.outputs {
+            let (sqnr, cosine, max) = output_numbers(o, 5);
+            writeln!(
+                w,
+                "output {} ({}): SQNR {sqnr} dB, cosine {cosine}, max abs error {max}",
+                o.index, o.q_name
+            )?;
+        }
+        keep_float_text(s, w)?;
+        for n in &s.notes {
+            writeln!(w, "note: {n}")?;
+        }
+    }
+    if !m.findings.is_empty() || m.compare_problem.is_some() {
+        writeln!(w)?;
+        findings_text(m, labels, w)?;
+    }
+    for (p, n) in &m.problems {
+        writeln!(w, "problem: {p} ({n} sample(s))")?;
+    }
+    Ok(())
+}
+
+/// The exact-match value Model Explorer shows (a number is required).
+pub const EXACT_DB: f64 = 100.0;
+
+/// Model Explorer node data: each measured op's local SQNR in dB (its
+/// accumulated SQNR when it has no local one), on a red-to-green gradient;
+/// the other ops of its segment show the same value, and a DEQUANTIZE the
+/// value it reads.
+fn model_explorer(model: &Model<'_>, s: &SideResult, w: &mut dyn Write) -> io::Result<()> {
+    let ids = super::model_explorer::graph_ids(model);
+    let Some(Some(id)) = ids.first() else {
+        return Err(io::Error::other(
+            "Model Explorer cannot tell the main subgraph apart from another of the same id",
+        ));
+    };
+    let Some(sg) = model.subgraphs.first() else {
+        return Err(io::Error::other("no subgraph"));
+    };
+    let keys = super::model_explorer::keys(sg);
+    let mut worst: std::collections::BTreeMap<usize, f64> = std::collections::BTreeMap::new();
+    for r in &s.rows {
+        let Some(op) = r.op else { continue };
+        let Some(m) = r.local.as_ref().or(r.accumulated.as_ref()) else {
+            continue;
+        };
+        let v = m.sqnr_db.unwrap_or(EXACT_DB).clamp(-EXACT_DB, EXACT_DB);
+        // The other ops of its segment ran with it: they show its value.
+        for o in std::iter::once(op).chain(r.segment.iter().copied()) {
+            let e = worst.entry(o.index()).or_insert(v);
+            *e = e.min(v);
+        }
+    }
+    // A DEQUANTIZE writes the value it reads: it shows that value's.
+    let by_tensor: std::collections::BTreeMap<u32, f64> = s
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let m = r.local.as_ref().or(r.accumulated.as_ref())?;
+            Some((r.q_tensor.0, m.sqnr_db.unwrap_or(EXACT_DB)))
+        })
+        .collect();
+    for o in sg.op_ids() {
+        let op = sg.op(o);
+        if op.kind.is(crate::model::BuiltinCode::DEQUANTIZE)
+            && let Some(v) = op
+                .inputs
+                .first()
+                .copied()
+                .flatten()
+                .and_then(|t| by_tensor.get(&t.0))
+        {
+            worst
+                .entry(o.index())
+                .or_insert(v.clamp(-EXACT_DB, EXACT_DB));
+        }
+    }
+    let mut results = serde_json::Map::new();
+    for (op, v) in worst {
+        if let Some(Some(key)) = keys.get(op) {
+            results.insert(key.clone(), json!({ "value": (v * 100.0).round() / 100.0 }));
+        }
+    }
+    let doc = json!({
+        id.as_str(): {
+            "name": format!("tflq measure: {} local SQNR (dB)", s.role.name()),
+            "results": results,
+            "gradient": [
+                { "stop": 0.0, "bgColor": "#d73027" },
+                { "stop": 0.5, "bgColor": "#fee08b" },
+                { "stop": 1.0, "bgColor": "#1a9850" },
+            ],
+        }
+    });
+    serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::from)?;
+    writeln!(w)
+}
