@@ -1072,7 +1072,7 @@ fn layer_decision(
                 .enumerate()
                 .filter(|(k, _)| same.covers(*k))
                 .filter_map(|(_, t)| t.and_then(|t| graph.producer(t)))
-                .find(|p| *p != cur && ops.contains(p) && in_entry(*p));
+                .find(|p| *p != cur && in_entry(*p));
             match prev {
                 Some(p) => cur = p,
                 None => break,

@@ -925,6 +925,8 @@ impl Ctx<'_> {
             // annotated: a layer annotated only because the layer after it
             // asked for its output quantized (its name still carries tfmot's
             // prefix) does not count.
+            let mut first: Vec<Culprit> = Vec::new();
+            let mut firsts: HashSet<String> = HashSet::new();
             for &o in qat_ops {
                 let reads_input = self
                     .qat
@@ -938,34 +940,36 @@ impl Ctx<'_> {
                     continue;
                 }
                 let action = self.plan.get(l).map_or(advice::Action::Default, |d| d.0);
-                if action != advice::Action::Default {
+                if action != advice::Action::Default || !firsts.insert(l.clone()) {
                     continue;
                 }
-                culprits.retain(|c| c.layer != *l);
-                culprits.insert(
-                    0,
-                    Culprit {
-                        layer: l.clone(),
-                        action,
-                        annotated: annotated(l),
-                        reasons: vec![advice::Reason::QuantizesModelInput],
-                        folded_into: None,
-                        config: None,
-                        fallback: None,
-                        calibrate: false,
-                    },
-                );
+                first.push(Culprit {
+                    layer: l.clone(),
+                    action,
+                    annotated: annotated(l),
+                    reasons: vec![advice::Reason::QuantizesModelInput],
+                    folded_into: None,
+                    config: None,
+                    fallback: None,
+                    calibrate: false,
+                });
+            }
+            if !first.is_empty() {
+                culprits.retain(|c| !firsts.contains(&c.layer));
+                first.append(&mut culprits);
+                culprits = first;
             }
         }
         if matches!(detail, Detail::Add { .. }) {
             // A layer of a float region that the PTQ file does not name (PTQ
             // fused it into a neighbour's op, named after the neighbour) and
             // that QAT leaves unannotated: tfmot's default is what folds it.
+            let mut named: HashSet<String> = culprits.iter().map(|c| c.layer.clone()).collect();
             for l in &candidates {
                 if self.plan.get(l).is_none()
                     && !annotated(l)
                     && !advice::is_tf_op_lambda(l)
-                    && !culprits.iter().any(|c| c.layer == *l)
+                    && named.insert(l.clone())
                 {
                     culprits.push(Culprit {
                         layer: l.clone(),
