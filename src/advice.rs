@@ -1057,13 +1057,22 @@ fn layer_decision(
     let sg = graph.subgraph();
     let in_entry = |op: OpId| entry_of_op.get(op.index()).copied().flatten() == Some(entry);
     let mut deciding: Vec<OpId> = Vec::new();
+    // The op giving each walked op's scale, so that every op is walked once.
+    let mut source: std::collections::HashMap<OpId, OpId> = Default::default();
+    let mut seen: std::collections::HashSet<OpId> = Default::default();
     for &op in ops {
         if !sg.op(op).outputs.iter().any(|&t| leaves(t)) {
             continue;
         }
         let mut cur = op;
+        let mut path: Vec<OpId> = Vec::new();
         // At most one step per op of the layer: a cycle cannot loop.
         for _ in 0..ops.len() {
+            if let Some(&known) = source.get(&cur) {
+                cur = known;
+                break;
+            }
+            path.push(cur);
             let o = sg.op(cur);
             let same = rules::rule(&o.kind).same_scale;
             let prev = o
@@ -1078,7 +1087,10 @@ fn layer_decision(
                 None => break,
             }
         }
-        if !deciding.contains(&cur) {
+        for walked in path {
+            source.insert(walked, cur);
+        }
+        if seen.insert(cur) {
             deciding.push(cur);
         }
     }
