@@ -100,10 +100,12 @@ def qd_child(samples):
     print(json.dumps({"setup_s": t1 - t0, "run_s": t2 - t1, "layers": len(debugger.layer_statistics)}))
 
 
-# Runs a command and prints its process tree's peak resident size (KiB) last on standard error:
-# a fresh process per run, so the children's maximum is this run's alone.
+# Runs a command and prints its process tree's peak resident size (KiB) and CPU time (user + system,
+# seconds) last on standard error: a fresh process per run, so the children's figures are this run's
+# alone. CPU time does not grow when other work shares the machine; wall time does.
 WRAP = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)")
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print(u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); sys.exit(r.returncode)")
 
 
 def timed(cmd, env=None):
@@ -112,8 +114,8 @@ def timed(cmd, env=None):
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         sys.exit(f"{cmd[0]} failed: {r.stderr[-2000:]}")
-    peak_kib = int(r.stderr.strip().splitlines()[-1])
-    return wall, peak_kib, r.stdout
+    peak_kib, cpu = r.stderr.strip().splitlines()[-1].split()
+    return wall, int(peak_kib), float(cpu), r.stdout
 
 
 def main():
@@ -135,15 +137,16 @@ def main():
     for label, files, n in (("tflq float+PTQ, 10 samples", models[:2], 10),
                             ("tflq float+PTQ", models[:2], args.samples),
                             ("tflq float+PTQ+QAT", models, args.samples)):
-        wall, peak, _ = timed([args.tflq, "measure", *files, "--inputs", os.path.join(OUT, "samples.npy"),
+        wall, peak, cpu, _ = timed([args.tflq, "measure", *files, "--inputs", os.path.join(OUT, "samples.npy"),
                                "--max-samples", str(n), "--format", "json", "-o", os.path.join(OUT, "m.json")],
                               env)
-        results[label] = {"wall_s": round(wall, 1), "peak_rss_mib": round(peak / 1024)}
+        results[label] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mib": round(peak / 1024)}
         print(label, results[label], flush=True)
-    wall, peak, out = timed([sys.executable, __file__, "--child", "qd", "--samples", str(args.samples),
+    wall, peak, cpu, out = timed([sys.executable, __file__, "--child", "qd", "--samples", str(args.samples),
                              "--runner-python", args.runner_python])
     qd = json.loads(out.strip().splitlines()[-1])
-    results["QuantizationDebugger (PTQ)"] = {"wall_s": round(wall, 1), "peak_rss_mib": round(peak / 1024),
+    results["QuantizationDebugger (PTQ)"] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+                                             "peak_rss_mib": round(peak / 1024),
                                              "setup_s": round(qd["setup_s"], 1), "run_s": round(qd["run_s"], 1)}
     print("QuantizationDebugger", results["QuantizationDebugger (PTQ)"], flush=True)
     with open(os.path.join(OUT, "results.json"), "w") as f:

@@ -15,36 +15,10 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::{ERROR, End};
+use crate::report::measure::MeasureFormat;
 
 /// The job format the Python runner reads (`tflq/_runner.py`).
 const JOB_VERSION: u32 = 1;
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MeasureFormat {
-    /// Tables, worst layer first (default).
-    Table,
-    /// Stable lines.
-    Text,
-    /// Versioned JSON (docs/json.md).
-    Json,
-    /// Model Explorer node data: each op's local SQNR (dB) on a gradient.
-    ModelExplorer,
-    /// The tfmot plan module of `tflq plan` (of the second file) with the
-    /// layers to keep in float left unannotated.
-    Python,
-}
-
-impl MeasureFormat {
-    fn name(self) -> &'static str {
-        match self {
-            MeasureFormat::Table => "table",
-            MeasureFormat::Text => "text",
-            MeasureFormat::Json => "json",
-            MeasureFormat::ModelExplorer => "model-explorer",
-            MeasureFormat::Python => "python",
-        }
-    }
-}
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SideArg {

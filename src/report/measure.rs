@@ -11,32 +11,33 @@ use crate::measure::result::{Cost, Measurement, Row, SideResult};
 use crate::measure::stats::Metrics;
 use crate::model::Model;
 
-/// Output formats of `tflq measure`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Output formats of `tflq measure` (also its `--format` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MeasureFormat {
-    /// Tables, worst layer first.
+    /// Tables, worst layer first (default).
     Table,
     /// Stable lines, one per value.
     Text,
     /// Versioned JSON (docs/json.md).
     Json,
-    /// Model Explorer node data: each op's local SQNR.
+    /// Model Explorer node data: each op's local SQNR (dB) on a gradient.
     ModelExplorer,
-    /// The tfmot plan module with the kept-float layers left unannotated.
+    /// The tfmot plan module of `tflq plan` (of the second file) with the
+    /// layers to keep in float left unannotated.
     Python,
 }
 
 impl MeasureFormat {
     /// Parse a format name.
     pub fn parse(s: &str) -> Option<MeasureFormat> {
-        Some(match s {
-            "table" => MeasureFormat::Table,
-            "text" => MeasureFormat::Text,
-            "json" => MeasureFormat::Json,
-            "model-explorer" => MeasureFormat::ModelExplorer,
-            "python" => MeasureFormat::Python,
-            _ => return None,
-        })
+        <MeasureFormat as clap::ValueEnum>::from_str(s, false).ok()
+    }
+
+    /// Its name (`model-explorer`).
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
     }
 }
 
