@@ -6,7 +6,7 @@
 #   - peak RSS and wall time of `tflq inspect` on a ~400 MB weight-heavy float
 #     model (the weights must never be read);
 #   - `tflq inspect` on a ~50,000-op model;
-#   - for comparison, when the TensorFlow venv exists: tf.lite.Interpreter
+#   - for comparison, when TFVENV names a TensorFlow venv: tf.lite.Interpreter
 #     construction and a walk of every op and tensor with the `tflite` PyPI
 #     package (flatc-generated Python bindings);
 #   - real shapes: the 100x and 1000x replicas of a MobileNetV2 PTQ model made
@@ -19,9 +19,10 @@
 #
 # Usage: scripts/bench.sh
 # Environment: REPS (default 30) repetitions of the small-model runs;
-# TFVENV (default /work/tfvenv) the Python venv with tensorflow (and,
-# optionally, `pip install tflite`); REPLICAS (default target/replicas) the
-# directory of scripts/replicate.py's files; REAL_REPS (10), REAL_BIG_REPS
+# TFVENV the Python venv with tensorflow (and, optionally, `pip install
+# tflite`; the venv of testdata/README.md will do; unset, the comparisons are
+# skipped); REPLICAS (default target/replicas) the directory of
+# scripts/replicate.py's files; REAL_REPS (10), REAL_BIG_REPS
 # (3), REAL_PY_PROCS (3) runs on the 100x, 1000x, and of the interpreter as a
 # whole process; REAL_ONLY=1 runs the real-shape section alone.
 # Models are written to a temporary directory that is removed on exit.
@@ -30,8 +31,8 @@ set -euo pipefail
 REPS=${REPS:-30}
 # `--ops` on the 50k-op model takes seconds per run; a few give a stable median.
 BIG_REPS=${BIG_REPS:-5}
-TFVENV=${TFVENV:-/work/tfvenv}
-# The replicas of scripts/replicate.py (real converter output, issue 15).
+TFVENV=${TFVENV:-}
+# The replicas of scripts/replicate.py (real converter output).
 REPLICAS=${REPLICAS:-}
 # Runs of each tflq command on the 100x / 1000x replica (cat gets $REPS),
 # and whole-process runs of the Python interpreter load (TF import included).
@@ -167,7 +168,8 @@ versus_cat() {
     add "$label inspect (table)  ${tflq_med} ms vs cat ${cat_med} ms: ${ratio}x cat (target <= 3x: $verdict)"
 }
 
-py=$TFVENV/bin/python
+# No venv given: no interpreter to compare with.
+py=${TFVENV:+$TFVENV/bin/python}
 
 # The synthetic sections (not indented: their here-documents must start at
 # column 0).
@@ -302,12 +304,12 @@ EOF
         add "tflite package walk: skipped (package not installed)"
     fi
 else
-    echo "== comparisons skipped: no Python venv at $TFVENV"
-    add "Python comparisons: skipped (no venv at $TFVENV)"
+    echo "== comparisons skipped: no Python venv at '${TFVENV:-}' (set TFVENV to one with tensorflow)"
+    add "Python comparisons: skipped (no venv at '${TFVENV:-}')"
 fi
 fi
 
-# ------------------------------------------------- real shapes (issue 15)
+# ---------------------------------------- real shapes (converter output)
 # MobileNetV2 full-integer PTQ, real converter output replicated 100 and
 # 1000 times into one model by scripts/replicate.py (per-channel scales and
 # int64 zero points, long Keras tensor names, weights shared between copies).
@@ -321,7 +323,7 @@ real_section() {
     [[ -f $r1000 ]] || missing+=("$r1000")
     if ((${#missing[@]} == 2)); then
         echo "== real shapes skipped: no replicas in $REPLICAS; make them with"
-        echo "   CUDA_VISIBLE_DEVICES= $TFVENV/bin/python scripts/replicate.py --out $REPLICAS"
+        echo "   CUDA_VISIBLE_DEVICES= ${TFVENV:-/path/to/tfvenv}/bin/python scripts/replicate.py --out $REPLICAS"
         add "real shapes (replicated MobileNetV2 PTQ): skipped, no replicas in $REPLICAS"
         return
     fi
@@ -421,8 +423,8 @@ EOF
         echo "   $line"
         add "$line"
     fi
-    # Issue 15's targets, one verdict each (benchmark figures, not tests;
-    # 400 MB of RSS is 381 MiB).
+    # The targets for real converter output, one verdict each (benchmark
+    # figures, not tests; 400 MB of RSS is 381 MiB).
     verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "" || v == "n/a") print "not measured"; else if ((op == "<=" && v + 0 <= t + 0) || (op == ">=" && v + 0 >= t + 0)) print "met"; else print "NOT met" }'; }
     local r
     if [[ -f $r100 ]]; then

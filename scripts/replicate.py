@@ -3,7 +3,7 @@
 
 Usage (from the repository root, with the TensorFlow venv of testdata/README.md):
 
-    CUDA_VISIBLE_DEVICES="" /work/tfvenv/bin/python scripts/replicate.py [--copies 100,1000] [--out target/replicas]
+    CUDA_VISIBLE_DEVICES="" /path/to/tfvenv/bin/python scripts/replicate.py [--copies 100,1000] [--out target/replicas]
 
 `--copies` takes a number or a comma-separated list and may be repeated
 (default 100 and 1000); `--out` defaults to target/replicas under the
@@ -13,8 +13,8 @@ repository root, where scripts/bench.sh and `cargo bench` look for the files.
 Why: tflq's synthetic benchmark models (`tflq::synth`) carry almost no
 quantization data. Real converter output is heavier: per-channel weights carry
 one scale and one int64 zero point per output channel, and tensor names are long
-Keras paths. This script makes files with exactly that shape, at the sizes of
-issue 15 ("MobileNetV2 PTQ replicated 100 times: 6,700 ops, 17,301 tensors,
+Keras paths. This script makes files with exactly that shape, at the sizes the benchmark
+targets ("MobileNetV2 PTQ replicated 100 times: 6,700 ops, 17,301 tensors,
 20 MB"; the 1000x about 200 MB).
 
 What it writes, in --out:
@@ -41,11 +41,11 @@ What it writes, in --out:
     vector). MobileNetV2 has 35,178 scales and as many int64 zero points; with
     all of them written per copy (--distinct-zero-points, as N separately
     converted networks would be) the 100x is 49 MB instead of the 21 MB that
-    issue 15 measured. Readers still see, and tflq still decodes, one scale
+    the benchmark targets. Readers still see, and tflq still decodes, one scale
     and one zero point per channel for every copy;
   - the one float graph input shared: every copy's QUANTIZE reads tensor 0, the
     base model's input. One input keeps the model runnable with one
-    `set_tensor` and gives the tensor count of issue 15 (173 per copy + 1);
+    `set_tensor` and gives the benchmark's tensor count (173 per copy + 1);
     separate inputs would only add N-1 identical input tensors.
   The subgraph outputs are all copies' outputs (copy order); the signature
   `serving_default` keeps its input and lists every output as
@@ -85,7 +85,7 @@ from tensorflow.lite.tools import flatbuffer_utils  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
 
-SEED = 15  # issue 15
+SEED = 15  # any fixed value: the same base model, and replicas, on every run
 REP_SAMPLES = 8
 IMG = (224, 224, 3)
 BASE_NAME = "mobilenetv2_ptq.tflite"

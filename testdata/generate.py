@@ -40,7 +40,7 @@ What it does
    -> import the module -> module.quantize_model(float model) -> one epoch of
    QAT -> QAT conversion -> plan_<net>_planned.tflite, which must give
    `placement_matches: true` in `tflq compare ... --format json`.
-7. After everything else (issues 11 and 12): advice followed once (every
+7. After everything else: advice followed once (every
    partial QAT fixture with add-/remove-quantizer findings, re-annotated as
    the findings' culprits say -> <name>_fixed: convergence is printed, not
    fatal), advice_clipping_qat (range-clipping), advice_mobilenet_bn_qat
@@ -477,7 +477,7 @@ def fixture_select_tf_ops(tmp):
 
 
 # ----------------------------------------------------------------------------
-# Plan networks (issue 10): models where tfmot's default quantize_model does
+# Plan networks: models where tfmot's default quantize_model does
 # NOT reproduce PTQ's quantizer placement.  Built AFTER every older fixture
 # (and after keras.backend.clear_session()), with explicit layer names, so the
 # older fixtures' bytes do not move.
@@ -797,7 +797,7 @@ def apply_annotations(annotated, scheme=None):
 
 
 # ----------------------------------------------------------------------------
-# Advice fixtures (issues 9 and 11): real QAT variants that bring `tflq compare`
+# Advice fixtures: real QAT variants that bring `tflq compare`
 # to each advice situation.  Each is paired with the PTQ file of the same
 # network (ptq_int8 for net A, plan_<net>_ptq for a plan network).
 # ----------------------------------------------------------------------------
@@ -894,7 +894,7 @@ def fixtures_advice(plan_models, qat_epochs=ADVICE_QAT_EPOCHS):
 
 
 # ----------------------------------------------------------------------------
-# Built after everything above, the closed loop included (issues 11 and 12), so that no older
+# Built after everything above, the closed loop included, so that no older
 # fixture moves.  Every step starts with keras.backend.clear_session() and a seed of its own.
 # ----------------------------------------------------------------------------
 class _CulpritConfig(quantize.QuantizeConfig):
@@ -1061,7 +1061,7 @@ def describe_finding(f):
 
 
 def follow_advice(models, out_dir):
-    """Issue 11, 'advice followed once converges': for every partial QAT fixture whose compare
+    """Advice followed once converges: for every partial QAT fixture whose compare
     with its PTQ file has add-/remove-quantizer findings, change the original annotation as
     those findings' culprits say, literally (CULPRIT_ACTIONS), keep everything else, rebuild and
     convert.  Returns ({fixed name: bytes}, [record per fixture]); main() compares each result."""
@@ -1107,7 +1107,7 @@ def _annotation_word(annotation, layer):
     return "default" if annotation[layer] is None else annotation[layer].__name__
 
 
-# Clipping (issue 11): QAT net A fine-tuned on inputs scaled by CLIP_INPUT_SCALE, so its moving
+# Clipping: QAT net A fine-tuned on inputs scaled by CLIP_INPUT_SCALE, so its moving
 # averages narrow to ~1/10 of the ranges PTQ calibrated on the normal data.  Two things are needed
 # besides the scaled data (both checked, see testdata/README.md):
 #  * bn1 is frozen (trainable = False, so it normalizes with its moving statistics as in PTQ).
@@ -1141,7 +1141,7 @@ def _is_batchnorm(layer):
 
 
 def fixture_mobilenet_bn(models, out_dir, tmp, epochs=1):
-    """Issue 11: the plan_mobilenet network annotated as `tflq plan` says, EXCEPT its 34
+    """The plan_mobilenet network annotated as `tflq plan` says, EXCEPT its 34
     BatchNormalization layers, which are left unannotated: nothing folds them, so QAT keeps them as
     float MUL/ADD.  Fine-tuned like plan_mobilenet_planned (one epoch) and converted WITHOUT the
     representative dataset: with it (what the plan's CALIBRATE asks for) the converter calibrates
@@ -1178,7 +1178,7 @@ SESSION_NAMES = {   # the auto names each build must get (checked): two differen
 
 
 def fixtures_sessions():
-    """Issue 12: the same network built twice in one session (one clear_session before the
+    """Two sessions: the same network built twice in one session (one clear_session before the
     first build only, so the second gets the next auto numbers), trained and calibrated with
     other seeds and data, full-integer PTQ."""
     keras.backend.clear_session()
@@ -1415,7 +1415,7 @@ LATE_SIZE_LIMIT_MOBILENET = 360_000   # asked: ~300 KB; it is 349 KB, see README
 
 
 def later_fixtures(models, out_dir, tmp, refs, failures, with_tflq):
-    """Issues 11 and 12: advice followed once (needs tflq), clipping, MobileNet with unannotated
+    """Built last: advice followed once (needs tflq), clipping, MobileNet with unannotated
     BatchNormalization (needs tflq plan), two sessions.  Emits each fixture, runs its checks
     (failures are fatal, except that advice followed once may not converge: that is printed and
     returned).  Returns (count, bytes, names that did not converge)."""
@@ -1430,7 +1430,7 @@ def later_fixtures(models, out_dir, tmp, refs, failures, with_tflq):
             failures.append(f"{name}: {len(data)} bytes, limit {limit}")
 
     if with_tflq:
-        print("\nAdvice followed once (issue 11): every placement finding's culprits applied to the "
+        print("\nAdvice followed once: every placement finding's culprits applied to the "
               "original annotation, same fine-tuning, compared again:")
         fixed, records = follow_advice(models, out_dir)
         for rec in records:
@@ -1463,7 +1463,7 @@ def later_fixtures(models, out_dir, tmp, refs, failures, with_tflq):
                     print(f"        {f['message']}")
                 not_converged.append(rec["name"])
 
-    print("\nClipping (issue 11):")
+    print("\nClipping:")
     put("advice_clipping_qat", fixture_clipping(models)["advice_clipping_qat"])
     if have_tflq:
         result = _compare_json(out_dir, "ptq_int8", "advice_clipping_qat")
@@ -1474,7 +1474,7 @@ def later_fixtures(models, out_dir, tmp, refs, failures, with_tflq):
             failures.append("advice_clipping_qat: no range-clipping finding against ptq_int8")
 
     if with_tflq:
-        print("\nMobileNet with unannotated BatchNormalization (issue 11):")
+        print("\nMobileNet with unannotated BatchNormalization:")
         data, nbn = fixture_mobilenet_bn(models, out_dir, tmp)
         print(f"    {nbn} BatchNormalization layers left unannotated")
         put("advice_mobilenet_bn_qat", data["advice_mobilenet_bn_qat"], LATE_SIZE_LIMIT_MOBILENET)
@@ -1487,7 +1487,7 @@ def later_fixtures(models, out_dir, tmp, refs, failures, with_tflq):
             failures.append("advice_mobilenet_bn_qat: compare with plan_mobilenet_ptq is not comparable "
                             f"and same_network: {result.get('problem') or result['verdict']}")
 
-    print("\nTwo sessions (issue 12):")
+    print("\nTwo sessions:")
     for name, data in fixtures_sessions().items():
         put(name, data)
     if have_tflq:
@@ -1579,7 +1579,7 @@ def main():
                 failures.append(f"{name}: placement does not match plan_{net}_ptq: {result['verdict']}")
             planned += 1
 
-    # Issues 11 and 12, built after everything above (the closed loop included).
+    # Built after everything above (the closed loop included).
     tmp = tempfile.mkdtemp(prefix="tflq_late_")
     try:
         late, late_bytes, not_converged = later_fixtures(plan_models, out_dir, tmp, refs, failures,

@@ -199,6 +199,8 @@ fn mutated_models_never_panic() {
         planned += 1;
         let acc = Accumulator::new(&plan, &[&f], &[&p, &q]);
         let m = Measurement::new(&plan, &acc, &[&f], &[&p, &q], &Options::default());
+        let keep_float =
+            tflq::measure::pick_side(&m, "qat").map(|(_, s)| tflq::measure::keep_float_plan(&p, s));
         for format in ["table", "text", "json", "model-explorer", "python"] {
             let mut out = Vec::new();
             let _ = render(
@@ -210,6 +212,7 @@ fn mutated_models_never_panic() {
                 Settings {
                     width: 100,
                     side: "qat",
+                    plan: keep_float.as_ref(),
                 },
                 &mut out,
             );

@@ -392,7 +392,7 @@ fn float_island_of_the_partial_qat_model_is_float_compute() {
         assert_eq!(values[op], "float-compute", "op {op}");
     }
     // The DEQUANTIZE and QUANTIZE around the island: its finding's message
-    // mentions them, but they are not among its ops (README: "lists the op").
+    // mentions them, but they are not among its ops (docs/model-explorer.md: "lists the op").
     for op in [0, 2, 7] {
         assert_eq!(values[op], "no-finding", "op {op}");
     }

@@ -22,7 +22,7 @@ fn snapshot_of_every_fixture() {
     });
 }
 
-/// The example a Rust model repository copies (README, "Snapshot tests").
+/// The example a Rust model repository copies (docs/ci-snapshots.md).
 #[test]
 fn model_repository_example() {
     let text = tflq::snapshot_file("testdata/ptq_int8.tflite", SnapshotOptions::default()).unwrap();

@@ -218,6 +218,15 @@ impl MeasureSession {
                 &options,
             );
             let labels: Vec<&str> = self.files.labels.iter().map(String::as_str).collect();
+            // The Python format is tflq plan's module with the kept-float
+            // layers left unannotated: decided here, before rendering.
+            let keep_float = (format == tflq::report::measure::MeasureFormat::Python)
+                .then(|| {
+                    let model = s.quantized.first().copied().unwrap_or(s.floats[0]);
+                    tflq::measure::pick_side(&m, &side)
+                        .map(|(_, r)| tflq::measure::keep_float_plan(model, r))
+                })
+                .flatten();
             let mut buf = Vec::new();
             tflq::report::measure::render(
                 &m,
@@ -225,7 +234,11 @@ impl MeasureSession {
                 &s.quantized,
                 &labels,
                 format,
-                tflq::report::measure::Settings { width, side: &side },
+                tflq::report::measure::Settings {
+                    width,
+                    side: &side,
+                    plan: keep_float.as_ref(),
+                },
                 &mut buf,
             )
             .map_err(|e| err(format!("{e:#}")))?;

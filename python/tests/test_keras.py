@@ -65,7 +65,7 @@ def test_plan_module(generate):
 
 @pytest.mark.parametrize("given", ["path", "bytes"])
 def test_quantize_model_then_check(generate, net_b, given):
-    """The closed loop of README's workflow: plan -> QAT -> check gives PTQ's placement."""
+    """The closed loop of python/README.md's workflow: plan -> QAT -> check gives PTQ's placement."""
     ptq = PTQ_MAX if given == "path" else PTQ_MAX.read_bytes()
     generate.keras.utils.set_random_seed(generate.SEED_B + 300)
     qat = tflq.keras.quantize_model(net_b, ptq)

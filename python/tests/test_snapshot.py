@@ -32,7 +32,7 @@ def test_quantizer_placement(name):
 
 
 def test_a_model_repository_test():
-    """The README's example, word for word."""
+    """The example of docs/ci-snapshots.md, word for word."""
     model = TESTDATA / "ptq_int8.tflite"
     assert tflq.snapshot(model) == (SNAPSHOTS / "ptq_int8.tflq-snapshot").read_text()
     # The converter's bytes, before they are ever written to a file, give the same text.

@@ -22,7 +22,7 @@ pub enum CompareFormat {
     /// Markdown for a pull-request comment, with a Mermaid diagram of each placement finding.
     Markdown,
     /// Node data for Google's Model Explorer: each op of one model coloured
-    /// by the severity of its findings (README, "Model Explorer").
+    /// by the severity of its findings (docs/model-explorer.md).
     ModelExplorer,
 }
 

@@ -19,7 +19,7 @@ pub enum InspectFormat {
     /// Versioned JSON (docs/json.md).
     Json,
     /// Node data for Google's Model Explorer: each op coloured by how it
-    /// computes (README, "Model Explorer").
+    /// computes (docs/model-explorer.md).
     ModelExplorer,
 }
 

@@ -674,3 +674,48 @@ impl Plan {
         }
     }
 }
+
+/// `tflq plan` of the second file, with the kept-float layers of `s` given
+/// the float action (left unannotated).
+pub fn keep_float_plan(
+    model: &crate::model::Model<'_>,
+    s: &result::SideResult,
+) -> crate::advice::Plan {
+    let insp = crate::analysis::inspect(model);
+    let mut plan = crate::advice::plan(model, &insp);
+    let keep = float_layers(s);
+    for l in &mut plan.layers {
+        if l.layer.as_ref().is_some_and(|n| keep.contains(n)) {
+            l.action = crate::advice::Action::Float;
+            l.reasons = vec![crate::advice::Reason::KeptFloatByMeasure];
+        }
+    }
+    plan
+}
+
+/// The Keras layers of the kept-float layers (what `tflq plan`'s float
+/// action leaves unannotated), in order, without repeats.
+pub fn float_layers(s: &result::SideResult) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for k in &s.denylist.kept {
+        if let Some(l) = s.rows.get(k.row).and_then(|r| r.layer.clone())
+            && !v.contains(&l)
+        {
+            v.push(l);
+        }
+    }
+    v
+}
+
+/// The side `name` (`ptq`, `qat`) asks for, else the first, with its index.
+pub fn pick_side<'m>(
+    m: &'m result::Measurement,
+    name: &str,
+) -> Option<(usize, &'m result::SideResult)> {
+    let role = if name == "ptq" { Role::Ptq } else { Role::Qat };
+    let mut sides = m.sides.iter().enumerate();
+    sides
+        .clone()
+        .find(|(_, s)| s.role == role)
+        .or_else(|| sides.next())
+}

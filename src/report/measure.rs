@@ -48,6 +48,9 @@ pub struct Settings<'a> {
     pub width: u16,
     /// The side Model Explorer data is for (`ptq` or `qat`).
     pub side: &'a str,
+    /// For the Python format: the plan with the layers to keep in float
+    /// ([`crate::measure::keep_float_plan`]), computed by the caller.
+    pub plan: Option<&'a crate::advice::Plan>,
 }
 
 /// Round to `digits` significant digits, so that the last bits of a sum,
@@ -173,20 +176,6 @@ pub fn denylisted_nodes(s: &SideResult) -> Vec<String> {
     v
 }
 
-/// The Keras layers of the kept-float layers (what `tflq plan`'s float
-/// action leaves unannotated), in order, without repeats.
-pub fn float_layers(s: &SideResult) -> Vec<String> {
-    let mut v: Vec<String> = Vec::new();
-    for k in &s.denylist.kept {
-        if let Some(l) = s.rows.get(k.row).and_then(|r| r.layer.clone())
-            && !v.contains(&l)
-        {
-            v.push(l);
-        }
-    }
-    v
-}
-
 /// Render `m`. `labels` are the labels of the float model, the two
 /// quantized models (`m.sides` in order) and the QAT model's own float model
 /// (empty when absent); `quantized` the models of `m.sides`.
@@ -222,7 +211,7 @@ pub fn render(
                 "sides": m.sides.iter().enumerate().map(|(i, s)| {
                     let model = quantized.get(i).copied().unwrap_or(float);
                     let fl = if s.float == 0 { label(0) } else { label(3) };
-                    side_json(s, model, (label(i.saturating_add(1)), fl), &float_layers(s))
+                    side_json(s, model, (label(i.saturating_add(1)), fl), &crate::measure::float_layers(s))
                 }).collect::<Vec<_>>(),
                 "findings": c.collect::<Vec<_>>(),
                 "compare_problem": m.compare_problem.as_ref().map(|p| problem_text(p, labels)),
@@ -234,44 +223,18 @@ pub fn render(
         MeasureFormat::Text => text(m, labels, w),
         MeasureFormat::Table => table(m, labels, settings.width, w),
         MeasureFormat::ModelExplorer => {
-            let (i, s) =
-                pick_side(m, settings.side).ok_or_else(|| io::Error::other("nothing measured"))?;
+            let (i, s) = crate::measure::pick_side(m, settings.side)
+                .ok_or_else(|| io::Error::other("nothing measured"))?;
             let model = quantized.get(i).copied().unwrap_or(float);
             model_explorer(model, s, w)
         }
         MeasureFormat::Python => {
-            let (_, s) =
-                pick_side(m, settings.side).ok_or_else(|| io::Error::other("nothing measured"))?;
-            let model = quantized.first().copied().unwrap_or(float);
-            let plan = keep_float_plan(model, s);
-            super::plan::render(&plan, label(1), super::Format::Python, Style::default(), w)
+            let plan = settings
+                .plan
+                .ok_or_else(|| io::Error::other("no keep-float plan given"))?;
+            super::plan::render(plan, label(1), super::Format::Python, Style::default(), w)
         }
     }
-}
-
-/// The side `name` (`ptq`, `qat`) asks for, else the first, with its index.
-fn pick_side<'m>(m: &'m Measurement, name: &str) -> Option<(usize, &'m SideResult)> {
-    let role = if name == "ptq" { Role::Ptq } else { Role::Qat };
-    let mut sides = m.sides.iter().enumerate();
-    sides
-        .clone()
-        .find(|(_, s)| s.role == role)
-        .or_else(|| sides.next())
-}
-
-/// `tflq plan` of the second file, with the kept-float layers of `s` given
-/// the float action (left unannotated).
-pub fn keep_float_plan(model: &Model<'_>, s: &SideResult) -> crate::advice::Plan {
-    let insp = crate::analysis::inspect(model);
-    let mut plan = crate::advice::plan(model, &insp);
-    let keep = float_layers(s);
-    for l in &mut plan.layers {
-        if l.layer.as_ref().is_some_and(|n| keep.contains(n)) {
-            l.action = crate::advice::Action::Float;
-            l.reasons = vec![crate::advice::Reason::KeptFloatByMeasure];
-        }
-    }
-    plan
 }
 
 /// `31.25` for a dB value, `exact` for no error, `-` for none.
