@@ -5,7 +5,7 @@
 //! annotation should be so that QAT reproduces PTQ (the per-layer decision
 //! `tflq plan` makes). [`Suggestion`] is what `tflq compare` tells the user
 //! to change for one finding; it is chosen from the finding's facts by
-//! [`suggest`], never by a renderer.
+//! `compare`, never by a renderer.
 
 #![deny(clippy::arithmetic_side_effects)]
 
@@ -294,7 +294,7 @@ pub struct QatConfig {
     /// `depthwise_kernel`), if any.
     pub weights: Option<&'static str>,
     /// The weights per output channel, as PTQ has them (applied where tfmot
-    /// can: [`rules::tfmot::PER_AXIS_CLASSES`]).
+    /// can: the rank-4 kernels of Conv2D and DepthwiseConv2D).
     pub per_axis: bool,
     /// Quantize the output (asymmetric 8-bit moving average).
     pub output: bool,

@@ -12,7 +12,8 @@ use crate::measure::stats::Metrics;
 use crate::model::Model;
 
 /// Output formats of `tflq measure` (also its `--format` values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum MeasureFormat {
     /// Tables, worst layer first (default).
     Table,
@@ -28,16 +29,30 @@ pub enum MeasureFormat {
 }
 
 impl MeasureFormat {
+    /// Every format, in `--help` order.
+    pub const ALL: [MeasureFormat; 5] = [
+        MeasureFormat::Table,
+        MeasureFormat::Text,
+        MeasureFormat::Json,
+        MeasureFormat::ModelExplorer,
+        MeasureFormat::Python,
+    ];
+
     /// Parse a format name.
     pub fn parse(s: &str) -> Option<MeasureFormat> {
-        <MeasureFormat as clap::ValueEnum>::from_str(s, false).ok()
+        MeasureFormat::ALL.into_iter().find(|f| f.name() == s)
     }
 
-    /// Its name (`model-explorer`).
+    /// Its name (`model-explorer`), as the command line spells it.
     pub fn name(self) -> String {
-        clap::ValueEnum::to_possible_value(&self)
-            .map(|v| v.get_name().to_owned())
-            .unwrap_or_default()
+        match self {
+            MeasureFormat::Table => "table",
+            MeasureFormat::Text => "text",
+            MeasureFormat::Json => "json",
+            MeasureFormat::ModelExplorer => "model-explorer",
+            MeasureFormat::Python => "python",
+        }
+        .to_owned()
     }
 }
 
