@@ -550,6 +550,19 @@ pub fn python(plan: &Plan, file: &str) -> String {
         ("{{PLAN}}", entries),
         ("{{FOLDED}}", folded),
         ("{{FALLBACK}}", fallback),
+        (
+            "{{FLOAT_COMMENT}}",
+            if plan
+                .layers
+                .iter()
+                .any(|l| l.reasons.contains(&crate::advice::Reason::KeptFloatByMeasure))
+            {
+                "# Left unannotated, in float: PTQ computes them in float, or tflq measure keeps them there."
+            } else {
+                "# PTQ keeps these in float: left unannotated."
+            }
+            .to_owned(),
+        ),
         ("{{FLOAT}}", names(|l| l.action == Action::Float)),
         ("{{UNSUPPORTED}}", unsupported),
         ("{{CALIBRATE}}", names(|l| l.calibrate)),

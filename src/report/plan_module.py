@@ -96,7 +96,7 @@ FOLDED = {
 FALLBACK = {
 {{FALLBACK}}}
 
-# PTQ keeps these in float: left unannotated.
+{{FLOAT_COMMENT}}
 FLOAT = [{{FLOAT}}]
 
 # No tfmot annotation reproduces PTQ here: left unannotated (see why).
