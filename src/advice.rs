@@ -166,6 +166,12 @@ pub enum Suggestion {
     FusedOnlyInQat,
     /// Ops of an unfolded BatchNorm.
     FoldBatchnorm,
+    /// Integer ops PTQ folds into the op before them, kept apart in QAT by
+    /// a quantizer between them.
+    UnblockFold {
+        /// The layers to change.
+        culprits: Vec<Culprit>,
+    },
     /// Ops in one model only.
     CheckSameModel,
     /// Model I/O types differ.

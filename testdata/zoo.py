@@ -19,8 +19,9 @@ input, weights=None, plus small networks of the shapes people build themselves):
    QAT steps, conversion (with the representative dataset too when module.CALIBRATE is not
    empty) -> <net>_planned.tflite, placement judged against PTQ;
 4. the advice loop: Conv2D and Dense layers annotated (as tutorials do), converted, `tflq
-   compare --format json`, every placement finding's culprits applied as their fields say,
-   rebuilt; up to ADVICE_ROUNDS rounds.
+   compare --format json`, every finding's culprits applied as their fields say (`config`;
+   `fallback` where tfmot's default does not take the layer; `calibrate`: left unannotated and
+   the QAT model converted with the representative dataset), rebuilt; up to ADVICE_ROUNDS rounds.
 
 Placement is judged by TensorFlow's own flatbuffer reader (schema_py_generated), not by tflq:
 per subgraph, the multiset of (op, how it computes) -- int8, int16, float, hybrid; QUANTIZE
@@ -61,6 +62,8 @@ import tf_keras as keras  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 from tensorflow.lite.python import conversion_metadata_schema_py_generated as conversion_metadata_fb  # noqa: E402
 from tensorflow.lite.python import schema_py_generated as schema_fb  # noqa: E402
+from tensorflow_model_optimization.python.core.quantization.keras import (  # noqa: E402
+    quantize_aware_activation as _quantize_aware_activation)
 
 if not tf.keras.__name__.startswith("tf_keras"):
     sys.exit("tf.keras is not tf-keras: run with TF_USE_LEGACY_KERAS=1 and tf-keras installed")
@@ -719,6 +722,28 @@ def config_from_field(field, plan_module):
     return None
 
 
+# What tfmot's default config accepts, read from tfmot itself: the registry's layers, and the
+# activations its QuantizeAwareActivation wraps (a relu6 activation inside a conv is not one).
+_REGISTRY = quantize.default_8bit.Default8BitQuantizeRegistry()
+_AWARE = _quantize_aware_activation.QuantizeAwareActivation
+_ACCEPTED_ACTIVATIONS = (_AWARE._PRE_QUANT_ACTIVATIONS | _AWARE._POST_QUANT_ACTIVATIONS
+                         | _AWARE._NO_QUANTIZE_ACTIVATIONS)
+
+
+def default_takes(layer):
+    """Whether tfmot's registry default quantizes `layer` as it is: the culprit's `fallback`
+    field is for the layers where it does not."""
+    if not _REGISTRY.supports(layer):
+        return False
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return True
+    name = keras.activations.serialize(activation)
+    if isinstance(name, dict):
+        name = name.get("config", name.get("class_name"))
+    return name in _ACCEPTED_ACTIVATIONS
+
+
 def annotation_word(annotation, layer):
     if layer not in annotation:
         return "unannotated"
@@ -920,6 +945,7 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
                   if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))}
     rec = {"start": f"{len(annotation)} Conv2D/Dense layers annotated (registry default)", "rounds": []}
     extra_scope = dict(getattr(plan_module, "SCOPE", {}) or {}) if plan_module else {}
+    calibrate = set()  # layers a culprit's `calibrate` field asked the converter to calibrate
     for rnd in range(ADVICE_ROUNDS + 1):
         step = {"round": rnd}
         rec["rounds"].append(step)
@@ -931,7 +957,8 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
             stage = "fine-tune"
             fit(net.name, qat, QAT_STEPS, QAT_LR, net_seed(net.name) + 301)
             stage = "convert"
-            buf = convert(qat)
+            buf = convert(qat, representative(net.name, model) if calibrate else None)
+            step["converted_with_representative_dataset"] = bool(calibrate)
         except Exception as e:  # noqa: BLE001 -- the advice not building is a result
             step["exception"] = exception_record(e, stage)
             rec["status"] = "crashes"
@@ -955,9 +982,12 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
             break
         # follow the culprits
         new = dict(annotation)
+        calibrated_before = set(calibrate)
         notes = collections.defaultdict(list)
         for f in doc["findings"]:
-            if f["kind"] not in PLACEMENT_KINDS:
+            # Every finding's culprits are followed (a structure finding names the conv whose
+            # output quantizer stops a fold); a placement finding without any is noted.
+            if f["kind"] not in PLACEMENT_KINDS and not f.get("culprits"):
                 continue
             if not f.get("culprits"):
                 notes["no_culprits"].append(f"{f['kind']} at {f.get('layer')}")
@@ -965,6 +995,20 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
                 layer = c["layer"]
                 if layer not in layer_names:
                     notes["not_in_model"].append(layer)
+                    continue
+                if c.get("calibrate"):
+                    # leave it unannotated; the converter calibrates it from the representative dataset
+                    new.pop(layer, None)
+                    calibrate.add(layer)
+                    continue
+                if c.get("config") is None and c["action"] == "default" and c.get("fallback") is not None \
+                        and not default_takes(model.get_layer(layer)):
+                    cls = config_from_field(c["fallback"], plan_module)
+                    if cls is None:
+                        notes["unreadable_config"].append(f"{layer}: {c['fallback']!r}")
+                        continue
+                    new[layer] = cls
+                    notes["fallback"].append(layer)
                     continue
                 if c.get("config") is not None:
                     cls = config_from_field(c["config"], plan_module)
@@ -985,6 +1029,7 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
         step["changes"] = _cap(f"{n}: {annotation_word(annotation, n)} -> {annotation_word(new, n)}"
                                for n in sorted(set(annotation) | set(new))
                                if annotation.get(n, "-") != new.get(n, "-"))
+        step["changes"] += [f"{n}: calibrated by the converter" for n in sorted(calibrate - calibrated_before)]
         step.update({k: _cap(dict.fromkeys(v)) for k, v in notes.items()})
         if not step["changes"]:
             rec["status"] = "stuck"
@@ -1108,7 +1153,7 @@ def cell_advice(r):
         return "compare error", last.get("tflq_error", "")
     remaining = [f"{f['kind']} at {f['layer']}: "
                  + (", ".join(f"{c['layer']} -> {c['action']}" for c in f["culprits"]) or "no culprits")
-                 for f in last.get("findings", []) if f["kind"] in PLACEMENT_KINDS]
+                 for f in last.get("findings", []) if f["kind"] in PLACEMENT_KINDS or f.get("culprits")]
     text = f"{a['why']}. Remaining: " + ("; ".join(remaining[:8]) or "none")
     if len(remaining) > 8:
         text += f"; {len(remaining) - 8} more"

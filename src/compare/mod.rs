@@ -260,6 +260,10 @@ pub enum Detail {
         layers: Vec<String>,
         /// Ops of a BatchNorm left unfolded.
         batchnorm_unfolded: bool,
+        /// Extra QAT ops computing in integer right after an op PTQ also
+        /// has: the layers of PTQ's op, which folds them in (a quantizer
+        /// QAT keeps between them stops the fold). Empty otherwise.
+        fold_into: Vec<String>,
     },
     /// The matched ops compute at different integer widths.
     Width {
@@ -444,10 +448,11 @@ impl Comparison {
     /// True when no add, remove or width finding exists: QAT placement
     /// equals PTQ's.
     pub fn placement_matches(&self) -> bool {
-        !self
-            .findings
-            .iter()
-            .any(|f| f.kind.is_placement() || f.kind == Kind::WidthMismatch)
+        !self.findings.iter().any(|f| {
+            f.kind.is_placement()
+                || f.kind == Kind::WidthMismatch
+                || (f.kind == Kind::StructureMismatch && !f.culprits.is_empty())
+        })
     }
 
     /// Whether the models look like conversions of the same network (in
@@ -455,6 +460,15 @@ impl Comparison {
     /// not, findings say little about quantizer placement.
     pub fn same_network(&self) -> bool {
         self.alignment.iter().all(|a| a.compute.same_network())
+    }
+
+    /// Number of structure findings whose ops PTQ folds into a neighbour's
+    /// op and QAT keeps apart with a quantizer the culprits can drop.
+    pub fn folds_to_unblock(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.kind == Kind::StructureMismatch && !f.culprits.is_empty())
+            .count()
     }
 
     /// Number of findings of a kind.
@@ -913,6 +927,16 @@ impl Ctx<'_> {
                 }
             }
             Detail::Remove(_) => candidates.extend(layer.map(str::to_owned)),
+            Detail::Structure {
+                side: Side::Qat,
+                fold_into,
+                ..
+            } if !fold_into.is_empty() => {
+                for &o in qat_ops {
+                    candidates.extend(self.op_layers(o).iter().cloned());
+                }
+                candidates.extend(fold_into.iter().cloned());
+            }
             _ => return Vec::new(),
         }
         let mut culprits = self.plan.culprits(&candidates, annotated);
@@ -960,7 +984,7 @@ impl Ctx<'_> {
                 culprits = first;
             }
         }
-        if matches!(detail, Detail::Add { .. }) {
+        if matches!(detail, Detail::Add { .. } | Detail::Structure { .. }) {
             // A layer of a float region that the PTQ file does not name (PTQ
             // fused it into a neighbour's op, named after the neighbour) and
             // that QAT leaves unannotated: tfmot's default is what folds it.
@@ -999,6 +1023,49 @@ impl Ctx<'_> {
             p = self.gq.producer(input)?;
         }
         None
+    }
+
+    /// When every op of a run of QAT ops PTQ does not have computes in
+    /// integer and the run reads the output of one matched op: the layers of
+    /// that op's PTQ counterpart, which absorbed the run (a bias add or a
+    /// BatchNorm folded into a conv). Empty when the run is anything else.
+    fn folding_ptq_layers(&self, run: &[OpId]) -> Vec<String> {
+        let in_run: HashSet<OpId> = run.iter().copied().collect();
+        let integer = run.iter().all(|&o| {
+            matches!(
+                self.compute(Side::Qat, o),
+                Compute::Int8 | Compute::Int16
+            )
+        });
+        if !integer {
+            return Vec::new();
+        }
+        let mut sources: BTreeSet<OpId> = BTreeSet::new();
+        for &o in run {
+            for t in self.qat.op(o).present_inputs() {
+                if self.qat.tensor(t).is_constant() {
+                    continue;
+                }
+                match self.producer_through_quantizers(t) {
+                    Some(p) if in_run.contains(&p) => {}
+                    Some(p) => {
+                        sources.insert(p);
+                    }
+                    None => return Vec::new(),
+                }
+            }
+        }
+        let mut only = sources.into_iter();
+        let (Some(source), None) = (only.next(), only.next()) else {
+            return Vec::new();
+        };
+        let Some(ptq) = self.ptq_of(source) else {
+            return Vec::new();
+        };
+        self.ip.subgraphs[self.s]
+            .ops
+            .get(ptq.index())
+            .map_or_else(Vec::new, |i| i.layers.clone())
     }
 
     /// MUL and/or ADD with constant operands right after a conv in the QAT
@@ -1301,7 +1368,16 @@ impl Ctx<'_> {
                         layers.push(l);
                     }
                 }
-                let bn = side == Side::Qat && self.bn_unfolded(&run);
+                let fold_into = match side {
+                    Side::Qat => self.folding_ptq_layers(&run),
+                    Side::Ptq => Vec::new(),
+                };
+                // A constant ADD/MUL that PTQ folds into an op named after a
+                // TF-op lambda is that lambda (x + 3 of a hard sigmoid), not
+                // a BatchNorm.
+                let bn = side == Side::Qat
+                    && self.bn_unfolded(&run)
+                    && !fold_into.iter().any(|l| advice::is_tf_op_lambda(l));
                 let layer = layers.first().cloned();
                 let (qat_ops, ptq_ops) = match side {
                     Side::Qat => (run, Vec::new()),
@@ -1317,6 +1393,7 @@ impl Ctx<'_> {
                         op_kinds,
                         layers,
                         batchnorm_unfolded: bn,
+                        fold_into,
                     },
                 ));
             }
@@ -1492,6 +1569,7 @@ fn severity(kind: Kind, detail: &Detail) -> Severity {
             batchnorm_unfolded: true,
             ..
         } => Severity::ExtraQuantizer,
+        Detail::Structure { fold_into, .. } if !fold_into.is_empty() => Severity::ExtraQuantizer,
         Detail::Granularity { .. }
         | Detail::Fusion { .. }
         | Detail::Structure { .. }
@@ -1510,7 +1588,7 @@ fn root_cause(f: &Finding) -> Option<(Kind, u8)> {
         }
         // Float regions, by the causes of their culprits: the same causes,
         // one finding.
-        (Kind::AddQuantizer, _) if !f.causes.is_empty() => Some((
+        (Kind::AddQuantizer | Kind::StructureMismatch, _) if !f.causes.is_empty() => Some((
             f.kind,
             f.causes
                 .iter()
@@ -1531,7 +1609,8 @@ fn with_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
                 ..
             }
         );
-        if f.kind == Kind::AddQuantizer && !whole {
+        let fold = matches!(&f.detail, Detail::Structure { fold_into, .. } if !fold_into.is_empty());
+        if (f.kind == Kind::AddQuantizer && !whole) || (fold && !f.culprits.is_empty()) {
             let causes: BTreeSet<Cause> = f.culprits.iter().map(Cause::of).collect();
             f.causes = causes.into_iter().collect();
         }
@@ -1668,6 +1747,13 @@ pub(crate) fn suggest(
             batchnorm_unfolded: true,
             ..
         } => advice::Suggestion::FoldBatchnorm,
+        Detail::Structure {
+            side: Side::Qat,
+            fold_into,
+            ..
+        } if !fold_into.is_empty() && !culprits.is_empty() => {
+            advice::Suggestion::UnblockFold { culprits }
+        }
         Detail::Structure { .. } => advice::Suggestion::CheckSameModel,
         Detail::Io { .. } => advice::Suggestion::MatchIoTypes,
         Detail::Width { ptq, qat } => advice::Suggestion::MatchWidth {

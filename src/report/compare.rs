@@ -324,6 +324,7 @@ fn one_message(f: &Finding) -> String {
             op_kinds,
             layers,
             batchnorm_unfolded,
+            fold_into,
         } => {
             let (who, other, names) = match side {
                 Side::Qat => ("QAT", "PTQ", qat_names()),
@@ -341,6 +342,8 @@ fn one_message(f: &Finding) -> String {
             );
             if *batchnorm_unfolded {
                 m += "; a BatchNorm left unfolded";
+            } else if !fold_into.is_empty() {
+                m += &format!("; PTQ folds them into the op of {}", quoted(fold_into));
             }
             m
         }
@@ -523,6 +526,10 @@ fn other_words(f: &Finding, pt2e: bool) -> String {
         Suggestion::FoldBatchnorm => {
             "A BatchNorm left as MUL/ADD: quantize it together with its conv so it folds, as PTQ does.".to_owned()
         }
+        Suggestion::UnblockFold { culprits } => format!(
+            "PTQ folds these ops into the op before them; a quantizer QAT keeps on that op's output stops the fold. Change: {}.",
+            list(culprits)
+        ),
         Suggestion::CheckSameModel => {
             "Check that both models come from the same program; ops in one model only cannot be compared.".to_owned()
         }
@@ -673,6 +680,10 @@ fn tfmot_words(f: &Finding) -> String {
         Suggestion::FoldBatchnorm => {
             "Annotate the conv and its BatchNormalization together so tfmot folds BN into the conv.".to_owned()
         }
+        Suggestion::UnblockFold { culprits } => format!(
+            "PTQ folds these ops into the op before them; the output quantizer QAT keeps on that op stops the converter's fold. Change: {}.",
+            culprit_list(culprits)
+        ),
         Suggestion::CheckSameModel => {
             "Check that both models come from the same Keras model; ops in one model only cannot be compared.".to_owned()
         }
@@ -879,8 +890,12 @@ fn verdict(pair: &Pair<'_>, c: &Comparison) -> String {
     if c.placement_matches() {
         "QAT quantizer placement matches PTQ: nothing to add or remove.".to_owned()
     } else {
+        let folds = match c.folds_to_unblock() {
+            0 => String::new(),
+            n => format!(", {n} fold(s) a quantizer blocks"),
+        };
         format!(
-            "QAT quantizer placement differs from PTQ: {remove} quantizer(s) to remove, {add} place(s) to add quantizers."
+            "QAT quantizer placement differs from PTQ: {remove} quantizer(s) to remove, {add} place(s) to add quantizers{folds}."
         )
     }
 }

@@ -688,6 +688,7 @@ pub(crate) enum JsonDetail {
         op_kinds: Vec<String>,
         layers: Vec<String>,
         batchnorm_unfolded: bool,
+        fold_into: Vec<String>,
     },
     #[serde(rename = "width")]
     Width {
@@ -785,11 +786,13 @@ pub(crate) fn detail(d: &Detail) -> JsonDetail {
             op_kinds: kinds,
             layers,
             batchnorm_unfolded,
+            fold_into,
         } => JsonDetail::Structure {
             side: side(*s),
             op_kinds: op_kinds(kinds),
             layers: layers.clone(),
             batchnorm_unfolded: *batchnorm_unfolded,
+            fold_into: fold_into.clone(),
         },
         Detail::Width { ptq, qat } => JsonDetail::Width {
             ptq: compute(*ptq),
