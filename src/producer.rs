@@ -312,8 +312,18 @@ mod keras {
     /// Name scopes TF opens inside a layer's call, which are not part of the
     /// layer's name: `up_sampling2d/resize/...`, a BatchNormalization's
     /// `batchnorm/...`, a Conv1D's `c1/Conv1D/ExpandDims` and
-    /// `c1/Conv1D/Squeeze`, a Dense on a 3-D input's `dense/Tensordot/...`.
-    const INNER_SCOPES: [&str; 4] = ["resize", "batchnorm", "Conv1D", "Tensordot"];
+    /// `c1/Conv1D/Squeeze`, a Dense on a 3-D input's `dense/Tensordot/...`,
+    /// a SeparableConv2D's depthwise half `sep/separable_conv2d/depthwise`
+    /// (its pointwise half is the op `sep/separable_conv2d` itself). One
+    /// scope at most: a layer may carry the scope's name (Keras names the
+    /// first SeparableConv2D `separable_conv2d`).
+    const INNER_SCOPES: [&str; 5] = [
+        "resize",
+        "batchnorm",
+        "Conv1D",
+        "Tensordot",
+        "separable_conv2d",
+    ];
 
     /// Whether a name-scope component is a model's scope rather than a
     /// layer: `sequential`, `model_1`, `functional_3`, TF's call wrappers.
@@ -363,14 +373,6 @@ mod keras {
             Some("resource") => end = end.saturating_sub(2),
             _ => {}
         }
-        // TF scopes some ops of a layer's call (`up_sampling2d/resize/...`).
-        while end > 1
-            && comps
-                .get(end.saturating_sub(1))
-                .is_some_and(|c| INNER_SCOPES.contains(c))
-        {
-            end = end.saturating_sub(1);
-        }
         while end > 0
             && comps
                 .get(end.saturating_sub(1))
@@ -381,6 +383,14 @@ mod keras {
         let mut start = usize::from(comps.len() >= 3 || is_model_scope(comps[0]));
         while start.saturating_add(1) < end && comps.get(start).is_some_and(|c| is_model_scope(c)) {
             start = start.saturating_add(1);
+        }
+        // TF scopes some ops of a layer's call (`up_sampling2d/resize/...`).
+        if end > start.saturating_add(1)
+            && comps
+                .get(end.saturating_sub(1))
+                .is_some_and(|c| INNER_SCOPES.contains(c))
+        {
+            end = end.saturating_sub(1);
         }
         // The components joined by '/', which is where they lie in `part`.
         let raw = match comps.get(start..end)? {
@@ -612,6 +622,27 @@ mod tests {
         assert_eq!(
             name("net/expanded_conv/squeeze_excite/Conv_1/BiasAdd/ReadVariableOp").as_deref(),
             Some("expanded_conv/squeeze_excite/Conv_1")
+        );
+        // A SeparableConv2D: both halves are the layer's, whatever its name.
+        assert_eq!(
+            name("zoo_nasnetmobile/sep_1/separable_conv2d/depthwise").as_deref(),
+            Some("sep_1")
+        );
+        assert_eq!(
+            name("zoo_nasnetmobile/sep_1/separable_conv2d1").as_deref(),
+            Some("sep_1")
+        );
+        assert_eq!(
+            name("model/separable_conv2d/separable_conv2d/depthwise").as_deref(),
+            Some("separable_conv2d")
+        );
+        assert_eq!(
+            name("model/separable_conv2d/separable_conv2d").as_deref(),
+            Some("separable_conv2d")
+        );
+        assert_eq!(
+            name("model/up_sampling2d/resize/ResizeNearestNeighbor").as_deref(),
+            Some("up_sampling2d")
         );
         // Nested model scopes: the innermost layer.
         assert_eq!(
