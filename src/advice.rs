@@ -484,20 +484,38 @@ pub fn scale_groups(graph: &Graph<'_>, order: &[OpId]) -> Vec<ScaleGroup> {
         g.carrier = if g.sources.len() <= 1 {
             g.sources.first().copied()
         } else {
-            // Several scales meet: the first same-scale op that joins two
-            // group tensors carries the one quantizer.
+            // Several scales meet: a same-scale op that joins two group
+            // tensors carries the one quantizer; of nested joins (Inception's
+            // concatenation of concatenations), the outermost, as tfmot's
+            // concat transform leaves a concatenation feeding another
+            // without its own output quantizer.
             let in_group: std::collections::BTreeSet<TensorId> =
                 g.tensors.iter().copied().collect();
-            g.members
+            let joins: Vec<OpId> = g
+                .members
                 .iter()
                 .copied()
-                .find(|m| {
+                .filter(|m| {
                     sg.op(*m)
                         .present_inputs()
                         .filter(|t| in_group.contains(t))
                         .count()
                         >= 2
                 })
+                .collect();
+            let feeds_a_join = |m: OpId| {
+                sg.op(m).outputs.iter().any(|&t| {
+                    graph
+                        .consumers(t)
+                        .iter()
+                        .any(|c| *c != m && joins.contains(c))
+                })
+            };
+            joins
+                .iter()
+                .copied()
+                .find(|m| !feeds_a_join(*m))
+                .or_else(|| joins.first().copied())
                 .or_else(|| g.sources.first().copied())
         };
     }
