@@ -907,6 +907,15 @@ impl Ctx<'_> {
                 for &o in qat_ops {
                     candidates.extend(self.op_layers(o).iter().cloned());
                 }
+                // A float op PTQ folds into the op before it (x + 3 into a
+                // conv): that op's layers decide whether the fold can happen.
+                for &o in qat_ops {
+                    if self.ptq_of(o).is_none()
+                        && !rules::is_quantize_or_dequantize(&self.qat.op(o).kind)
+                    {
+                        candidates.extend(self.absorbing_ptq_layers(&[o]));
+                    }
+                }
             }
             Detail::Remove(Removal::Requantize {
                 producer_layer,
@@ -1030,7 +1039,6 @@ impl Ctx<'_> {
     /// that op's PTQ counterpart, which absorbed the run (a bias add or a
     /// BatchNorm folded into a conv). Empty when the run is anything else.
     fn folding_ptq_layers(&self, run: &[OpId]) -> Vec<String> {
-        let in_run: HashSet<OpId> = run.iter().copied().collect();
         let integer = run.iter().all(|&o| {
             matches!(
                 self.compute(Side::Qat, o),
@@ -1040,6 +1048,14 @@ impl Ctx<'_> {
         if !integer {
             return Vec::new();
         }
+        self.absorbing_ptq_layers(run)
+    }
+
+    /// The layers of the PTQ op that absorbs `run`, QAT ops PTQ does not
+    /// have: the counterpart of the one matched op the run reads (through
+    /// quantizers). Empty when the run reads several ops or none.
+    fn absorbing_ptq_layers(&self, run: &[OpId]) -> Vec<String> {
+        let in_run: HashSet<OpId> = run.iter().copied().collect();
         let mut sources: BTreeSet<OpId> = BTreeSet::new();
         for &o in run {
             for t in self.qat.op(o).present_inputs() {
