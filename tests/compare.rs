@@ -874,3 +874,60 @@ fn branches_emitted_in_another_order_align() {
         );
     }
 }
+
+/// Nested concatenations sharing one scale (Inception's mixed9: a
+/// concatenation of concatenations): the outermost carries the quantizer,
+/// since tfmot's concat transform leaves a concatenation that feeds another
+/// without its own output quantizer.
+#[test]
+fn nested_concatenations_give_the_scale_to_the_outermost() {
+    let mut n = Net::new();
+    let (x, xq) = n.input();
+    let a = n.conv(xq, "conv_a", 1, I8);
+    let b = n.conv(xq, "conv_b", 1, I8);
+    let c = n.conv(xq, "conv_c", 1, I8);
+    let concat = n.m.builtin(BuiltinCode::CONCATENATION);
+    let inner = n.m.tensor(
+        n.sg,
+        "model/mixed_0/concat",
+        &[1, 4, 4, 8],
+        I8,
+        q(0.05, -128),
+    );
+    n.m.op(n.sg, concat, &[a, b], &[inner], SynthOptions::None);
+    let outer = n.m.tensor(
+        n.sg,
+        "model/mixed/concat",
+        &[1, 4, 4, 12],
+        I8,
+        q(0.05, -128),
+    );
+    n.m.op(n.sg, concat, &[inner, c], &[outer], SynthOptions::None);
+    let model = n.finish(x, outer);
+    let insp = tflq::analysis::inspect(&model);
+    let plan = tflq::advice::plan(&model, &insp);
+    let action = |layer: &str| {
+        plan.layers
+            .iter()
+            .find(|l| l.layer.as_deref() == Some(layer))
+            .map(|l| (l.action, l.reasons.first().cloned()))
+    };
+    assert_eq!(
+        action("mixed"),
+        Some((
+            tflq::advice::Action::Default,
+            Some(tflq::advice::Reason::CarriesSharedScale)
+        ))
+    );
+    assert_eq!(
+        action("mixed_0").map(|a| a.0),
+        Some(tflq::advice::Action::NoQuantizer)
+    );
+    for conv in ["conv_a", "conv_b", "conv_c"] {
+        assert_eq!(
+            action(conv).map(|a| a.0),
+            Some(tflq::advice::Action::WeightsOnly),
+            "{conv}"
+        );
+    }
+}

@@ -1039,12 +1039,9 @@ impl Ctx<'_> {
     /// that op's PTQ counterpart, which absorbed the run (a bias add or a
     /// BatchNorm folded into a conv). Empty when the run is anything else.
     fn folding_ptq_layers(&self, run: &[OpId]) -> Vec<String> {
-        let integer = run.iter().all(|&o| {
-            matches!(
-                self.compute(Side::Qat, o),
-                Compute::Int8 | Compute::Int16
-            )
-        });
+        let integer = run
+            .iter()
+            .all(|&o| matches!(self.compute(Side::Qat, o), Compute::Int8 | Compute::Int16));
         if !integer {
             return Vec::new();
         }
@@ -1625,7 +1622,8 @@ fn with_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
                 ..
             }
         );
-        let fold = matches!(&f.detail, Detail::Structure { fold_into, .. } if !fold_into.is_empty());
+        let fold =
+            matches!(&f.detail, Detail::Structure { fold_into, .. } if !fold_into.is_empty());
         if (f.kind == Kind::AddQuantizer && !whole) || (fold && !f.culprits.is_empty()) {
             let causes: BTreeSet<Cause> = f.culprits.iter().map(Cause::of).collect();
             f.causes = causes.into_iter().collect();
