@@ -1170,6 +1170,33 @@ def _changes_text(a):
     return ""
 
 
+# The representative subset committed as fixtures (tests/zoo.rs pins them): a network tfmot
+# quantizes itself, and one it cannot (TFOpLambda hard-swish, squeeze-excite folds).
+FIXTURE_NETS = ("mobilenetv2", "mobilenetv3small")
+FIXTURE_FILES = (("ptq", "ptq"), ("planned", "planned"), ("advice0", "partial"))
+
+
+def write_fixtures(out_dir):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from tflite_reference import reference_reading, write_reference
+
+    testdata = os.path.join(REPO_ROOT, "testdata")
+    for name in FIXTURE_NETS:
+        for made, role in FIXTURE_FILES:
+            src = os.path.join(out_dir, name, f"{name}_{made}.tflite")
+            if not os.path.exists(src):
+                print(f"   fixture: no {made} file of {name}; run the zoo on it first", flush=True)
+                continue
+            fname = f"zoo_{name}_{role}.tflite"
+            with open(src, "rb") as f:
+                buf = f.read()
+            with open(os.path.join(testdata, fname), "wb") as f:
+                f.write(buf)
+            write_reference(os.path.join(testdata, fname[:-len(".tflite")] + ".ref.json"),
+                            reference_reading(fname, buf))
+            print(f"   fixture: testdata/{fname} ({len(buf)} bytes) and its .ref.json", flush=True)
+
+
 def write_results(results, tflq_version):
     os.makedirs(RESULTS_DIR, exist_ok=True)
     ordered = {n: results[n] for n in NETS if n in results}
@@ -1221,6 +1248,10 @@ def main():
                         help="convert with TFLiteConverter.from_keras_model (slower, same bytes)")
     parser.add_argument("--out", default=os.path.join(REPO_ROOT, "target", "zoo"),
                         help="output directory (default: target/zoo of the repository)")
+    parser.add_argument("--fixtures", action="store_true",
+                        help="after the run, copy the PTQ, planned and partial (advice round 0) files of "
+                             + ", ".join(FIXTURE_NETS) + " into testdata/ as zoo_<net>_*.tflite, each "
+                             "with TensorFlow's reading (.ref.json)")
     args = parser.parse_args()
     names = list(NETS)
     if args.only:
@@ -1268,6 +1299,8 @@ def main():
         print(f"   seconds: {rec['seconds']}", flush=True)
         write_results({n: r for n, r in results.items() if "seconds" in r}, version)
     print(f"total {time.time() - start:.0f} s", flush=True)
+    if args.fixtures:
+        write_fixtures(out_dir)
 
 
 if __name__ == "__main__":

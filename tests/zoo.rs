@@ -1,6 +1,7 @@
-//! The committed MobileNetV2 of the Keras-applications zoo (`testdata/zoo.py`,
-//! see `testdata/zoo/RESULTS.md`): the plan's actions and compare's culprits
-//! pinned by value, on networks this repository did not design.
+//! The committed MobileNetV2 and MobileNetV3Small of the Keras-applications
+//! zoo (`testdata/zoo.py --fixtures`, see `testdata/zoo/RESULTS.md`): the
+//! plan's actions and compare's culprits pinned by value, on networks this
+//! repository did not design.
 
 mod common;
 
@@ -110,4 +111,136 @@ fn mobilenetv2_partial_annotation_rolls_up_by_cause() {
         .filter(|c| c.folded_into.as_deref() == Some("block_5_project"))
         .count();
     assert_eq!(folded, 1);
+}
+
+fn entry<'a>(p: &'a advice::Plan, name: &str) -> &'a advice::LayerPlan {
+    p.layers
+        .iter()
+        .find(|l| l.layer.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no entry {name}"))
+}
+
+/// MobileNetV3Small, which tfmot's own quantize_model cannot take (its hard
+/// swish is TF-op lambdas): the plan folds the hard sigmoid's `x + 3` into
+/// the squeeze-excite conv, which therefore keeps no output quantizer.
+#[test]
+fn mobilenetv3small_plan_folds_the_hard_sigmoid_into_the_squeeze_excite_conv() {
+    let p = plan("zoo_mobilenetv3small_ptq.tflite");
+    assert_eq!(p.layers.len(), 132);
+    assert_eq!(
+        [
+            Action::Default,
+            Action::Output,
+            Action::NoQuantizer,
+            Action::Unsupported,
+            Action::WeightsOnly
+        ]
+        .map(|a| p.count(a)),
+        [68, 27, 18, 10, 9]
+    );
+    let conv = entry(&p, "expanded_conv/squeeze_excite/Conv_1");
+    assert_eq!(conv.action, Action::WeightsOnly);
+    assert_eq!(
+        conv.config,
+        Some(QatConfig {
+            weights: Some("kernel"),
+            per_axis: true,
+            output: false
+        })
+    );
+    let relu = entry(&p, "re_lu_2");
+    assert_eq!(relu.action, Action::Default);
+    assert_eq!(relu.folded, ["tf.__operators__.add_1"]);
+    // The hard swish's Multiply layer carries the output its lambdas fold into.
+    let multiply = entry(&p, "multiply");
+    assert_eq!(multiply.action, Action::Output);
+    assert_eq!(
+        multiply.folded,
+        ["tf.__operators__.add", "tf.math.multiply"]
+    );
+    // Rescaling's MUL and ADD each have a scale: one QuantizeConfig cannot
+    // give both, so the converter calibrates it.
+    let rescaling = entry(&p, "rescaling");
+    assert_eq!(rescaling.action, Action::Unsupported);
+    assert!(rescaling.calibrate);
+    assert!(
+        p.layers
+            .iter()
+            .filter(|l| l.action == Action::Unsupported)
+            .all(|l| l.calibrate)
+    );
+}
+
+#[test]
+fn mobilenetv3small_planned_qat_matches_ptq() {
+    let c = compare(
+        &common::fixture_model("zoo_mobilenetv3small_ptq.tflite"),
+        &common::fixture_model("zoo_mobilenetv3small_planned.tflite"),
+        Options::default(),
+    );
+    assert!(c.placement_matches(), "{:?}", c.findings);
+}
+
+/// Only Conv2D and Dense annotated: five findings by cause; the squeeze-excite
+/// convs, annotated already, are named in the first round because PTQ folds
+/// the float `x + 3` after them into their op.
+#[test]
+fn mobilenetv3small_partial_annotation_names_the_convs_that_block_a_fold() {
+    let c = compare(
+        &common::fixture_model("zoo_mobilenetv3small_ptq.tflite"),
+        &common::fixture_model("zoo_mobilenetv3small_partial.tflite"),
+        Options::default(),
+    );
+    let placement: Vec<_> = c
+        .findings
+        .iter()
+        .filter(|f| f.kind.is_placement())
+        .collect();
+    assert_eq!(
+        placement
+            .iter()
+            .map(|f| (f.places.len(), f.causes.clone(), f.culprits.len()))
+            .collect::<Vec<_>>(),
+        [
+            (1, vec![Cause::Unsupported], 1),
+            (
+                9,
+                vec![
+                    Cause::FoldLeftOut,
+                    Cause::Unannotated,
+                    Cause::NeedsConfig,
+                    Cause::Unsupported
+                ],
+                101
+            ),
+            (8, vec![Cause::FoldLeftOut], 11),
+            (2, vec![Cause::FoldLeftOut, Cause::Unannotated], 9),
+            (1, vec![Cause::FoldLeftOut, Cause::NeedsConfig], 3),
+        ]
+    );
+    let culprits: Vec<&advice::Culprit> = placement.iter().flat_map(|f| &f.culprits).collect();
+    let blocking: Vec<&str> = culprits
+        .iter()
+        .filter(|c| c.annotated)
+        .map(|c| c.layer.as_str())
+        .collect();
+    assert_eq!(blocking.len(), 9);
+    assert!(
+        blocking
+            .iter()
+            .all(|l| l.ends_with("/squeeze_excite/Conv_1"))
+    );
+    assert!(
+        culprits
+            .iter()
+            .filter(|c| c.annotated)
+            .all(|c| c.action == Action::WeightsOnly)
+    );
+    // Every unsupported culprit is one the converter calibrates.
+    assert!(
+        culprits
+            .iter()
+            .filter(|c| c.action == Action::Unsupported)
+            .all(|c| c.calibrate)
+    );
 }
