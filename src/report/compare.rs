@@ -3,9 +3,7 @@
 
 use std::io::{self, Write};
 
-use serde::Serialize;
-
-use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, scale, scale_short};
+use super::{Format, Style, Tone, scale, scale_short};
 use crate::advice::{Action, Culprit, InputSide, OutputSide, Suggestion};
 use crate::analysis::SchemeKind;
 use crate::compare::{
@@ -777,7 +775,7 @@ pub fn render_with_diagrams(
     w: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Json => super::json::write_pretty(w, &json(pair, c)),
+        Format::Json => super::json::emit(w, &json(pair, c)),
         Format::Text => text(pair, c, style, w),
         Format::Table => table(pair, c, style, w),
         Format::Markdown => markdown(pair, c, diagrams, w),
@@ -1117,122 +1115,16 @@ fn neighbourhoods(c: &Comparison, diagrams: &[Where], w: &mut dyn Write) -> io::
     Ok(())
 }
 
-#[derive(Serialize)]
-struct JsonFinding<'a> {
-    kind: &'static str,
-    severity: &'static str,
-    subgraph: u32,
-    qat_ops: Vec<u32>,
-    ptq_ops: Vec<u32>,
-    layer: Option<&'a str>,
-    #[serde(flatten)]
-    detail: super::json::JsonDetail,
-    places: Vec<JsonPlace<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    checked: Option<usize>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    causes: Vec<&'static str>,
-    culprits: Vec<super::json::JsonCulprit<'a>>,
-    message: String,
-    suggestion: String,
-}
-
-#[derive(Serialize)]
-struct JsonPlace<'a> {
-    qat_ops: Vec<u32>,
-    ptq_ops: Vec<u32>,
-    layer: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ratio: Option<f32>,
-}
-
-#[derive(Serialize)]
-struct JsonDoc<'a> {
-    schema_version: u32,
-    tool: &'static str,
-    verdict: String,
-    ptq: JsonModel<'a>,
-    qat: JsonModel<'a>,
-    comparable: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    problem: Option<String>,
-    placement_matches: bool,
-    same_network: bool,
-    findings: Vec<JsonFinding<'a>>,
-    alignment: JsonAlignment,
-}
-
-#[derive(Serialize)]
-struct JsonModel<'a> {
-    file: &'a str,
-    role: &'static str,
-    scheme: super::json::JsonSchemeKind,
-}
-
-#[derive(Serialize)]
-struct JsonAlignment {
-    subgraphs: Vec<super::json::JsonAlignedSubgraph>,
-    unpaired_ptq_subgraphs: Vec<u32>,
-    unpaired_qat_subgraphs: Vec<u32>,
-}
-
-fn role_id(r: FileRole) -> &'static str {
-    match r {
-        FileRole::Ptq(_) => "ptq",
-        FileRole::Qat(_) => "qat",
-        FileRole::NotInteger(_) => "not-integer",
-    }
-}
-
-fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> JsonDoc<'a> {
-    let ids = |v: &[OpId]| v.iter().map(|o| o.0).collect::<Vec<u32>>();
-    let model = |file: &'a str, r: FileRole| JsonModel {
-        file,
-        role: role_id(r),
-        scheme: super::json::scheme_kind_object(r.scheme(), matches!(r, FileRole::Qat(_))),
-    };
-    JsonDoc {
-        schema_version: JSON_SCHEMA_VERSION,
-        tool: concat!("tflq ", env!("CARGO_PKG_VERSION")),
+/// The JSON document, with this renderer's words.
+fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> super::json::compare::CompareDoc<'a> {
+    let words = super::json::compare::CompareWords {
         verdict: verdict(pair, c),
-        ptq: model(pair.ptq_label, c.roles.0),
-        qat: model(pair.qat_label, c.roles.1),
-        comparable: c.problem.is_none(),
         problem: c.problem.as_ref().map(|p| problem(pair, p)),
-        placement_matches: c.placement_matches(),
-        same_network: c.same_network(),
         findings: c
             .findings
             .iter()
-            .map(|f| JsonFinding {
-                kind: f.kind.name(),
-                severity: f.severity.name(),
-                subgraph: f.subgraph.0,
-                qat_ops: ids(&f.qat_ops),
-                ptq_ops: ids(&f.ptq_ops),
-                layer: f.layer.as_deref(),
-                detail: super::json::detail(&f.detail),
-                places: f
-                    .places
-                    .iter()
-                    .map(|p| JsonPlace {
-                        qat_ops: ids(&p.qat_ops),
-                        ptq_ops: ids(&p.ptq_ops),
-                        layer: p.layer.as_deref(),
-                        ratio: p.ratio,
-                    })
-                    .collect(),
-                checked: f.checked,
-                causes: f.causes.iter().map(|c| c.name()).collect(),
-                culprits: f.culprits.iter().map(super::json::culprit).collect(),
-                message: message(f),
-                suggestion: suggestion(f),
-            })
+            .map(|f| (message(f), suggestion(f)))
             .collect(),
-        alignment: JsonAlignment {
-            subgraphs: c.alignment.iter().map(super::json::alignment).collect(),
-            unpaired_ptq_subgraphs: c.unpaired_subgraphs.0.iter().map(|s| s.0).collect(),
-            unpaired_qat_subgraphs: c.unpaired_subgraphs.1.iter().map(|s| s.0).collect(),
-        },
-    }
+    };
+    super::json::compare::document((pair.ptq_label, pair.qat_label), c, words)
 }
