@@ -6,6 +6,7 @@
 #![deny(clippy::arithmetic_side_effects)]
 
 pub mod align;
+mod wording;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -20,6 +21,7 @@ use crate::producer::{Producer, Vocabulary};
 use crate::rules;
 pub use align::{ComputeCoverage, Evidence, Match, SubgraphAlignment};
 use align::{Skeleton, WireSink, WireSource};
+pub use wording::{RangeVerdict, RollUp, Wording};
 
 /// Kinds of comparison findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -312,6 +314,9 @@ pub struct Finding {
     /// For a float region: the causes its culprits answer, in order (regions
     /// with the same causes roll up into one finding).
     pub causes: Vec<Cause>,
+    /// What its words say beyond the detail and suggestion (clipping or
+    /// wide, what a roll-up sums up), chosen once here.
+    pub wording: Wording,
 }
 
 /// Why a float region's layers are not quantized as PTQ quantizes them.
@@ -546,6 +551,7 @@ pub fn compare_inspected(
         ))
     });
     let mut findings = roll_up(with_causes(findings));
+    wording::choose(&mut findings);
     // Most severe first; then by subgraph, kind and place.
     findings.sort_by(|x, y| {
         (
@@ -701,6 +707,7 @@ impl Ctx<'_> {
             places: vec![place],
             checked: None,
             causes: Vec::new(),
+            wording: Wording::default(),
             kind,
             subgraph: SubgraphId(self.s as u32),
             qat_kinds: qat_ops

@@ -8,7 +8,7 @@ use crate::advice::{Action, Culprit, InputSide, OutputSide, Suggestion};
 use crate::analysis::SchemeKind;
 use crate::compare::{
     Cause, Comparison, ComputeCoverage, Detail, Evidence, FileRole, Finding, Kind, PairProblem,
-    Removal, Side, SubgraphAlignment,
+    RangeVerdict, Removal, RollUp, Side, SubgraphAlignment,
 };
 use crate::model::{Granularity, OpId, OpKind};
 use crate::producer::Vocabulary;
@@ -79,10 +79,10 @@ fn gran(g: Granularity) -> String {
 
 /// The message: what differs, where.
 pub fn message(f: &Finding) -> String {
-    if f.places.len() > 1 {
-        return rolled_message(f);
+    match &f.wording.roll_up {
+        Some(r) => rolled_message(f, r),
+        None => one_message(f),
     }
-    one_message(f)
 }
 
 /// Every place of a roll-up: `'conv1' #3 (14.22x)`.
@@ -108,82 +108,54 @@ pub fn places(f: &Finding, limit: usize) -> String {
     v.join("; ")
 }
 
-fn ratio_span(f: &Finding) -> (f32, f32) {
-    f.places
-        .iter()
-        .filter_map(|p| p.ratio)
-        .fold((f32::INFINITY, 0.0f32), |(lo, hi), r| {
-            (lo.min(r), hi.max(r))
-        })
-}
-
-fn rolled_message(f: &Finding) -> String {
+fn rolled_message(f: &Finding, r: &RollUp) -> String {
     let n = f.places.len();
     let of = f.checked.map(|c| format!(" of {c}")).unwrap_or_default();
-    match f.kind {
-        Kind::RangeUntrained => format!(
+    match r {
+        RollUp::UntrainedRanges => format!(
             "quantizers never trained: {n}{of} QAT output ranges are still tfmot's initial [-6, 6]"
         ),
-        Kind::RangeWide => {
-            let (lo, hi) = ratio_span(f);
-            format!(
-                "{n}{of} QAT output ranges are {lo:.2}x to {hi:.2}x the width of PTQ's calibrated ones: resolution is lost"
-            )
+        RollUp::WideRanges { lo, hi } => format!(
+            "{n}{of} QAT output ranges are {lo:.2}x to {hi:.2}x the width of PTQ's calibrated ones: resolution is lost"
+        ),
+        RollUp::ClippingRanges { lo, hi } => format!(
+            "{n}{of} QAT output ranges are only {lo:.2}x to {hi:.2}x the width of PTQ's calibrated ones: values outside them clip"
+        ),
+        RollUp::QatPerTensorWeights => {
+            format!("weights of {n} layers: QAT per-tensor, PTQ per-channel")
         }
-        Kind::RangeClipping => {
-            let (lo, hi) = ratio_span(f);
-            format!(
-                "{n}{of} QAT output ranges are only {lo:.2}x to {hi:.2}x the width of PTQ's calibrated ones: values outside them clip"
-            )
+        RollUp::PtqPerTensorWeights => {
+            format!("weights of {n} layers: QAT per-channel, PTQ per-tensor")
         }
-        Kind::GranularityMismatch => match &f.detail {
-            Detail::Granularity {
-                qat: Granularity::PerTensor,
-                ..
-            } => format!("weights of {n} layers: QAT per-tensor, PTQ per-channel"),
-            _ => format!("weights of {n} layers: QAT per-channel, PTQ per-tensor"),
-        },
-        Kind::AddQuantizer => cause_message(f),
-        Kind::WidthMismatch => match &f.detail {
-            Detail::Width { ptq, qat } => format!(
-                "QAT computes {n} ops in {} where PTQ computes them in {}",
-                qat.name(),
-                ptq.name()
-            ),
-            _ => format!("{} ({n} places)", one_message(f)),
-        },
+        RollUp::FloatRegions { causes } => causes_message(n, causes),
+        RollUp::Widths { ptq, qat } => format!(
+            "QAT computes {n} ops in {} where PTQ computes them in {}",
+            qat.name(),
+            ptq.name()
+        ),
         _ => format!("{} ({n} places)", one_message(f)),
     }
 }
 
-/// The message of float regions rolled up by their causes: how many layers
-/// answer each cause, and how many regions.
-fn cause_message(f: &Finding) -> String {
-    let n = f.places.len();
-    let count = |cause: Cause| f.culprits.iter().filter(|c| Cause::of(c) == cause).count();
-    let parts: Vec<String> = f
-        .causes
+/// The message of `n` float regions rolled up by their causes: how many
+/// layers answer each cause.
+fn causes_message(n: usize, causes: &[(Cause, usize)]) -> String {
+    let parts: Vec<String> = causes
         .iter()
-        .map(|&cause| {
-            let k = count(cause);
-            match cause {
-                Cause::FoldLeftOut => format!(
-                    "{k} BatchNormalization or activation layers are left out of the annotation of the layer PTQ folds them into, so tfmot does not fold them"
-                ),
-                Cause::Unannotated => format!(
-                    "{k} layers that tfmot's default quantizes as PTQ does are left unannotated"
-                ),
-                Cause::NeedsConfig => format!(
-                    "{k} layers need a QuantizeConfig of their own to be quantized as PTQ quantizes them"
-                ),
-                Cause::FloatInPtq => format!("{k} layers PTQ keeps in float are annotated"),
-                _ => format!("{k} layers no tfmot annotation quantizes as PTQ does"),
-            }
+        .map(|&(cause, k)| match cause {
+            Cause::FoldLeftOut => format!(
+                "{k} BatchNormalization or activation layers are left out of the annotation of the layer PTQ folds them into, so tfmot does not fold them"
+            ),
+            Cause::Unannotated => format!(
+                "{k} layers that tfmot's default quantizes as PTQ does are left unannotated"
+            ),
+            Cause::NeedsConfig => format!(
+                "{k} layers need a QuantizeConfig of their own to be quantized as PTQ quantizes them"
+            ),
+            Cause::FloatInPtq => format!("{k} layers PTQ keeps in float are annotated"),
+            _ => format!("{k} layers no tfmot annotation quantizes as PTQ does"),
         })
         .collect();
-    if parts.is_empty() {
-        return format!("{} ({n} places)", one_message(f));
-    }
     format!(
         "{}: QAT runs {n} regions in float where PTQ runs them in integer",
         parts.join("; ")
@@ -273,30 +245,27 @@ fn one_message(f: &Finding) -> String {
             qat_range,
             ptq_range,
             ratio,
-            initial,
             ..
         } => {
             let r = |x: (f32, f32)| format!("[{}, {}]", short(x.0), short(x.1));
-            if *initial {
-                format!(
+            match f.wording.range {
+                Some(RangeVerdict::Untrained) => format!(
                     "QAT output range{layer} is {}, tfmot's initial [-6, 6]: the quantizer never trained (PTQ calibrated {})",
                     r(*qat_range),
                     r(*ptq_range)
-                )
-            } else if f.kind == Kind::RangeClipping {
-                format!(
+                ),
+                Some(RangeVerdict::Clipping) => format!(
                     "QAT output range{layer} {} is only {:.2}x the width of PTQ's calibrated {}: values outside it clip",
                     r(*qat_range),
                     ratio,
                     r(*ptq_range)
-                )
-            } else {
-                format!(
+                ),
+                _ => format!(
                     "QAT output range{layer} {} is {:.2}x the width of PTQ's calibrated {}",
                     r(*qat_range),
                     ratio,
                     r(*ptq_range)
-                )
+                ),
             }
         }
         Detail::Granularity { qat, ptq, .. } => {
@@ -568,26 +537,8 @@ fn requantize_words(
 
 /// The words for [`Finding::suggestion`] in tfmot terms.
 fn tfmot_words(f: &Finding) -> String {
-    if f.places.len() > 1 {
-        match f.kind {
-            Kind::RangeUntrained => {
-                return "These quantizers kept their initial [-6, 6]: train longer with quantization enabled (quantize_apply before fit, not after), check they are not frozen, or start from ranges of representative data.".to_owned();
-            }
-            Kind::RangeWide => {
-                return "Fine-tune longer, or on data closer to the calibration set: the moving averages have not narrowed to the values these layers see.".to_owned();
-            }
-            Kind::GranularityMismatch => {
-                return if matches!(f.suggestion, Suggestion::PerChannelWeights { .. }) {
-                    "Informational: QAT quantized these weights per-tensor (tfmot's default for Dense and Conv2DTranspose, or a per-tensor scheme), PTQ per-channel. For per-channel weights, give these layers a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel (the weights-only and output configs of `tflq plan` do).".to_owned()
-                } else {
-                    "Informational: PTQ used per-tensor weights at these layers (per-channel disabled in the converter).".to_owned()
-                };
-            }
-            Kind::RangeClipping => {
-                return "Values beyond these ranges saturate: fine-tune on data that covers what the model sees in use, or lower the moving-average decay so the ranges follow it.".to_owned();
-            }
-            _ => {}
-        }
+    if let Some(words) = f.wording.roll_up.as_ref().and_then(tfmot_roll_up_words) {
+        return words.to_owned();
     }
     // " at 'conv1'", or nothing when the file names no layer there (never a
     // placeholder in quotes).
@@ -643,7 +594,7 @@ fn tfmot_words(f: &Finding) -> String {
             "The quantizer{} kept its initial [-6, 6]: train longer with quantization enabled, check it is not frozen, or use a representative range.",
             at(layer)
         ),
-        Suggestion::CheckRange { layer } if f.kind == Kind::RangeClipping => format!(
+        Suggestion::CheckRange { layer } if f.wording.range == Some(RangeVerdict::Clipping) => format!(
             "Values beyond the range{} saturate: fine-tune on data that covers what the model sees in use.",
             at(layer)
         ),
@@ -682,6 +633,29 @@ fn tfmot_words(f: &Finding) -> String {
         Suggestion::MatchIoTypes => {
             "Informational: convert both with the same inference_input_type / inference_output_type to compare I/O quantizers.".to_owned()
         }
+    }
+}
+
+/// The tfmot advice of a roll-up that has words of its own (`None`: the
+/// suggestion's words speak for every place).
+fn tfmot_roll_up_words(r: &RollUp) -> Option<&'static str> {
+    match r {
+        RollUp::UntrainedRanges => Some(
+            "These quantizers kept their initial [-6, 6]: train longer with quantization enabled (quantize_apply before fit, not after), check they are not frozen, or start from ranges of representative data.",
+        ),
+        RollUp::WideRanges { .. } => Some(
+            "Fine-tune longer, or on data closer to the calibration set: the moving averages have not narrowed to the values these layers see.",
+        ),
+        RollUp::QatPerTensorWeights => Some(
+            "Informational: QAT quantized these weights per-tensor (tfmot's default for Dense and Conv2DTranspose, or a per-tensor scheme), PTQ per-channel. For per-channel weights, give these layers a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel (the weights-only and output configs of `tflq plan` do).",
+        ),
+        RollUp::PtqPerTensorWeights => Some(
+            "Informational: PTQ used per-tensor weights at these layers (per-channel disabled in the converter).",
+        ),
+        RollUp::ClippingRanges { .. } => Some(
+            "Values beyond these ranges saturate: fine-tune on data that covers what the model sees in use, or lower the moving-average decay so the ranges follow it.",
+        ),
+        _ => None,
     }
 }
 
