@@ -164,7 +164,6 @@ fn causes_message(n: usize, causes: &[(Cause, usize)]) -> String {
 
 fn one_message(f: &Finding) -> String {
     let qat_names = || op_names(&f.qat_ops, &f.qat_kinds);
-    let ptq_names = || op_names(&f.ptq_ops, &f.ptq_kinds);
     let layer = f
         .layer
         .as_deref()
@@ -176,31 +175,7 @@ fn one_message(f: &Finding) -> String {
             to,
             same_scale_op,
             ..
-        }) => {
-            let params = match (from, to) {
-                (Some(a), Some(b)) => format!(
-                    " from (s={}, zp={}) to (s={}, zp={})",
-                    scale(a.0),
-                    a.1,
-                    scale(b.0),
-                    b.1
-                ),
-                _ => String::new(),
-            };
-            let around = same_scale_op
-                .as_ref()
-                .map(|(o, k)| format!(" next to {k} #{o}{layer}"))
-                .unwrap_or_else(|| layer.clone());
-            format!(
-                "QAT requantizes (QUANTIZE #{} int->int{params}){around}; PTQ keeps one scale here{}",
-                f.qat_ops.first().map_or(0, |o| o.0),
-                if f.ptq_ops.is_empty() {
-                    String::new()
-                } else {
-                    format!(" between {}", ptq_names())
-                }
-            )
-        }
+        }) => requantize_message(f, *from, *to, same_scale_op.as_ref(), &layer),
         Detail::Remove(Removal::RoundTrip) => format!(
             "QAT has a QUANTIZE/DEQUANTIZE round trip ({}){layer} that PTQ does not have",
             qat_names()
@@ -210,128 +185,200 @@ fn one_message(f: &Finding) -> String {
             if *quantize { "QUANTIZE" } else { "DEQUANTIZE" },
             qat_names()
         ),
-        Detail::Add {
-            op_kinds,
-            layers,
-            entries,
-            exits,
-            ptq_compute,
-            ..
-        } => {
-            let mut m = format!(
-                "QAT runs {} op(s) in float ({}{}) where PTQ runs them in {} ({})",
-                f.qat_ops.len(),
-                kinds(op_kinds),
-                if layers.is_empty() {
-                    String::new()
-                } else {
-                    format!("; layers {}", quoted(layers))
-                },
-                match ptq_compute {
-                    crate::analysis::Compute::Int16 => "int16",
-                    _ => "int8",
-                },
-                ptq_names(),
-            );
-            if !entries.is_empty() {
-                m += &format!("; entered through DEQUANTIZE {}", ops(entries));
-            }
-            if !exits.is_empty() {
-                m += &format!(", left through QUANTIZE {}", ops(exits));
-            }
-            m
-        }
+        Detail::Add { .. } => float_region_message(f),
         Detail::Range {
             qat_range,
             ptq_range,
             ratio,
             ..
-        } => {
-            let r = |x: (f32, f32)| format!("[{}, {}]", short(x.0), short(x.1));
-            match f.wording.range {
-                Some(RangeVerdict::Untrained) => format!(
-                    "QAT output range{layer} is {}, tfmot's initial [-6, 6]: the quantizer never trained (PTQ calibrated {})",
-                    r(*qat_range),
-                    r(*ptq_range)
-                ),
-                Some(RangeVerdict::Clipping) => format!(
-                    "QAT output range{layer} {} is only {:.2}x the width of PTQ's calibrated {}: values outside it clip",
-                    r(*qat_range),
-                    ratio,
-                    r(*ptq_range)
-                ),
-                _ => format!(
-                    "QAT output range{layer} {} is {:.2}x the width of PTQ's calibrated {}",
-                    r(*qat_range),
-                    ratio,
-                    r(*ptq_range)
-                ),
-            }
-        }
+        } => range_message(f.wording.range, (*qat_range, *ptq_range), *ratio, &layer),
         Detail::Granularity { qat, ptq, .. } => {
             format!("weights{layer}: QAT {} , PTQ {}", gran(*qat), gran(*ptq)).replace(" ,", ",")
         }
         Detail::Fusion {
             separate_in,
             activation,
-        } => match separate_in {
-            Side::Qat => format!(
-                "QAT keeps {activation} as its own op ({}){layer}; PTQ fuses it into {}",
-                qat_names(),
-                ptq_names()
-            ),
-            Side::Ptq => format!(
-                "PTQ keeps {activation} as its own op ({}); QAT fuses it into {}{layer}",
-                ptq_names(),
-                qat_names()
-            ),
-        },
-        Detail::Structure {
-            side,
-            op_kinds,
-            layers,
-            batchnorm_unfolded,
-        } => {
-            let (who, other, names) = match side {
-                Side::Qat => ("QAT", "PTQ", qat_names()),
-                Side::Ptq => ("PTQ", "QAT", ptq_names()),
-            };
-            let mut m = format!(
-                "{who} has {} with no counterpart in {other} ({}{})",
-                names,
-                kinds(op_kinds),
-                if layers.is_empty() {
-                    String::new()
-                } else {
-                    format!("; layers {}", quoted(layers))
-                }
-            );
-            if *batchnorm_unfolded {
-                m += "; a BatchNorm left unfolded";
-            }
-            m
-        }
+        } => fusion_message(f, *separate_in, activation, &layer),
+        Detail::Structure { .. } => structure_message(f),
         Detail::Width { ptq, qat } => format!(
             "QAT computes in {} where PTQ computes in {}{layer}",
             qat.name(),
             ptq.name()
         ),
-        Detail::Io { ptq, qat } => {
-            let t = |v: &[crate::model::DType]| {
-                v.iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
-            format!(
-                "model I/O types differ: PTQ {} in / {} out, QAT {} in / {} out",
-                t(&ptq.0),
-                t(&ptq.1),
-                t(&qat.0),
-                t(&qat.1)
-            )
-        }
+        Detail::Io { ptq, qat } => io_message(ptq, qat),
     }
+}
+
+/// A requantize QAT has and PTQ does not: its parameters, and the same-scale
+/// op it sits next to.
+fn requantize_message(
+    f: &Finding,
+    from: Option<(f32, i64)>,
+    to: Option<(f32, i64)>,
+    same_scale_op: Option<&(OpId, OpKind)>,
+    layer: &str,
+) -> String {
+    let params = match (from, to) {
+        (Some(a), Some(b)) => format!(
+            " from (s={}, zp={}) to (s={}, zp={})",
+            scale(a.0),
+            a.1,
+            scale(b.0),
+            b.1
+        ),
+        _ => String::new(),
+    };
+    let around = same_scale_op
+        .map(|(o, k)| format!(" next to {k} #{o}{layer}"))
+        .unwrap_or_else(|| layer.to_owned());
+    format!(
+        "QAT requantizes (QUANTIZE #{} int->int{params}){around}; PTQ keeps one scale here{}",
+        f.qat_ops.first().map_or(0, |o| o.0),
+        if f.ptq_ops.is_empty() {
+            String::new()
+        } else {
+            format!(" between {}", op_names(&f.ptq_ops, &f.ptq_kinds))
+        }
+    )
+}
+
+/// A float region of QAT that PTQ runs in integer: its ops and layers, and
+/// the quantizers it is entered and left through.
+fn float_region_message(f: &Finding) -> String {
+    let Detail::Add {
+        op_kinds,
+        layers,
+        entries,
+        exits,
+        ptq_compute,
+        ..
+    } = &f.detail
+    else {
+        return String::new();
+    };
+    let mut m = format!(
+        "QAT runs {} op(s) in float ({}{}) where PTQ runs them in {} ({})",
+        f.qat_ops.len(),
+        kinds(op_kinds),
+        layer_list(layers),
+        match ptq_compute {
+            crate::analysis::Compute::Int16 => "int16",
+            _ => "int8",
+        },
+        op_names(&f.ptq_ops, &f.ptq_kinds),
+    );
+    if !entries.is_empty() {
+        m += &format!("; entered through DEQUANTIZE {}", ops(entries));
+    }
+    if !exits.is_empty() {
+        m += &format!(", left through QUANTIZE {}", ops(exits));
+    }
+    m
+}
+
+/// `; layers 'a', 'b'`, or nothing.
+fn layer_list(layers: &[String]) -> String {
+    if layers.is_empty() {
+        String::new()
+    } else {
+        format!("; layers {}", quoted(layers))
+    }
+}
+
+/// One learned range against the calibrated one, in the words of its
+/// verdict.
+fn range_message(
+    verdict: Option<RangeVerdict>,
+    (qat_range, ptq_range): ((f32, f32), (f32, f32)),
+    ratio: f32,
+    layer: &str,
+) -> String {
+    let r = |x: (f32, f32)| format!("[{}, {}]", short(x.0), short(x.1));
+    match verdict {
+        Some(RangeVerdict::Untrained) => format!(
+            "QAT output range{layer} is {}, tfmot's initial [-6, 6]: the quantizer never trained (PTQ calibrated {})",
+            r(qat_range),
+            r(ptq_range)
+        ),
+        Some(RangeVerdict::Clipping) => format!(
+            "QAT output range{layer} {} is only {:.2}x the width of PTQ's calibrated {}: values outside it clip",
+            r(qat_range),
+            ratio,
+            r(ptq_range)
+        ),
+        _ => format!(
+            "QAT output range{layer} {} is {:.2}x the width of PTQ's calibrated {}",
+            r(qat_range),
+            ratio,
+            r(ptq_range)
+        ),
+    }
+}
+
+/// An activation fused in one model and its own op in the other.
+fn fusion_message(
+    f: &Finding,
+    separate_in: Side,
+    activation: &impl std::fmt::Display,
+    layer: &str,
+) -> String {
+    let qat_names = op_names(&f.qat_ops, &f.qat_kinds);
+    let ptq_names = op_names(&f.ptq_ops, &f.ptq_kinds);
+    match separate_in {
+        Side::Qat => format!(
+            "QAT keeps {activation} as its own op ({qat_names}){layer}; PTQ fuses it into {ptq_names}"
+        ),
+        Side::Ptq => format!(
+            "PTQ keeps {activation} as its own op ({ptq_names}); QAT fuses it into {qat_names}{layer}"
+        ),
+    }
+}
+
+/// Ops in one model with no counterpart in the other.
+fn structure_message(f: &Finding) -> String {
+    let Detail::Structure {
+        side,
+        op_kinds,
+        layers,
+        batchnorm_unfolded,
+    } = &f.detail
+    else {
+        return String::new();
+    };
+    let (who, other, names) = match side {
+        Side::Qat => ("QAT", "PTQ", op_names(&f.qat_ops, &f.qat_kinds)),
+        Side::Ptq => ("PTQ", "QAT", op_names(&f.ptq_ops, &f.ptq_kinds)),
+    };
+    let mut m = format!(
+        "{who} has {} with no counterpart in {other} ({}{})",
+        names,
+        kinds(op_kinds),
+        layer_list(layers)
+    );
+    if *batchnorm_unfolded {
+        m += "; a BatchNorm left unfolded";
+    }
+    m
+}
+
+/// Model input and output types that differ.
+fn io_message(
+    ptq: &(Vec<crate::model::DType>, Vec<crate::model::DType>),
+    qat: &(Vec<crate::model::DType>, Vec<crate::model::DType>),
+) -> String {
+    let t = |v: &[crate::model::DType]| {
+        v.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "model I/O types differ: PTQ {} in / {} out, QAT {} in / {} out",
+        t(&ptq.0),
+        t(&ptq.1),
+        t(&qat.0),
+        t(&qat.1)
+    )
 }
 
 /// One culprit in words: `'maximum' -> output: why...`.
