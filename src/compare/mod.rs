@@ -25,6 +25,7 @@ pub use wording::{RangeVerdict, RollUp, Wording};
 
 /// Kinds of comparison findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Kind {
     /// The QAT model has a quantizer PTQ does not need.
     RemoveQuantizer,
@@ -97,6 +98,7 @@ impl Kind {
 
 /// How much a finding costs the QAT model, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Severity {
     /// Ops computed in float inside an integer graph.
     FloatCompute,
@@ -169,6 +171,7 @@ pub enum Side {
 
 /// What a quantizer to remove does.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Removal {
     /// int → int QUANTIZE.
     Requantize {
@@ -195,6 +198,7 @@ pub enum Removal {
 
 /// The numbers behind a finding.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Detail {
     /// B-1.
     Remove(Removal),
@@ -402,6 +406,7 @@ impl FileRole {
 
 /// Why two files cannot be compared as PTQ then QAT.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PairProblem {
     /// The PTQ slot holds a QAT conversion (the arguments are swapped, or two
     /// QAT files were given).
