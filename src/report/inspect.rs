@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::{Format, Style, Tone, dims, op_list_short, quant_brief, scale, shape, thousands};
-use crate::analysis::summary::IoTensor;
+use crate::analysis::summary::{IoTensor, Summary};
 use crate::analysis::{Compute, Evidence, Finding, FindingKind, Inspection};
 use crate::model::{Model, OpId, Subgraph, SubgraphId, TensorId};
 
@@ -307,6 +307,26 @@ fn summary_lines(insp: &Inspection, file: &str) -> Vec<(String, String)> {
         }
         v.push(("conversion".into(), parts.join(", ")));
     }
+    scheme_lines(insp, &mut v);
+    structure_lines(s, &mut v);
+    content_lines(s, &mut v);
+    if s.appended_buffers {
+        v.push((
+            "buffers".into(),
+            "stored after the flatbuffer (>2 GB layout)".into(),
+        ));
+    }
+    if s.external_buffers > 0 {
+        v.push(("external buffers".into(), s.external_buffers.to_string()));
+    }
+    for w in &s.warnings {
+        v.push(("warning".into(), w.clone()));
+    }
+    v
+}
+
+/// The scheme and its evidence.
+fn scheme_lines(insp: &Inspection, v: &mut Vec<(String, String)>) {
     let qat = if insp.scheme.qat {
         " (converted from a QAT graph)"
     } else {
@@ -316,6 +336,11 @@ fn summary_lines(insp: &Inspection, file: &str) -> Vec<(String, String)> {
     for e in &insp.scheme.evidence {
         v.push(("evidence".into(), evidence_line(e)));
     }
+}
+
+/// The subgraphs, the signatures and (without signatures) the main
+/// subgraph's inputs and outputs.
+fn structure_lines(s: &Summary, v: &mut Vec<(String, String)>) {
     for sg in &s.subgraphs {
         v.push((
             format!("subgraph {}", sg.index),
@@ -358,6 +383,10 @@ fn summary_lines(insp: &Inspection, file: &str) -> Vec<(String, String)> {
                 .join("; "),
         ));
     }
+}
+
+/// The op histogram, the activation types and the constants.
+fn content_lines(s: &Summary, v: &mut Vec<(String, String)>) {
     let counts = |v: Vec<String>| v.join(", ");
     v.push((
         "ops".into(),
@@ -385,19 +414,6 @@ fn summary_lines(insp: &Inspection, file: &str) -> Vec<(String, String)> {
             .collect::<Vec<_>>()
             .join(", "),
     ));
-    if s.appended_buffers {
-        v.push((
-            "buffers".into(),
-            "stored after the flatbuffer (>2 GB layout)".into(),
-        ));
-    }
-    if s.external_buffers > 0 {
-        v.push(("external buffers".into(), s.external_buffers.to_string()));
-    }
-    for w in &s.warnings {
-        v.push(("warning".into(), w.clone()));
-    }
-    v
 }
 
 fn tensor_line(sg: &Subgraph, id: TensorId, exact: bool) -> String {
