@@ -185,7 +185,14 @@ fn one_message(f: &Finding) -> String {
             if *quantize { "QUANTIZE" } else { "DEQUANTIZE" },
             qat_names()
         ),
-        Detail::Add { .. } => float_region_message(f),
+        Detail::Add {
+            op_kinds,
+            layers,
+            entries,
+            exits,
+            ptq_compute,
+            ..
+        } => float_region_message(f, op_kinds, layers, (entries, exits), *ptq_compute),
         Detail::Range {
             qat_range,
             ptq_range,
@@ -199,7 +206,12 @@ fn one_message(f: &Finding) -> String {
             separate_in,
             activation,
         } => fusion_message(f, *separate_in, activation, &layer),
-        Detail::Structure { .. } => structure_message(f),
+        Detail::Structure {
+            side,
+            op_kinds,
+            layers,
+            batchnorm_unfolded,
+        } => structure_message(f, *side, op_kinds, layers, *batchnorm_unfolded),
         Detail::Width { ptq, qat } => format!(
             "QAT computes in {} where PTQ computes in {}{layer}",
             qat.name(),
@@ -244,18 +256,13 @@ fn requantize_message(
 
 /// A float region of QAT that PTQ runs in integer: its ops and layers, and
 /// the quantizers it is entered and left through.
-fn float_region_message(f: &Finding) -> String {
-    let Detail::Add {
-        op_kinds,
-        layers,
-        entries,
-        exits,
-        ptq_compute,
-        ..
-    } = &f.detail
-    else {
-        return String::new();
-    };
+fn float_region_message(
+    f: &Finding,
+    op_kinds: &[OpKind],
+    layers: &[String],
+    (entries, exits): (&[OpId], &[OpId]),
+    ptq_compute: crate::analysis::Compute,
+) -> String {
     let mut m = format!(
         "QAT runs {} op(s) in float ({}{}) where PTQ runs them in {} ({})",
         f.qat_ops.len(),
@@ -335,16 +342,13 @@ fn fusion_message(
 }
 
 /// Ops in one model with no counterpart in the other.
-fn structure_message(f: &Finding) -> String {
-    let Detail::Structure {
-        side,
-        op_kinds,
-        layers,
-        batchnorm_unfolded,
-    } = &f.detail
-    else {
-        return String::new();
-    };
+fn structure_message(
+    f: &Finding,
+    side: Side,
+    op_kinds: &[OpKind],
+    layers: &[String],
+    batchnorm_unfolded: bool,
+) -> String {
     let (who, other, names) = match side {
         Side::Qat => ("QAT", "PTQ", op_names(&f.qat_ops, &f.qat_kinds)),
         Side::Ptq => ("PTQ", "QAT", op_names(&f.ptq_ops, &f.ptq_kinds)),
@@ -355,7 +359,7 @@ fn structure_message(f: &Finding) -> String {
         kinds(op_kinds),
         layer_list(layers)
     );
-    if *batchnorm_unfolded {
+    if batchnorm_unfolded {
         m += "; a BatchNorm left unfolded";
     }
     m
