@@ -19,6 +19,7 @@ use crate::rules::{self, Tfmot};
 
 /// What a layer's QAT annotation should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Action {
     /// tfmot's default 8-bit registry gives PTQ's placement:
     /// `quantize_annotate_layer(layer)`.
@@ -91,6 +92,7 @@ pub enum OutputSide {
 
 /// What `tflq compare` tells the user to change for one finding.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Suggestion {
     /// A requantize PTQ does not have: the layers sharing the scale need
     /// one quantizer between them.
@@ -205,6 +207,7 @@ pub fn near_free(from: Option<(f32, i64)>, to: Option<(f32, i64)>) -> bool {
 
 /// Why a layer got its action.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Reason {
     /// PTQ computes it in float.
     FloatInPtq,

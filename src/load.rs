@@ -308,6 +308,19 @@ fn malformed_at(path: impl FnOnce() -> String, e: planus::Error) -> Error {
     Error::malformed(path(), e)
 }
 
+/// An operator's tensors, as [`Operator`] holds them.
+struct Operands {
+    inputs: Inputs,
+    outputs: Outputs,
+    intermediates: Vec<TensorId>,
+}
+
+/// What an operator's builtin options say that tflq keeps.
+struct OptionsRead {
+    activation: Option<Activation>,
+    calls: Vec<(CallRole, SubgraphId)>,
+}
+
 /// Capacity to reserve for `len` elements read from the file: enough to avoid
 /// regrowing vectors of any real model, capped so that a forged length (which
 /// planus has only checked to fit in the file) cannot claim memory far beyond
@@ -740,15 +753,42 @@ impl<'b> Loader<'b> {
         n_subgraphs: usize,
     ) -> Result<Operator> {
         let path = || format!("subgraphs[{sg}].operators[{o}]");
-        let n_tensors = use_costs.len();
-        // What the operands' tensors will cost where they are used (see `use_cost`).
-        let mut cost = 0usize;
         let opcode_index = op.opcode_index().at(path)?;
         let code = check_index(opcode_index.into(), codes.len(), "operator code", || {
             format!("{}.opcode_index", path())
         })?;
         let code = &codes[code as usize];
+        let Operands {
+            inputs,
+            outputs,
+            intermediates,
+        } = self.operands(op, &path, use_costs)?;
+        let OptionsRead { activation, calls } = self.options(op, &path, n_subgraphs)?;
+        let custom_options_len = self.custom_options_len(op, &path)?;
+        Ok(Operator {
+            opcode_index,
+            kind: code.kind.clone(),
+            version: code.version,
+            inputs,
+            outputs,
+            intermediates,
+            activation,
+            calls,
+            custom_options_len,
+        })
+    }
 
+    /// An operator's inputs (-1: absent), outputs and intermediates, each
+    /// index checked, charged to the budget with what the inputs' and
+    /// outputs' tensors cost where they are used (see `use_cost`).
+    fn operands(
+        &mut self,
+        op: fb::OperatorRef<'b>,
+        path: &impl Fn() -> String,
+        use_costs: &[usize],
+    ) -> Result<Operands> {
+        let n_tensors = use_costs.len();
+        let mut cost = 0usize;
         let mut inputs = Inputs::new();
         if let Some(v) = op.inputs().at(path)? {
             self.budget.charge(v.len(), path)?;
@@ -795,7 +835,22 @@ impl<'b> Loader<'b> {
                 )?));
             }
         }
+        Ok(Operands {
+            inputs,
+            outputs,
+            intermediates,
+        })
+    }
 
+    /// The fused activation and the subgraphs an operator calls, from its
+    /// builtin options (options of a kind newer than the schema are a
+    /// warning).
+    fn options(
+        &mut self,
+        op: fb::OperatorRef<'b>,
+        path: &impl Fn() -> String,
+        n_subgraphs: usize,
+    ) -> Result<OptionsRead> {
         let mut activation = None;
         let mut calls = Vec::new();
         let mut sub = |role: CallRole, index: i64, field: &str| -> Result<()> {
@@ -892,7 +947,16 @@ impl<'b> Loader<'b> {
                 _ => return Err(Error::malformed(format!("{}.builtin_options_2", path()), e)),
             },
         }
+        Ok(OptionsRead { activation, calls })
+    }
 
+    /// The length of an operator's custom options, inline or stored past the
+    /// flatbuffer (which must lie inside the file).
+    fn custom_options_len(
+        &mut self,
+        op: fb::OperatorRef<'b>,
+        path: &impl Fn() -> String,
+    ) -> Result<u64> {
         let mut custom_options_len = op.custom_options().at(path)?.map_or(0, |c| c.len() as u64);
         let large_offset = op.large_custom_options_offset().at(path)?;
         if large_offset > 1 {
@@ -910,18 +974,7 @@ impl<'b> Loader<'b> {
                 }
             }
         }
-
-        Ok(Operator {
-            opcode_index,
-            kind: code.kind.clone(),
-            version: code.version,
-            inputs,
-            outputs,
-            intermediates,
-            activation,
-            calls,
-            custom_options_len,
-        })
+        Ok(custom_options_len)
     }
 
     fn signature(

@@ -20,6 +20,7 @@ use crate::model::Model;
 
 /// The program that produced a `.tflite` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Producer {
     /// The TF converter from a Keras model (tf-keras or Keras 3); QAT through tfmot.
     Keras,
@@ -38,6 +39,7 @@ pub enum Producer {
 
 /// The words advice about a producer's models is given in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Vocabulary {
     /// Keras layers and tfmot QuantizeConfigs.
     Tfmot,

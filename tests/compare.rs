@@ -5,7 +5,9 @@
 
 mod common;
 
-use tflq::compare::{Comparison, Detail, Kind, Options, Removal, Side, compare};
+use tflq::compare::{
+    Comparison, Detail, Kind, Options, RangeVerdict, Removal, RollUp, Side, Wording, compare,
+};
 use tflq::model::{BuiltinCode, Model};
 use tflq::pair_view::finding_views;
 use tflq::report::compare::{Pair, render_with_diagrams};
@@ -254,12 +256,24 @@ impl Net {
     }
 
     fn conv(&mut self, x: i32, name: &str, activation: i8, out_dtype: i8) -> i32 {
+        self.conv_to(x, name, activation, out_dtype, q(0.05, -128))
+    }
+
+    /// [`Net::conv`] with the output quantization `out` (when int8).
+    fn conv_to(
+        &mut self,
+        x: i32,
+        name: &str,
+        activation: i8,
+        out_dtype: i8,
+        out: Option<SynthQuant>,
+    ) -> i32 {
         let conv = self.m.builtin(BuiltinCode::CONV_2D);
         let (wq, bq, oq) = if out_dtype == I8 {
             (
                 Some(SynthQuant::per_axis(vec![0.01; 4], 0)),
                 Some(SynthQuant::per_axis(vec![0.0001; 4], 0)),
-                q(0.05, -128),
+                out,
             )
         } else {
             (None, None, None)
@@ -929,5 +943,67 @@ fn nested_concatenations_give_the_scale_to_the_outermost() {
             Some(tflq::advice::Action::WeightsOnly),
             "{conv}"
         );
+    }
+}
+
+/// PTQ: two convs whose outputs are calibrated to [0, 12.75]; QAT: the same
+/// two with the output quantization of each given.
+fn ranged_pair(qat_outputs: [Option<SynthQuant>; 2]) -> Comparison {
+    let mut qn = Net::new();
+    let (x, xq) = qn.input();
+    let [qa, qb] = qat_outputs;
+    let a = qn.conv_to(xq, "quant_conv_a", 0, I8, qa);
+    let b = qn.conv_to(a, "quant_conv_b", 0, I8, qb);
+    let qat = qn.finish(x, b);
+    compare(&two_convs(), &qat, Options::default())
+}
+
+fn range_findings(c: &Comparison) -> Vec<&tflq::compare::Finding> {
+    c.findings.iter().filter(|f| f.kind.is_range()).collect()
+}
+
+#[test]
+fn a_narrow_learned_range_is_worded_as_clipping() {
+    // conv_b: [0, 1.275] against PTQ's [0, 12.75], a tenth of the width.
+    let c = ranged_pair([q(0.05, -128), q(0.005, -128)]);
+    let f = range_findings(&c);
+    assert_eq!(f.len(), 1, "{:?}", summary(&c));
+    assert_eq!(f[0].kind, Kind::RangeClipping);
+    assert_eq!(
+        f[0].wording,
+        Wording {
+            range: Some(RangeVerdict::Clipping),
+            roll_up: None,
+        }
+    );
+    let m = tflq::report::compare::message(f[0]);
+    assert!(m.ends_with("values outside it clip"), "{m}");
+}
+
+#[test]
+fn wide_learned_ranges_roll_up_with_their_span() {
+    // [0, 127.5] and [0, 63.75] against [0, 12.75]: 10x and 5x.
+    let c = ranged_pair([q(0.5, -128), q(0.25, -128)]);
+    let f = range_findings(&c);
+    assert_eq!(f.len(), 1, "{:?}", summary(&c));
+    assert_eq!(f[0].kind, Kind::RangeWide);
+    assert_eq!(f[0].places.len(), 2);
+    assert_eq!(f[0].wording.range, Some(RangeVerdict::Wide));
+    let Some(RollUp::WideRanges { lo, hi }) = f[0].wording.roll_up else {
+        panic!("{:?}", f[0].wording);
+    };
+    assert!(
+        (lo - 5.0).abs() < 1e-4 && (hi - 10.0).abs() < 1e-4,
+        "{lo} {hi}"
+    );
+}
+
+#[test]
+fn ordinary_ranges_have_no_range_wording() {
+    // Nothing out of the ordinary: no range finding, no wording.
+    let c = ranged_pair([q(0.05, -128), q(0.05, -128)]);
+    assert!(range_findings(&c).is_empty(), "{:?}", summary(&c));
+    for f in &c.findings {
+        assert_eq!(f.wording.range, None);
     }
 }

@@ -236,17 +236,54 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
     let n = sg.operators.len();
     let show = shown(&graph, n, &options.around, options.depth);
     let class: Vec<NodeClass> = quant.op_classes().into_iter().map(NodeClass::Op).collect();
-    let layer = |o: OpId| quant.ops.get(o.index()).and_then(|i| i.layer.clone());
 
-    // Runs are stretches of consecutive shown ops in execution order that
-    // all compute at one integer width. Execution order is topological, so
-    // merging a stretch of it into one node keeps the picture acyclic: an
-    // edge can only leave a stretch forwards.
+    // Execution order is topological: see `op_nodes` for why runs of it
+    // keep the picture acyclic.
     let order: Vec<OpId> = graph
         .execution_order()
         .into_iter()
         .filter(|o| show.get(o.index()).copied().unwrap_or(false))
         .collect();
+    let OpNodes {
+        mut nodes,
+        op_node,
+        runs,
+    } = op_nodes(&order, &class, quant, options, n);
+    let edges = connect(sg, &graph, &op_node, &mut nodes);
+    let islands = islands(quant, &op_node, &mut nodes);
+    GraphView {
+        subgraph: quant.subgraph,
+        nodes,
+        edges: edges.into_iter().collect(),
+        islands,
+        op_node,
+        total_ops: n,
+        shown_ops: order.len(),
+        runs,
+    }
+}
+
+/// The nodes of the shown ops, and the node of each op.
+struct OpNodes {
+    nodes: Vec<ViewNode>,
+    /// The node of each op of the subgraph (`None`: not shown).
+    op_node: Vec<Option<usize>>,
+    /// How many nodes are runs.
+    runs: usize,
+}
+
+/// One node per shown op in `order`, or per run: a stretch of consecutive
+/// shown ops in execution order that all compute at one integer width.
+/// Execution order is topological, so merging a stretch of it into one node
+/// keeps the picture acyclic: an edge can only leave a stretch forwards.
+fn op_nodes(
+    order: &[OpId],
+    class: &[NodeClass],
+    quant: &SubgraphQuant,
+    options: &ViewOptions,
+    n: usize,
+) -> OpNodes {
+    let layer = |o: OpId| quant.ops.get(o.index()).and_then(|i| i.layer.clone());
     // An `--around` view is small already; collapsing it could swallow the
     // very op the user asked to see, so it draws every op.
     let collapse = options.min_run > 1 && options.around.is_empty();
@@ -287,8 +324,32 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
             cut: false,
         });
     }
-    let shown_ops = order.len();
+    OpNodes {
+        nodes,
+        op_node,
+        runs,
+    }
+}
 
+/// A node of its own for a graph input or output tensor.
+fn terminal_node(kind: NodeKind, class: NodeClass) -> ViewNode {
+    ViewNode {
+        kind,
+        class,
+        layer: None,
+        island: None,
+        cut: false,
+    }
+}
+
+/// The edges between the nodes, with a node for each graph input and output
+/// tensor; a node with an operand outside the view is marked cut.
+fn connect(
+    sg: &crate::model::Subgraph,
+    graph: &Graph,
+    op_node: &[Option<usize>],
+    nodes: &mut Vec<ViewNode>,
+) -> BTreeSet<ViewEdge> {
     let mut edges: BTreeSet<ViewEdge> = BTreeSet::new();
     // The node of each input and output tensor, once made.
     let mut terminal: Vec<Option<usize>> = vec![None; sg.tensors.len()];
@@ -314,13 +375,7 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
                         Some(id) => id,
                         None => {
                             let id = nodes.len();
-                            nodes.push(ViewNode {
-                                kind: NodeKind::Input(t),
-                                class: NodeClass::Input,
-                                layer: None,
-                                island: None,
-                                cut: false,
-                            });
+                            nodes.push(terminal_node(NodeKind::Input(t), NodeClass::Input));
                             if let Some(slot) = terminal.get_mut(t.index()) {
                                 *slot = Some(id);
                             }
@@ -351,13 +406,7 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
                 && slot.is_none()
             {
                 let id = nodes.len();
-                nodes.push(ViewNode {
-                    kind: NodeKind::Output(t),
-                    class: NodeClass::Output,
-                    layer: None,
-                    island: None,
-                    cut: false,
-                });
+                nodes.push(terminal_node(NodeKind::Output(t), NodeClass::Output));
                 *slot = Some(id);
                 edges.insert(ViewEdge {
                     from: to,
@@ -367,7 +416,16 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
             }
         }
     }
+    edges
+}
 
+/// The float islands of `quant`'s findings that have a shown node, each
+/// node marked with its island.
+fn islands(
+    quant: &SubgraphQuant,
+    op_node: &[Option<usize>],
+    nodes: &mut [ViewNode],
+) -> Vec<ViewIsland> {
     let mut islands = Vec::new();
     for (f, finding) in quant.findings.iter().enumerate() {
         if !matches!(finding.kind, FindingKind::FloatIsland { .. }) {
@@ -392,15 +450,5 @@ pub fn build(model: &Model, quant: &SubgraphQuant, options: &ViewOptions) -> Gra
             finding: f,
         });
     }
-
-    GraphView {
-        subgraph: quant.subgraph,
-        nodes,
-        edges: edges.into_iter().collect(),
-        islands,
-        op_node,
-        total_ops: n,
-        shown_ops,
-        runs,
-    }
+    islands
 }

@@ -111,6 +111,7 @@ impl std::fmt::Display for SchemeKind {
 
 /// A fact supporting the scheme.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Evidence {
     /// Modes recorded in CONVERSION_METADATA.
     ConversionModes {
@@ -342,6 +343,7 @@ pub struct SubgraphQuant {
 /// compute op computes, and what a QUANTIZE or DEQUANTIZE converts. The one
 /// classification `tflq graph` and `--format model-explorer` share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum OpClass {
     /// Integer compute on 8-bit activations.
     Int8,

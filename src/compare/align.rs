@@ -34,6 +34,7 @@ const ALIGN_LAYERS: usize = 8;
 
 /// Why two ops were paired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Evidence {
     /// Same kind and the same Keras layer, unique in both graphs.
     LayerName,

@@ -6,6 +6,7 @@
 #![deny(clippy::arithmetic_side_effects)]
 
 pub mod align;
+mod wording;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -20,9 +21,11 @@ use crate::producer::{Producer, Vocabulary};
 use crate::rules;
 pub use align::{ComputeCoverage, Evidence, Match, SubgraphAlignment};
 use align::{Skeleton, WireSink, WireSource};
+pub use wording::{RangeVerdict, RollUp, Wording};
 
 /// Kinds of comparison findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Kind {
     /// The QAT model has a quantizer PTQ does not need.
     RemoveQuantizer,
@@ -95,6 +98,7 @@ impl Kind {
 
 /// How much a finding costs the QAT model, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Severity {
     /// Ops computed in float inside an integer graph.
     FloatCompute,
@@ -167,6 +171,7 @@ pub enum Side {
 
 /// What a quantizer to remove does.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Removal {
     /// int → int QUANTIZE.
     Requantize {
@@ -193,6 +198,7 @@ pub enum Removal {
 
 /// The numbers behind a finding.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Detail {
     /// B-1.
     Remove(Removal),
@@ -316,6 +322,9 @@ pub struct Finding {
     /// For a float region: the causes its culprits answer, in order (regions
     /// with the same causes roll up into one finding).
     pub causes: Vec<Cause>,
+    /// What its words say beyond the detail and suggestion (clipping or
+    /// wide, what a roll-up sums up), chosen once here.
+    pub wording: Wording,
 }
 
 /// Why a float region's layers are not quantized as PTQ quantizes them.
@@ -401,6 +410,7 @@ impl FileRole {
 
 /// Why two files cannot be compared as PTQ then QAT.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PairProblem {
     /// The PTQ slot holds a QAT conversion (the arguments are swapped, or two
     /// QAT files were given).
@@ -560,6 +570,7 @@ pub fn compare_inspected(
         ))
     });
     let mut findings = roll_up(with_causes(findings));
+    wording::choose(&mut findings);
     // Most severe first; then by subgraph, kind and place.
     findings.sort_by(|x, y| {
         (
@@ -715,6 +726,7 @@ impl Ctx<'_> {
             places: vec![place],
             checked: None,
             causes: Vec::new(),
+            wording: Wording::default(),
             kind,
             subgraph: SubgraphId(self.s as u32),
             qat_kinds: qat_ops

@@ -35,6 +35,7 @@ pub type OpPairs = [(OpId, OpId)];
 
 /// How a quantized tensor relates to its float counterpart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Kind {
     /// A float value held as float32 or as a quantized integer: measured.
     Measured,

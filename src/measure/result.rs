@@ -132,6 +132,22 @@ pub struct SideResult {
     pub notes: Vec<String>,
 }
 
+impl SideResult {
+    /// QuantizationDebugger's `denylisted_nodes`: the float model's tensor
+    /// names of the kept-float layers.
+    pub fn denylisted_nodes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .denylist
+            .kept
+            .iter()
+            .filter_map(|k| self.rows.get(k.row))
+            .map(|r| r.f_name.clone())
+            .collect();
+        v.dedup();
+        v
+    }
+}
+
 /// The cost of one `compare` finding on each side.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cost {

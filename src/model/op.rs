@@ -172,6 +172,7 @@ impl Serialize for Activation {
 
 /// Why an operator refers to another subgraph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CallRole {
     /// WHILE condition.
     Cond,

@@ -111,6 +111,7 @@ pub struct Calibration<'a> {
 
 /// The `QuantizationDetails` union.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum QuantDetails {
     /// Opaque custom quantization of this many bytes.
     Custom {
@@ -231,6 +232,7 @@ impl<'a, T> ExactSizeIterator for NumbersIter<'a, T> where T: Scalar<'a> {}
 
 /// How a tensor is quantized, read from its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Granularity {
     /// Not quantized (no scale).
     None,

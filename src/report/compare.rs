@@ -3,14 +3,12 @@
 
 use std::io::{self, Write};
 
-use serde::Serialize;
-
-use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, scale, scale_short};
+use super::{Format, Style, Tone, scale, scale_short};
 use crate::advice::{Action, Culprit, InputSide, OutputSide, Suggestion};
 use crate::analysis::SchemeKind;
 use crate::compare::{
     Cause, Comparison, ComputeCoverage, Detail, Evidence, FileRole, Finding, Kind, PairProblem,
-    Removal, Side, SubgraphAlignment,
+    RangeVerdict, Removal, RollUp, Side, SubgraphAlignment,
 };
 use crate::model::{Granularity, OpId, OpKind};
 use crate::producer::Vocabulary;
@@ -81,10 +79,10 @@ fn gran(g: Granularity) -> String {
 
 /// The message: what differs, where.
 pub fn message(f: &Finding) -> String {
-    if f.places.len() > 1 {
-        return rolled_message(f);
+    match &f.wording.roll_up {
+        Some(r) => rolled_message(f, r),
+        None => one_message(f),
     }
-    one_message(f)
 }
 
 /// Every place of a roll-up: `'conv1' #3 (14.22x)`.
@@ -110,82 +108,54 @@ pub fn places(f: &Finding, limit: usize) -> String {
     v.join("; ")
 }
 
-fn ratio_span(f: &Finding) -> (f32, f32) {
-    f.places
-        .iter()
-        .filter_map(|p| p.ratio)
-        .fold((f32::INFINITY, 0.0f32), |(lo, hi), r| {
-            (lo.min(r), hi.max(r))
-        })
-}
-
-fn rolled_message(f: &Finding) -> String {
+fn rolled_message(f: &Finding, r: &RollUp) -> String {
     let n = f.places.len();
     let of = f.checked.map(|c| format!(" of {c}")).unwrap_or_default();
-    match f.kind {
-        Kind::RangeUntrained => format!(
+    match r {
+        RollUp::UntrainedRanges => format!(
             "quantizers never trained: {n}{of} QAT output ranges are still tfmot's initial [-6, 6]"
         ),
-        Kind::RangeWide => {
-            let (lo, hi) = ratio_span(f);
-            format!(
-                "{n}{of} QAT output ranges are {lo:.2}x to {hi:.2}x the width of PTQ's calibrated ones: resolution is lost"
-            )
+        RollUp::WideRanges { lo, hi } => format!(
+            "{n}{of} QAT output ranges are {lo:.2}x to {hi:.2}x the width of PTQ's calibrated ones: resolution is lost"
+        ),
+        RollUp::ClippingRanges { lo, hi } => format!(
+            "{n}{of} QAT output ranges are only {lo:.2}x to {hi:.2}x the width of PTQ's calibrated ones: values outside them clip"
+        ),
+        RollUp::QatPerTensorWeights => {
+            format!("weights of {n} layers: QAT per-tensor, PTQ per-channel")
         }
-        Kind::RangeClipping => {
-            let (lo, hi) = ratio_span(f);
-            format!(
-                "{n}{of} QAT output ranges are only {lo:.2}x to {hi:.2}x the width of PTQ's calibrated ones: values outside them clip"
-            )
+        RollUp::PtqPerTensorWeights => {
+            format!("weights of {n} layers: QAT per-channel, PTQ per-tensor")
         }
-        Kind::GranularityMismatch => match &f.detail {
-            Detail::Granularity {
-                qat: Granularity::PerTensor,
-                ..
-            } => format!("weights of {n} layers: QAT per-tensor, PTQ per-channel"),
-            _ => format!("weights of {n} layers: QAT per-channel, PTQ per-tensor"),
-        },
-        Kind::AddQuantizer => cause_message(f),
-        Kind::WidthMismatch => match &f.detail {
-            Detail::Width { ptq, qat } => format!(
-                "QAT computes {n} ops in {} where PTQ computes them in {}",
-                qat.name(),
-                ptq.name()
-            ),
-            _ => format!("{} ({n} places)", one_message(f)),
-        },
+        RollUp::FloatRegions { causes } => causes_message(n, causes),
+        RollUp::Widths { ptq, qat } => format!(
+            "QAT computes {n} ops in {} where PTQ computes them in {}",
+            qat.name(),
+            ptq.name()
+        ),
         _ => format!("{} ({n} places)", one_message(f)),
     }
 }
 
-/// The message of float regions rolled up by their causes: how many layers
-/// answer each cause, and how many regions.
-fn cause_message(f: &Finding) -> String {
-    let n = f.places.len();
-    let count = |cause: Cause| f.culprits.iter().filter(|c| Cause::of(c) == cause).count();
-    let parts: Vec<String> = f
-        .causes
+/// The message of `n` float regions rolled up by their causes: how many
+/// layers answer each cause.
+fn causes_message(n: usize, causes: &[(Cause, usize)]) -> String {
+    let parts: Vec<String> = causes
         .iter()
-        .map(|&cause| {
-            let k = count(cause);
-            match cause {
-                Cause::FoldLeftOut => format!(
-                    "{k} BatchNormalization or activation layers are left out of the annotation of the layer PTQ folds them into, so tfmot does not fold them"
-                ),
-                Cause::Unannotated => format!(
-                    "{k} layers that tfmot's default quantizes as PTQ does are left unannotated"
-                ),
-                Cause::NeedsConfig => format!(
-                    "{k} layers need a QuantizeConfig of their own to be quantized as PTQ quantizes them"
-                ),
-                Cause::FloatInPtq => format!("{k} layers PTQ keeps in float are annotated"),
-                _ => format!("{k} layers no tfmot annotation quantizes as PTQ does"),
-            }
+        .map(|&(cause, k)| match cause {
+            Cause::FoldLeftOut => format!(
+                "{k} BatchNormalization or activation layers are left out of the annotation of the layer PTQ folds them into, so tfmot does not fold them"
+            ),
+            Cause::Unannotated => format!(
+                "{k} layers that tfmot's default quantizes as PTQ does are left unannotated"
+            ),
+            Cause::NeedsConfig => format!(
+                "{k} layers need a QuantizeConfig of their own to be quantized as PTQ quantizes them"
+            ),
+            Cause::FloatInPtq => format!("{k} layers PTQ keeps in float are annotated"),
+            _ => format!("{k} layers no tfmot annotation quantizes as PTQ does"),
         })
         .collect();
-    if parts.is_empty() {
-        return format!("{} ({n} places)", one_message(f));
-    }
     format!(
         "{}: QAT runs {n} regions in float where PTQ runs them in integer",
         parts.join("; ")
@@ -194,7 +164,6 @@ fn cause_message(f: &Finding) -> String {
 
 fn one_message(f: &Finding) -> String {
     let qat_names = || op_names(&f.qat_ops, &f.qat_kinds);
-    let ptq_names = || op_names(&f.ptq_ops, &f.ptq_kinds);
     let layer = f
         .layer
         .as_deref()
@@ -206,31 +175,7 @@ fn one_message(f: &Finding) -> String {
             to,
             same_scale_op,
             ..
-        }) => {
-            let params = match (from, to) {
-                (Some(a), Some(b)) => format!(
-                    " from (s={}, zp={}) to (s={}, zp={})",
-                    scale(a.0),
-                    a.1,
-                    scale(b.0),
-                    b.1
-                ),
-                _ => String::new(),
-            };
-            let around = same_scale_op
-                .as_ref()
-                .map(|(o, k)| format!(" next to {k} #{o}{layer}"))
-                .unwrap_or_else(|| layer.clone());
-            format!(
-                "QAT requantizes (QUANTIZE #{} int->int{params}){around}; PTQ keeps one scale here{}",
-                f.qat_ops.first().map_or(0, |o| o.0),
-                if f.ptq_ops.is_empty() {
-                    String::new()
-                } else {
-                    format!(" between {}", ptq_names())
-                }
-            )
-        }
+        }) => requantize_message(f, *from, *to, same_scale_op.as_ref(), &layer),
         Detail::Remove(Removal::RoundTrip) => format!(
             "QAT has a QUANTIZE/DEQUANTIZE round trip ({}){layer} that PTQ does not have",
             qat_names()
@@ -247,127 +192,201 @@ fn one_message(f: &Finding) -> String {
             exits,
             ptq_compute,
             ..
-        } => {
-            let mut m = format!(
-                "QAT runs {} op(s) in float ({}{}) where PTQ runs them in {} ({})",
-                f.qat_ops.len(),
-                kinds(op_kinds),
-                if layers.is_empty() {
-                    String::new()
-                } else {
-                    format!("; layers {}", quoted(layers))
-                },
-                match ptq_compute {
-                    crate::analysis::Compute::Int16 => "int16",
-                    _ => "int8",
-                },
-                ptq_names(),
-            );
-            if !entries.is_empty() {
-                m += &format!("; entered through DEQUANTIZE {}", ops(entries));
-            }
-            if !exits.is_empty() {
-                m += &format!(", left through QUANTIZE {}", ops(exits));
-            }
-            m
-        }
+        } => float_region_message(f, op_kinds, layers, (entries, exits), *ptq_compute),
         Detail::Range {
             qat_range,
             ptq_range,
             ratio,
-            initial,
             ..
-        } => {
-            let r = |x: (f32, f32)| format!("[{}, {}]", short(x.0), short(x.1));
-            if *initial {
-                format!(
-                    "QAT output range{layer} is {}, tfmot's initial [-6, 6]: the quantizer never trained (PTQ calibrated {})",
-                    r(*qat_range),
-                    r(*ptq_range)
-                )
-            } else if f.kind == Kind::RangeClipping {
-                format!(
-                    "QAT output range{layer} {} is only {:.2}x the width of PTQ's calibrated {}: values outside it clip",
-                    r(*qat_range),
-                    ratio,
-                    r(*ptq_range)
-                )
-            } else {
-                format!(
-                    "QAT output range{layer} {} is {:.2}x the width of PTQ's calibrated {}",
-                    r(*qat_range),
-                    ratio,
-                    r(*ptq_range)
-                )
-            }
-        }
+        } => range_message(f.wording.range, (*qat_range, *ptq_range), *ratio, &layer),
         Detail::Granularity { qat, ptq, .. } => {
             format!("weights{layer}: QAT {} , PTQ {}", gran(*qat), gran(*ptq)).replace(" ,", ",")
         }
         Detail::Fusion {
             separate_in,
             activation,
-        } => match separate_in {
-            Side::Qat => format!(
-                "QAT keeps {activation} as its own op ({}){layer}; PTQ fuses it into {}",
-                qat_names(),
-                ptq_names()
-            ),
-            Side::Ptq => format!(
-                "PTQ keeps {activation} as its own op ({}); QAT fuses it into {}{layer}",
-                ptq_names(),
-                qat_names()
-            ),
-        },
+        } => fusion_message(f, *separate_in, activation, &layer),
         Detail::Structure {
             side,
             op_kinds,
             layers,
             batchnorm_unfolded,
             fold_into,
-        } => {
-            let (who, other, names) = match side {
-                Side::Qat => ("QAT", "PTQ", qat_names()),
-                Side::Ptq => ("PTQ", "QAT", ptq_names()),
-            };
-            let mut m = format!(
-                "{who} has {} with no counterpart in {other} ({}{})",
-                names,
-                kinds(op_kinds),
-                if layers.is_empty() {
-                    String::new()
-                } else {
-                    format!("; layers {}", quoted(layers))
-                }
-            );
-            if *batchnorm_unfolded {
-                m += "; a BatchNorm left unfolded";
-            } else if !fold_into.is_empty() {
-                m += &format!("; PTQ folds them into the op of {}", quoted(fold_into));
-            }
-            m
-        }
+        } => structure_message(f, *side, op_kinds, layers, *batchnorm_unfolded, fold_into),
         Detail::Width { ptq, qat } => format!(
             "QAT computes in {} where PTQ computes in {}{layer}",
             qat.name(),
             ptq.name()
         ),
-        Detail::Io { ptq, qat } => {
-            let t = |v: &[crate::model::DType]| {
-                v.iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
-            format!(
-                "model I/O types differ: PTQ {} in / {} out, QAT {} in / {} out",
-                t(&ptq.0),
-                t(&ptq.1),
-                t(&qat.0),
-                t(&qat.1)
-            )
-        }
+        Detail::Io { ptq, qat } => io_message(ptq, qat),
     }
+}
+
+/// A requantize QAT has and PTQ does not: its parameters, and the same-scale
+/// op it sits next to.
+fn requantize_message(
+    f: &Finding,
+    from: Option<(f32, i64)>,
+    to: Option<(f32, i64)>,
+    same_scale_op: Option<&(OpId, OpKind)>,
+    layer: &str,
+) -> String {
+    let params = match (from, to) {
+        (Some(a), Some(b)) => format!(
+            " from (s={}, zp={}) to (s={}, zp={})",
+            scale(a.0),
+            a.1,
+            scale(b.0),
+            b.1
+        ),
+        _ => String::new(),
+    };
+    let around = same_scale_op
+        .map(|(o, k)| format!(" next to {k} #{o}{layer}"))
+        .unwrap_or_else(|| layer.to_owned());
+    format!(
+        "QAT requantizes (QUANTIZE #{} int->int{params}){around}; PTQ keeps one scale here{}",
+        f.qat_ops.first().map_or(0, |o| o.0),
+        if f.ptq_ops.is_empty() {
+            String::new()
+        } else {
+            format!(" between {}", op_names(&f.ptq_ops, &f.ptq_kinds))
+        }
+    )
+}
+
+/// A float region of QAT that PTQ runs in integer: its ops and layers, and
+/// the quantizers it is entered and left through.
+fn float_region_message(
+    f: &Finding,
+    op_kinds: &[OpKind],
+    layers: &[String],
+    (entries, exits): (&[OpId], &[OpId]),
+    ptq_compute: crate::analysis::Compute,
+) -> String {
+    let mut m = format!(
+        "QAT runs {} op(s) in float ({}{}) where PTQ runs them in {} ({})",
+        f.qat_ops.len(),
+        kinds(op_kinds),
+        layer_list(layers),
+        match ptq_compute {
+            crate::analysis::Compute::Int16 => "int16",
+            _ => "int8",
+        },
+        op_names(&f.ptq_ops, &f.ptq_kinds),
+    );
+    if !entries.is_empty() {
+        m += &format!("; entered through DEQUANTIZE {}", ops(entries));
+    }
+    if !exits.is_empty() {
+        m += &format!(", left through QUANTIZE {}", ops(exits));
+    }
+    m
+}
+
+/// `; layers 'a', 'b'`, or nothing.
+fn layer_list(layers: &[String]) -> String {
+    if layers.is_empty() {
+        String::new()
+    } else {
+        format!("; layers {}", quoted(layers))
+    }
+}
+
+/// One learned range against the calibrated one, in the words of its
+/// verdict.
+fn range_message(
+    verdict: Option<RangeVerdict>,
+    (qat_range, ptq_range): ((f32, f32), (f32, f32)),
+    ratio: f32,
+    layer: &str,
+) -> String {
+    let r = |x: (f32, f32)| format!("[{}, {}]", short(x.0), short(x.1));
+    match verdict {
+        Some(RangeVerdict::Untrained) => format!(
+            "QAT output range{layer} is {}, tfmot's initial [-6, 6]: the quantizer never trained (PTQ calibrated {})",
+            r(qat_range),
+            r(ptq_range)
+        ),
+        Some(RangeVerdict::Clipping) => format!(
+            "QAT output range{layer} {} is only {:.2}x the width of PTQ's calibrated {}: values outside it clip",
+            r(qat_range),
+            ratio,
+            r(ptq_range)
+        ),
+        _ => format!(
+            "QAT output range{layer} {} is {:.2}x the width of PTQ's calibrated {}",
+            r(qat_range),
+            ratio,
+            r(ptq_range)
+        ),
+    }
+}
+
+/// An activation fused in one model and its own op in the other.
+fn fusion_message(
+    f: &Finding,
+    separate_in: Side,
+    activation: &impl std::fmt::Display,
+    layer: &str,
+) -> String {
+    let qat_names = op_names(&f.qat_ops, &f.qat_kinds);
+    let ptq_names = op_names(&f.ptq_ops, &f.ptq_kinds);
+    match separate_in {
+        Side::Qat => format!(
+            "QAT keeps {activation} as its own op ({qat_names}){layer}; PTQ fuses it into {ptq_names}"
+        ),
+        Side::Ptq => format!(
+            "PTQ keeps {activation} as its own op ({ptq_names}); QAT fuses it into {qat_names}{layer}"
+        ),
+    }
+}
+
+/// Ops in one model with no counterpart in the other.
+fn structure_message(
+    f: &Finding,
+    side: Side,
+    op_kinds: &[OpKind],
+    layers: &[String],
+    batchnorm_unfolded: bool,
+    fold_into: &[String],
+) -> String {
+    let (who, other, names) = match side {
+        Side::Qat => ("QAT", "PTQ", op_names(&f.qat_ops, &f.qat_kinds)),
+        Side::Ptq => ("PTQ", "QAT", op_names(&f.ptq_ops, &f.ptq_kinds)),
+    };
+    let mut m = format!(
+        "{who} has {} with no counterpart in {other} ({}{})",
+        names,
+        kinds(op_kinds),
+        layer_list(layers)
+    );
+    if batchnorm_unfolded {
+        m += "; a BatchNorm left unfolded";
+    } else if !fold_into.is_empty() {
+        m += &format!("; PTQ folds them into the op of {}", quoted(fold_into));
+    }
+    m
+}
+
+/// Model input and output types that differ.
+fn io_message(
+    ptq: &(Vec<crate::model::DType>, Vec<crate::model::DType>),
+    qat: &(Vec<crate::model::DType>, Vec<crate::model::DType>),
+) -> String {
+    let t = |v: &[crate::model::DType]| {
+        v.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "model I/O types differ: PTQ {} in / {} out, QAT {} in / {} out",
+        t(&ptq.0),
+        t(&ptq.1),
+        t(&qat.0),
+        t(&qat.1)
+    )
 }
 
 /// One culprit in words: `'maximum' -> output: why...`.
@@ -577,26 +596,8 @@ fn requantize_words(
 
 /// The words for [`Finding::suggestion`] in tfmot terms.
 fn tfmot_words(f: &Finding) -> String {
-    if f.places.len() > 1 {
-        match f.kind {
-            Kind::RangeUntrained => {
-                return "These quantizers kept their initial [-6, 6]: train longer with quantization enabled (quantize_apply before fit, not after), check they are not frozen, or start from ranges of representative data.".to_owned();
-            }
-            Kind::RangeWide => {
-                return "Fine-tune longer, or on data closer to the calibration set: the moving averages have not narrowed to the values these layers see.".to_owned();
-            }
-            Kind::GranularityMismatch => {
-                return if matches!(f.suggestion, Suggestion::PerChannelWeights { .. }) {
-                    "Informational: QAT quantized these weights per-tensor (tfmot's default for Dense and Conv2DTranspose, or a per-tensor scheme), PTQ per-channel. For per-channel weights, give these layers a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel (the weights-only and output configs of `tflq plan` do).".to_owned()
-                } else {
-                    "Informational: PTQ used per-tensor weights at these layers (per-channel disabled in the converter).".to_owned()
-                };
-            }
-            Kind::RangeClipping => {
-                return "Values beyond these ranges saturate: fine-tune on data that covers what the model sees in use, or lower the moving-average decay so the ranges follow it.".to_owned();
-            }
-            _ => {}
-        }
+    if let Some(words) = f.wording.roll_up.as_ref().and_then(tfmot_roll_up_words) {
+        return words.to_owned();
     }
     // " at 'conv1'", or nothing when the file names no layer there (never a
     // placeholder in quotes).
@@ -652,7 +653,7 @@ fn tfmot_words(f: &Finding) -> String {
             "The quantizer{} kept its initial [-6, 6]: train longer with quantization enabled, check it is not frozen, or use a representative range.",
             at(layer)
         ),
-        Suggestion::CheckRange { layer } if f.kind == Kind::RangeClipping => format!(
+        Suggestion::CheckRange { layer } if f.wording.range == Some(RangeVerdict::Clipping) => format!(
             "Values beyond the range{} saturate: fine-tune on data that covers what the model sees in use.",
             at(layer)
         ),
@@ -695,6 +696,29 @@ fn tfmot_words(f: &Finding) -> String {
         Suggestion::MatchIoTypes => {
             "Informational: convert both with the same inference_input_type / inference_output_type to compare I/O quantizers.".to_owned()
         }
+    }
+}
+
+/// The tfmot advice of a roll-up that has words of its own (`None`: the
+/// suggestion's words speak for every place).
+fn tfmot_roll_up_words(r: &RollUp) -> Option<&'static str> {
+    match r {
+        RollUp::UntrainedRanges => Some(
+            "These quantizers kept their initial [-6, 6]: train longer with quantization enabled (quantize_apply before fit, not after), check they are not frozen, or start from ranges of representative data.",
+        ),
+        RollUp::WideRanges { .. } => Some(
+            "Fine-tune longer, or on data closer to the calibration set: the moving averages have not narrowed to the values these layers see.",
+        ),
+        RollUp::QatPerTensorWeights => Some(
+            "Informational: QAT quantized these weights per-tensor (tfmot's default for Dense and Conv2DTranspose, or a per-tensor scheme), PTQ per-channel. For per-channel weights, give these layers a QuantizeConfig with LastValueQuantizer(per_axis=True) on the kernel (the weights-only and output configs of `tflq plan` do).",
+        ),
+        RollUp::PtqPerTensorWeights => Some(
+            "Informational: PTQ used per-tensor weights at these layers (per-channel disabled in the converter).",
+        ),
+        RollUp::ClippingRanges { .. } => Some(
+            "Values beyond these ranges saturate: fine-tune on data that covers what the model sees in use, or lower the moving-average decay so the ranges follow it.",
+        ),
+        _ => None,
     }
 }
 
@@ -788,7 +812,7 @@ pub fn render_with_diagrams(
     w: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Json => super::json::write_pretty(w, &json(pair, c)),
+        Format::Json => super::json::emit(w, &json(pair, c)),
         Format::Text => text(pair, c, style, w),
         Format::Table => table(pair, c, style, w),
         Format::Markdown => markdown(pair, c, diagrams, w),
@@ -1132,122 +1156,16 @@ fn neighbourhoods(c: &Comparison, diagrams: &[Where], w: &mut dyn Write) -> io::
     Ok(())
 }
 
-#[derive(Serialize)]
-struct JsonFinding<'a> {
-    kind: &'static str,
-    severity: &'static str,
-    subgraph: u32,
-    qat_ops: Vec<u32>,
-    ptq_ops: Vec<u32>,
-    layer: Option<&'a str>,
-    #[serde(flatten)]
-    detail: super::json::JsonDetail,
-    places: Vec<JsonPlace<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    checked: Option<usize>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    causes: Vec<&'static str>,
-    culprits: Vec<super::json::JsonCulprit<'a>>,
-    message: String,
-    suggestion: String,
-}
-
-#[derive(Serialize)]
-struct JsonPlace<'a> {
-    qat_ops: Vec<u32>,
-    ptq_ops: Vec<u32>,
-    layer: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ratio: Option<f32>,
-}
-
-#[derive(Serialize)]
-struct JsonDoc<'a> {
-    schema_version: u32,
-    tool: &'static str,
-    verdict: String,
-    ptq: JsonModel<'a>,
-    qat: JsonModel<'a>,
-    comparable: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    problem: Option<String>,
-    placement_matches: bool,
-    same_network: bool,
-    findings: Vec<JsonFinding<'a>>,
-    alignment: JsonAlignment,
-}
-
-#[derive(Serialize)]
-struct JsonModel<'a> {
-    file: &'a str,
-    role: &'static str,
-    scheme: super::json::JsonSchemeKind,
-}
-
-#[derive(Serialize)]
-struct JsonAlignment {
-    subgraphs: Vec<super::json::JsonAlignedSubgraph>,
-    unpaired_ptq_subgraphs: Vec<u32>,
-    unpaired_qat_subgraphs: Vec<u32>,
-}
-
-fn role_id(r: FileRole) -> &'static str {
-    match r {
-        FileRole::Ptq(_) => "ptq",
-        FileRole::Qat(_) => "qat",
-        FileRole::NotInteger(_) => "not-integer",
-    }
-}
-
-fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> JsonDoc<'a> {
-    let ids = |v: &[OpId]| v.iter().map(|o| o.0).collect::<Vec<u32>>();
-    let model = |file: &'a str, r: FileRole| JsonModel {
-        file,
-        role: role_id(r),
-        scheme: super::json::scheme_kind_object(r.scheme(), matches!(r, FileRole::Qat(_))),
-    };
-    JsonDoc {
-        schema_version: JSON_SCHEMA_VERSION,
-        tool: concat!("tflq ", env!("CARGO_PKG_VERSION")),
+/// The JSON document, with this renderer's words.
+fn json<'a>(pair: &'a Pair<'a>, c: &'a Comparison) -> super::json::compare::CompareDoc<'a> {
+    let words = super::json::compare::CompareWords {
         verdict: verdict(pair, c),
-        ptq: model(pair.ptq_label, c.roles.0),
-        qat: model(pair.qat_label, c.roles.1),
-        comparable: c.problem.is_none(),
         problem: c.problem.as_ref().map(|p| problem(pair, p)),
-        placement_matches: c.placement_matches(),
-        same_network: c.same_network(),
         findings: c
             .findings
             .iter()
-            .map(|f| JsonFinding {
-                kind: f.kind.name(),
-                severity: f.severity.name(),
-                subgraph: f.subgraph.0,
-                qat_ops: ids(&f.qat_ops),
-                ptq_ops: ids(&f.ptq_ops),
-                layer: f.layer.as_deref(),
-                detail: super::json::detail(&f.detail),
-                places: f
-                    .places
-                    .iter()
-                    .map(|p| JsonPlace {
-                        qat_ops: ids(&p.qat_ops),
-                        ptq_ops: ids(&p.ptq_ops),
-                        layer: p.layer.as_deref(),
-                        ratio: p.ratio,
-                    })
-                    .collect(),
-                checked: f.checked,
-                causes: f.causes.iter().map(|c| c.name()).collect(),
-                culprits: f.culprits.iter().map(super::json::culprit).collect(),
-                message: message(f),
-                suggestion: suggestion(f),
-            })
+            .map(|f| (message(f), suggestion(f)))
             .collect(),
-        alignment: JsonAlignment {
-            subgraphs: c.alignment.iter().map(super::json::alignment).collect(),
-            unpaired_ptq_subgraphs: c.unpaired_subgraphs.0.iter().map(|s| s.0).collect(),
-            unpaired_qat_subgraphs: c.unpaired_subgraphs.1.iter().map(|s| s.0).collect(),
-        },
-    }
+    };
+    super::json::compare::document((pair.ptq_label, pair.qat_label), c, words)
 }

@@ -4,15 +4,10 @@
 
 use std::io::{self, Write};
 
-use serde::Serialize;
-
-use super::{
-    Format, JSON_SCHEMA_VERSION, Style, Tone, dims, op_list_short, quant_brief, scale, shape,
-    thousands,
-};
-use crate::analysis::summary::IoTensor;
-use crate::analysis::{Compute, Evidence, Finding, FindingKind, Inspection, OpInfo};
-use crate::model::{Model, OpId, Operator, Subgraph, SubgraphId, Tensor, TensorId};
+use super::{Format, Style, Tone, dims, op_list_short, quant_brief, scale, shape, thousands};
+use crate::analysis::summary::{IoTensor, Summary};
+use crate::analysis::{Compute, Evidence, Finding, FindingKind, Inspection};
+use crate::model::{Model, OpId, Subgraph, SubgraphId, TensorId};
 
 /// What part of the picture to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,7 +59,10 @@ pub fn render(
     w: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Json => super::json::write_pretty(w, &json(model, insp, file, view)),
+        Format::Json => super::json::emit(
+            w,
+            &super::json::inspect::document(model, insp, file, view.subgraph),
+        ),
         Format::Text => text(model, insp, file, view, style, w),
         Format::Table => table(model, insp, file, view, style, w),
         Format::ModelExplorer => match view.section {
@@ -309,6 +307,26 @@ fn summary_lines(insp: &Inspection, file: &str) -> Vec<(String, String)> {
         }
         v.push(("conversion".into(), parts.join(", ")));
     }
+    scheme_lines(insp, &mut v);
+    structure_lines(s, &mut v);
+    content_lines(s, &mut v);
+    if s.appended_buffers {
+        v.push((
+            "buffers".into(),
+            "stored after the flatbuffer (>2 GB layout)".into(),
+        ));
+    }
+    if s.external_buffers > 0 {
+        v.push(("external buffers".into(), s.external_buffers.to_string()));
+    }
+    for w in &s.warnings {
+        v.push(("warning".into(), w.clone()));
+    }
+    v
+}
+
+/// The scheme and its evidence.
+fn scheme_lines(insp: &Inspection, v: &mut Vec<(String, String)>) {
     let qat = if insp.scheme.qat {
         " (converted from a QAT graph)"
     } else {
@@ -318,6 +336,11 @@ fn summary_lines(insp: &Inspection, file: &str) -> Vec<(String, String)> {
     for e in &insp.scheme.evidence {
         v.push(("evidence".into(), evidence_line(e)));
     }
+}
+
+/// The subgraphs, the signatures and (without signatures) the main
+/// subgraph's inputs and outputs.
+fn structure_lines(s: &Summary, v: &mut Vec<(String, String)>) {
     for sg in &s.subgraphs {
         v.push((
             format!("subgraph {}", sg.index),
@@ -360,6 +383,10 @@ fn summary_lines(insp: &Inspection, file: &str) -> Vec<(String, String)> {
                 .join("; "),
         ));
     }
+}
+
+/// The op histogram, the activation types and the constants.
+fn content_lines(s: &Summary, v: &mut Vec<(String, String)>) {
     let counts = |v: Vec<String>| v.join(", ");
     v.push((
         "ops".into(),
@@ -387,19 +414,6 @@ fn summary_lines(insp: &Inspection, file: &str) -> Vec<(String, String)> {
             .collect::<Vec<_>>()
             .join(", "),
     ));
-    if s.appended_buffers {
-        v.push((
-            "buffers".into(),
-            "stored after the flatbuffer (>2 GB layout)".into(),
-        ));
-    }
-    if s.external_buffers > 0 {
-        v.push(("external buffers".into(), s.external_buffers.to_string()));
-    }
-    for w in &s.warnings {
-        v.push(("warning".into(), w.clone()));
-    }
-    v
 }
 
 fn tensor_line(sg: &Subgraph, id: TensorId, exact: bool) -> String {
@@ -676,217 +690,4 @@ fn table(
         }
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------- JSON
-
-#[derive(Serialize)]
-struct JsonDoc<'a> {
-    schema_version: u32,
-    tool: &'static str,
-    file: &'a str,
-    producer: &'static str,
-    summary: super::json::JsonSummary<'a>,
-    scheme: super::json::JsonScheme<'a>,
-    subgraphs: Vec<JsonSubgraph<'a>>,
-    signatures: Vec<JsonSignature<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonSubgraph<'a> {
-    index: usize,
-    name: &'a str,
-    inputs: &'a [TensorId],
-    outputs: &'a [TensorId],
-    tensors: JsonTensors<'a>,
-    operators: JsonOperators<'a>,
-    findings: Vec<super::json::JsonFinding<'a>>,
-}
-
-/// A subgraph's tensors, each turned into its JSON form as it is written: a
-/// model with hundreds of thousands of tensors is never held twice.
-struct JsonTensors<'a>(&'a [Tensor<'a>]);
-
-impl Serialize for JsonTensors<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().enumerate().map(|(i, t)| json_tensor(i, t)))
-    }
-}
-
-/// A subgraph's operators with their analysis, written as they are turned
-/// into JSON.
-struct JsonOperators<'a> {
-    operators: &'a [Operator],
-    info: &'a [OpInfo],
-}
-
-impl Serialize for JsonOperators<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(
-            self.operators
-                .iter()
-                .zip(self.info)
-                .enumerate()
-                .map(|(i, (o, info))| json_operator(i, o, info)),
-        )
-    }
-}
-
-#[derive(Serialize)]
-struct JsonQuant<'a> {
-    scale: super::json::Seq<'a, f32>,
-    zero_point: super::json::Seq<'a, i64>,
-    quantized_dimension: i32,
-    granularity: super::json::JsonGranularity,
-    #[serde(skip_serializing_if = "super::json::Seq::is_empty")]
-    min: super::json::Seq<'a, f32>,
-    #[serde(skip_serializing_if = "super::json::Seq::is_empty")]
-    max: super::json::Seq<'a, f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<super::json::JsonDetails<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonTensor<'a> {
-    index: usize,
-    name: &'a str,
-    shape: &'a [i32],
-    shape_signature: Option<&'a [i32]>,
-    dtype: crate::model::DType,
-    buffer: u32,
-    buffer_bytes: u64,
-    is_variable: bool,
-    sparse: bool,
-    quantization: Option<JsonQuant<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonOperator<'a> {
-    index: usize,
-    opcode: &'a crate::model::OpKind,
-    version: i32,
-    inputs: Vec<i64>,
-    outputs: &'a [TensorId],
-    intermediates: &'a [TensorId],
-    fused_activation: Option<crate::model::Activation>,
-    calls: Vec<(&'static str, SubgraphId)>,
-    compute: &'static str,
-    layer: Option<&'a str>,
-    layers: &'a [String],
-}
-
-#[derive(Serialize)]
-struct JsonMap<'a> {
-    name: &'a str,
-    tensor: TensorId,
-}
-
-#[derive(Serialize)]
-struct JsonSignature<'a> {
-    key: &'a str,
-    subgraph: SubgraphId,
-    inputs: Vec<JsonMap<'a>>,
-    outputs: Vec<JsonMap<'a>>,
-}
-
-fn json_tensor<'a>(index: usize, t: &'a Tensor<'a>) -> JsonTensor<'a> {
-    JsonTensor {
-        index,
-        name: t.name,
-        shape: &t.shape,
-        shape_signature: t.shape_signature.as_deref(),
-        dtype: t.dtype,
-        buffer: t.buffer.0,
-        buffer_bytes: t.data_len,
-        is_variable: t.is_variable,
-        sparse: t.sparse,
-        quantization: t.quantization.as_ref().map(|q| JsonQuant {
-            scale: super::json::Seq(q.scale),
-            zero_point: super::json::Seq(q.zero_point),
-            quantized_dimension: q.quantized_dimension,
-            granularity: super::json::granularity(q.granularity()),
-            min: super::json::Seq(q.min()),
-            max: super::json::Seq(q.max()),
-            details: q.details.as_deref().map(super::json::details),
-        }),
-    }
-}
-
-fn json_operator<'a>(index: usize, o: &'a Operator, info: &'a OpInfo) -> JsonOperator<'a> {
-    JsonOperator {
-        index,
-        opcode: &o.kind,
-        version: o.version,
-        inputs: o
-            .inputs
-            .iter()
-            .map(|t| t.map_or(-1, |t| i64::from(t.0)))
-            .collect(),
-        outputs: &o.outputs,
-        intermediates: &o.intermediates,
-        fused_activation: o.activation,
-        calls: o
-            .calls
-            .iter()
-            .map(|(r, s)| (super::json::call_role(*r), *s))
-            .collect(),
-        compute: super::json::compute(info.compute),
-        layer: info.layer.as_deref(),
-        layers: &info.layers,
-    }
-}
-
-fn json<'a>(model: &'a Model, insp: &'a Inspection, file: &'a str, view: View) -> JsonDoc<'a> {
-    let subgraphs = model
-        .subgraphs
-        .iter()
-        .enumerate()
-        .filter(|(s, _)| view.shows(*s))
-        .map(|(s, sg)| JsonSubgraph {
-            index: s,
-            name: &sg.name,
-            inputs: &sg.inputs,
-            outputs: &sg.outputs,
-            tensors: JsonTensors(&sg.tensors),
-            operators: JsonOperators {
-                operators: &sg.operators,
-                info: &insp.subgraphs[s].ops,
-            },
-            findings: insp.subgraphs[s]
-                .findings
-                .iter()
-                .map(super::json::finding)
-                .collect(),
-        })
-        .collect();
-    let signatures = model
-        .signatures
-        .iter()
-        .map(|sig| {
-            let maps = |v: &'a [(String, TensorId)]| {
-                v.iter()
-                    .map(|(n, t)| JsonMap {
-                        name: n,
-                        tensor: *t,
-                    })
-                    .collect()
-            };
-            JsonSignature {
-                key: &sig.key,
-                subgraph: sig.subgraph,
-                inputs: maps(&sig.inputs),
-                outputs: maps(&sig.outputs),
-            }
-        })
-        .collect();
-    JsonDoc {
-        schema_version: JSON_SCHEMA_VERSION,
-        tool: concat!("tflq ", env!("CARGO_PKG_VERSION")),
-        file,
-        producer: insp.producer.name(),
-        summary: super::json::summary(&insp.summary),
-        scheme: super::json::scheme(&insp.scheme),
-        subgraphs,
-        signatures,
-    }
 }

@@ -376,6 +376,21 @@ pub fn thousands(n: u64) -> String {
     crate::error::thousands(n)
 }
 
+/// A workaround in words.
+pub fn workaround_text(w: crate::advice::Workaround) -> &'static str {
+    match w {
+        crate::advice::Workaround::SplitOutputs => {
+            "split the layer into one layer per output, or move it out of the model"
+        }
+        crate::advice::Workaround::CalibrateTfOp => {
+            "convert the QAT model with a representative dataset as well, so the converter calibrates this op's output; or replace the TF op with a Keras layer tfmot can quantize"
+        }
+        crate::advice::Workaround::CalibrateInner => {
+            "convert the QAT model with a representative dataset as well, so the converter calibrates the inner tensors; or split the layer into layers tfmot can quantize one by one, or do this step outside the model"
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

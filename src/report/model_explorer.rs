@@ -378,9 +378,7 @@ impl NodeData {
     /// Write the document: an object from graph id to that graph's node
     /// data, as `ModelNodeData.to_json_string` writes it.
     pub fn write(&self, w: &mut dyn Write) -> io::Result<()> {
-        // io::Error::from keeps the writer's own error (a broken pipe).
-        serde_json::to_writer_pretty(&mut *w, self).map_err(io::Error::from)?;
-        writeln!(w)
+        super::json::emit(w, self)
     }
 }
 

@@ -5,12 +5,9 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use serde::Serialize;
-
-use super::json::{JsonReason, json_reason};
-use super::{Format, JSON_SCHEMA_VERSION, Style, Tone, reason, scale};
-use crate::advice::{Action, LayerPlan, Plan, QatConfig, Workaround};
-use crate::model::{Granularity, OpKind};
+use super::{Format, Style, Tone, reason, scale};
+use crate::advice::{Action, LayerPlan, Plan, QatConfig};
+use crate::model::Granularity;
 use crate::producer::Vocabulary;
 
 /// The formats a plan renders to.
@@ -27,7 +24,7 @@ pub fn render(
     match format {
         Format::Table => table(plan, file, style, w),
         Format::Text => text(plan, file, w),
-        Format::Json => super::json::write_pretty(w, &json(plan, file)),
+        Format::Json => super::json::emit(w, &super::json::plan::document(plan, file)),
         Format::Python => {
             if plan.producer.vocabulary() != Vocabulary::Tfmot
                 && plan.producer != crate::producer::Producer::Unknown
@@ -54,20 +51,7 @@ fn label(l: &LayerPlan) -> String {
     }
 }
 
-/// A workaround in words.
-pub fn workaround_text(w: Workaround) -> &'static str {
-    match w {
-        Workaround::SplitOutputs => {
-            "split the layer into one layer per output, or move it out of the model"
-        }
-        Workaround::CalibrateTfOp => {
-            "convert the QAT model with a representative dataset as well, so the converter calibrates this op's output; or replace the TF op with a Keras layer tfmot can quantize"
-        }
-        Workaround::CalibrateInner => {
-            "convert the QAT model with a representative dataset as well, so the converter calibrates the inner tensors; or split the layer into layers tfmot can quantize one by one, or do this step outside the model"
-        }
-    }
-}
+pub use super::workaround_text;
 
 fn workaround(l: &LayerPlan) -> Option<&'static str> {
     l.workaround.map(workaround_text)
@@ -211,110 +195,6 @@ fn table(plan: &Plan, file: &str, style: Style, w: &mut dyn Write) -> io::Result
         ]);
     }
     writeln!(w, "{t}")
-}
-
-// ---- JSON ------------------------------------------------------------------
-
-#[derive(Serialize)]
-struct JsonDoc<'a> {
-    schema_version: u32,
-    tool: &'static str,
-    file: &'a str,
-    producer: &'static str,
-    scheme: super::json::JsonSchemeKind,
-    layers: Vec<JsonLayer>,
-}
-
-#[derive(Serialize)]
-struct JsonLayer {
-    layer: Option<String>,
-    action: &'static str,
-    subgraph: u32,
-    ops: Vec<u32>,
-    opcodes: Vec<String>,
-    folded: Vec<String>,
-    reasons: Vec<JsonReason>,
-    workaround: Option<&'static str>,
-    config: Option<super::json::JsonQatConfig>,
-    fallback: Option<super::json::JsonQatConfig>,
-    calibrate: bool,
-    facts: JsonFacts,
-}
-
-#[derive(Serialize)]
-struct JsonFacts {
-    compute: &'static str,
-    weights: Option<JsonWeights>,
-    output_dtype: Option<String>,
-    fixed_output: Option<JsonParams>,
-    shares_scale_with: Vec<String>,
-    shares_scale_count: usize,
-    outputs_integer: Vec<bool>,
-}
-
-#[derive(Serialize)]
-struct JsonWeights {
-    dtype: String,
-    granularity: &'static str,
-    axis: Option<i32>,
-    symmetric: bool,
-}
-
-#[derive(Serialize)]
-struct JsonParams {
-    scale: f32,
-    zero_point: i64,
-}
-
-fn json<'a>(plan: &Plan, file: &'a str) -> JsonDoc<'a> {
-    JsonDoc {
-        schema_version: JSON_SCHEMA_VERSION,
-        tool: concat!("tflq ", env!("CARGO_PKG_VERSION")),
-        file,
-        producer: plan.producer.name(),
-        scheme: super::json::scheme_kind_object(plan.scheme, plan.qat),
-        layers: plan
-            .layers
-            .iter()
-            .map(|l| JsonLayer {
-                layer: l.layer.clone(),
-                action: l.action.name(),
-                subgraph: l.subgraph.0,
-                ops: l.ops.iter().map(|o| o.0).collect(),
-                opcodes: l.op_kinds.iter().map(OpKind::to_string).collect(),
-                folded: l.folded.clone(),
-                reasons: l.reasons.iter().map(json_reason).collect(),
-                workaround: workaround(l),
-                config: l.config.map(super::json::qat_config),
-                fallback: l.fallback.map(super::json::qat_config),
-                calibrate: l.calibrate,
-                facts: JsonFacts {
-                    compute: l.facts.compute.name(),
-                    weights: l.facts.weights.map(|w| JsonWeights {
-                        dtype: w.dtype.to_string(),
-                        granularity: match w.granularity {
-                            Granularity::PerAxis { .. } => "per-axis",
-                            Granularity::PerTensor => "per-tensor",
-                            _ => "other",
-                        },
-                        axis: match w.granularity {
-                            Granularity::PerAxis { axis, .. } => Some(axis),
-                            _ => None,
-                        },
-                        symmetric: w.symmetric,
-                    }),
-                    output_dtype: l.facts.output_dtype.map(|d| d.to_string()),
-                    fixed_output: l
-                        .facts
-                        .fixed_output
-                        .map(|(scale, zero_point)| JsonParams { scale, zero_point }),
-                    shares_scale_with: l.facts.shares_scale_with.clone(),
-                    shares_scale_count: l.facts.shares_scale_count,
-                    outputs_integer: l.facts.outputs.clone(),
-                },
-            })
-            .collect(),
-    }
 }
 
 // ---- Python ----------------------------------------------------------------

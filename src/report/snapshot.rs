@@ -17,8 +17,8 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::{FindingKind, Inspection};
-use crate::model::{Activation, Granularity, Model, Subgraph, Tensor, TensorId};
+use crate::analysis::{FindingKind, Inspection, OpInfo, SubgraphQuant};
+use crate::model::{Activation, Granularity, Model, OpId, Subgraph, Tensor, TensorId};
 
 /// First line of every snapshot; bumped when the format changes.
 pub(crate) const HEADER: &str = "tflq snapshot 2";
@@ -125,23 +125,7 @@ fn tensor(sg: &Subgraph, id: TensorId, opts: SnapshotOptions) -> String {
 /// The snapshot text of a model, from its inspection ([`crate::snapshot`]
 /// makes both).
 pub fn render(model: &Model, insp: &Inspection, opts: SnapshotOptions) -> String {
-    // Canonical names, decided over every layer and signature name in the
-    // order the snapshot shows them.
-    let names = if opts.exact_names {
-        Default::default()
-    } else {
-        let sig_names = model
-            .signatures
-            .iter()
-            .flat_map(|sig| sig.inputs.iter().chain(&sig.outputs))
-            .map(|(n, _)| n.as_str());
-        let layer_names = insp
-            .subgraphs
-            .iter()
-            .flat_map(|q| q.ops.iter())
-            .filter_map(|o| o.layer.as_deref());
-        insp.producer.canonical_names(sig_names.chain(layer_names))
-    };
+    let names = canonical_names(model, insp, opts);
     let name = |n: &str| -> String { names.get(n).cloned().unwrap_or_else(|| n.to_owned()) };
     let mut s = String::new();
     let _ = writeln!(s, "{HEADER}");
@@ -164,96 +148,144 @@ pub fn render(model: &Model, insp: &Inspection, opts: SnapshotOptions) -> String
         );
     }
     for (i, sg) in model.subgraphs.iter().enumerate() {
-        let q = &insp.subgraphs[i];
-        let _ = writeln!(s);
-        let sg_name = if opts.exact_names {
-            sg.name.clone()
-        } else {
-            canonical_subgraph_name(&sg.name)
-        };
-        let _ = writeln!(s, "subgraph {i} \"{sg_name}\"");
-        // An op named by kind and layer: `CONV_2D(conv1)`.
-        let op_ref = |o: crate::model::OpId| -> String {
-            let kind = sg.op(o).kind.to_string();
-            match q.ops.get(o.index()).and_then(|i| i.layer.as_deref()) {
-                Some(l) => format!("{kind}({})", name(l)),
-                None => kind,
-            }
-        };
-        let refs =
-            |v: &[crate::model::OpId]| v.iter().map(|o| op_ref(*o)).collect::<Vec<_>>().join(",");
-        let list = |v: &[TensorId]| {
-            v.iter()
-                .map(|t| tensor(sg, *t, opts))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let _ = writeln!(s, "  inputs: {}", list(&sg.inputs));
-        let _ = writeln!(s, "  outputs: {}", list(&sg.outputs));
-        for op in sg.op_ids() {
-            let o = sg.op(op);
-            let info = &q.ops[op.index()];
-            let mut head = o.kind.to_string();
-            if let Some(a) = o.activation.filter(|a| *a != Activation::None) {
-                head.push('+');
-                head.push_str(&a.name());
-            }
-            for (role, to) in &o.calls {
-                let _ = write!(head, " {}=subgraph{to}", role.name());
-            }
-            let ins: Vec<String> = o
-                .inputs
-                .iter()
-                .map(|t| t.map_or_else(|| "-".to_owned(), |t| tensor(sg, t, opts)))
-                .collect();
-            let outs: Vec<String> = o.outputs.iter().map(|t| tensor(sg, *t, opts)).collect();
-            let _ = writeln!(
-                s,
-                "  {head} [{}] layer={}: {} -> {}",
-                info.compute.name(),
-                info.layer.as_deref().map_or_else(|| "-".to_owned(), name),
-                ins.join(", "),
-                outs.join(", ")
-            );
-        }
-        let mut placement = Vec::new();
-        for f in &q.findings {
-            let ops = refs(&f.ops);
-            let line = match &f.kind {
-                FindingKind::QuantizeInput { to } => format!("quantize-input {ops} -> {to}"),
-                FindingKind::Quantize { to } => format!("quantize {ops} -> {to}"),
-                FindingKind::Requantize { .. } => format!("requantize {ops}"),
-                FindingKind::TypeConversion { from, to } => {
-                    format!("type-conversion {ops} {from} -> {to}")
-                }
-                FindingKind::DequantizeOutput { from } => {
-                    format!("dequantize-output {ops} {from} ->")
-                }
-                FindingKind::Dequantize { from } => format!("dequantize {ops} {from} ->"),
-                FindingKind::ConstantDequantize { from, .. } => {
-                    format!("constant-dequantize {ops} {from}")
-                }
-                FindingKind::FloatIsland { entries, exits, .. } => {
-                    format!(
-                        "float-island {ops} entries=[{}] exits=[{}]",
-                        refs(entries),
-                        refs(exits)
-                    )
-                }
-                FindingKind::HybridOp { .. } => format!("hybrid {ops}"),
-                // Spec breaks depend on values, not placement.
-                _ => continue,
-            };
-            placement.push(line);
-        }
-        if placement.is_empty() {
-            let _ = writeln!(s, "  placement: no quantizer ops");
-        }
-        for line in placement {
-            let _ = writeln!(s, "  placement: {line}");
-        }
+        subgraph_section(&mut s, (i, sg), &insp.subgraphs[i], opts, &name);
     }
     s
+}
+
+/// Canonical names (none with `exact_names`), decided over every layer and
+/// signature name in the order the snapshot shows them.
+fn canonical_names(
+    model: &Model,
+    insp: &Inspection,
+    opts: SnapshotOptions,
+) -> std::collections::BTreeMap<String, String> {
+    if opts.exact_names {
+        return Default::default();
+    }
+    let sig_names = model
+        .signatures
+        .iter()
+        .flat_map(|sig| sig.inputs.iter().chain(&sig.outputs))
+        .map(|(n, _)| n.as_str());
+    let layer_names = insp
+        .subgraphs
+        .iter()
+        .flat_map(|q| q.ops.iter())
+        .filter_map(|o| o.layer.as_deref());
+    insp.producer.canonical_names(sig_names.chain(layer_names))
+}
+
+/// Subgraph `i`: its name, inputs and outputs, one line per op, and its
+/// placement.
+fn subgraph_section(
+    s: &mut String,
+    (i, sg): (usize, &Subgraph),
+    q: &SubgraphQuant,
+    opts: SnapshotOptions,
+    name: &dyn Fn(&str) -> String,
+) {
+    let _ = writeln!(s);
+    let sg_name = if opts.exact_names {
+        sg.name.clone()
+    } else {
+        canonical_subgraph_name(&sg.name)
+    };
+    let _ = writeln!(s, "subgraph {i} \"{sg_name}\"");
+    let list = |v: &[TensorId]| {
+        v.iter()
+            .map(|t| tensor(sg, *t, opts))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(s, "  inputs: {}", list(&sg.inputs));
+    let _ = writeln!(s, "  outputs: {}", list(&sg.outputs));
+    for op in sg.op_ids() {
+        op_line(s, sg, op, &q.ops[op.index()], opts, name);
+    }
+    // An op named by kind and layer: `CONV_2D(conv1)`.
+    let op_ref = |o: OpId| -> String {
+        let kind = sg.op(o).kind.to_string();
+        match q.ops.get(o.index()).and_then(|i| i.layer.as_deref()) {
+            Some(l) => format!("{kind}({})", name(l)),
+            None => kind,
+        }
+    };
+    let refs = |v: &[OpId]| v.iter().map(|o| op_ref(*o)).collect::<Vec<_>>().join(",");
+    let placement: Vec<String> = q
+        .findings
+        .iter()
+        .filter_map(|f| placement_line(&f.kind, &refs(&f.ops), &refs))
+        .collect();
+    if placement.is_empty() {
+        let _ = writeln!(s, "  placement: no quantizer ops");
+    }
+    for line in placement {
+        let _ = writeln!(s, "  placement: {line}");
+    }
+}
+
+/// One op: kind, fused activation, calls, compute, layer and tensors.
+fn op_line(
+    s: &mut String,
+    sg: &Subgraph,
+    op: OpId,
+    info: &OpInfo,
+    opts: SnapshotOptions,
+    name: &dyn Fn(&str) -> String,
+) {
+    let o = sg.op(op);
+    let mut head = o.kind.to_string();
+    if let Some(a) = o.activation.filter(|a| *a != Activation::None) {
+        head.push('+');
+        head.push_str(&a.name());
+    }
+    for (role, to) in &o.calls {
+        let _ = write!(head, " {}=subgraph{to}", role.name());
+    }
+    let ins: Vec<String> = o
+        .inputs
+        .iter()
+        .map(|t| t.map_or_else(|| "-".to_owned(), |t| tensor(sg, t, opts)))
+        .collect();
+    let outs: Vec<String> = o.outputs.iter().map(|t| tensor(sg, *t, opts)).collect();
+    let _ = writeln!(
+        s,
+        "  {head} [{}] layer={}: {} -> {}",
+        info.compute.name(),
+        info.layer.as_deref().map_or_else(|| "-".to_owned(), name),
+        ins.join(", "),
+        outs.join(", ")
+    );
+}
+
+/// A finding's placement line, `ops` its ops named; `None` for spec breaks,
+/// which depend on values, not placement.
+fn placement_line(
+    kind: &FindingKind,
+    ops: &str,
+    refs: &dyn Fn(&[OpId]) -> String,
+) -> Option<String> {
+    Some(match kind {
+        FindingKind::QuantizeInput { to } => format!("quantize-input {ops} -> {to}"),
+        FindingKind::Quantize { to } => format!("quantize {ops} -> {to}"),
+        FindingKind::Requantize { .. } => format!("requantize {ops}"),
+        FindingKind::TypeConversion { from, to } => {
+            format!("type-conversion {ops} {from} -> {to}")
+        }
+        FindingKind::DequantizeOutput { from } => format!("dequantize-output {ops} {from} ->"),
+        FindingKind::Dequantize { from } => format!("dequantize {ops} {from} ->"),
+        FindingKind::ConstantDequantize { from, .. } => {
+            format!("constant-dequantize {ops} {from}")
+        }
+        FindingKind::FloatIsland { entries, exits, .. } => format!(
+            "float-island {ops} entries=[{}] exits=[{}]",
+            refs(entries),
+            refs(exits)
+        ),
+        FindingKind::HybridOp { .. } => format!("hybrid {ops}"),
+        _ => return None,
+    })
 }
 
 /// Normalise a snapshot read from disk (CRLF checkouts) for comparison.

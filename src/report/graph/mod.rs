@@ -228,67 +228,9 @@ fn tensor_detail(sg: &Subgraph, t: TensorId) -> String {
 
 fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewNode) -> NodeDraw {
     let sg = panel.model.subgraph(panel.view.subgraph);
-    let layer_line = node.layer.as_deref().map(|l| cut(l, LINE_CHARS));
     let (lines, title) = match &node.kind {
-        NodeKind::Op(op) => {
-            // Control flow names the subgraphs it runs, for `--subgraph N`.
-            let calls = &sg.op(*op).calls;
-            let called = if calls.is_empty() {
-                String::new()
-            } else {
-                let ids: Vec<String> = calls.iter().map(|(_, s)| s.to_string()).collect();
-                format!(" → {}", ids.join(", "))
-            };
-            let head = format!("#{op} {}{called}", op_name(sg, *op));
-            // How it runs, in inspect's words ([int8], [convert]).
-            let runs = panel
-                .quant
-                .ops
-                .get(op.index())
-                .map_or("other", |i| i.compute.name());
-            let title = match &node.layer {
-                Some(l) => format!("{head} [{runs}] layer {l}"),
-                None => format!("{head} [{runs}]"),
-            };
-            let title = if calls.is_empty() {
-                title
-            } else {
-                let roles: Vec<String> = calls
-                    .iter()
-                    .map(|(r, s)| format!("{} subgraph {s}", r.name()))
-                    .collect();
-                format!("{title}; runs {}", roles.join(", "))
-            };
-            (std::iter::once(head).chain(layer_line).collect(), title)
-        }
-        NodeKind::Run(ops) => {
-            let (first, last) = (ops.first().copied(), ops.last().copied());
-            let span = match (first, last) {
-                (Some(a), Some(b)) => format!("#{a}..#{b}"),
-                _ => String::new(),
-            };
-            let head = format!("{span} {} {} ops", ops.len(), class_label(node.class));
-            let last_layer = last
-                .and_then(|o| panel.quant.ops.get(o.index()))
-                .and_then(|i| i.layer.as_deref());
-            let layers = match (node.layer.as_deref(), last_layer) {
-                (Some(a), Some(b)) if a != b => Some(format!("{a} … {b}")),
-                (Some(a), _) => Some(a.to_owned()),
-                (None, b) => b.map(str::to_owned),
-            };
-            let title = format!(
-                "{head}, collapsed (--no-collapse shows each){}",
-                layers
-                    .as_deref()
-                    .map_or(String::new(), |l| format!(": layers {l}"))
-            );
-            (
-                std::iter::once(head)
-                    .chain(layers.map(|l| cut(&l, LINE_CHARS)))
-                    .collect(),
-                title,
-            )
-        }
+        NodeKind::Op(op) => op_lines(panel, sg, *op, node),
+        NodeKind::Run(ops) => run_lines(panel, ops, node),
         NodeKind::Input(t) | NodeKind::Output(t) => {
             let what = if matches!(node.kind, NodeKind::Input(_)) {
                 "input"
@@ -312,29 +254,7 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
         NodeKind::Input(t) | NodeKind::Output(t) => details.push(tensor_detail(sg, *t)),
         _ => {
             for &op in node.ops() {
-                let o = sg.op(op);
-                let compute = panel
-                    .quant
-                    .ops
-                    .get(op.index())
-                    .map_or("other", |i| i.compute.name());
-                let layer = panel
-                    .quant
-                    .ops
-                    .get(op.index())
-                    .and_then(|i| i.layer.as_deref())
-                    .unwrap_or("-");
-                details.push(format!(
-                    "#{op} {} v{} [{compute}] layer={layer}",
-                    op_name(sg, op),
-                    o.version
-                ));
-                for t in o.present_inputs() {
-                    details.push(format!("  in  {}", tensor_detail(sg, t)));
-                }
-                for &t in &o.outputs {
-                    details.push(format!("  out {}", tensor_detail(sg, t)));
-                }
+                op_details(panel, sg, op, &mut details);
             }
         }
     }
@@ -346,6 +266,99 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
         cut: node.cut,
         findings: Vec::new(),
         details,
+    }
+}
+
+/// The lines and title of one op's node: its index, name and the
+/// subgraphs it runs; its layer.
+fn op_lines(panel: &Panel<'_>, sg: &Subgraph, op: OpId, node: &ViewNode) -> (Vec<String>, String) {
+    let layer_line = node.layer.as_deref().map(|l| cut(l, LINE_CHARS));
+    // Control flow names the subgraphs it runs, for `--subgraph N`.
+    let calls = &sg.op(op).calls;
+    let called = if calls.is_empty() {
+        String::new()
+    } else {
+        let ids: Vec<String> = calls.iter().map(|(_, s)| s.to_string()).collect();
+        format!(" → {}", ids.join(", "))
+    };
+    let head = format!("#{op} {}{called}", op_name(sg, op));
+    // How it runs, in inspect's words ([int8], [convert]).
+    let runs = panel
+        .quant
+        .ops
+        .get(op.index())
+        .map_or("other", |i| i.compute.name());
+    let title = match &node.layer {
+        Some(l) => format!("{head} [{runs}] layer {l}"),
+        None => format!("{head} [{runs}]"),
+    };
+    let title = if calls.is_empty() {
+        title
+    } else {
+        let roles: Vec<String> = calls
+            .iter()
+            .map(|(r, s)| format!("{} subgraph {s}", r.name()))
+            .collect();
+        format!("{title}; runs {}", roles.join(", "))
+    };
+    (std::iter::once(head).chain(layer_line).collect(), title)
+}
+
+/// The lines and title of a collapsed run: its span, size and class, and
+/// the layers it starts and ends in.
+fn run_lines(panel: &Panel<'_>, ops: &[OpId], node: &ViewNode) -> (Vec<String>, String) {
+    let (first, last) = (ops.first().copied(), ops.last().copied());
+    let span = match (first, last) {
+        (Some(a), Some(b)) => format!("#{a}..#{b}"),
+        _ => String::new(),
+    };
+    let head = format!("{span} {} {} ops", ops.len(), class_label(node.class));
+    let last_layer = last
+        .and_then(|o| panel.quant.ops.get(o.index()))
+        .and_then(|i| i.layer.as_deref());
+    let layers = match (node.layer.as_deref(), last_layer) {
+        (Some(a), Some(b)) if a != b => Some(format!("{a} … {b}")),
+        (Some(a), _) => Some(a.to_owned()),
+        (None, b) => b.map(str::to_owned),
+    };
+    let title = format!(
+        "{head}, collapsed (--no-collapse shows each){}",
+        layers
+            .as_deref()
+            .map_or(String::new(), |l| format!(": layers {l}"))
+    );
+    (
+        std::iter::once(head)
+            .chain(layers.map(|l| cut(&l, LINE_CHARS)))
+            .collect(),
+        title,
+    )
+}
+
+/// One op's detail lines: kind, version, compute, layer, and each tensor.
+fn op_details(panel: &Panel<'_>, sg: &Subgraph, op: OpId, details: &mut Vec<String>) {
+    let o = sg.op(op);
+    let compute = panel
+        .quant
+        .ops
+        .get(op.index())
+        .map_or("other", |i| i.compute.name());
+    let layer = panel
+        .quant
+        .ops
+        .get(op.index())
+        .and_then(|i| i.layer.as_deref())
+        .unwrap_or("-");
+    details.push(format!(
+        "#{op} {} v{} [{compute}] layer={layer}",
+        op_name(sg, op),
+        o.version
+    ));
+    for t in o.present_inputs() {
+        details.push(format!("  in  {}", tensor_detail(sg, t)));
+    }
+    for &t in &o.outputs {
+        details.push(format!("  out {}", tensor_detail(sg, t)));
     }
 }
 
