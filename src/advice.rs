@@ -776,17 +776,16 @@ fn plan_subgraph(
     }
     // Entries of this subgraph, by owning layer (None: one per unnamed op).
     let first_new = out.len();
-    // Entry of each layer name, and of each op, for linear-time lookups.
-    let mut entry_of_layer: std::collections::HashMap<String, usize> = Default::default();
-    let mut entry_of_op: Vec<Option<usize>> = vec![None; sg.operators.len()];
-    // What each op asked of the entry that carries its output.
-    let mut decisions: std::collections::HashMap<(usize, OpId), (Action, Vec<Reason>)> =
-        Default::default();
+    let mut entries = EntryIndex {
+        of_layer: Default::default(),
+        of_op: vec![None; sg.operators.len()],
+        decisions: Default::default(),
+    };
     for &op in order {
-        let o = sg.op(op);
         let Some(info) = sq.ops.get(op.index()) else {
             continue;
         };
+        let o = sg.op(op);
         if matches!(info.compute, Compute::Convert | Compute::Other)
             || rules::rule(&o.kind).tfmot == Tfmot::NotALayer
         {
@@ -794,121 +793,202 @@ fn plan_subgraph(
         }
         let (action, reasons) = op_action(graph, op, info.compute, &group_of, groups, &sq.ops);
         let has_weights = rules::rule(&o.kind).weights.is_some();
-        // The layer holding the weights is the innermost one the weight
-        // tensor is named after (a padding layer fused in front of a
-        // depthwise conv is named last, but holds nothing): it takes the
-        // innermost place.
-        let mut layers = info.layers.clone();
-        if let Some(w) = rules::rule(&o.kind).weights
-            && let Some(Some(wt)) = o.inputs.get(w.weights)
-            && let Some(owner) = producer.weight_layer(sg.tensor(*wt).name)
-            && let Some(i) = layers.iter().position(|l| {
-                owner.name == *l
-                    || owner
-                        .name
-                        .strip_prefix(l.as_str())
-                        .is_some_and(|rest| rest.starts_with('/'))
-            })
-        {
-            let owner = layers.remove(i);
-            layers.push(owner);
-        }
+        let layers = weights_owner_last(producer, graph, op, &info.layers);
         for role in layer_roles(&layers, action, reasons, has_weights) {
-            let idx = role
-                .layer
-                .as_ref()
-                .and_then(|name| entry_of_layer.get(name).copied());
-            let entry_index = idx.unwrap_or(out.len());
-            // The op's facts go to the entry that carries its output.
-            if role.output
-                && let Some(slot) = entry_of_op.get_mut(op.index())
-            {
-                *slot = Some(entry_index);
-            }
-            if idx.is_none()
-                && let Some(name) = &role.layer
-            {
-                entry_of_layer.insert(name.clone(), entry_index);
-            }
-            let entry = match idx {
-                Some(i) => &mut out[i],
-                None => {
-                    out.push(LayerPlan {
-                        layer: role.layer.clone(),
-                        folded: Vec::new(),
-                        subgraph: sq.subgraph,
-                        ops: Vec::new(),
-                        op_kinds: Vec::new(),
-                        action: role.action,
-                        reasons: Vec::new(),
-                        facts: LayerFacts {
-                            compute: info.compute,
-                            weights: None,
-                            output_dtype: None,
-                            fixed_output: None,
-                            shares_scale_with: Vec::new(),
-                            shares_scale_count: 0,
-                            outputs: Vec::new(),
-                        },
-                        config: None,
-                        fallback: None,
-                        calibrate: false,
-                        workaround: None,
-                    });
-                    match out.last_mut() {
-                        Some(e) => e,
-                        None => continue,
-                    }
-                }
-            };
-            for f in role.folded {
-                if !entry.folded.contains(&f) {
-                    entry.folded.push(f);
-                }
-            }
-            if !entry.ops.contains(&op) {
-                entry.ops.push(op);
-                entry.op_kinds.push(o.kind.clone());
-            }
-            entry.action = entry.action.max(role.action);
-            if role.output {
-                decisions.insert((entry_index, op), (role.action, role.reasons.clone()));
-            }
-            for r in role.reasons {
-                if !entry.reasons.contains(&r) {
-                    entry.reasons.push(r);
-                }
-            }
-            if role.weights
-                && entry.facts.weights.is_none()
-                && let Some(w) = rules::rule(&o.kind).weights
-                && let Some(Some(wt)) = o.inputs.get(w.weights)
-            {
-                let t = sg.tensor(*wt);
-                if t.dtype.is_quantizable_int()
-                    && let Some(q) = t.quantization.as_ref().filter(|q| q.is_affine())
-                {
-                    entry.facts.weights = Some(WeightFacts {
-                        dtype: t.dtype,
-                        granularity: t.granularity(),
-                        symmetric: q.zero_point.iter().all(|z| z == 0),
-                    });
-                }
-            }
-            if role.output
-                && let Some(&t) = o.outputs.first()
-            {
-                let tensor = sg.tensor(t);
-                entry.facts.output_dtype = Some(tensor.dtype);
-                entry.facts.fixed_output = rules::fixed_output(&o.kind, tensor.dtype);
-            }
+            entries.add_role(graph, op, info.compute, sq.subgraph, role, out);
         }
     }
-    // Layer-level facts and the limits of one QuantizeConfig per layer.
-    // Each group's layers are collected once (a few more than an entry
-    // lists), so a group of thousands of tensors costs linear time.
     let mut is_source = vec![false; sg.operators.len()];
-    let group_layers: Vec<(Vec<String>, usize)> = groups
+    let group_layers = layers_of_groups(groups, sq, &mut is_source);
+    let consumer_entry = entries.consumer_entries(graph);
+    let layer_view = LayerView {
+        graph,
+        group_of: &group_of,
+        group_layers: &group_layers,
+        is_source: &is_source,
+        consumer_entry: &consumer_entry,
+        entries: &entries,
+    };
+    for (i, entry) in out.iter_mut().enumerate().skip(first_new) {
+        layer_view.settle(i, entry);
+    }
+    for entry in out.iter_mut().skip(first_new) {
+        settle_configs(entry);
+    }
+}
+
+/// The layers an op's name lists, with the one holding its weights last: the
+/// innermost one the weight tensor is named after (a padding layer fused in
+/// front of a depthwise conv is named last, but holds nothing).
+fn weights_owner_last(
+    producer: Producer,
+    graph: &Graph<'_>,
+    op: OpId,
+    layers: &[String],
+) -> Vec<String> {
+    let sg = graph.subgraph();
+    let o = sg.op(op);
+    let mut layers = layers.to_vec();
+    if let Some(w) = rules::rule(&o.kind).weights
+        && let Some(Some(wt)) = o.inputs.get(w.weights)
+        && let Some(owner) = producer.weight_layer(sg.tensor(*wt).name)
+        && let Some(i) = layers.iter().position(|l| {
+            owner.name == *l
+                || owner
+                    .name
+                    .strip_prefix(l.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    {
+        let owner = layers.remove(i);
+        layers.push(owner);
+    }
+    layers
+}
+
+/// The entries of one subgraph's plan: of each layer name and each op, for
+/// linear-time lookups, and what each op asked of the entry that carries
+/// its output.
+struct EntryIndex {
+    of_layer: std::collections::HashMap<String, usize>,
+    of_op: Vec<Option<usize>>,
+    decisions: std::collections::HashMap<(usize, OpId), (Action, Vec<Reason>)>,
+}
+
+impl EntryIndex {
+    /// Give `op` to the entry of `role`'s layer, creating the entry.
+    fn add_role(
+        &mut self,
+        graph: &Graph<'_>,
+        op: OpId,
+        compute: Compute,
+        subgraph: SubgraphId,
+        role: Role,
+        out: &mut Vec<LayerPlan>,
+    ) {
+        let sg = graph.subgraph();
+        let o = sg.op(op);
+        let idx = role
+            .layer
+            .as_ref()
+            .and_then(|name| self.of_layer.get(name).copied());
+        let entry_index = idx.unwrap_or(out.len());
+        // The op's facts go to the entry that carries its output.
+        if role.output
+            && let Some(slot) = self.of_op.get_mut(op.index())
+        {
+            *slot = Some(entry_index);
+        }
+        if idx.is_none()
+            && let Some(name) = &role.layer
+        {
+            self.of_layer.insert(name.clone(), entry_index);
+        }
+        let entry = match idx {
+            Some(i) => &mut out[i],
+            None => {
+                out.push(LayerPlan::new(
+                    role.layer.clone(),
+                    subgraph,
+                    role.action,
+                    compute,
+                ));
+                match out.last_mut() {
+                    Some(e) => e,
+                    None => return,
+                }
+            }
+        };
+        for f in role.folded {
+            if !entry.folded.contains(&f) {
+                entry.folded.push(f);
+            }
+        }
+        if !entry.ops.contains(&op) {
+            entry.ops.push(op);
+            entry.op_kinds.push(o.kind.clone());
+        }
+        entry.action = entry.action.max(role.action);
+        if role.output {
+            self.decisions
+                .insert((entry_index, op), (role.action, role.reasons.clone()));
+        }
+        for r in role.reasons {
+            if !entry.reasons.contains(&r) {
+                entry.reasons.push(r);
+            }
+        }
+        if role.weights && entry.facts.weights.is_none() {
+            entry.facts.weights = weight_facts(graph, op);
+        }
+        if role.output
+            && let Some(&t) = o.outputs.first()
+        {
+            let tensor = sg.tensor(t);
+            entry.facts.output_dtype = Some(tensor.dtype);
+            entry.facts.fixed_output = rules::fixed_output(&o.kind, tensor.dtype);
+        }
+    }
+
+    /// Per tensor, the one entry all its consumers belong to, if they belong
+    /// to one: walked once per tensor, so asking for each op's outputs stays
+    /// linear however many ops read (and write) one tensor.
+    fn consumer_entries(&self, graph: &Graph<'_>) -> Vec<ConsumerEntry> {
+        (0..graph.subgraph().tensors.len())
+            .map(|t| {
+                let mut entries = graph
+                    .consumers(TensorId(t as u32))
+                    .iter()
+                    .map(|c| self.of_op.get(c.index()).copied().flatten());
+                match entries.next() {
+                    None => ConsumerEntry::Unread,
+                    Some(first) if entries.all(|e| e == first) => match first {
+                        Some(e) => ConsumerEntry::One(e),
+                        None => ConsumerEntry::NoEntry,
+                    },
+                    Some(_) => ConsumerEntry::Several,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Who reads a tensor, by plan entry.
+#[derive(Debug, Clone, Copy)]
+enum ConsumerEntry {
+    /// No op reads it.
+    Unread,
+    /// Every reader belongs to this entry.
+    One(usize),
+    /// Its readers belong to no entry.
+    NoEntry,
+    /// Readers in several entries.
+    Several,
+}
+
+/// The integer weights of a weighted op, as the plan states them.
+fn weight_facts(graph: &Graph<'_>, op: OpId) -> Option<WeightFacts> {
+    let sg = graph.subgraph();
+    let o = sg.op(op);
+    let w = rules::rule(&o.kind).weights?;
+    let t = sg.tensor((*o.inputs.get(w.weights)?)?);
+    let q = t.quantization.as_ref().filter(|q| q.is_affine())?;
+    t.dtype.is_quantizable_int().then(|| WeightFacts {
+        dtype: t.dtype,
+        granularity: t.granularity(),
+        symmetric: q.zero_point.iter().all(|z| z == 0),
+    })
+}
+
+/// Each group's layers (the first SHARES_LISTED + 1 by first op, and how
+/// many in all), collected once, so a group of thousands of tensors costs
+/// linear time; marks the ops that are a group's sources.
+fn layers_of_groups(
+    groups: &[ScaleGroup],
+    sq: &SubgraphQuant,
+    is_source: &mut [bool],
+) -> Vec<(Vec<String>, usize)> {
+    groups
         .iter()
         .map(|g| {
             for op in &g.sources {
@@ -928,47 +1008,53 @@ fn plan_subgraph(
             }
             (listed, all.len())
         })
-        .collect();
-    // Per tensor, the one entry all its consumers belong to, if they belong
-    // to one: walked once per tensor, so asking for each op's outputs stays
-    // linear however many ops read (and write) one tensor.
-    let consumer_entry: Vec<Option<Option<usize>>> = (0..sg.tensors.len())
-        .map(|t| {
-            let mut entries = graph
-                .consumers(TensorId(t as u32))
-                .iter()
-                .map(|c| entry_of_op.get(c.index()).copied().flatten());
-            let first = entries.next()?;
-            entries.all(|e| e == first).then_some(first)
-        })
-        .collect();
-    let read_by_other_entry = |t: TensorId, entry: usize| match consumer_entry.get(t.index()) {
-        // Consumers in several entries, or none: an op no entry owns reads it.
-        Some(Some(Some(e))) => *e != entry,
-        Some(Some(None)) | Some(None) | None => true,
-    };
-    for (i, entry) in out.iter_mut().enumerate().skip(first_new) {
+        .collect()
+}
+
+/// What the layer-level pass reads of one subgraph.
+struct LayerView<'a, 'g> {
+    graph: &'a Graph<'g>,
+    group_of: &'a [Option<usize>],
+    group_layers: &'a [(Vec<String>, usize)],
+    is_source: &'a [bool],
+    consumer_entry: &'a [ConsumerEntry],
+    entries: &'a EntryIndex,
+}
+
+impl LayerView<'_, '_> {
+    /// Whether `t` is read outside entry `entry` (or is a model output, or
+    /// read by nothing).
+    fn leaves(&self, t: TensorId, entry: usize) -> bool {
+        let read_elsewhere = match self.consumer_entry.get(t.index()) {
+            Some(ConsumerEntry::One(e)) => *e != entry,
+            _ => true,
+        };
+        self.graph.is_graph_output(t) || read_elsewhere || self.graph.consumers(t).is_empty()
+    }
+
+    /// Layer-level facts of entry `i`, and the limits of one QuantizeConfig
+    /// per layer.
+    fn settle(&self, i: usize, entry: &mut LayerPlan) {
+        let sg = self.graph.subgraph();
         let mut outputs = Vec::new();
         let mut own_scales = 0usize;
         let mut shares: Vec<String> = Vec::new();
         let mut shares_total = 0usize;
         for &op in &entry.ops {
             for &t in &sg.op(op).outputs {
-                let read_outside = graph.is_graph_output(t)
-                    || read_by_other_entry(t, i)
-                    || graph.consumers(t).is_empty();
                 let tensor = sg.tensor(t);
                 let int = tensor.dtype.is_quantizable_int() && tensor.per_tensor().is_some();
-                if read_outside {
+                if self.leaves(t, i) {
                     outputs.push(int);
                 }
                 let fixed = rules::fixed_output(&sg.op(op).kind, tensor.dtype).is_some();
-                let group = group_of.get(t.index()).copied().flatten();
-                let own = group.is_some() && is_source.get(op.index()).copied().unwrap_or(false);
+                let group = self.group_of.get(t.index()).copied().flatten();
+                let own =
+                    group.is_some() && self.is_source.get(op.index()).copied().unwrap_or(false);
                 if int && own && !fixed {
                     own_scales = own_scales.saturating_add(1);
                 }
-                if let Some((listed, total)) = group.and_then(|g| group_layers.get(g)) {
+                if let Some((listed, total)) = group.and_then(|g| self.group_layers.get(g)) {
                     let others = total.saturating_sub(usize::from(entry.layer.is_some()));
                     shares_total = shares_total.max(others);
                     for l in listed {
@@ -983,12 +1069,14 @@ fn plan_subgraph(
             }
         }
         if entry.ops.len() > 1
-            && let Some((action, reasons)) =
-                layer_decision(graph, &entry.ops, i, &entry_of_op, &decisions, |t| {
-                    graph.is_graph_output(t)
-                        || read_by_other_entry(t, i)
-                        || graph.consumers(t).is_empty()
-                })
+            && let Some((action, reasons)) = layer_decision(
+                self.graph,
+                &entry.ops,
+                i,
+                &self.entries.of_op,
+                &self.entries.decisions,
+                |t| self.leaves(t, i),
+            )
         {
             entry.action = action;
             entry.reasons = reasons;
@@ -997,7 +1085,7 @@ fn plan_subgraph(
         entry.facts.outputs = outputs;
         entry.facts.shares_scale_with = shares;
         if entry.layer.is_none() || entry.action == Action::Float {
-            continue;
+            return;
         }
         let int_outputs = entry.facts.outputs.iter().filter(|b| **b).count();
         let all_registry = entry
@@ -1016,8 +1104,33 @@ fn plan_subgraph(
             entry.reasons = vec![Reason::InnerScales { ops: own_scales }];
         }
     }
-    for entry in out.iter_mut().skip(first_new) {
-        settle_configs(entry);
+}
+
+impl LayerPlan {
+    /// A new entry with no ops yet.
+    fn new(layer: Option<String>, subgraph: SubgraphId, action: Action, compute: Compute) -> Self {
+        LayerPlan {
+            layer,
+            folded: Vec::new(),
+            subgraph,
+            ops: Vec::new(),
+            op_kinds: Vec::new(),
+            action,
+            reasons: Vec::new(),
+            facts: LayerFacts {
+                compute,
+                weights: None,
+                output_dtype: None,
+                fixed_output: None,
+                shares_scale_with: Vec::new(),
+                shares_scale_count: 0,
+                outputs: Vec::new(),
+            },
+            config: None,
+            fallback: None,
+            calibrate: false,
+            workaround: None,
+        }
     }
 }
 
