@@ -31,8 +31,9 @@ dtypes of each op's tensors.  tflq compare's own placement_matches is recorded b
 Float weights, PTQ files and tfmot's quantize_model result are cached per network in the
 output directory (default target/zoo/), so a rerun after a tflq change redoes steps 3 and 4
 only (--fresh redoes everything).  Results: testdata/zoo/results.json and
-testdata/zoo/RESULTS.md (with --only, the other networks' entries are kept from the previous
-results.json).  Diagnostic files (plan modules, plan and compare JSON, every .tflite) stay in
+testdata/zoo/RESULTS.md; each network's entry replaces its own in results.json as soon as it is
+done, and the other entries are kept, so two processes may run disjoint --only lists side by
+side (the converter runs on one core).  Diagnostic files (plan modules, plan and compare JSON, every .tflite) stay in
 the output directory, one folder per network.
 """
 
@@ -1198,17 +1199,26 @@ def write_fixtures(out_dir):
 
 
 def write_results(results, tflq_version):
+    """Write results.json and RESULTS.md with `results` over the entries already in results.json
+    (read again now, so that zoo processes running other networks side by side keep theirs)."""
     os.makedirs(RESULTS_DIR, exist_ok=True)
-    ordered = {n: results[n] for n in NETS if n in results}
+    path = os.path.join(RESULTS_DIR, "results.json")
+    merged = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            merged = json.load(f).get("networks", {})
+    merged.update(results)
+    ordered = {n: merged[n] for n in NETS if n in merged}
     doc = {"tflq": tflq_version,
            "versions": {"tensorflow": tf.__version__, "tf_keras": keras.__version__,
                         "tfmot": tfmot.__version__},
            "settings": {"batch": BATCH, "float_steps": FLOAT_STEPS, "qat_steps": QAT_STEPS,
                         "calibration_samples": N_CALIBRATION, "advice_rounds": ADVICE_ROUNDS},
            "networks": ordered}
-    with open(os.path.join(RESULTS_DIR, "results.json"), "w") as f:
+    with open(path + ".tmp", "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
+    os.replace(path + ".tmp", path)
     lines = ["# Keras-applications zoo: tflq plan and tflq compare's advice",
              "",
              f"Written by `testdata/zoo.py` ({tflq_version}; TensorFlow {tf.__version__}, tf-keras "
@@ -1268,18 +1278,16 @@ def main():
     src = src if os.path.isabs(src) else os.path.join(REPO_ROOT, src)
     if not os.path.exists(src):
         sys.exit(f"no tflq binary at {src} (set TFLQ)")
+    # Copied under a temporary name and renamed: another zoo process may be running the copy.
     copy = os.path.join(out_dir, "tflq")
-    shutil.copy2(src, copy)
+    shutil.copy2(src, copy + f".{os.getpid()}")
+    os.replace(copy + f".{os.getpid()}", copy)
     tflq = Tflq(copy)
     version = tflq.version()
     print(f"{version}; TensorFlow {tf.__version__}, tf-keras {keras.__version__}, tfmot {tfmot.__version__}; "
           f"output in {out_dir}", flush=True)
 
     results = {}
-    old = os.path.join(RESULTS_DIR, "results.json")
-    if args.only and os.path.exists(old):
-        with open(old) as f:
-            results = json.load(f).get("networks", {})
     start = time.time()
     for name in names:
         print(f"== {name}", flush=True)
