@@ -976,6 +976,7 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
             rec["rounds_done"] = rnd
             return rec
         if res["tflq_placement_matches"]:
+            rec["calibrated"] = _cap(sorted(calibrate))
             rec["status"] = "converged" if res["signature_matches"] else "tflq-matches-reader-differs"
             rec["rounds_done"] = rnd
             return rec
@@ -1134,7 +1135,11 @@ def cell_plan(r):
     warn = (" Warnings: " + " | ".join(p["warnings"])[:300]) if p.get("warnings") else ""
     if p["status"] == "matches":
         tail = "" if p.get("judges_agree", True) else " (tflq disagrees)"
-        return "matches" + tail + (" (warns)" if p.get("warnings") else ""), (warn.strip() or None) if tail or warn else None
+        # Layers tfmot cannot express match only because the converter calibrates them: said so,
+        # and the network counts as not reproduced by QAT alone.
+        calibrated = _listed(p.get("calibrate", []))
+        word = f"matches, {calibrated} unsupported calibrated by the converter" if calibrated else "matches"
+        return word + tail + (" (warns)" if p.get("warnings") else ""), (warn.strip() or None) if tail or warn else None
     if p["status"] in ("crashes", "plan-error"):
         return f"crashes ({p['exception']['stage']})", _exc_text(p["exception"]) + warn
     summary = ", ".join(f"{v:+d} {k}" for k, v in p["summary"].items())
@@ -1145,7 +1150,9 @@ def cell_advice(r):
     a = r["advice"]
     last = a["rounds"][-1] if a["rounds"] else {}
     if a["status"] == "converged":
-        return f"converged in {a['rounds_done']}", None
+        calibrated = _listed(a.get("calibrated", []))
+        return f"converged in {a['rounds_done']}" + (
+            f", {calibrated} unsupported calibrated by the converter" if calibrated else ""), None
     if a["status"] == "crashes":
         return f"crashes in round {a['rounds_done']}", _exc_text(last["exception"]) + _changes_text(a)
     if a["status"] == "tflq-matches-reader-differs":
@@ -1162,6 +1169,17 @@ def cell_advice(r):
         if last.get(k):
             text += f". {k.replace('_', ' ')}: {', '.join(last[k][:10])}"
     return f"stuck after {a['rounds_done']}", text + ". " + _judged_text(last)
+
+
+def _listed(names):
+    """How many names a capped list stands for ("... 12 more" counts 12)."""
+    n = 0
+    for name in names:
+        if name.startswith("... ") and name.endswith(" more"):
+            n += int(name.split()[1])
+        else:
+            n += 1
+    return n
 
 
 def _changes_text(a):
@@ -1262,7 +1280,14 @@ def main():
                         help="after the run, copy the PTQ, planned and partial (advice round 0) files of "
                              + ", ".join(FIXTURE_NETS) + " into testdata/ as zoo_<net>_*.tflite, each "
                              "with TensorFlow's reading (.ref.json)")
+    parser.add_argument("--table", action="store_true",
+                        help="only rewrite RESULTS.md from results.json (no network is run)")
     args = parser.parse_args()
+    if args.table:
+        with open(os.path.join(RESULTS_DIR, "results.json")) as f:
+            doc = json.load(f)
+        write_results({}, doc["tflq"])
+        return
     names = list(NETS)
     if args.only:
         names = [n.strip().lower() for n in args.only.split(",") if n.strip()]
