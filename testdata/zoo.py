@@ -50,6 +50,7 @@ import contextlib  # noqa: E402
 import gc  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -60,6 +61,7 @@ import zlib  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
+from tf_keras.src import backend as keras_backend  # noqa: E402 -- layer-name counters
 import tensorflow_model_optimization as tfmot  # noqa: E402
 from tensorflow.lite.python import conversion_metadata_schema_py_generated as conversion_metadata_fb  # noqa: E402
 from tensorflow.lite.python import schema_py_generated as schema_fb  # noqa: E402
@@ -375,6 +377,25 @@ def clone_with_weights(model):
         clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     return clone
+
+
+def fresh_session(model, seed):
+    """clear_session and seed, with Keras' layer-name counters moved past the model's own names,
+    as they are in a script that builds its model and quantizes it in one session.  Without
+    that, a layer tfmot creates (a SeparableConv2D split into DepthwiseConv2D and Conv2D) takes
+    a name the model holds (Xception's `conv2d`), and tf-keras rebuilding the transformed model
+    loops forever."""
+    keras.backend.clear_session()
+    taken = collections.defaultdict(lambda: -1)
+    for layer in model.layers:
+        match = re.fullmatch(r"(.+?)(?:_(\d+))?", layer.name)
+        prefix, index = match.group(1), int(match.group(2) or 0)
+        taken[prefix] = max(taken[prefix], index)
+    for prefix, index in taken.items():
+        # Keras names the n-th unnamed layer of a class `<prefix>_<n>` (the first bare).
+        for _ in range(index + 1):
+            keras_backend.unique_object_name(prefix, zero_based=True)
+    keras.utils.set_random_seed(seed)
 
 
 def custom_objects(model):
@@ -845,8 +866,7 @@ def step_tfmot(net, model, ptq_buf, facts):
         rec = {}
         stage = "quantize_model"
         try:
-            keras.backend.clear_session()
-            keras.utils.set_random_seed(net_seed(net.name) + 100)
+            fresh_session(model, net_seed(net.name) + 100)
             with custom_objects(model):
                 qat = quantize.quantize_model(clone_with_weights(model))
             stage = "fine-tune"
@@ -913,8 +933,7 @@ def step_plan(net, model, ptq_buf, facts):
         rec["calibrate"] = _cap(module.CALIBRATE)
         rec["fallback"] = len(getattr(module, "FALLBACK", {}))
         stage = "quantize_model"
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(net_seed(net.name) + 200)
+        fresh_session(model, net_seed(net.name) + 200)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             qat = module.quantize_model(model)
@@ -952,8 +971,7 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
         rec["rounds"].append(step)
         stage = "quantize_apply"
         try:
-            keras.backend.clear_session()
-            keras.utils.set_random_seed(net_seed(net.name) + 300 + rnd)
+            fresh_session(model, net_seed(net.name) + 300 + rnd)
             qat = build_annotated(model, annotation, extra_scope)
             stage = "fine-tune"
             fit(net.name, qat, QAT_STEPS, QAT_LR, net_seed(net.name) + 301)
