@@ -316,15 +316,19 @@ mod keras {
     /// `batchnorm/...`, a Conv1D's `c1/Conv1D/ExpandDims` and
     /// `c1/Conv1D/Squeeze`, a Dense on a 3-D input's `dense/Tensordot/...`,
     /// a SeparableConv2D's depthwise half `sep/separable_conv2d/depthwise`
-    /// (its pointwise half is the op `sep/separable_conv2d` itself). One
+    /// (its pointwise half is the op `sep/separable_conv2d` itself), a gelu
+    /// activation's `act/Gelu/mul_2`, a LayerNormalization's
+    /// `ln/moments/mean`. One
     /// scope at most: a layer may carry the scope's name (Keras names the
     /// first SeparableConv2D `separable_conv2d`).
-    const INNER_SCOPES: [&str; 5] = [
+    const INNER_SCOPES: [&str; 7] = [
         "resize",
         "batchnorm",
         "Conv1D",
         "Tensordot",
         "separable_conv2d",
+        "Gelu",
+        "moments",
     ];
 
     /// Whether a name-scope component is a model's scope rather than a
@@ -645,6 +649,14 @@ mod tests {
         assert_eq!(
             name("model/up_sampling2d/resize/ResizeNearestNeighbor").as_deref(),
             Some("up_sampling2d")
+        );
+        assert_eq!(
+            name("zoo_convnexttiny/convnext_tiny_stage_0_block_0_gelu/Gelu/mul_2").as_deref(),
+            Some("convnext_tiny_stage_0_block_0_gelu")
+        );
+        assert_eq!(
+            name("model/layer_normalization/moments/SquaredDifference").as_deref(),
+            Some("layer_normalization")
         );
         // Nested model scopes: the innermost layer.
         assert_eq!(
