@@ -1146,7 +1146,8 @@ fn settle_configs(entry: &mut LayerPlan) {
     let per_axis = entry
         .facts
         .weights
-        .is_some_and(|w| matches!(w.granularity, Granularity::PerAxis { .. }));
+        .is_some_and(|w| matches!(w.granularity, Granularity::PerAxis { .. }))
+        && rules::tfmot::per_axis_kernel(&entry.op_kinds);
     let with_weights = |output| QatConfig {
         weights,
         per_axis,

@@ -270,10 +270,17 @@ pub mod tfmot {
     pub const PER_AXIS_CLASSES: [&str; 2] = ["Conv2D", "DepthwiseConv2D"];
 
     /// Layer classes a following `BatchNormalization` folds into: tfmot's
-    /// Conv+BN and Dense+BN transforms when both carry its default, or the
+    /// Conv+BN and Dense+BN transforms when both carry its default (a
+    /// `SeparableConv2D` through the `Conv2D` it is split into), or the
     /// converter when no quantizer sits between them. A `Conv1D` is not one:
     /// its ExpandDims/Squeeze keep the converter from folding.
-    pub const BN_FOLDS_INTO: [&str; 3] = ["Conv2D", "DepthwiseConv2D", "Dense"];
+    pub const BN_FOLDS_INTO: [&str; 4] = ["Conv2D", "DepthwiseConv2D", "Dense", "SeparableConv2D"];
+
+    /// Layer classes the default registry does not list but tfmot's layout
+    /// transforms take with the default annotation: a `SeparableConv2D` is
+    /// split into a `DepthwiseConv2D` and a `Conv2D`, each with its default
+    /// config (a custom config keeps it whole, unquantized inside).
+    pub const TRANSFORMED_CLASSES: [&str; 1] = ["SeparableConv2D"];
 
     /// Activations the default configs accept inside a layer (its
     /// `activation` argument); any other, `relu6` among them, makes
@@ -287,6 +294,18 @@ pub mod tfmot {
     pub const ACTIVATION_LAYER: [&str; 8] = [
         "relu", "swish", "gelu", "relu6", "linear", "softmax", "sigmoid", "tanh",
     ];
+
+    /// Whether a layer lowered to `op_kinds` can take a per-channel kernel
+    /// quantizer in tfmot: a 2-D conv or depthwise conv (what
+    /// [`PER_AXIS_CLASSES`] lists), not a `Conv1D` (the converter expands its
+    /// input with EXPAND_DIMS inside the layer), a `Dense` or a
+    /// `Conv2DTranspose`.
+    pub fn per_axis_kernel(op_kinds: &[OpKind]) -> bool {
+        op_kinds
+            .iter()
+            .any(|k| k.is(C::CONV_2D) || k.is(C::DEPTHWISE_CONV_2D))
+            && !op_kinds.iter().any(|k| k.is(C::EXPAND_DIMS))
+    }
 
     /// The Keras attribute holding the weights of the layer that usually
     /// becomes `kind`: `depthwise_kernel` for a depthwise conv, `kernel` for

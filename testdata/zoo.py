@@ -667,11 +667,12 @@ def finding_records(doc):
 # QuantizeConfigs for the advice loop: what a culprit's action asks for
 # ----------------------------------------------------------------------------
 class _AdviceConfig(quantize.QuantizeConfig):
-    """WEIGHTS: a per-axis symmetric 8-bit LastValueQuantizer on the layer's depthwise_kernel or
-    kernel; OUTPUT: one asymmetric 8-bit MovingAverageQuantizer on the output; neither: the
+    """WEIGHTS: a symmetric 8-bit LastValueQuantizer (per output channel if PER_AXIS) on the
+    layer's depthwise_kernel or kernel; OUTPUT: one asymmetric 8-bit MovingAverageQuantizer on the output; neither: the
     layer is wrapped and gets no quantizer."""
 
     WEIGHTS = False
+    PER_AXIS = True
     OUTPUT = False
 
     def _names(self, layer):
@@ -681,7 +682,7 @@ class _AdviceConfig(quantize.QuantizeConfig):
 
     def get_weights_and_quantizers(self, layer):
         return [(getattr(layer, n), quantize.quantizers.LastValueQuantizer(
-            num_bits=8, per_axis=True, symmetric=True, narrow_range=True)) for n in self._names(layer)]
+            num_bits=8, per_axis=self.PER_AXIS, symmetric=True, narrow_range=True)) for n in self._names(layer)]
 
     def get_activations_and_quantizers(self, layer):
         return []
@@ -736,8 +737,10 @@ def config_from_field(field, plan_module):
         scope.update(ADVICE_SCOPE)
         return scope.get(field)
     if isinstance(field, dict):
-        attrs = {"WEIGHTS": bool(field.get("weights")), "OUTPUT": bool(field.get("output"))}
-        name = "AdviceField" + ("W" if attrs["WEIGHTS"] else "") + ("O" if attrs["OUTPUT"] else "")
+        attrs = {"WEIGHTS": bool(field.get("weights")), "PER_AXIS": bool(field.get("per_axis")),
+                 "OUTPUT": bool(field.get("output"))}
+        name = ("AdviceField" + ("W" if attrs["WEIGHTS"] else "") + ("A" if attrs["PER_AXIS"] else "")
+                + ("O" if attrs["OUTPUT"] else ""))
         cls = type(name, (_AdviceConfig,), attrs)
         ADVICE_SCOPE[name] = cls
         return cls
@@ -755,7 +758,9 @@ _ACCEPTED_ACTIVATIONS = (_AWARE._PRE_QUANT_ACTIVATIONS | _AWARE._POST_QUANT_ACTI
 def default_takes(layer):
     """Whether tfmot's registry default quantizes `layer` as it is: the culprit's `fallback`
     field is for the layers where it does not."""
-    if not _REGISTRY.supports(layer):
+    # tfmot's layout transforms split a SeparableConv2D/1D into layers the registry takes.
+    separable = isinstance(layer, (keras.layers.SeparableConv2D, keras.layers.SeparableConv1D))
+    if not (_REGISTRY.supports(layer) or separable):
         return False
     activation = getattr(layer, "activation", None)
     if activation is None:

@@ -961,6 +961,33 @@ impl Ctx<'_> {
             _ => return Vec::new(),
         }
         let mut culprits = self.plan.culprits(&candidates, annotated);
+        if culprits.is_empty()
+            && let Detail::Add { entries, .. } = detail
+        {
+            // Every layer of the region is annotated as PTQ's placement asks:
+            // the scale it enters with is at fault. The layers PTQ gives that
+            // scale (a pooling that keeps its input's scale but carries a
+            // quantizer of its own in QAT) are the candidates.
+            let mut around: Vec<String> = Vec::new();
+            for &dq in entries {
+                let Some(source) = self
+                    .qat
+                    .op(dq)
+                    .inputs
+                    .first()
+                    .copied()
+                    .flatten()
+                    .and_then(|t| self.producer_through_quantizers(t))
+                else {
+                    continue;
+                };
+                for l in self.op_layers(source) {
+                    around.push(l.clone());
+                    around.extend(self.plan.shares_scale_with(l).iter().cloned());
+                }
+            }
+            culprits = self.plan.culprits(&around, annotated);
+        }
         if let Detail::Add {
             reads_graph_input: true,
             ..
@@ -988,15 +1015,22 @@ impl Ctx<'_> {
                 if action != advice::Action::Default || !firsts.insert(l.clone()) {
                     continue;
                 }
+                // The plan's own configs, so that a layer tfmot's default
+                // does not take (a Conv1D reading the input) keeps its
+                // fallback.
+                let planned = self.plan.culprits(std::iter::once(l), |_| false);
+                let (config, fallback, calibrate) = planned
+                    .first()
+                    .map_or((None, None, false), |c| (c.config, c.fallback, c.calibrate));
                 first.push(Culprit {
                     layer: l.clone(),
                     action,
                     annotated: annotated(l),
                     reasons: vec![advice::Reason::QuantizesModelInput],
                     folded_into: None,
-                    config: None,
-                    fallback: None,
-                    calibrate: false,
+                    config,
+                    fallback,
+                    calibrate,
                 });
             }
             if !first.is_empty() {

@@ -418,6 +418,10 @@ pub fn python(plan: &Plan, file: &str) -> String {
             tfmot(&crate::rules::tfmot::BN_FOLDS_INTO),
         ),
         (
+            "{{TRANSFORMED_CLASSES}}",
+            tfmot(&crate::rules::tfmot::TRANSFORMED_CLASSES),
+        ),
+        (
             "{{LAYER_ACTIVATIONS}}",
             tfmot(&crate::rules::tfmot::LAYER_ACTIVATIONS),
         ),

@@ -31,6 +31,8 @@ _REGISTRY = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
 _PER_AXIS_CLASSES = {{PER_AXIS_CLASSES}}
 # Layers a following BatchNormalization folds into.
 _BN_FOLDS_INTO = {{BN_FOLDS_INTO}}
+# Layers the registry does not list but tfmot's transforms take with its default.
+_TRANSFORMED_CLASSES = {{TRANSFORMED_CLASSES}}
 # Activations the default configs accept inside a layer, and in an Activation layer.
 _LAYER_ACTIVATIONS = {{LAYER_ACTIVATIONS}}
 _ACTIVATION_LAYER = {{ACTIVATION_LAYER}}
@@ -123,7 +125,8 @@ def _activation_ok(layer):
 
 def _default_ok(layer):
     """tfmot's registry default works for this layer as it is."""
-    return _REGISTRY.supports(layer) and _activation_ok(layer)
+    taken = _REGISTRY.supports(layer) or type(layer).__name__ in _TRANSFORMED_CLASSES
+    return taken and _activation_ok(layer)
 
 
 def _is_batchnorm(layer):
