@@ -23,6 +23,7 @@
 //!    the layers to keep in float.
 
 pub mod cut;
+pub mod ops;
 pub mod pairing;
 pub mod result;
 pub mod stats;
@@ -683,7 +684,7 @@ pub fn keep_float_plan(
 ) -> crate::advice::Plan {
     let insp = crate::analysis::inspect(model);
     let mut plan = crate::advice::plan(model, &insp);
-    let keep = float_layers(s);
+    let keep = &s.float_layers;
     for l in &mut plan.layers {
         if l.layer.as_ref().is_some_and(|n| keep.contains(n)) {
             l.action = crate::advice::Action::Float;
