@@ -118,13 +118,13 @@ impl JsonSide {
     /// The sides of `doc`, a document `tflq measure --format json` wrote
     /// (docs/json.md), or what is wrong with it.
     pub fn read(doc: &Value) -> Result<Vec<JsonSide>, String> {
-        if doc.get("tool").and_then(Value::as_str) != Some("tflq measure") {
-            return Err("not a document of `tflq measure --format json`".into());
-        }
         let sides = doc
             .get("sides")
             .and_then(Value::as_array)
-            .ok_or("it has no \"sides\" list")?;
+            .filter(|_| doc.get("samples").is_some())
+            .ok_or(
+                "not a document of `tflq measure --format json` (no \"samples\" and \"sides\")",
+            )?;
         sides
             .iter()
             .enumerate()
@@ -256,4 +256,81 @@ pub fn node_sqnr(view: &GraphView, ops: &BTreeMap<OpId, OpSqnr>) -> Vec<Option<N
             })
         })
         .collect()
+}
+
+/// A picture's colouring by SQNR: one side's value per node of a view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqnrView {
+    /// The side the values are of (`ptq`, `qat`).
+    pub role: String,
+    /// Parallel to the view's nodes.
+    pub nodes: Vec<Option<NodeSqnr>>,
+}
+
+impl SqnrView {
+    /// The colouring of `view` by `side`, whose model is `sg` (the drawn
+    /// model's main subgraph).
+    pub fn new(view: &GraphView, sg: &Subgraph<'_>, side: &JsonSide) -> SqnrView {
+        SqnrView {
+            role: side.role.clone(),
+            nodes: node_sqnr(view, &op_sqnr(sg, &side.rows)),
+        }
+    }
+}
+
+impl JsonSide {
+    /// The side of `sides` to colour a model by: the one of `role` when
+    /// given, else the only one, else the one measured on a file of the same
+    /// name as `model` (a path as the user gave it).
+    pub fn pick<'s>(
+        sides: &'s [JsonSide],
+        role: Option<&str>,
+        model: &str,
+    ) -> Result<&'s JsonSide, String> {
+        let roles: Vec<&str> = sides.iter().map(|s| s.role.as_str()).collect();
+        if let Some(role) = role {
+            return sides
+                .iter()
+                .find(|s| s.role == role)
+                .ok_or_else(|| format!("it has no {role} side (it has {})", roles.join(", ")));
+        }
+        if let [only] = sides {
+            return Ok(only);
+        }
+        let name = |p: &str| std::path::Path::new(p).file_name().map(|n| n.to_owned());
+        let mut same = sides.iter().filter(|s| name(&s.file) == name(model));
+        match (same.next(), same.next()) {
+            (Some(s), None) => Ok(s),
+            _ => Err(format!(
+                "it measured {} models ({}); say which colours this one with --measure-side",
+                sides.len(),
+                roles.join(", ")
+            )),
+        }
+    }
+
+    /// Whether the measured ops are the ops of `sg`: every measured op
+    /// exists there with the same opcode. A measurement of another model
+    /// would colour the wrong ops.
+    pub fn check(&self, sg: &Subgraph<'_>) -> Result<(), String> {
+        for (&op, code) in &self.opcodes {
+            let here = sg.operators.get(op.index()).map(|o| o.kind.to_string());
+            if here.as_deref() != Some(code.as_str()) {
+                return Err(format!(
+                    "its {} side was measured on another model: op #{op} is {code} there and {} here",
+                    self.role,
+                    here.as_deref().unwrap_or("missing")
+                ));
+            }
+        }
+        for r in &self.rows {
+            if let Some(o) = r.segment.iter().find(|o| o.index() >= sg.operators.len()) {
+                return Err(format!(
+                    "its {} side names op #{o}, which this model does not have",
+                    self.role
+                ));
+            }
+        }
+        Ok(())
+    }
 }
