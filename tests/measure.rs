@@ -258,3 +258,32 @@ fn op_values_read_back_from_a_measure_document() {
     let err = side.check(&other.model().subgraphs[0]).unwrap_err();
     assert!(err.contains("measured on another model"), "{err}");
 }
+
+#[test]
+fn the_gate_holds_each_model_output_to_the_bound() {
+    use tflq::measure::result::{Measurement, Options};
+    let plan = plan("float.tflite", "float.tflite", None);
+    let (f, _) = open("float.tflite");
+    let mut acc = Accumulator::new(&plan, &[f.model()], &[f.model()]);
+    let measure = |acc: &Accumulator| {
+        Measurement::new(&plan, acc, &[f.model()], &[f.model()], &Options::default())
+    };
+    assert_eq!(
+        measure(&acc).below(30.0),
+        ["the ptq model's output was not measured, so it cannot be held to 30 dB"]
+    );
+    // The quantized output 10% off everywhere: 20 dB.
+    let side = &plan.sides[0];
+    let (fo, qo) = side.pairing.outputs[0];
+    let n = f.model().subgraphs[0].tensor(fo).element_count().unwrap() as usize;
+    let value = |v: f32| -> Vec<u8> { (0..n).flat_map(|_| v.to_le_bytes()).collect() };
+    acc.put(side.float_run, fo.0, &value(1.0)).unwrap();
+    acc.put(side.run, qo.0, &value(1.1)).unwrap();
+    acc.end_sample(&plan);
+    let m = measure(&acc);
+    assert_eq!(
+        m.below(20.5),
+        ["the ptq model's output SQNR is 20.00 dB, below 20.5 dB"]
+    );
+    assert!(m.below(19.5).is_empty());
+}

@@ -180,6 +180,28 @@ impl MeasureSession {
         self.acc.samples
     }
 
+    /// The gate of `tflq measure --fail-below`: why each quantized model's
+    /// output SQNR falls below `min_db` (empty: every one reaches it).
+    fn below(&self, py: Python<'_>, min_db: f64) -> PyResult<Vec<String>> {
+        if !min_db.is_finite() {
+            return Err(PyValueError::new_err(
+                "min_db must be a finite number of dB",
+            ));
+        }
+        py.detach(|| {
+            let models = self.files.models().map_err(|e| err(format!("{e:#}")))?;
+            let s = sets(&models);
+            let m = tflq::measure::result::Measurement::new(
+                &self.plan,
+                &self.acc,
+                &s.floats,
+                &s.quantized,
+                &tflq::measure::result::Options::default(),
+            );
+            Ok(m.below(min_db))
+        })
+    }
+
     /// The report: `format` is `json`, `table`, `text` or `model-explorer`;
     /// `target_sqnr` the model-output SQNR (dB) the kept-float layers are
     /// chosen for; `inputs` and `runtime` describe the run in the report;

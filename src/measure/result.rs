@@ -262,6 +262,30 @@ impl Measurement {
         }
     }
 
+    /// The sides whose model output falls below `min_db`, the gate of
+    /// `tflq measure --fail-below`: each quantized model's output SQNR (all
+    /// its outputs pooled) must reach `min_db`. No error at all passes; a
+    /// model whose output was not measured fails, since nothing shows it
+    /// holds. Each failure in words.
+    pub fn below(&self, min_db: f64) -> Vec<String> {
+        self.sides
+            .iter()
+            .filter_map(|s| {
+                let role = s.role.name();
+                match s.output_total.as_ref().map(|m| m.sqnr_db) {
+                    None => Some(format!(
+                        "the {role} model's output was not measured, so it cannot be held to {min_db} dB"
+                    )),
+                    Some(None) => None,
+                    Some(Some(db)) if db >= min_db => None,
+                    Some(Some(db)) => Some(format!(
+                        "the {role} model's output SQNR is {db:.2} dB, below {min_db} dB"
+                    )),
+                }
+            })
+            .collect()
+    }
+
     /// The side of `role`.
     pub fn side(&self, role: Role) -> Option<&SideResult> {
         self.sides.iter().find(|s| s.role == role)
