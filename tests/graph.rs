@@ -1438,6 +1438,17 @@ fn op_fills(doc: &roxmltree::Document) -> BTreeMap<u32, (String, Option<String>)
     out
 }
 
+/// What `tflq ARGS` writes, which must succeed.
+fn drawn(args: &[&str]) -> String {
+    let out = tflq().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn rgb(hex: &str) -> [u8; 3] {
     let v = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap();
     [v(1), v(3), v(5)]
@@ -1445,16 +1456,7 @@ fn rgb(hex: &str) -> [u8; 3] {
 
 #[test]
 fn graph_colours_ops_by_the_measured_sqnr() {
-    let out = tflq()
-        .args(["graph", BN_QAT, "--measure", BN_MEASURE, "--format", "svg"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = drawn(&["graph", BN_QAT, "--measure", BN_MEASURE, "--format", "svg"]);
     let doc = parse(&text);
     assert_no_external_urls(&text, &doc);
     let ops = op_fills(&doc);
@@ -1495,16 +1497,7 @@ fn graph_colours_ops_by_the_measured_sqnr() {
 
 #[test]
 fn graph_html_gives_each_op_its_sqnr_in_the_details() {
-    let out = tflq()
-        .args(["graph", BN_QAT, "--measure", BN_MEASURE, "--format", "html"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let html = String::from_utf8(out.stdout).unwrap();
+    let html = drawn(&["graph", BN_QAT, "--measure", BN_MEASURE, "--format", "html"]);
     let doc = parse(&html);
     let data = doc
         .descendants()
@@ -1540,24 +1533,15 @@ fn graph_html_gives_each_op_its_sqnr_in_the_details() {
 
 #[test]
 fn graph_colours_both_sides_of_a_pair_by_their_own_measurement() {
-    let out = tflq()
-        .args([
-            "graph",
-            "testdata/ptq_int8.tflite",
-            "testdata/qat_partial.tflite",
-            "--measure",
-            "testdata/measure/qat_partial_measure.json",
-            "--format",
-            "svg",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = drawn(&[
+        "graph",
+        "testdata/ptq_int8.tflite",
+        "testdata/qat_partial.tflite",
+        "--measure",
+        "testdata/measure/qat_partial_measure.json",
+        "--format",
+        "svg",
+    ]);
     let doc = parse(&text);
     let filled: Vec<&str> = doc
         .descendants()

@@ -190,14 +190,7 @@ impl MeasureSession {
         }
         py.detach(|| {
             let models = self.files.models().map_err(|e| err(format!("{e:#}")))?;
-            let s = sets(&models);
-            let m = tflq::measure::result::Measurement::new(
-                &self.plan,
-                &self.acc,
-                &s.floats,
-                &s.quantized,
-                &tflq::measure::result::Options::default(),
-            );
+            let m = self.measurement(&sets(&models), &Default::default());
             Ok(m.below(min_db))
         })
     }
@@ -232,13 +225,7 @@ impl MeasureSession {
                 inputs,
                 runtime,
             };
-            let m = tflq::measure::result::Measurement::new(
-                &self.plan,
-                &self.acc,
-                &s.floats,
-                &s.quantized,
-                &options,
-            );
+            let m = self.measurement(&s, &options);
             let labels: Vec<&str> = self.files.labels.iter().map(String::as_str).collect();
             // The Python format is tflq plan's module with the kept-float
             // layers left unannotated: decided here, before rendering.
@@ -266,5 +253,22 @@ impl MeasureSession {
             .map_err(|e| err(format!("{e:#}")))?;
             String::from_utf8(buf).map_err(err)
         })
+    }
+}
+
+impl MeasureSession {
+    /// The measurement of the samples run so far.
+    fn measurement(
+        &self,
+        s: &Sets<'_, '_>,
+        options: &tflq::measure::result::Options,
+    ) -> tflq::measure::result::Measurement {
+        tflq::measure::result::Measurement::new(
+            &self.plan,
+            &self.acc,
+            &s.floats,
+            &s.quantized,
+            options,
+        )
     }
 }
