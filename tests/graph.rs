@@ -53,6 +53,7 @@ fn draw(model: &Model, insp: &Inspection, view: &GraphView, format: GraphFormat)
         quant: &insp.subgraphs[0],
         view,
         label: "m.tflite",
+        sqnr: None,
     };
     let mut out = Vec::new();
     render(&panel, format, &mut out).unwrap();
@@ -862,6 +863,7 @@ fn views_too_large_to_lay_out_are_refused_not_drawn() {
             quant: &insp.subgraphs[0],
             view: &v,
             label: "m.tflite",
+            sqnr: None,
         };
         let mut out = Vec::new();
         let e = render(&panel, format, &mut out).unwrap_err();
@@ -997,6 +999,7 @@ fn control_flow_nodes_name_the_subgraphs_they_call() {
             quant,
             view: &v,
             label: "m.tflite",
+            sqnr: None,
         };
         let mut out = Vec::new();
         render(&panel, GraphFormat::Dot, &mut out).unwrap();
@@ -1139,12 +1142,14 @@ fn pair_drawing(
             quant: &ip.subgraphs[0],
             view: &pv,
             label: "ptq.tflite",
+            sqnr: None,
         },
         &Panel {
             model: &qat,
             quant: &iq.subgraphs[0],
             view: &qv,
             label: "qat.tflite",
+            sqnr: None,
         },
         &c,
         format,
@@ -1393,4 +1398,225 @@ fn the_page_has_an_overview_and_details_above_the_findings() {
     assert!(position("details") < position("findings"));
     assert!(html.contains("function follow(svg)"), "linked sides");
     assert!(html.contains("id=\"link\""));
+}
+
+// ------------------------------------------------- coloured by a measurement
+
+/// The committed `tflq measure --format json` of the unfolded-BatchNorm QAT
+/// file against its float twin (bn1's segment, ops #1 to #4, is the worst at
+/// 21.50 dB local; the quantized input #0 reads 54.17 dB).
+const BN_MEASURE: &str = "testdata/measure/bn_unfolded_measure.json";
+const BN_QAT: &str = "testdata/measure/bn_unfolded_qat.tflite";
+
+/// Each op node's tooltip and fill, by the op index that starts its tooltip.
+fn op_fills(doc: &roxmltree::Document) -> BTreeMap<u32, (String, Option<String>)> {
+    let mut out = BTreeMap::new();
+    for g in doc.descendants().filter(|n| has_class(n, "node")) {
+        let title = g
+            .children()
+            .find(|c| c.has_tag_name("title"))
+            .and_then(|t| t.text())
+            .unwrap_or("")
+            .to_owned();
+        let rect = g.children().find(|c| c.has_tag_name("rect")).unwrap();
+        let fill = rect
+            .attribute("style")
+            .map(|s| s.strip_prefix("fill:").unwrap().to_owned());
+        if let Some(op) = title
+            .strip_prefix('#')
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+        {
+            out.insert(op, (title, fill));
+        } else {
+            assert_eq!(
+                fill, None,
+                "an input or output node keeps its colour: {title}"
+            );
+        }
+    }
+    out
+}
+
+/// What `tflq ARGS` writes, which must succeed.
+fn drawn(args: &[&str]) -> String {
+    let out = tflq().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn rgb(hex: &str) -> [u8; 3] {
+    let v = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap();
+    [v(1), v(3), v(5)]
+}
+
+#[test]
+fn graph_colours_ops_by_the_measured_sqnr() {
+    let text = drawn(&["graph", BN_QAT, "--measure", BN_MEASURE, "--format", "svg"]);
+    let doc = parse(&text);
+    assert_no_external_urls(&text, &doc);
+    let ops = op_fills(&doc);
+    // Every op has a node of its own (no collapsed runs) and a fill.
+    assert_eq!(
+        ops.keys().copied().collect::<Vec<_>>(),
+        (0..13).collect::<Vec<_>>()
+    );
+    let fill = |op: u32| ops[&op].1.clone().expect("a fill");
+    // The unfolded BatchNorm's segment shares its value and its colour.
+    for op in 1..=4 {
+        assert!(ops[&op].0.contains("SQNR 21.50 dB local"), "{}", ops[&op].0);
+        assert_eq!(fill(op), fill(4));
+    }
+    // 54.17 dB is past the scale's green end; 21.50 dB sits between red and yellow.
+    assert!(ops[&0].0.contains("SQNR 54.17 dB local"));
+    assert_eq!(fill(0), "#1a9850");
+    // Red minus green falls along the scale (red, yellow, green): the
+    // worst op is the reddest.
+    let redness = |op: u32| {
+        let [r, g, _] = rgb(&fill(op));
+        i32::from(r) - i32::from(g)
+    };
+    assert!(redness(4) > 30, "{} is redder than yellow", fill(4));
+    for op in (0..13).filter(|o| !(1..=4).contains(o)) {
+        assert!(redness(op) < redness(4), "#{op} {}", fill(op));
+    }
+    let legend = doc
+        .descendants()
+        .find(|n| has_class(n, "legend-sqnr"))
+        .expect("the SQNR legend");
+    assert!(
+        legend
+            .descendants()
+            .any(|n| n.text().is_some_and(|t| t.starts_with("qat SQNR per op")))
+    );
+}
+
+#[test]
+fn graph_html_gives_each_op_its_sqnr_in_the_details() {
+    let html = drawn(&["graph", BN_QAT, "--measure", BN_MEASURE, "--format", "html"]);
+    let doc = parse(&html);
+    let data = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("tflq-data"))
+        .and_then(|n| n.text())
+        .unwrap();
+    let data: serde_json::Value = serde_json::from_str(data).unwrap();
+    let details: Vec<Vec<String>> = data["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|d| {
+            d.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect();
+    // bn1's MUL is measured with its segment, at #4.
+    let mul = details.iter().find(|d| d[0].starts_with("#3 MUL")).unwrap();
+    assert!(
+        mul.contains(&"SQNR #3: 21.50 dB local, measured at #4".to_owned()),
+        "{mul:?}"
+    );
+    let add = details.iter().find(|d| d[0].starts_with("#4 ADD")).unwrap();
+    assert!(
+        add.contains(&"SQNR #4: 21.50 dB local".to_owned()),
+        "{add:?}"
+    );
+    assert!(html.contains("class=\"sqnr\""), "the legend's gradient");
+}
+
+#[test]
+fn graph_colours_both_sides_of_a_pair_by_their_own_measurement() {
+    let text = drawn(&[
+        "graph",
+        "testdata/ptq_int8.tflite",
+        "testdata/qat_partial.tflite",
+        "--measure",
+        "testdata/measure/qat_partial_measure.json",
+        "--format",
+        "svg",
+    ]);
+    let doc = parse(&text);
+    let filled: Vec<&str> = doc
+        .descendants()
+        .filter(|n| has_class(n, "node"))
+        .filter(|g| {
+            g.children()
+                .any(|c| c.has_tag_name("rect") && c.attribute("style").is_some())
+        })
+        .map(|g| g.attribute("id").unwrap())
+        .collect();
+    // PTQ's 9 ops and QAT's 13, every one measured.
+    assert_eq!(filled.iter().filter(|i| i.starts_with("p-")).count(), 9);
+    assert_eq!(filled.iter().filter(|i| i.starts_with("q-")).count(), 13);
+    assert!(text.contains("ptq and qat SQNR per op"));
+}
+
+#[test]
+fn graph_refuses_a_measurement_it_cannot_colour_with() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["graph", "testdata/ptq_int8.tflite", "--measure", BN_MEASURE],
+            "measured on another model",
+        ),
+        (
+            &["graph", BN_QAT, "--measure", BN_MEASURE, "--format", "dot"],
+            "--measure colours SVG and HTML drawings, not dot",
+        ),
+        (
+            &[
+                "graph",
+                BN_QAT,
+                "--measure",
+                "testdata/measure/qd_ptq_int8.json",
+            ],
+            "not a document of `tflq measure --format json`",
+        ),
+        (
+            &[
+                "graph",
+                "testdata/qat_partial.tflite",
+                "--measure",
+                "testdata/measure/qat_partial_measure.json",
+                "--measure-side",
+                "ptq",
+            ],
+            "measured on another model",
+        ),
+        (
+            &[
+                "graph",
+                BN_QAT,
+                "--measure",
+                BN_MEASURE,
+                "--measure-side",
+                "ptq",
+            ],
+            "it has no ptq side (it has qat)",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = tflq().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // Two measured sides and a file of neither's name: say which.
+    let out = tflq()
+        .args([
+            "graph",
+            "testdata/advice_bn_unfolded_qat.tflite",
+            "--measure",
+            "testdata/measure/qat_partial_measure.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("with --measure-side"));
 }

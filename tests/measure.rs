@@ -223,3 +223,67 @@ fn mutated_models_never_panic() {
         "only {planned} mutated cases got as far as a plan"
     );
 }
+
+#[test]
+fn op_values_read_back_from_a_measure_document() {
+    use tflq::measure::View;
+    use tflq::measure::ops::{JsonSide, op_sqnr};
+    use tflq::model::OpId;
+    let path = format!(
+        "{}/testdata/measure/bn_unfolded_measure.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let sides = JsonSide::read(&doc).unwrap();
+    let (side,) = match sides.as_slice() {
+        [s] => (s,),
+        _ => panic!("one side"),
+    };
+    assert_eq!(side.role, "qat");
+    let (m, _) = open("measure/bn_unfolded_qat.tflite");
+    let sg = &m.model().subgraphs[0];
+    side.check(sg).unwrap();
+    let ops = op_sqnr(sg, &side.rows);
+    // Every op has a value: the segment's ops its worst row's, a DEQUANTIZE
+    // the value it reads.
+    assert_eq!(ops.len(), sg.operators.len());
+    for o in 1..=4 {
+        let v = ops[&OpId(o)];
+        assert_eq!((v.db, v.view, v.row_op), (21.5, View::Local, Some(OpId(4))));
+    }
+    assert_eq!(ops[&OpId(12)].db, ops[&OpId(11)].db);
+    assert_eq!(ops[&OpId(12)].row_op, Some(OpId(11)));
+    // Another model is refused: ptq_int8 has CONV_2D where this has DEQUANTIZE.
+    let (other, _) = open("ptq_int8.tflite");
+    let err = side.check(&other.model().subgraphs[0]).unwrap_err();
+    assert!(err.contains("measured on another model"), "{err}");
+}
+
+#[test]
+fn the_gate_holds_each_model_output_to_the_bound() {
+    use tflq::measure::result::{Measurement, Options};
+    let plan = plan("float.tflite", "float.tflite", None);
+    let (f, _) = open("float.tflite");
+    let mut acc = Accumulator::new(&plan, &[f.model()], &[f.model()]);
+    let measure = |acc: &Accumulator| {
+        Measurement::new(&plan, acc, &[f.model()], &[f.model()], &Options::default())
+    };
+    assert_eq!(
+        measure(&acc).below(30.0),
+        ["the ptq model's output was not measured, so it cannot be held to 30 dB"]
+    );
+    // The quantized output 10% off everywhere: 20 dB.
+    let side = &plan.sides[0];
+    let (fo, qo) = side.pairing.outputs[0];
+    let n = f.model().subgraphs[0].tensor(fo).element_count().unwrap() as usize;
+    let value = |v: f32| -> Vec<u8> { (0..n).flat_map(|_| v.to_le_bytes()).collect() };
+    acc.put(side.float_run, fo.0, &value(1.0)).unwrap();
+    acc.put(side.run, qo.0, &value(1.1)).unwrap();
+    acc.end_sample(&plan);
+    let m = measure(&acc);
+    assert_eq!(
+        m.below(20.5),
+        ["the ptq model's output SQNR is 20.00 dB, below 20.5 dB"]
+    );
+    assert!(m.below(19.5).is_empty());
+}

@@ -337,6 +337,7 @@ fn graph_of_a_6700_op_model() {
             quant,
             view: &view,
             label: "m.tflite",
+            sqnr: None,
         };
         for format in [GraphFormat::Svg, GraphFormat::Html] {
             let begin = Instant::now();

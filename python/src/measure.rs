@@ -180,6 +180,21 @@ impl MeasureSession {
         self.acc.samples
     }
 
+    /// The gate of `tflq measure --fail-below`: why each quantized model's
+    /// output SQNR falls below `min_db` (empty: every one reaches it).
+    fn below(&self, py: Python<'_>, min_db: f64) -> PyResult<Vec<String>> {
+        if !min_db.is_finite() {
+            return Err(PyValueError::new_err(
+                "min_db must be a finite number of dB",
+            ));
+        }
+        py.detach(|| {
+            let models = self.files.models().map_err(|e| err(format!("{e:#}")))?;
+            let m = self.measurement(&sets(&models), &Default::default());
+            Ok(m.below(min_db))
+        })
+    }
+
     /// The report: `format` is `json`, `table`, `text` or `model-explorer`;
     /// `target_sqnr` the model-output SQNR (dB) the kept-float layers are
     /// chosen for; `inputs` and `runtime` describe the run in the report;
@@ -210,13 +225,7 @@ impl MeasureSession {
                 inputs,
                 runtime,
             };
-            let m = tflq::measure::result::Measurement::new(
-                &self.plan,
-                &self.acc,
-                &s.floats,
-                &s.quantized,
-                &options,
-            );
+            let m = self.measurement(&s, &options);
             let labels: Vec<&str> = self.files.labels.iter().map(String::as_str).collect();
             // The Python format is tflq plan's module with the kept-float
             // layers left unannotated: decided here, before rendering.
@@ -244,5 +253,22 @@ impl MeasureSession {
             .map_err(|e| err(format!("{e:#}")))?;
             String::from_utf8(buf).map_err(err)
         })
+    }
+}
+
+impl MeasureSession {
+    /// The measurement of the samples run so far.
+    fn measurement(
+        &self,
+        s: &Sets<'_, '_>,
+        options: &tflq::measure::result::Options,
+    ) -> tflq::measure::result::Measurement {
+        tflq::measure::result::Measurement::new(
+            &self.plan,
+            &self.acc,
+            &s.floats,
+            &s.quantized,
+            options,
+        )
     }
 }

@@ -204,6 +204,23 @@ def test_a_clipped_range_has_the_worst_local_error():
     assert doc["sides"][0]["keep_float"]["layers"][0]["layer"] == "relu1"
 
 
+def test_an_unfolded_batchnorm_has_the_worst_local_error():
+    # bn1 left unannotated after conv1's channels were spread 16x apart (the same float function):
+    # conv1's output is quantized per tensor before bn1 evens the channels out.
+    doc = tflq.measure(
+        fixture("measure/bn_unfolded_float.tflite"), fixture("measure/bn_unfolded_qat.tflite"), inputs=INPUTS
+    )
+    layers = rows(doc, "qat")
+    worst, second = sorted(layers, key=lambda r: r["rank"])[:2]
+    # The segment from conv1's int8 output through bn1's float MUL and ADD (with relu1 fused).
+    assert worst["opcode"] == "ADD" and worst["layer"] == "relu1"
+    ops = tflq.inspect(fixture("measure/bn_unfolded_qat.tflite"))["subgraphs"][0]["operators"]
+    kinds = sorted((ops[i]["opcode"], ops[i]["layer"]) for i in worst["segment_ops"])
+    assert ("MUL", "bn1") in kinds and ("CONV_2D", "conv1") in kinds, kinds
+    # Measured 21.5 dB against 38.9 dB for the next layer.
+    assert worst["local"]["sqnr_db"] < second["local"]["sqnr_db"] - 10
+
+
 def test_keep_float_choice_as_denylist_and_plan(console_script):
     doc = tflq.measure(fixture("float.tflite"), fixture("ptq_int8.tflite"), inputs=INPUTS, target_sqnr=42)
     keep = doc["sides"][0]["keep_float"]
@@ -234,3 +251,33 @@ def test_npz_files_and_directories(tmp_path, ptq_int8):
     with pytest.raises(tflq.TflqError, match="no .npy or .npz file"):
         (tmp_path / "empty").mkdir()
         tflq.measure(fixture("float.tflite"), fixture("ptq_int8.tflite"), inputs=tmp_path / "empty")
+
+
+def test_fail_below_gates_on_the_model_output(console_script, tmp_path):
+    # The unfolded-BatchNorm QAT file's output reads 36.75 dB against its float twin.
+    args = ["measure", "testdata/measure/bn_unfolded_float.tflite", "testdata/measure/bn_unfolded_qat.tflite",
+            "--inputs", "testdata/measure/inputs.npy", "--format", "json"]
+    out = tmp_path / "m.json"
+    r = run(console_script, *args, "-o", out, "--fail-below", "40")
+    assert r.returncode == 1, r.stderr
+    assert "--fail-below: the qat model's output SQNR is 36.75 dB, below 40 dB" in r.stderr.decode()
+    # The report is written all the same.
+    assert json.loads(out.read_text())["sides"][0]["output_total"]["sqnr_db"] == 36.75
+    r = run(console_script, *args, "--fail-below", "36")
+    assert r.returncode == 0, r.stderr
+    assert "--fail-below" not in r.stderr.decode()
+    r = run(console_script, *args, "--fail-below", "nan")
+    assert r.returncode == 2 and "--fail-below must be a number of dB" in r.stderr.decode()
+
+
+def test_fail_below_through_the_rust_binary(rust_tflq):
+    # The binary starts the runner and passes its gate status on.
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TFLQ_PYTHON=sys.executable)
+    r = subprocess.run([str(rust_tflq), "measure", "testdata/measure/bn_unfolded_float.tflite",
+                        "testdata/measure/bn_unfolded_qat.tflite", "--inputs", "testdata/measure/inputs.npy",
+                        "--fail-below", "40"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr
+    assert "below 40 dB" in r.stderr and "rank" in r.stdout

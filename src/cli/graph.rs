@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::analysis::SubgraphQuant;
 use crate::analysis::graph_view::{self, GraphView, ViewOptions};
+use crate::measure::ops::{JsonSide, SqnrView};
 use crate::model::{OpId, SubgraphId};
 use crate::report::graph::{GraphFormat, Panel};
 
@@ -87,6 +88,15 @@ pub struct Opts {
     /// Draw every op, without collapsing runs of integer ops.
     #[arg(long)]
     no_collapse: bool,
+    /// Colour the op nodes by SQNR from this document of `tflq measure
+    /// --format json` (SVG and HTML; the measured main subgraph).
+    #[arg(long, value_name = "FILE")]
+    measure: Option<PathBuf>,
+    /// With --measure: the measured model that colours the drawing [default:
+    /// the only one, else the one of the drawn file's name]. With two
+    /// models each side takes its own.
+    #[arg(long, value_name = "SIDE", requires = "measure", value_parser = ["ptq", "qat"])]
+    measure_side: Option<String>,
 }
 
 /// The `-o` extensions that choose a format, as the usage error lists them.
@@ -195,7 +205,8 @@ fn resolve_around(text: &str, quant: &SubgraphQuant, label: &str) -> anyhow::Res
 
 fn options(o: &Opts, subgraph: SubgraphId, around: Vec<OpId>, depth: usize) -> ViewOptions {
     let mut v = ViewOptions::new(subgraph);
-    if o.no_collapse {
+    // Coloured by SQNR, every op shows its own value.
+    if o.no_collapse || o.measure.is_some() {
         v.min_run = 0;
     }
     v.around = around;
@@ -296,6 +307,49 @@ fn check_size(view: &GraphView, format: GraphFormat, o: &Opts, label: &str) -> a
     )
 }
 
+/// The measured sides of `--measure`'s document, when given.
+fn measure_sides(o: &Opts, format: GraphFormat) -> anyhow::Result<Option<Vec<JsonSide>>> {
+    let Some(path) = &o.measure else {
+        return Ok(None);
+    };
+    if !matches!(format, GraphFormat::Svg | GraphFormat::Html) {
+        anyhow::bail!(
+            "--measure colours SVG and HTML drawings, not {}",
+            format.name()
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::anyhow!("--measure {}: not JSON: {e}", path.display()))?;
+    JsonSide::read(&doc)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("--measure {}: {e}", path.display()))
+}
+
+/// The colouring of `view` (of `model`, the file `label`) by the measured
+/// side of `role` (else the one [`JsonSide::pick`] picks).
+fn colouring(
+    o: &Opts,
+    sides: &[JsonSide],
+    role: Option<&str>,
+    (model, label): (&crate::model::Model, &str),
+    view: &GraphView,
+) -> anyhow::Result<SqnrView> {
+    let doc = o.measure.as_deref().unwrap_or(Path::new("")).display();
+    if view.subgraph != SubgraphId(0) {
+        anyhow::bail!(
+            "{label}: --measure colours subgraph 0, the one tflq measure measures; this draws subgraph {}",
+            view.subgraph
+        );
+    }
+    let side =
+        JsonSide::pick(sides, role, label).map_err(|e| anyhow::anyhow!("--measure {doc}: {e}"))?;
+    let sg = model.subgraph(view.subgraph);
+    side.check(sg)
+        .map_err(|e| anyhow::anyhow!("--measure {doc} and {label}: {e}"))?;
+    Ok(SqnrView::new(view, sg, side))
+}
+
 fn one(o: &Opts, format: GraphFormat, w: &mut dyn Write, end: End) -> anyhow::Result<()> {
     let file = super::open(&o.model)?;
     let model = file.model();
@@ -311,11 +365,22 @@ fn one(o: &Opts, format: GraphFormat, w: &mut dyn Write, end: End) -> anyhow::Re
     options.keep = graph_view::finding_ops(quant);
     let view = graph_view::build(model, quant, &options);
     check_size(&view, format, o, &label)?;
+    let sqnr = match measure_sides(o, format)? {
+        Some(sides) => Some(colouring(
+            o,
+            &sides,
+            o.measure_side.as_deref(),
+            (model, &label),
+            &view,
+        )?),
+        None => None,
+    };
     let panel = Panel {
         model,
         quant,
         view: &view,
         label: &label,
+        sqnr: sqnr.as_ref(),
     };
     crate::report::graph::render(&panel, format, w)?;
     end.finish((file, insp, view));
@@ -392,18 +457,46 @@ fn pair(
     let pview: GraphView = graph_view::build(ptq.model(), pquant, &popt);
     check_size(&qview, format, o, &ql)?;
     check_size(&pview, format, o, &pl)?;
+    // Each side is coloured by its own measurement (--measure-side: that one only).
+    let (mut psqnr, mut qsqnr) = (None, None);
+    if let Some(sides) = measure_sides(o, format)? {
+        let wanted = |role: &str| {
+            o.measure_side.as_deref().is_none_or(|s| s == role)
+                && sides.iter().any(|s| s.role == role)
+        };
+        if wanted("ptq") {
+            psqnr = Some(colouring(
+                o,
+                &sides,
+                Some("ptq"),
+                (ptq.model(), &pl),
+                &pview,
+            )?);
+        }
+        if wanted("qat") {
+            qsqnr = Some(colouring(
+                o,
+                &sides,
+                Some("qat"),
+                (qat.model(), &ql),
+                &qview,
+            )?);
+        }
+    }
     crate::report::graph::render_pair(
         &Panel {
             model: ptq.model(),
             quant: pquant,
             view: &pview,
             label: &pl,
+            sqnr: psqnr.as_ref(),
         },
         &Panel {
             model: qat.model(),
             quant: qquant,
             view: &qview,
             label: &ql,
+            sqnr: qsqnr.as_ref(),
         },
         &c,
         format,

@@ -18,7 +18,7 @@ use super::{ERROR, End};
 use crate::report::measure::MeasureFormat;
 
 /// The job format the Python runner reads (`tflq/_runner.py`).
-const JOB_VERSION: u32 = 1;
+const JOB_VERSION: u32 = 2;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SideArg {
@@ -51,8 +51,8 @@ kernels, no delegates): pip install './python[measure]' (a checkout) or set
 TFLQ_PYTHON to a Python that has tflq, numpy and ai-edge-litert.
 docs/measure.md explains the numbers.
 
-Exit status: 0 measured, 2 usage error, unreadable model or data, no runner,
-or an interpreter that failed.")]
+Exit status: 0 measured, 1 a model output below --fail-below, 2 usage error,
+unreadable model or data, no runner, or an interpreter that failed.")]
 pub struct Opts {
     /// The float model.
     float: PathBuf,
@@ -78,6 +78,10 @@ pub struct Opts {
     /// Model-output SQNR (dB) the layers to keep in float are chosen to reach.
     #[arg(long, value_name = "DB", default_value_t = 30.0)]
     target_sqnr: f64,
+    /// A gate: exit with status 1 (after writing the report) when a quantized
+    /// model's output SQNR, all its outputs pooled, is below DB.
+    #[arg(long, value_name = "DB")]
+    fail_below: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = MeasureFormat::Table)]
     format: MeasureFormat,
@@ -105,6 +109,9 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
     }
     if !o.target_sqnr.is_finite() {
         anyhow::bail!("--target-sqnr must be a number of dB");
+    }
+    if o.fail_below.is_some_and(|v| !v.is_finite()) {
+        anyhow::bail!("--fail-below must be a number of dB");
     }
     let files: Vec<(&str, Option<&PathBuf>)> = vec![
         ("float", Some(&o.float)),
@@ -171,6 +178,7 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         "max_samples": o.max_samples,
         "format": o.format.name(),
         "target_sqnr": o.target_sqnr,
+        "fail_below": o.fail_below,
         "width": super::table_width(o.width),
         "side": match o.side { SideArg::Ptq => "ptq", SideArg::Qat => "qat" },
         "output": o.output.as_ref().map(|p| p.display().to_string()),
@@ -186,6 +194,9 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         .map_err(|e| anyhow::anyhow!("cannot start the runner: {e}"))?;
     match status.code() {
         Some(0) => Ok(super::OK),
+        // The report is written and the --fail-below gate failed (the
+        // runner said why).
+        Some(1) => Ok(super::FINDINGS),
         Some(code) => {
             // The runner printed its own error line.
             let _ = code;

@@ -62,42 +62,12 @@ pub fn build(
     let mut model: fb::Model = root
         .try_into()
         .map_err(|e: planus::Error| err(format!("cannot copy: {e}")))?;
-    // Data stored past the flatbuffer (files over 2 GB) comes inline.
-    if let Some(buffers) = model.buffers.as_mut() {
-        for b in buffers.iter_mut() {
-            if b.offset > 1 {
-                let range = usize::try_from(b.offset)
-                    .ok()
-                    .zip(usize::try_from(b.size).ok())
-                    .and_then(|(o, s)| Some(o..o.checked_add(s)?));
-                let data = range
-                    .and_then(|r| bytes.get(r))
-                    .ok_or_else(|| err("a buffer lies outside the file"))?;
-                b.data = Some(data.to_vec());
-                b.offset = 0;
-                b.size = 0;
-            }
-        }
-    }
+    inline_buffers(&mut model, bytes)?;
     let codes = model.operator_codes.get_or_insert_with(Vec::new);
-    let mut code_index = |code: BuiltinCode| -> Result<u32, CutError> {
-        let n = code.0;
-        if let Some(i) = codes
-            .iter()
-            .position(|c| c.builtin_code.max(i32::from(c.deprecated_builtin_code)) == n)
-        {
-            return u32::try_from(i).map_err(|_| err("too many op codes"));
-        }
-        codes.push(fb::OperatorCode {
-            deprecated_builtin_code: i8::try_from(n).unwrap_or(127),
-            custom_code: None,
-            version: 1,
-            builtin_code: n,
-        });
-        u32::try_from(codes.len().saturating_sub(1)).map_err(|_| err("too many op codes"))
+    let converters = Converters {
+        quantize: code_index(codes, BuiltinCode::QUANTIZE)?,
+        dequantize: code_index(codes, BuiltinCode::DEQUANTIZE)?,
     };
-    let quantize = code_index(BuiltinCode::QUANTIZE)?;
-    let dequantize = code_index(BuiltinCode::DEQUANTIZE)?;
     let sg = model
         .subgraphs
         .as_mut()
@@ -114,9 +84,99 @@ pub fn build(
         slot_of[o.index()] = Some(kept.len());
         kept.push(op.clone());
     }
-    let mut converters = Vec::new();
+    let mut front = Vec::new();
     let mut inputs = Vec::with_capacity(cut.feeds.len());
     for (i, feed) in cut.feeds.iter().enumerate() {
+        let (fed_index, read) = converters.feed(tensors, &mut front, (i, feed), source)?;
+        inputs.push(fed_index.unsigned_abs());
+        for &(op, k) in &feed.consumers {
+            let slot = slot_of
+                .get(op.index())
+                .copied()
+                .flatten()
+                .and_then(|s| kept.get_mut(s))
+                .and_then(|o| o.inputs.as_mut())
+                .and_then(|ins| ins.get_mut(k))
+                .ok_or_else(|| err(format!("op {op} input {k} is not in the cut")))?;
+            *slot = read;
+        }
+    }
+    front.extend(kept);
+    sg.operators = Some(front);
+    sg.inputs = Some(
+        inputs
+            .iter()
+            .filter_map(|&i| i32::try_from(i).ok())
+            .collect(),
+    );
+    sg.outputs = Some(
+        cut.outputs
+            .iter()
+            .map(|t| i32::try_from(t.0).map_err(|_| err("tensor index out of range")))
+            .collect::<Result<_, _>>()?,
+    );
+    // Signatures name the old inputs and outputs.
+    model.signature_defs = None;
+    let mut builder = planus::Builder::new();
+    Ok((finish_tfl3(&mut builder, &model), inputs))
+}
+
+/// Data stored past the flatbuffer (files over 2 GB) comes inline.
+fn inline_buffers(model: &mut fb::Model, bytes: &[u8]) -> Result<(), CutError> {
+    if let Some(buffers) = model.buffers.as_mut() {
+        for b in buffers.iter_mut() {
+            if b.offset > 1 {
+                let range = usize::try_from(b.offset)
+                    .ok()
+                    .zip(usize::try_from(b.size).ok())
+                    .and_then(|(o, s)| Some(o..o.checked_add(s)?));
+                let data = range
+                    .and_then(|r| bytes.get(r))
+                    .ok_or_else(|| err("a buffer lies outside the file"))?;
+                b.data = Some(data.to_vec());
+                b.offset = 0;
+                b.size = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The index of `code` among the model's op codes, added when missing.
+fn code_index(codes: &mut Vec<fb::OperatorCode>, code: BuiltinCode) -> Result<u32, CutError> {
+    let n = code.0;
+    if let Some(i) = codes
+        .iter()
+        .position(|c| c.builtin_code.max(i32::from(c.deprecated_builtin_code)) == n)
+    {
+        return u32::try_from(i).map_err(|_| err("too many op codes"));
+    }
+    codes.push(fb::OperatorCode {
+        deprecated_builtin_code: i8::try_from(n).unwrap_or(127),
+        custom_code: None,
+        version: 1,
+        builtin_code: n,
+    });
+    u32::try_from(codes.len().saturating_sub(1)).map_err(|_| err("too many op codes"))
+}
+
+/// The op codes of the conversions put in front of fed values.
+struct Converters {
+    quantize: u32,
+    dequantize: u32,
+}
+
+impl Converters {
+    /// Add feed `i`'s graph input tensor and, where its consumers expect
+    /// another type, the QUANTIZE or DEQUANTIZE (into `front`) that converts
+    /// it. Returns the graph input and the tensor the consumers read.
+    fn feed(
+        &self,
+        tensors: &mut Vec<fb::Tensor>,
+        front: &mut Vec<fb::Operator>,
+        (i, feed): (usize, &super::pairing::Feed),
+        source: &Subgraph<'_>,
+    ) -> Result<(i32, i32), CutError> {
         let like = tensors
             .get(feed.like.index())
             .cloned()
@@ -147,7 +207,6 @@ pub fn build(
             ..Default::default()
         };
         let fed_index = push(tensors, fed)?;
-        inputs.push(fed_index.unsigned_abs());
         let like_quantized = like
             .quantization
             .as_ref()
@@ -158,67 +217,37 @@ pub fn build(
             (Some(a), Some(b)) => a.scale == b.scale && a.zero_point == b.zero_point,
             _ => false,
         };
-        let read = if like.type_ == src.dtype.0 && same_quant {
-            fed_index
-        } else {
-            let opcode = if like_quantized {
-                quantize
-            } else if like.type_ == DType::FLOAT32.0 && src_quant.is_some() {
-                dequantize
-            } else {
-                return Err(err(format!(
-                    "cannot convert {} into {} for tensor {}",
-                    src.dtype,
-                    DType(like.type_),
-                    feed.like
-                )));
-            };
-            let converted = fb::Tensor {
-                buffer: 0,
-                name: Some(format!("tflq_feed_{i}_converted")),
-                sparsity: None,
-                is_variable: false,
-                ..like
-            };
-            let converted = push(tensors, converted)?;
-            converters.push(fb::Operator {
-                opcode_index: opcode,
-                inputs: Some(vec![fed_index]),
-                outputs: Some(vec![converted]),
-                ..Default::default()
-            });
-            converted
-        };
-        for &(op, k) in &feed.consumers {
-            let slot = slot_of
-                .get(op.index())
-                .copied()
-                .flatten()
-                .and_then(|s| kept.get_mut(s))
-                .and_then(|o| o.inputs.as_mut())
-                .and_then(|ins| ins.get_mut(k))
-                .ok_or_else(|| err(format!("op {op} input {k} is not in the cut")))?;
-            *slot = read;
+        if like.type_ == src.dtype.0 && same_quant {
+            return Ok((fed_index, fed_index));
         }
+        let opcode = if like_quantized {
+            self.quantize
+        } else if like.type_ == DType::FLOAT32.0 && src_quant.is_some() {
+            self.dequantize
+        } else {
+            return Err(err(format!(
+                "cannot convert {} into {} for tensor {}",
+                src.dtype,
+                DType(like.type_),
+                feed.like
+            )));
+        };
+        let converted = fb::Tensor {
+            buffer: 0,
+            name: Some(format!("tflq_feed_{i}_converted")),
+            sparsity: None,
+            is_variable: false,
+            ..like
+        };
+        let converted = push(tensors, converted)?;
+        front.push(fb::Operator {
+            opcode_index: opcode,
+            inputs: Some(vec![fed_index]),
+            outputs: Some(vec![converted]),
+            ..Default::default()
+        });
+        Ok((fed_index, converted))
     }
-    converters.extend(kept);
-    sg.operators = Some(converters);
-    sg.inputs = Some(
-        inputs
-            .iter()
-            .filter_map(|&i| i32::try_from(i).ok())
-            .collect(),
-    );
-    sg.outputs = Some(
-        cut.outputs
-            .iter()
-            .map(|t| i32::try_from(t.0).map_err(|_| err("tensor index out of range")))
-            .collect::<Result<_, _>>()?,
-    );
-    // Signatures name the old inputs and outputs.
-    model.signature_defs = None;
-    let mut builder = planus::Builder::new();
-    Ok((finish_tfl3(&mut builder, &model), inputs))
 }
 
 fn push(tensors: &mut Vec<fb::Tensor>, t: fb::Tensor) -> Result<i32, CutError> {

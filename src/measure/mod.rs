@@ -23,6 +23,7 @@
 //!    the layers to keep in float.
 
 pub mod cut;
+pub mod ops;
 pub mod pairing;
 pub mod result;
 pub mod stats;
@@ -184,147 +185,189 @@ impl Plan {
                 "the float model has a {d} input; tflq measure feeds float32 inputs only"
             )));
         }
-        let fg = Graph::new(fs);
-        let pi = analysis::inspect(ptq.model);
-        let ps = ptq
-            .model
-            .subgraphs
-            .first()
-            .ok_or_else(|| PlanError("the PTQ model has no subgraph".into()))?;
-        let pg = Graph::new(ps);
-        let (fp, _, _) = compare::align::align_subgraphs(
-            (&fg, MAIN, &fi.subgraphs[0].ops),
-            (&pg, MAIN, &pi.subgraphs[0].ops),
-        );
-        let float_ptq: Vec<(OpId, OpId)> = compute_matches(&fp.matches);
-        let ptq_role = match (qat.is_some(), compare::FileRole::of(&pi)) {
-            (false, compare::FileRole::Qat(_)) => Role::Qat,
-            _ => Role::Ptq,
-        };
-        let mut quantized = vec![(ptq_role, ptq, float_ptq.clone(), 0)];
-        let mut comparison = None;
-        if let Some(qat) = qat {
-            let qi = analysis::inspect(qat.model);
-            let c = compare::compare_inspected(
-                (ptq.model, &pi),
-                (qat.model, &qi),
-                compare::Options::default(),
-            );
-            let ptq_qat = c
-                .alignment
-                .iter()
-                .find(|a| a.ptq == MAIN && a.qat == MAIN)
-                .map(|a| compute_matches(&a.matches))
-                .unwrap_or_default();
-            // The QAT model's own float model is aligned with the PTQ model
-            // as the float model is.
-            let (f_of_p, float_index) = match qat_float {
-                Some(qf) => {
-                    let qfi = analysis::inspect(qf.model);
-                    let qfs =
-                        float_subgraph(qf, &qfi, "QAT model's float model")?.ok_or_else(|| {
-                            PlanError("the QAT model's float model has no subgraph".into())
-                        })?;
-                    let (a, _, _) = compare::align::align_subgraphs(
-                        (&Graph::new(qfs), MAIN, &qfi.subgraphs[0].ops),
-                        (&pg, MAIN, &pi.subgraphs[0].ops),
-                    );
-                    (compute_matches(&a.matches), 1)
-                }
-                None => (float_ptq.clone(), 0),
-            };
-            let f_of_p: BTreeMap<OpId, OpId> = f_of_p.iter().map(|&(f, p)| (p, f)).collect();
-            let float_qat: Vec<(OpId, OpId)> = ptq_qat
-                .iter()
-                .filter_map(|&(p, q)| f_of_p.get(&p).map(|&f| (f, q)))
-                .collect();
-            quantized.push((Role::Qat, qat, float_qat, float_index));
-            comparison = Some(c);
-        }
+        let (quantized, comparison) = pair_ops((&fi, fs), qat_float, ptq, qat)?;
         let floats: Vec<Input<'_, '_>> = std::iter::once(float).chain(qat_float).collect();
-        let mut runs: Vec<Run> = Vec::new();
-        let mut float_runs: Vec<Option<usize>> = vec![None; floats.len()];
-        let mut float_reads: Vec<Vec<u32>> = vec![Vec::new(); floats.len()];
+        let mut runs = Runs {
+            runs: Vec::new(),
+            float_runs: vec![None; floats.len()],
+            float_reads: vec![Vec::new(); floats.len()],
+        };
         let mut sides = Vec::new();
         for (i, (role, q, ops, fidx)) in quantized.into_iter().enumerate() {
             let Some(float) = floats.get(fidx).copied() else {
                 continue;
             };
-            let fs = &float.model.subgraphs[0];
-            let fg = Graph::new(fs);
-            let float_run = match float_runs[fidx] {
-                Some(r) => r,
-                None => {
-                    let name = if fidx == 0 { "float" } else { "qat-float" };
-                    runs.push(whole_run(name, RunModel::Float(fidx), fs));
-                    float_runs[fidx] = Some(runs.len() - 1);
-                    runs.len() - 1
-                }
-            };
-            let float_reads = &mut float_reads[fidx];
-            let qs =
-                q.model.subgraphs.first().ok_or_else(|| {
-                    PlanError(format!("the {} model has no subgraph", role.name()))
-                })?;
-            let qg = Graph::new(qs);
-            if qs.inputs.len() != fs.inputs.len() {
-                return Err(PlanError(format!(
-                    "the {} model has {} input(s) and the float model {}",
-                    role.name(),
-                    qs.inputs.len(),
-                    fs.inputs.len()
-                )));
-            }
-            let pairing = pairing::pair(&fg, &qg, &ops);
-            let run = runs.len();
-            let mut reads: Vec<u32> = pairing.probes.iter().map(|p| p.q_tensor.0).collect();
-            reads.extend(pairing.outputs.iter().map(|o| o.1.0));
-            float_reads.extend(pairing.probes.iter().map(|p| p.f_tensor.0));
-            float_reads.extend(pairing.outputs.iter().map(|o| o.0.0));
-            runs.push(whole_run(role.name(), RunModel::Quantized(i), qs));
-            let mut notes = Vec::new();
-            let local_run = add_cut(
-                &mut runs,
-                &mut notes,
-                (format!("{}-local", role.name()), "local"),
-                (q.bytes, &pairing.local),
-                (fs, float_run, float_reads),
-            );
-            let layerwise_run = add_cut(
-                &mut runs,
-                &mut notes,
-                (format!("{}-layerwise", role.name()), "layer-wise"),
-                (float.bytes, &pairing.layerwise),
-                (qs, run, &mut reads),
-            );
-            reads.sort_unstable();
-            reads.dedup();
-            runs[run].reads = reads;
-            sides.push(Side {
-                role,
-                float: fidx,
-                float_run,
-                ops,
-                pairing,
-                run,
-                local_run,
-                layerwise_run,
-                notes,
-            });
+            sides.push(runs.add_side(i, (role, q, ops), (fidx, float))?);
         }
-        for (reads, run) in float_reads.into_iter().zip(float_runs) {
+        let mut runs_of = runs.runs;
+        for (reads, run) in runs.float_reads.into_iter().zip(runs.float_runs) {
             if let Some(r) = run {
                 let mut reads = reads;
                 reads.sort_unstable();
                 reads.dedup();
-                runs[r].reads = reads;
+                runs_of[r].reads = reads;
             }
         }
         Ok(Plan {
             sides,
-            runs,
+            runs: runs_of,
             comparison,
             inputs,
+        })
+    }
+}
+
+/// A quantized model to measure: its role, the model, its compute ops
+/// paired with its float model's (float op, quantized op), and which float
+/// model that is (0 the float model, 1 the QAT model's own).
+type ToMeasure<'a, 'm> = (Role, Input<'a, 'm>, Vec<(OpId, OpId)>, usize);
+
+/// Align the float model with the PTQ model and, given a QAT model, the PTQ
+/// model with it (`compare`) and the QAT model's own float model with the PTQ
+/// model: the ops each quantized model pairs with its float model's.
+fn pair_ops<'a, 'm>(
+    (fi, fs): (&analysis::Inspection, &crate::model::Subgraph<'_>),
+    qat_float: Option<Input<'a, 'm>>,
+    ptq: Input<'a, 'm>,
+    qat: Option<Input<'a, 'm>>,
+) -> Result<(Vec<ToMeasure<'a, 'm>>, Option<Comparison>), PlanError> {
+    let fg = Graph::new(fs);
+    let pi = analysis::inspect(ptq.model);
+    let ps = ptq
+        .model
+        .subgraphs
+        .first()
+        .ok_or_else(|| PlanError("the PTQ model has no subgraph".into()))?;
+    let pg = Graph::new(ps);
+    let (fp, _, _) = compare::align::align_subgraphs(
+        (&fg, MAIN, &fi.subgraphs[0].ops),
+        (&pg, MAIN, &pi.subgraphs[0].ops),
+    );
+    let float_ptq: Vec<(OpId, OpId)> = compute_matches(&fp.matches);
+    let ptq_role = match (qat.is_some(), compare::FileRole::of(&pi)) {
+        (false, compare::FileRole::Qat(_)) => Role::Qat,
+        _ => Role::Ptq,
+    };
+    let mut quantized = vec![(ptq_role, ptq, float_ptq.clone(), 0)];
+    let Some(qat) = qat else {
+        return Ok((quantized, None));
+    };
+    let qi = analysis::inspect(qat.model);
+    let c = compare::compare_inspected(
+        (ptq.model, &pi),
+        (qat.model, &qi),
+        compare::Options::default(),
+    );
+    let ptq_qat = c
+        .alignment
+        .iter()
+        .find(|a| a.ptq == MAIN && a.qat == MAIN)
+        .map(|a| compute_matches(&a.matches))
+        .unwrap_or_default();
+    // The QAT model's own float model is aligned with the PTQ model
+    // as the float model is.
+    let (f_of_p, float_index) = match qat_float {
+        Some(qf) => {
+            let qfi = analysis::inspect(qf.model);
+            let qfs = float_subgraph(qf, &qfi, "QAT model's float model")?
+                .ok_or_else(|| PlanError("the QAT model's float model has no subgraph".into()))?;
+            let (a, _, _) = compare::align::align_subgraphs(
+                (&Graph::new(qfs), MAIN, &qfi.subgraphs[0].ops),
+                (&pg, MAIN, &pi.subgraphs[0].ops),
+            );
+            (compute_matches(&a.matches), 1)
+        }
+        None => (float_ptq, 0),
+    };
+    let f_of_p: BTreeMap<OpId, OpId> = f_of_p.iter().map(|&(f, p)| (p, f)).collect();
+    let float_qat: Vec<(OpId, OpId)> = ptq_qat
+        .iter()
+        .filter_map(|&(p, q)| f_of_p.get(&p).map(|&f| (f, q)))
+        .collect();
+    quantized.push((Role::Qat, qat, float_qat, float_index));
+    Ok((quantized, Some(c)))
+}
+
+/// The runs of a plan as they are added, with each float model's run and
+/// the tensors it must read.
+struct Runs {
+    runs: Vec<Run>,
+    float_runs: Vec<Option<usize>>,
+    float_reads: Vec<Vec<u32>>,
+}
+
+impl Runs {
+    /// Pair quantized model `i` (`role`, `q`, its paired `ops`) with float
+    /// model `fidx` and add its runs: the float model's (once), its own, its
+    /// local cut and the float model's layer-wise cut.
+    fn add_side(
+        &mut self,
+        i: usize,
+        (role, q, ops): (Role, Input<'_, '_>, Vec<(OpId, OpId)>),
+        (fidx, float): (usize, Input<'_, '_>),
+    ) -> Result<Side, PlanError> {
+        let runs = &mut self.runs;
+        let fs = &float.model.subgraphs[0];
+        let fg = Graph::new(fs);
+        let float_run = match self.float_runs[fidx] {
+            Some(r) => r,
+            None => {
+                let name = if fidx == 0 { "float" } else { "qat-float" };
+                runs.push(whole_run(name, RunModel::Float(fidx), fs));
+                self.float_runs[fidx] = Some(runs.len() - 1);
+                runs.len() - 1
+            }
+        };
+        let float_reads = &mut self.float_reads[fidx];
+        let qs = q
+            .model
+            .subgraphs
+            .first()
+            .ok_or_else(|| PlanError(format!("the {} model has no subgraph", role.name())))?;
+        let qg = Graph::new(qs);
+        if qs.inputs.len() != fs.inputs.len() {
+            return Err(PlanError(format!(
+                "the {} model has {} input(s) and the float model {}",
+                role.name(),
+                qs.inputs.len(),
+                fs.inputs.len()
+            )));
+        }
+        let pairing = pairing::pair(&fg, &qg, &ops);
+        let run = runs.len();
+        let mut reads: Vec<u32> = pairing.probes.iter().map(|p| p.q_tensor.0).collect();
+        reads.extend(pairing.outputs.iter().map(|o| o.1.0));
+        float_reads.extend(pairing.probes.iter().map(|p| p.f_tensor.0));
+        float_reads.extend(pairing.outputs.iter().map(|o| o.0.0));
+        runs.push(whole_run(role.name(), RunModel::Quantized(i), qs));
+        let mut notes = Vec::new();
+        let local_run = add_cut(
+            runs,
+            &mut notes,
+            (format!("{}-local", role.name()), "local"),
+            (q.bytes, &pairing.local),
+            (fs, float_run, float_reads),
+        );
+        let layerwise_run = add_cut(
+            runs,
+            &mut notes,
+            (format!("{}-layerwise", role.name()), "layer-wise"),
+            (float.bytes, &pairing.layerwise),
+            (qs, run, &mut reads),
+        );
+        reads.sort_unstable();
+        reads.dedup();
+        runs[run].reads = reads;
+        Ok(Side {
+            role,
+            float: fidx,
+            float_run,
+            ops,
+            pairing,
+            run,
+            local_run,
+            layerwise_run,
+            notes,
         })
     }
 }
@@ -683,7 +726,7 @@ pub fn keep_float_plan(
 ) -> crate::advice::Plan {
     let insp = crate::analysis::inspect(model);
     let mut plan = crate::advice::plan(model, &insp);
-    let keep = float_layers(s);
+    let keep = &s.float_layers;
     for l in &mut plan.layers {
         if l.layer.as_ref().is_some_and(|n| keep.contains(n)) {
             l.action = crate::advice::Action::Float;

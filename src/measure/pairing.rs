@@ -405,18 +405,7 @@ fn layerwise_cut(
     ops: &OpPairs,
     probes: &[Probe],
 ) -> Cut {
-    // Float values some quantized tensor holds, with the first (in tensor
-    // order) of its holders that an op or graph input writes directly.
-    let mut held: Vec<Option<TensorId>> = vec![None; fs.tensors.len()];
-    for (q, c) in cp.iter().enumerate() {
-        if let Some((f, _)) = c
-            && let Some(slot) = held.get_mut(f.index())
-            && slot.is_none()
-        {
-            *slot = Some(TensorId(u32::try_from(q).unwrap_or(u32::MAX)));
-        }
-    }
-    let q_of: BTreeMap<OpId, OpId> = ops.iter().copied().collect();
+    let held = held_values(fs, cp);
     let mut groups = Groups::new(fs.operators.len());
     for o in fs.op_ids() {
         for t in fs.op(o).present_inputs() {
@@ -439,9 +428,7 @@ fn layerwise_cut(
             }
         }
     }
-    let mut feeds: BTreeMap<(TensorId, TensorId), Feed> = BTreeMap::new();
     let mut kept = Vec::new();
-    let mut dropped = vec![false; fs.operators.len()];
     for o in fs.op_ids() {
         let root = groups.find(o.index());
         if !wanted_root[root] {
@@ -449,47 +436,23 @@ fn layerwise_cut(
         }
         kept.push((o, root));
     }
-    // (float value, quantized source), (op, slot), the op's group.
-    type Pending = ((TensorId, TensorId), (OpId, usize), usize);
+    let sources = Sources {
+        fs,
+        fg,
+        qs,
+        qg,
+        cp,
+        held: &held,
+        q_of: ops.iter().copied().collect(),
+    };
+    let mut dropped = vec![false; fs.operators.len()];
     let mut pending: Vec<Pending> = Vec::new();
     for &(o, root) in &kept {
-        for (k, t) in fs.op(o).inputs.iter().enumerate() {
-            let Some(t) = *t else { continue };
-            let tensor = fs.tensor(t);
-            if tensor.is_constant() || tensor.is_variable {
-                continue;
-            }
-            if fg
-                .producer(t)
-                .is_some_and(|p| groups.find(p.index()) == root)
-            {
-                continue;
-            }
-            // What the quantized counterpart of this op reads here, when it
-            // holds the same value; else any holder of the value.
-            let holds =
-                |qt: TensorId| cp.get(qt.index()).copied().flatten().map(|c| c.0) == Some(t);
-            let direct = q_of
-                .get(&o)
-                .and_then(|&q| qs.op(q).inputs.get(k).copied().flatten())
-                .filter(|&qt| holds(qt))
-                // A value the quantized model quantized for this op from a
-                // float tensor is fed as that float tensor, as
-                // QuantizationDebugger's float ops read it.
-                .map(|qt| {
-                    qg.producer(qt)
-                        .map(|p| qs.op(p))
-                        .filter(|p| p.kind.is(BuiltinCode::QUANTIZE))
-                        .and_then(|p| p.inputs.first().copied().flatten())
-                        .filter(|&i| is_float(qs.tensor(i).dtype) && holds(i))
-                        .unwrap_or(qt)
-                });
-            match direct.or_else(|| held.get(t.index()).copied().flatten()) {
-                Some(src) => pending.push(((t, src), (o, k), root)),
-                None => dropped[root] = true,
-            }
+        if !sources.feeds_of(o, root, &mut groups, &mut pending) {
+            dropped[root] = true;
         }
     }
+    let mut feeds: BTreeMap<(TensorId, TensorId), Feed> = BTreeMap::new();
     for (key, consumer, root) in pending {
         if dropped[root] {
             continue;
@@ -517,5 +480,95 @@ fn layerwise_cut(
         ops,
         feeds: feeds.into_values().collect(),
         outputs,
+    }
+}
+
+/// Float values some quantized tensor holds, with the first (in tensor
+/// order) of its holders.
+fn held_values(fs: &Subgraph<'_>, cp: &[Option<(TensorId, Kind)>]) -> Vec<Option<TensorId>> {
+    let mut held: Vec<Option<TensorId>> = vec![None; fs.tensors.len()];
+    for (q, c) in cp.iter().enumerate() {
+        if let Some((f, _)) = c
+            && let Some(slot) = held.get_mut(f.index())
+            && slot.is_none()
+        {
+            *slot = Some(TensorId(u32::try_from(q).unwrap_or(u32::MAX)));
+        }
+    }
+    held
+}
+
+/// A fed input of the layer-wise cut: (float value, quantized source),
+/// (op, slot), the op's group.
+type Pending = ((TensorId, TensorId), (OpId, usize), usize);
+
+/// Where the layer-wise cut's float ops read the quantized model's values.
+struct Sources<'a, 'm> {
+    fs: &'a Subgraph<'m>,
+    fg: &'a Graph<'m>,
+    qs: &'a Subgraph<'m>,
+    qg: &'a Graph<'m>,
+    cp: &'a [Option<(TensorId, Kind)>],
+    held: &'a [Option<TensorId>],
+    /// The quantized counterpart of each paired float op.
+    q_of: BTreeMap<OpId, OpId>,
+}
+
+impl Sources<'_, '_> {
+    /// Add the feeds of float op `o` (of group `root`) to `pending`: each
+    /// input from outside its group. `false` when an input has no quantized
+    /// source (then the group cannot run).
+    fn feeds_of(
+        &self,
+        o: OpId,
+        root: usize,
+        groups: &mut Groups,
+        pending: &mut Vec<Pending>,
+    ) -> bool {
+        let mut all = true;
+        for (k, t) in self.fs.op(o).inputs.iter().enumerate() {
+            let Some(t) = *t else { continue };
+            let tensor = self.fs.tensor(t);
+            if tensor.is_constant() || tensor.is_variable {
+                continue;
+            }
+            if self
+                .fg
+                .producer(t)
+                .is_some_and(|p| groups.find(p.index()) == root)
+            {
+                continue;
+            }
+            match self.source(o, k, t) {
+                Some(src) => pending.push(((t, src), (o, k), root)),
+                None => all = false,
+            }
+        }
+        all
+    }
+
+    /// The quantized tensor that feeds float op `o`'s input `k` (float value
+    /// `t`): what the quantized counterpart of the op reads there, when it
+    /// holds the same value; else any holder of the value.
+    fn source(&self, o: OpId, k: usize, t: TensorId) -> Option<TensorId> {
+        let (qs, qg, cp) = (self.qs, self.qg, self.cp);
+        let holds = |qt: TensorId| cp.get(qt.index()).copied().flatten().map(|c| c.0) == Some(t);
+        let direct = self
+            .q_of
+            .get(&o)
+            .and_then(|&q| qs.op(q).inputs.get(k).copied().flatten())
+            .filter(|&qt| holds(qt))
+            // A value the quantized model quantized for this op from a
+            // float tensor is fed as that float tensor, as
+            // QuantizationDebugger's float ops read it.
+            .map(|qt| {
+                qg.producer(qt)
+                    .map(|p| qs.op(p))
+                    .filter(|p| p.kind.is(BuiltinCode::QUANTIZE))
+                    .and_then(|p| p.inputs.first().copied().flatten())
+                    .filter(|&i| is_float(qs.tensor(i).dtype) && holds(i))
+                    .unwrap_or(qt)
+            });
+        direct.or_else(|| self.held.get(t.index()).copied().flatten())
     }
 }

@@ -3,7 +3,7 @@
 //! outputs, the cost of each `compare` finding, and the layers to keep in
 //! float to reach a target SQNR. `report::measure` words it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::stats::{Metrics, Sums};
 use super::{Accumulator, Plan, Role};
@@ -130,9 +130,36 @@ pub struct SideResult {
     pub float_ops: usize,
     /// What could not be measured.
     pub notes: Vec<String>,
+    /// Each op's SQNR, as pictures colour it ([`super::ops::op_sqnr`]).
+    pub op_sqnr: BTreeMap<OpId, super::ops::OpSqnr>,
+    /// The Keras layers of the kept-float layers, in order, without
+    /// repeats: what `tflq plan`'s float action leaves unannotated.
+    pub float_layers: Vec<String>,
 }
 
 impl SideResult {
+    /// The rows that have a local or an accumulated value, as
+    /// [`super::ops::op_sqnr`] takes them.
+    pub fn sqnr_rows(&self) -> Vec<super::ops::RowSqnr> {
+        self.rows
+            .iter()
+            .filter_map(|r| {
+                let (view, m) = match (&r.local, &r.accumulated) {
+                    (Some(m), _) => (super::View::Local, m),
+                    (None, Some(m)) => (super::View::Accumulated, m),
+                    (None, None) => return None,
+                };
+                Some(super::ops::RowSqnr {
+                    op: r.op,
+                    segment: r.segment.clone(),
+                    tensor: r.q_tensor,
+                    view,
+                    sqnr_db: m.sqnr_db,
+                })
+            })
+            .collect()
+    }
+
     /// QuantizationDebugger's `denylisted_nodes`: the float model's tensor
     /// names of the kept-float layers.
     pub fn denylisted_nodes(&self) -> Vec<String> {
@@ -216,109 +243,7 @@ impl Measurement {
             let (Some(model), Some(float)) = (quantized.get(i), floats.get(side.float)) else {
                 continue;
             };
-            let fs = &float.subgraphs[0];
-            let float_ops = fs.operators.len();
-            let insp = analysis::inspect(model);
-            let qs = &model.subgraphs[0];
-            let sums = acc.sums.get(i);
-            let mut rows = Vec::with_capacity(side.pairing.probes.len());
-            for (k, p) in side.pairing.probes.iter().enumerate() {
-                let q = qs.tensor(p.q_tensor);
-                let scale = q
-                    .quantization
-                    .as_ref()
-                    .filter(|q| q.is_affine())
-                    .and_then(|q| q.scale.first());
-                let info = p.op.and_then(|o| insp.subgraphs[0].ops.get(o.index()));
-                let metrics = |v: usize| {
-                    sums.and_then(|s| s.probes.get(k))
-                        .and_then(|s| s[v].metrics(scale))
-                };
-                let segment = p
-                    .segment
-                    .and_then(|s| side.pairing.segments.get(s))
-                    .map(|s| s.ops.iter().copied().filter(|&o| Some(o) != p.op).collect())
-                    .unwrap_or_default();
-                rows.push(Row {
-                    q_tensor: p.q_tensor,
-                    q_name: q.name.to_owned(),
-                    f_tensor: p.f_tensor,
-                    f_name: fs.tensor(p.f_tensor).name.to_owned(),
-                    op: p.op,
-                    op_kind: p.op.map(|o| qs.op(o).kind.to_string()).unwrap_or_default(),
-                    compute: info.map(|i| i.compute),
-                    same_scale: p.op.is_some_and(|o| {
-                        crate::rules::rule(&qs.op(o).kind)
-                            .same_scale
-                            .is_same_scale()
-                    }),
-                    layer: info.and_then(|i| i.layer.clone()),
-                    segment,
-                    dtype: q.dtype,
-                    scale,
-                    accumulated: metrics(0),
-                    local: metrics(1),
-                    layerwise: metrics(2),
-                    rank: 0,
-                });
-            }
-            let mut order: Vec<usize> = (0..rows.len()).collect();
-            order.sort_by(|&a, &b| {
-                let key = |r: &Row| {
-                    (
-                        rank_key(r.local.as_ref().or(r.accumulated.as_ref())),
-                        rank_key(r.accumulated.as_ref()),
-                    )
-                };
-                key(&rows[a])
-                    .partial_cmp(&key(&rows[b]))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-                    .then(a.cmp(&b))
-            });
-            for (r, &k) in order.iter().enumerate() {
-                rows[k].rank = r.saturating_add(1);
-            }
-            let mut total = Sums::default();
-            let outputs: Vec<Output> = side
-                .pairing
-                .outputs
-                .iter()
-                .enumerate()
-                .map(|(k, &(f, q))| {
-                    let s = sums
-                        .and_then(|s| s.outputs.get(k))
-                        .copied()
-                        .unwrap_or_default();
-                    total.merge(&s);
-                    Output {
-                        index: k,
-                        f_name: fs.tensor(f).name.to_owned(),
-                        q_name: qs.tensor(q).name.to_owned(),
-                        metrics: s.metrics(None),
-                    }
-                })
-                .collect();
-            let output_total = total.metrics(None);
-            let denylist = greedy(&rows, output_total.as_ref(), options.target_sqnr_db);
-            let mut notes = side.notes.clone();
-            let unmeasured = rows.iter().filter(|r| r.local.is_none()).count();
-            if unmeasured > 0 && acc.samples > 0 {
-                notes.push(format!(
-                    "{unmeasured} of {} value(s) have no local error: their segment reads a value the float model does not have",
-                    rows.len()
-                ));
-            }
-            sides.push(SideResult {
-                role: side.role,
-                float: side.float,
-                rows,
-                outputs,
-                output_total,
-                denylist,
-                paired_ops: side.ops.len(),
-                float_ops,
-                notes,
-            });
+            sides.push(side_result(side, acc, i, (float, model), options));
         }
         let (findings, compare_problem) = match &plan.comparison {
             Some(c) => match &c.problem {
@@ -337,6 +262,30 @@ impl Measurement {
         }
     }
 
+    /// The sides whose model output falls below `min_db`, the gate of
+    /// `tflq measure --fail-below`: each quantized model's output SQNR (all
+    /// its outputs pooled) must reach `min_db`. No error at all passes; a
+    /// model whose output was not measured fails, since nothing shows it
+    /// holds. Each failure in words.
+    pub fn below(&self, min_db: f64) -> Vec<String> {
+        self.sides
+            .iter()
+            .filter_map(|s| {
+                let role = s.role.name();
+                match s.output_total.as_ref().map(|m| m.sqnr_db) {
+                    None => Some(format!(
+                        "the {role} model's output was not measured, so it cannot be held to {min_db} dB"
+                    )),
+                    Some(None) => None,
+                    Some(Some(db)) if db >= min_db => None,
+                    Some(Some(db)) => Some(format!(
+                        "the {role} model's output SQNR is {db:.2} dB, below {min_db} dB"
+                    )),
+                }
+            })
+            .collect()
+    }
+
     /// The side of `role`.
     pub fn side(&self, role: Role) -> Option<&SideResult> {
         self.sides.iter().find(|s| s.role == role)
@@ -346,6 +295,151 @@ impl Measurement {
 /// Whether keeping this row's op in float is a choice to make: an op the
 /// quantized model computes in integer with rounding of its own (not a
 /// QUANTIZE, nor an op that keeps its input's scale).
+/// The measurement of side `i` (`side` of the plan) from the sums in `acc`.
+fn side_result(
+    side: &super::Side,
+    acc: &Accumulator,
+    i: usize,
+    (float, model): (&Model<'_>, &Model<'_>),
+    options: &Options,
+) -> SideResult {
+    let fs = &float.subgraphs[0];
+    let qs = &model.subgraphs[0];
+    let sums = acc.sums.get(i);
+    let mut rows = side_rows(side, sums, fs, model);
+    rank(&mut rows);
+    let (outputs, output_total) = side_outputs(side, sums, fs, qs);
+    let denylist = greedy(&rows, output_total.as_ref(), options.target_sqnr_db);
+    let mut notes = side.notes.clone();
+    let unmeasured = rows.iter().filter(|r| r.local.is_none()).count();
+    if unmeasured > 0 && acc.samples > 0 {
+        notes.push(format!(
+            "{unmeasured} of {} value(s) have no local error: their segment reads a value the float model does not have",
+            rows.len()
+        ));
+    }
+    let mut s = SideResult {
+        role: side.role,
+        float: side.float,
+        rows,
+        outputs,
+        output_total,
+        denylist,
+        paired_ops: side.ops.len(),
+        float_ops: fs.operators.len(),
+        notes,
+        op_sqnr: Default::default(),
+        float_layers: Vec::new(),
+    };
+    s.op_sqnr = super::ops::op_sqnr(qs, &s.sqnr_rows());
+    s.float_layers = super::float_layers(&s);
+    s
+}
+
+/// One row per probe of `side`, in execution order, unranked.
+fn side_rows(
+    side: &super::Side,
+    sums: Option<&super::SideSums>,
+    fs: &crate::model::Subgraph<'_>,
+    model: &Model<'_>,
+) -> Vec<Row> {
+    let insp = analysis::inspect(model);
+    let qs = &model.subgraphs[0];
+    let mut rows = Vec::with_capacity(side.pairing.probes.len());
+    for (k, p) in side.pairing.probes.iter().enumerate() {
+        let q = qs.tensor(p.q_tensor);
+        let scale = q
+            .quantization
+            .as_ref()
+            .filter(|q| q.is_affine())
+            .and_then(|q| q.scale.first());
+        let info = p.op.and_then(|o| insp.subgraphs[0].ops.get(o.index()));
+        let metrics = |v: usize| {
+            sums.and_then(|s| s.probes.get(k))
+                .and_then(|s| s[v].metrics(scale))
+        };
+        let segment = p
+            .segment
+            .and_then(|s| side.pairing.segments.get(s))
+            .map(|s| s.ops.iter().copied().filter(|&o| Some(o) != p.op).collect())
+            .unwrap_or_default();
+        rows.push(Row {
+            q_tensor: p.q_tensor,
+            q_name: q.name.to_owned(),
+            f_tensor: p.f_tensor,
+            f_name: fs.tensor(p.f_tensor).name.to_owned(),
+            op: p.op,
+            op_kind: p.op.map(|o| qs.op(o).kind.to_string()).unwrap_or_default(),
+            compute: info.map(|i| i.compute),
+            same_scale: p.op.is_some_and(|o| {
+                crate::rules::rule(&qs.op(o).kind)
+                    .same_scale
+                    .is_same_scale()
+            }),
+            layer: info.and_then(|i| i.layer.clone()),
+            segment,
+            dtype: q.dtype,
+            scale,
+            accumulated: metrics(0),
+            local: metrics(1),
+            layerwise: metrics(2),
+            rank: 0,
+        });
+    }
+    rows
+}
+
+/// Rank the rows: 1 for the lowest local SQNR (accumulated where there is
+/// no local), ties by accumulated SQNR, then by order.
+fn rank(rows: &mut [Row]) {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| {
+        let key = |r: &Row| {
+            (
+                rank_key(r.local.as_ref().or(r.accumulated.as_ref())),
+                rank_key(r.accumulated.as_ref()),
+            )
+        };
+        key(&rows[a])
+            .partial_cmp(&key(&rows[b]))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    for (r, &k) in order.iter().enumerate() {
+        rows[k].rank = r.saturating_add(1);
+    }
+}
+
+/// The paired model outputs of `side`, and all of them pooled.
+fn side_outputs(
+    side: &super::Side,
+    sums: Option<&super::SideSums>,
+    fs: &crate::model::Subgraph<'_>,
+    qs: &crate::model::Subgraph<'_>,
+) -> (Vec<Output>, Option<Metrics>) {
+    let mut total = Sums::default();
+    let outputs: Vec<Output> = side
+        .pairing
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(k, &(f, q))| {
+            let s = sums
+                .and_then(|s| s.outputs.get(k))
+                .copied()
+                .unwrap_or_default();
+            total.merge(&s);
+            Output {
+                index: k,
+                f_name: fs.tensor(f).name.to_owned(),
+                q_name: qs.tensor(q).name.to_owned(),
+                metrics: s.metrics(None),
+            }
+        })
+        .collect();
+    (outputs, total.metrics(None))
+}
+
 fn candidate(r: &Row) -> bool {
     matches!(r.compute, Some(Compute::Int8 | Compute::Int16))
         && r.op_kind != "QUANTIZE"

@@ -393,12 +393,12 @@ fn table(m: &Measurement, labels: &[&str], width: u16, w: &mut dyn Write) -> io:
 }
 
 /// The exact-match value Model Explorer shows (a number is required).
-pub const EXACT_DB: f64 = 100.0;
+pub use crate::measure::ops::EXACT_DB;
 
 /// Model Explorer node data: each measured op's local SQNR in dB (its
 /// accumulated SQNR when it has no local one), on a red-to-green gradient;
 /// the other ops of its segment show the same value, and a DEQUANTIZE the
-/// value it reads.
+/// value it reads ([`SideResult::op_sqnr`]).
 fn model_explorer(model: &Model<'_>, s: &SideResult, w: &mut dyn Write) -> io::Result<()> {
     let ids = super::model_explorer::graph_ids(model);
     let Some(Some(id)) = ids.first() else {
@@ -410,47 +410,13 @@ fn model_explorer(model: &Model<'_>, s: &SideResult, w: &mut dyn Write) -> io::R
         return Err(io::Error::other("no subgraph"));
     };
     let keys = super::model_explorer::keys(sg);
-    let mut worst: std::collections::BTreeMap<usize, f64> = std::collections::BTreeMap::new();
-    for r in &s.rows {
-        let Some(op) = r.op else { continue };
-        let Some(m) = r.local.as_ref().or(r.accumulated.as_ref()) else {
-            continue;
-        };
-        let v = m.sqnr_db.unwrap_or(EXACT_DB).clamp(-EXACT_DB, EXACT_DB);
-        // The other ops of its segment ran with it: they show its value.
-        for o in std::iter::once(op).chain(r.segment.iter().copied()) {
-            let e = worst.entry(o.index()).or_insert(v);
-            *e = e.min(v);
-        }
-    }
-    // A DEQUANTIZE writes the value it reads: it shows that value's.
-    let by_tensor: std::collections::BTreeMap<u32, f64> = s
-        .rows
-        .iter()
-        .filter_map(|r| {
-            let m = r.local.as_ref().or(r.accumulated.as_ref())?;
-            Some((r.q_tensor.0, m.sqnr_db.unwrap_or(EXACT_DB)))
-        })
-        .collect();
-    for o in sg.op_ids() {
-        let op = sg.op(o);
-        if op.kind.is(crate::model::BuiltinCode::DEQUANTIZE)
-            && let Some(v) = op
-                .inputs
-                .first()
-                .copied()
-                .flatten()
-                .and_then(|t| by_tensor.get(&t.0))
-        {
-            worst
-                .entry(o.index())
-                .or_insert(v.clamp(-EXACT_DB, EXACT_DB));
-        }
-    }
     let mut results = serde_json::Map::new();
-    for (op, v) in worst {
-        if let Some(Some(key)) = keys.get(op) {
-            results.insert(key.clone(), json!({ "value": (v * 100.0).round() / 100.0 }));
+    for (op, v) in &s.op_sqnr {
+        if let Some(Some(key)) = keys.get(op.index()) {
+            results.insert(
+                key.clone(),
+                json!({ "value": (v.db * 100.0).round() / 100.0 }),
+            );
         }
     }
     let doc = json!({

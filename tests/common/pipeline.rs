@@ -193,6 +193,7 @@ pub fn graph(
             quant,
             view,
             label: "fuzz.tflite",
+            sqnr: None,
         };
         let format = formats[k % formats.len()];
         tflq::report::graph::render(&panel, format, &mut Discard::default()).unwrap();
@@ -334,12 +335,14 @@ fn graph_pair(
                 quant: pq,
                 view: &pv,
                 label: "ptq.tflite",
+                sqnr: None,
             },
             &Panel {
                 model: qat,
                 quant: qq,
                 view: &qv,
                 label: "qat.tflite",
+                sqnr: None,
             },
             c,
             format,

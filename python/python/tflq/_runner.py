@@ -23,7 +23,7 @@ import sys
 from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 #: The version of the job format; the command line and the API write it.
-JOB_VERSION = 1
+JOB_VERSION = 2
 
 WARNING_RANDOM = (
     "WARNING: measuring on RANDOM inputs (uniform in [0, 1)), not on real data.\n"
@@ -239,8 +239,11 @@ class Runner:
         session.end_sample()
 
 
-def run_job(job: Dict[str, Any], stdin: Optional[IO[bytes]] = None) -> str:
-    """Run a measurement job; return the rendered report (str)."""
+def run_job(job: Dict[str, Any], stdin: Optional[IO[bytes]] = None, failed: Optional[List[str]] = None) -> str:
+    """Run a measurement job; return the rendered report (str). With the job's ``fail_below``, why
+    each quantized model's output falls below it is printed and added to ``failed``."""
+    if failed is None:
+        failed = []
     from . import _tflq
 
     if job.get("version") != JOB_VERSION:
@@ -292,6 +295,9 @@ def run_job(job: Dict[str, Any], stdin: Optional[IO[bytes]] = None) -> str:
         int(job.get("width", 100)),
         job.get("side", "qat"),
     )
+    fail_below = job.get("fail_below")
+    if fail_below is not None:
+        failed.extend(session.below(float(fail_below)))
     return text
 
 
@@ -304,7 +310,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if len(argv) != 1:
             raise JobError("usage: python -m tflq._runner JOB_JSON")
         job = json.loads(argv[0])
-        text = run_job(job, sys.stdin.buffer)
+        failed: List[str] = []
+        text = run_job(job, sys.stdin.buffer, failed)
         out = job.get("output")
         if out:
             with open(out, "w", encoding="utf-8") as f:
@@ -312,7 +319,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-        return 0
+        # 1: the report is written, and the gate failed.
+        for why in failed:
+            print(f"tflq measure: --fail-below: {why}", file=sys.stderr)
+        return 1 if failed else 0
     except ImportError as e:
         print(f"error: tflq measure needs numpy and ai-edge-litert: {e}", file=sys.stderr)
         return 2

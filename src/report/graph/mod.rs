@@ -27,6 +27,8 @@ use super::compare::Where;
 use crate::analysis::graph_view::{GraphView, NodeClass, NodeKind, ViewNode};
 use crate::analysis::{Inspection, OpClass, SubgraphQuant};
 use crate::compare::Comparison;
+use crate::measure::View;
+use crate::measure::ops::{NodeSqnr, OpSqnr, SCALE_DB, SqnrView};
 use crate::model::{Model, OpId, Subgraph, TensorId};
 use crate::pair_view::{FindingView, Neighbourhood};
 
@@ -97,6 +99,9 @@ pub struct Panel<'a> {
     pub view: &'a GraphView,
     /// The file, as the user named it.
     pub label: &'a str,
+    /// Colour the op nodes by a measurement's SQNR instead of by how they
+    /// compute (SVG and HTML).
+    pub sqnr: Option<&'a SqnrView>,
 }
 
 /// Longest name line on a node (layers, tensors); longer names lose their
@@ -149,6 +154,8 @@ struct NodeDraw {
     findings: Vec<usize>,
     /// Details shown on click: ops with their tensors' quantization.
     details: Vec<String>,
+    /// The fill that replaces its class colour (SQNR colouring).
+    fill: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +191,8 @@ struct PanelDraw {
 #[derive(Debug, Clone)]
 struct Doc {
     title: String,
+    /// The legend of the SQNR colouring, when a panel has one.
+    sqnr_legend: Option<String>,
     panels: Vec<PanelDraw>,
     /// Findings in list order: finding `i + 1` is `marks[i]`.
     marks: Vec<marks::Mark>,
@@ -258,7 +267,7 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
             }
         }
     }
-    NodeDraw {
+    let mut draw = NodeDraw {
         id: format!("{prefix}n{index}"),
         class: node.class,
         lines,
@@ -266,7 +275,93 @@ fn node_draw(panel: &Panel<'_>, prefix: &'static str, index: usize, node: &ViewN
         cut: node.cut,
         findings: Vec::new(),
         details,
+        fill: None,
+    };
+    if let Some(view) = panel.sqnr
+        && !node.ops().is_empty()
+    {
+        sqnr_words(view.nodes.get(index).and_then(Option::as_ref), &mut draw);
     }
+    draw
+}
+
+/// `21.50 dB local`, `exact` or `-inf dB accumulated`.
+fn sqnr_text(v: &OpSqnr) -> String {
+    let view = match v.view {
+        View::Local => "local",
+        View::Accumulated => "accumulated",
+        View::Layerwise => "layer-wise",
+    };
+    if v.exact {
+        format!("exact ({view})")
+    } else if v.db <= -crate::measure::ops::EXACT_DB {
+        format!("-inf dB {view}")
+    } else {
+        format!("{:.2} dB {view}", v.db)
+    }
+}
+
+/// The fill of a position on the SQNR scale: red, yellow, green.
+fn sqnr_color(position: f64) -> String {
+    let stops: [(f64, [f64; 3]); 3] = [
+        (0.0, [215.0, 48.0, 39.0]),
+        (0.5, [254.0, 224.0, 139.0]),
+        (1.0, [26.0, 152.0, 80.0]),
+    ];
+    let t = position.clamp(0.0, 1.0);
+    let (a, b) = if t <= 0.5 {
+        (stops[0], stops[1])
+    } else {
+        (stops[1], stops[2])
+    };
+    let f = (t - a.0) / (b.0 - a.0);
+    let c: Vec<u8> = (0..3)
+        .map(|i| (a.1[i] + (b.1[i] - a.1[i]) * f).round().clamp(0.0, 255.0) as u8)
+        .collect();
+    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+}
+
+/// Fill for an op node the measurement has no value for.
+const UNMEASURED_FILL: &str = "#e6e6e6";
+
+/// Word a node's SQNR into its fill, tooltip and details.
+fn sqnr_words(v: Option<&NodeSqnr>, draw: &mut NodeDraw) {
+    let Some(v) = v else {
+        draw.fill = Some(UNMEASURED_FILL.to_owned());
+        draw.title.push_str("; SQNR not measured");
+        draw.details.push("SQNR: not measured".to_owned());
+        return;
+    };
+    draw.fill = Some(sqnr_color(v.position));
+    let text = sqnr_text(&v.worst);
+    draw.title.push_str(&format!("; SQNR {text}"));
+    if v.ops.len() > 1 {
+        draw.title.push_str(&format!(" (worst, at #{})", v.op));
+    }
+    for (op, s) in &v.ops {
+        let from = match s.row_op {
+            Some(r) if r != *op => format!(", measured at #{r}"),
+            _ => String::new(),
+        };
+        draw.details
+            .push(format!("SQNR #{op}: {}{from}", sqnr_text(s)));
+    }
+}
+
+/// The legend line of an SQNR colouring.
+fn sqnr_legend(panels: &[&Panel<'_>]) -> Option<String> {
+    let roles: Vec<&str> = panels
+        .iter()
+        .filter_map(|p| p.sqnr.map(|s| s.role.as_str()))
+        .collect();
+    if roles.is_empty() {
+        return None;
+    }
+    let [lo, mid, hi] = SCALE_DB;
+    Some(format!(
+        "{} SQNR per op (local, else accumulated; a node shows its worst op): {lo} dB and below red, {mid} yellow, {hi} and above green; grey: not measured",
+        roles.join(" and ")
+    ))
 }
 
 /// The lines and title of one op's node: its index, name and the
@@ -435,6 +530,7 @@ pub fn render(panel: &Panel<'_>, format: GraphFormat, w: &mut dyn Write) -> io::
     marks::number(&marks, &mut panels);
     let doc = Doc {
         title: format!("tflq graph {name}"),
+        sqnr_legend: sqnr_legend(&[panel]),
         panels,
         marks,
         matches: Vec::new(),
@@ -475,6 +571,7 @@ pub fn render_pair(
     }
     let doc = Doc {
         title: format!("tflq graph {pn} {qn}"),
+        sqnr_legend: sqnr_legend(&[ptq, qat]),
         panels,
         marks,
         matches,
@@ -533,6 +630,7 @@ fn finding_mermaid(
         quant: qquant,
         view: qv,
         label: "QAT",
+        sqnr: None,
     };
     let mut qd = panel_draw(&qp, "q-", "QAT".to_owned());
     for (n, _) in node_ids(qv, "q-", &f.qat_ops) {
@@ -551,6 +649,7 @@ fn finding_mermaid(
             quant: pquant,
             view: pv,
             label: "PTQ",
+            sqnr: None,
         };
         let mut pd = panel_draw(&pp, "p-", "PTQ".to_owned());
         for (n, _) in node_ids(pv, "p-", &f.ptq_ops) {
@@ -574,6 +673,7 @@ fn finding_mermaid(
     }
     let doc = Doc {
         title: String::new(),
+        sqnr_legend: None,
         panels,
         marks: vec![marks::Mark {
             group: marks::Group::Placement,

@@ -140,6 +140,32 @@ fn class_css() -> String {
     s
 }
 
+/// The style attribute of a node whose fill replaces its class colour.
+fn fill_style(n: &NodeDraw) -> String {
+    n.fill
+        .as_deref()
+        .map_or(String::new(), |f| format!(" style=\"fill:{f}\""))
+}
+
+/// The SQNR scale's colours, low to high, as a CSS gradient.
+const SQNR_GRADIENT: &str = "linear-gradient(90deg,#d73027,#fee08b,#1a9850)";
+
+/// The SQNR scale as an SVG gradient, for the legend's swatch.
+const SQNR_DEFS: &str = "<defs><linearGradient id=\"sqnr-scale\"><stop offset=\"0\" stop-color=\"#d73027\"/><stop offset=\"0.5\" stop-color=\"#fee08b\"/><stop offset=\"1\" stop-color=\"#1a9850\"/></linearGradient></defs>";
+
+/// The SQNR colouring's legend row at (x, y): the scale and its words.
+/// Returns its height.
+fn sqnr_legend(out: &mut String, text: &str, x: f64, y: f64) -> f64 {
+    let _ = write!(
+        out,
+        "<g class=\"legend legend-sqnr\">{SQNR_DEFS}<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"60\" height=\"14\" rx=\"3\" stroke=\"#444\" fill=\"url(#sqnr-scale)\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+        x + 66.0,
+        y + 11.0,
+        esc(text)
+    );
+    LEGEND_ROW
+}
+
 /// A legend item's width: swatch, label, space.
 fn legend_width(label: &str) -> f64 {
     18.0 + label.chars().count() as f64 * CHAR_W + 14.0
@@ -276,13 +302,14 @@ fn panel_body(out: &mut String, p: &PanelDraw, g: &Placement) {
         };
         let _ = write!(
             out,
-            "<g class=\"{class}\" id=\"{}\" data-findings=\"{findings}\"><title>{}</title><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"{rx:.1}\"/>",
+            "<g class=\"{class}\" id=\"{}\" data-findings=\"{findings}\"><title>{}</title><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"{rx:.1}\"{}/>",
             esc(&n.id),
             esc(&n.title),
             b.x - b.w / 2.0,
             b.y - b.h / 2.0,
             b.w,
-            b.h
+            b.h,
+            fill_style(n)
         );
         for (k, line) in n.lines.iter().enumerate() {
             let _ = write!(
@@ -411,7 +438,10 @@ pub(super) fn svg(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
     };
     let width = (2.0 * MARGIN + panels_w + key_w).max(MIN_WIDTH);
     let mut body = String::new();
-    let legend_h = legend(&mut body, MARGIN, MARGIN, width - 2.0 * MARGIN);
+    let mut legend_h = legend(&mut body, MARGIN, MARGIN, width - 2.0 * MARGIN);
+    if let Some(text) = &doc.sqnr_legend {
+        legend_h += sqnr_legend(&mut body, text, MARGIN, MARGIN + legend_h);
+    }
     let top = MARGIN + legend_h + 8.0 + HEADING_H;
     let key_h = key(&mut body, &doc.marks, key_x, MARGIN + legend_h + 8.0);
     let mut height = top + key_h - HEADING_H;
@@ -471,12 +501,13 @@ fn minimap(out: &mut String, doc: &Doc, pi: usize, p: &PanelDraw, g: &Placement,
     for (n, b) in p.nodes.iter().zip(&g.boxes) {
         let _ = write!(
             out,
-            "<rect class=\"c-{}\" x=\"{:.0}\" y=\"{:.0}\" width=\"{:.0}\" height=\"{:.0}\"/>",
+            "<rect class=\"c-{}\" x=\"{:.0}\" y=\"{:.0}\" width=\"{:.0}\" height=\"{:.0}\"{}/>",
             n.class.name(),
             b.x - b.w / 2.0,
             b.y - b.h / 2.0,
             b.w,
-            b.h
+            b.h,
+            fill_style(n)
         );
     }
     out.push_str("</g><g class=\"mm-islands\">");
@@ -691,7 +722,11 @@ pub(super) fn html(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
     }
     let _ = write!(
         out,
-        "<span><i style=\"border:2px dashed {ISLAND_COLOR}\"></i>float island</span></div><p class=\"hint\">Drag to pan, wheel to zoom, click a node for its tensors, click or drag the minimap to go there. <button id=\"width\" type=\"button\">fit width</button> <button id=\"fit\" type=\"button\">whole graph</button>"
+        "<span><i style=\"border:2px dashed {ISLAND_COLOR}\"></i>float island</span>{}</div><p class=\"hint\">Drag to pan, wheel to zoom, click a node for its tensors, click or drag the minimap to go there. <button id=\"width\" type=\"button\">fit width</button> <button id=\"fit\" type=\"button\">whole graph</button>",
+        doc.sqnr_legend.as_deref().map_or(String::new(), |t| format!(
+            "<span class=\"sqnr\"><i style=\"width:60px;background:{SQNR_GRADIENT}\"></i>{}</span>",
+            esc(t)
+        ))
     );
     if doc.panels.len() == 2 {
         out.push_str(" <label><input id=\"link\" type=\"checkbox\" checked=\"checked\"/> sides follow each other</label>");

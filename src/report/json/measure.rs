@@ -150,7 +150,7 @@ pub(crate) fn document(
         "sides": m.sides.iter().enumerate().map(|(i, s)| {
             let model = quantized.get(i).copied().unwrap_or(float);
             let fl = if s.float == 0 { label(0) } else { label(3) };
-            side_json(s, model, (label(i.saturating_add(1)), fl), &crate::measure::float_layers(s))
+            side_json(s, model, (label(i.saturating_add(1)), fl), &s.float_layers)
         }).collect::<Vec<_>>(),
         "findings": c.collect::<Vec<_>>(),
         "compare_problem": compare_problem,
