@@ -741,9 +741,10 @@ def config_from_field(field, plan_module):
                  "OUTPUT": bool(field.get("output"))}
         name = ("AdviceField" + ("W" if attrs["WEIGHTS"] else "") + ("A" if attrs["PER_AXIS"] else "")
                 + ("O" if attrs["OUTPUT"] else ""))
-        cls = type(name, (_AdviceConfig,), attrs)
-        ADVICE_SCOPE[name] = cls
-        return cls
+        # One class per field value: the same field in a later round is no change.
+        if name not in ADVICE_SCOPE:
+            ADVICE_SCOPE[name] = type(name, (_AdviceConfig,), attrs)
+        return ADVICE_SCOPE[name]
     return None
 
 
