@@ -405,6 +405,19 @@ mod tests {
     }
 
     #[test]
+    fn per_channel_kernels_only_where_tfmot_takes_them() {
+        let per_axis =
+            |kinds: &[C]| tfmot::per_axis_kernel(&kinds.iter().map(|c| k(*c)).collect::<Vec<_>>());
+        assert!(per_axis(&[C::CONV_2D]));
+        assert!(per_axis(&[C::DEPTHWISE_CONV_2D, C::CONV_2D]));
+        assert!(per_axis(&[C::CONV_2D, C::RESHAPE]));
+        // A Conv1D, a Dense, a Conv2DTranspose.
+        assert!(!per_axis(&[C::EXPAND_DIMS, C::CONV_2D, C::RESHAPE]));
+        assert!(!per_axis(&[C::FULLY_CONNECTED]));
+        assert!(!per_axis(&[C::TRANSPOSE_CONV]));
+    }
+
+    #[test]
     fn fixed_outputs_by_type() {
         assert_eq!(
             fixed_output(&k(C::SOFTMAX), DType::INT8),
