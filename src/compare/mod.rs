@@ -913,128 +913,25 @@ impl Ctx<'_> {
     /// The layers whose annotation a placement finding asks to change.
     fn culprits(&self, qat_ops: &[OpId], detail: &Detail, layer: Option<&str>) -> Vec<Culprit> {
         let annotated = |l: &str| self.annotated.contains(l);
-        let mut candidates: Vec<String> = Vec::new();
-        match detail {
-            Detail::Add { .. } => {
-                for &o in qat_ops {
-                    candidates.extend(self.op_layers(o).iter().cloned());
-                }
-                // A float op PTQ folds into the op before it (x + 3 into a
-                // conv): that op's layers decide whether the fold can happen.
-                for &o in qat_ops {
-                    if self.ptq_of(o).is_none()
-                        && !rules::is_quantize_or_dequantize(&self.qat.op(o).kind)
-                    {
-                        candidates.extend(self.absorbing_ptq_layers(&[o]));
-                    }
-                }
-            }
-            Detail::Remove(Removal::Requantize {
-                producer_layer,
-                consumer_layer,
-                ..
-            }) => {
-                // The layers around the requantize and every layer PTQ gives
-                // their scale: the group needs one quantizer.
-                let around: Vec<String> = layer
-                    .map(str::to_owned)
-                    .into_iter()
-                    .chain(producer_layer.clone())
-                    .chain(consumer_layer.clone())
-                    .collect();
-                for l in &around {
-                    candidates.push(l.clone());
-                    candidates.extend(self.plan.shares_scale_with(l).iter().cloned());
-                }
-            }
-            Detail::Remove(_) => candidates.extend(layer.map(str::to_owned)),
-            Detail::Structure {
-                side: Side::Qat,
-                fold_into,
-                ..
-            } if !fold_into.is_empty() => {
-                for &o in qat_ops {
-                    candidates.extend(self.op_layers(o).iter().cloned());
-                }
-                candidates.extend(fold_into.iter().cloned());
-            }
-            _ => return Vec::new(),
-        }
+        let Some(candidates) = self.candidates(qat_ops, detail, layer) else {
+            return Vec::new();
+        };
         let mut culprits = self.plan.culprits(&candidates, annotated);
         if culprits.is_empty()
             && let Detail::Add { entries, .. } = detail
         {
-            // Every layer of the region is annotated as PTQ's placement asks:
-            // the scale it enters with is at fault. The layers PTQ gives that
-            // scale (a pooling that keeps its input's scale but carries a
-            // quantizer of its own in QAT) are the candidates.
-            let mut around: Vec<String> = Vec::new();
-            for &dq in entries {
-                let Some(source) = self
-                    .qat
-                    .op(dq)
-                    .inputs
-                    .first()
-                    .copied()
-                    .flatten()
-                    .and_then(|t| self.producer_through_quantizers(t))
-                else {
-                    continue;
-                };
-                for l in self.op_layers(source) {
-                    around.push(l.clone());
-                    around.extend(self.plan.shares_scale_with(l).iter().cloned());
-                }
-            }
-            culprits = self.plan.culprits(&around, annotated);
+            culprits = self
+                .plan
+                .culprits(&self.entry_scale_layers(entries), annotated);
         }
         if let Detail::Add {
             reads_graph_input: true,
             ..
         } = detail
         {
-            // tfmot quantizes the model input only when a layer reading it is
-            // annotated: a layer annotated only because the layer after it
-            // asked for its output quantized (its name still carries tfmot's
-            // prefix) does not count.
-            let mut first: Vec<Culprit> = Vec::new();
-            let mut firsts: HashSet<String> = HashSet::new();
-            for &o in qat_ops {
-                let reads_input = self
-                    .qat
-                    .op(o)
-                    .present_inputs()
-                    .any(|t| self.gq.is_graph_input(t));
-                let Some(l) = self.op_layers(o).last() else {
-                    continue;
-                };
-                if !reads_input || advice::is_tf_op_lambda(l) {
-                    continue;
-                }
-                let action = self.plan.get(l).map_or(advice::Action::Default, |d| d.0);
-                if action != advice::Action::Default || !firsts.insert(l.clone()) {
-                    continue;
-                }
-                // The plan's own configs, so that a layer tfmot's default
-                // does not take (a Conv1D reading the input) keeps its
-                // fallback.
-                let planned = self.plan.culprits(std::iter::once(l), |_| false);
-                let (config, fallback, calibrate) = planned
-                    .first()
-                    .map_or((None, None, false), |c| (c.config, c.fallback, c.calibrate));
-                first.push(Culprit {
-                    layer: l.clone(),
-                    action,
-                    annotated: annotated(l),
-                    reasons: vec![advice::Reason::QuantizesModelInput],
-                    folded_into: None,
-                    config,
-                    fallback,
-                    calibrate,
-                });
-            }
+            let mut first = self.model_input_readers(qat_ops);
             if !first.is_empty() {
-                culprits.retain(|c| !firsts.contains(&c.layer));
+                culprits.retain(|c| !first.iter().any(|f| f.layer == c.layer));
                 first.append(&mut culprits);
                 culprits = first;
             }
@@ -1064,6 +961,132 @@ impl Ctx<'_> {
             }
         }
         culprits
+    }
+
+    /// The layers whose plan a finding's culprits are drawn from; `None` for
+    /// the kinds no annotation change answers.
+    fn candidates(
+        &self,
+        qat_ops: &[OpId],
+        detail: &Detail,
+        layer: Option<&str>,
+    ) -> Option<Vec<String>> {
+        let mut candidates: Vec<String> = Vec::new();
+        match detail {
+            Detail::Add { .. } => {
+                for &o in qat_ops {
+                    candidates.extend(self.op_layers(o).iter().cloned());
+                }
+                // A float op PTQ folds into the op before it (x + 3 into a
+                // conv): that op's layers decide whether the fold can happen.
+                for &o in qat_ops {
+                    if self.ptq_of(o).is_none()
+                        && !rules::is_quantize_or_dequantize(&self.qat.op(o).kind)
+                    {
+                        candidates.extend(self.absorbing_ptq_layers(&[o]));
+                    }
+                }
+            }
+            Detail::Remove(Removal::Requantize {
+                producer_layer,
+                consumer_layer,
+                ..
+            }) => {
+                // The layers around the requantize and every layer PTQ gives
+                // their scale: the group needs one quantizer.
+                let around = layer
+                    .map(str::to_owned)
+                    .into_iter()
+                    .chain(producer_layer.clone())
+                    .chain(consumer_layer.clone());
+                for l in around {
+                    let shares = self.plan.shares_scale_with(&l);
+                    candidates.push(l.clone());
+                    candidates.extend(shares.iter().cloned());
+                }
+            }
+            Detail::Remove(_) => candidates.extend(layer.map(str::to_owned)),
+            Detail::Structure {
+                side: Side::Qat,
+                fold_into,
+                ..
+            } if !fold_into.is_empty() => {
+                for &o in qat_ops {
+                    candidates.extend(self.op_layers(o).iter().cloned());
+                }
+                candidates.extend(fold_into.iter().cloned());
+            }
+            _ => return None,
+        }
+        Some(candidates)
+    }
+
+    /// When every layer of a float region is annotated as PTQ's placement
+    /// asks, the scale it enters with is at fault: the layers PTQ gives the
+    /// scale of each entry (a pooling that keeps its input's scale but
+    /// carries a quantizer of its own in QAT).
+    fn entry_scale_layers(&self, entries: &[OpId]) -> Vec<String> {
+        let mut around: Vec<String> = Vec::new();
+        for &dq in entries {
+            let Some(source) = self
+                .qat
+                .op(dq)
+                .inputs
+                .first()
+                .copied()
+                .flatten()
+                .and_then(|t| self.producer_through_quantizers(t))
+            else {
+                continue;
+            };
+            for l in self.op_layers(source) {
+                around.push(l.clone());
+                around.extend(self.plan.shares_scale_with(l).iter().cloned());
+            }
+        }
+        around
+    }
+
+    /// The layers of a float region that read the model input, as culprits:
+    /// tfmot quantizes the model input only when a layer reading it is
+    /// annotated (one annotated only because the layer after it asked for
+    /// its output quantized, its name still carrying tfmot's prefix, does
+    /// not count). They keep the plan's configs, so that a layer tfmot's
+    /// default does not take (a Conv1D) keeps its fallback.
+    fn model_input_readers(&self, qat_ops: &[OpId]) -> Vec<Culprit> {
+        let mut first: Vec<Culprit> = Vec::new();
+        for &o in qat_ops {
+            let reads_input = self
+                .qat
+                .op(o)
+                .present_inputs()
+                .any(|t| self.gq.is_graph_input(t));
+            let Some(l) = self.op_layers(o).last() else {
+                continue;
+            };
+            if !reads_input || advice::is_tf_op_lambda(l) || first.iter().any(|c| c.layer == *l) {
+                continue;
+            }
+            let action = self.plan.get(l).map_or(advice::Action::Default, |d| d.0);
+            if action != advice::Action::Default {
+                continue;
+            }
+            let planned = self.plan.culprits(std::iter::once(l), |_| false);
+            let (config, fallback, calibrate) = planned
+                .first()
+                .map_or((None, None, false), |c| (c.config, c.fallback, c.calibrate));
+            first.push(Culprit {
+                layer: l.clone(),
+                action,
+                annotated: self.annotated.contains(l),
+                reasons: vec![advice::Reason::QuantizesModelInput],
+                folded_into: None,
+                config,
+                fallback,
+                calibrate,
+            });
+        }
+        first
     }
 
     /// The op computing `t` in the QAT model, looking through QUANTIZE and
