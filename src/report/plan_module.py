@@ -168,7 +168,10 @@ def _fold(model, chosen, alone, owner, folded, fell_back):
         if owner.name not in chosen:
             alone[layer.name] = "folds into %s, which is left unannotated" % owner.name
         elif not _is_batchnorm(layer):
-            chosen[layer.name] = (None if owner_config is None else _NO_QUANTIZER,
+            # tfmot's default where it takes the layer; a layer its registry
+            # lacks (a custom scale layer) is wrapped with no quantizer.
+            plain = owner_config is None and _default_ok(layer)
+            chosen[layer.name] = (None if plain else _NO_QUANTIZER,
                                   "folded into %s, as PTQ folds it" % owner.name)
         elif type(owner).__name__ in _BN_FOLDS_INTO and _is_linear(owner):
             chosen[layer.name] = (None if owner_config is None else _NO_QUANTIZER,
