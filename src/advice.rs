@@ -1325,12 +1325,16 @@ impl PlanIndex {
                 } else {
                     (Action::NoQuantizer, Some(QatConfig::NO_QUANTIZER))
                 };
+                // Where tfmot's default does not take the folded layer (a
+                // custom layer its registry lacks), it is wrapped with no
+                // quantizer, as the generated module does.
+                let fallback = (action == Action::Default).then_some(QatConfig::NO_QUANTIZER);
                 by_name.entry(f.clone()).or_insert_with(|| Decided {
                     action,
                     reasons: Vec::new(),
                     folded_into: Some(name.clone()),
                     config,
-                    fallback: None,
+                    fallback,
                     calibrate: false,
                 });
             }

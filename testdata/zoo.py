@@ -759,9 +759,11 @@ _ACCEPTED_ACTIVATIONS = (_AWARE._PRE_QUANT_ACTIVATIONS | _AWARE._POST_QUANT_ACTI
 def default_takes(layer):
     """Whether tfmot's registry default quantizes `layer` as it is: the culprit's `fallback`
     field is for the layers where it does not."""
-    # tfmot's layout transforms split a SeparableConv2D/1D into layers the registry takes.
-    separable = isinstance(layer, (keras.layers.SeparableConv2D, keras.layers.SeparableConv1D))
-    if not (_REGISTRY.supports(layer) or separable):
+    # tfmot's layout transforms split a SeparableConv2D/1D into layers the registry takes, and
+    # fold a BatchNormalization into the conv or Dense before it.
+    transformed = isinstance(layer, (keras.layers.SeparableConv2D, keras.layers.SeparableConv1D,
+                                     keras.layers.BatchNormalization))
+    if not (_REGISTRY.supports(layer) or transformed):
         return False
     activation = getattr(layer, "activation", None)
     if activation is None:
