@@ -1412,6 +1412,16 @@ impl Ctx<'_> {
         fused: &(BTreeSet<OpId>, BTreeSet<OpId>),
         out: &mut Vec<Finding>,
     ) {
+        // Op kinds PTQ has with no QAT counterpart: a QAT run of those kinds
+        // is an alignment that failed (tfmot renamed the layers, as its
+        // SeparableConv2D split does), not ops PTQ folded away.
+        let ptq_unmatched_kinds: HashSet<&OpKind> = self
+            .a
+            .unmatched_ptq
+            .iter()
+            .map(|&o| &self.ptq.op(o).kind)
+            .filter(|k| !rules::is_quantize_or_dequantize(k))
+            .collect();
         for (side, sg, unmatched, skip) in [
             (Side::Qat, self.qat, &self.a.unmatched_qat, &fused.0),
             (Side::Ptq, self.ptq, &self.a.unmatched_ptq, &fused.1),
@@ -1450,9 +1460,12 @@ impl Ctx<'_> {
                         layers.push(l);
                     }
                 }
+                let unaligned = run
+                    .iter()
+                    .any(|&o| ptq_unmatched_kinds.contains(&sg.op(o).kind));
                 let fold_into = match side {
-                    Side::Qat => self.folding_ptq_layers(&run),
-                    Side::Ptq => Vec::new(),
+                    Side::Qat if !unaligned => self.folding_ptq_layers(&run),
+                    _ => Vec::new(),
                 };
                 // A constant ADD/MUL that PTQ folds into an op named after a
                 // TF-op lambda is that lambda (x + 3 of a hard sigmoid), not
