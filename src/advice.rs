@@ -1320,10 +1320,12 @@ impl PlanIndex {
                 // A folded layer follows its owner: with the registry default
                 // tfmot's transforms fold it; with a config of its own the
                 // owner's quantizer decides and the folded layer has none.
-                let (action, config) = if l.action == Action::Default {
-                    (Action::Default, None)
-                } else {
-                    (Action::NoQuantizer, Some(QatConfig::NO_QUANTIZER))
+                // An owner left unannotated (float, or calibrated by the
+                // converter) leaves what folds into it unannotated too.
+                let (action, config) = match l.action {
+                    Action::Default => (Action::Default, None),
+                    Action::Float | Action::Unsupported => (l.action, None),
+                    _ => (Action::NoQuantizer, Some(QatConfig::NO_QUANTIZER)),
                 };
                 // Where tfmot's default does not take the folded layer (a
                 // custom layer its registry lacks), it is wrapped with no
@@ -1335,7 +1337,7 @@ impl PlanIndex {
                     folded_into: Some(name.clone()),
                     config,
                     fallback,
-                    calibrate: false,
+                    calibrate: l.calibrate,
                 });
             }
         }
