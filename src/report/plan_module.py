@@ -173,6 +173,13 @@ def _fold(model, chosen, alone, owner, folded, fell_back):
             plain = owner_config is None and _default_ok(layer)
             chosen[layer.name] = (None if plain else _NO_QUANTIZER,
                                   "folded into %s, as PTQ folds it" % owner.name)
+        elif owner not in _inbound(layer):
+            # The converter folded it forward, into the layer after it (a
+            # Dense's bias and BatchNorm into the next Dense): no QAT graph
+            # keeps that op without the BatchNorm's own quantizer.
+            why = "PTQ folds this BatchNormalization into the layer after it (%s)" % owner.name
+            alone[layer.name] = why
+            NOT_REPRODUCED[layer.name] = why
         elif type(owner).__name__ in _BN_FOLDS_INTO and _is_linear(owner):
             chosen[layer.name] = (None if owner_config is None else _NO_QUANTIZER,
                                   "folded into %s, as PTQ folds it" % owner.name)
