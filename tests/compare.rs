@@ -900,23 +900,15 @@ fn nested_concatenations_give_the_scale_to_the_outermost() {
     let a = n.conv(xq, "conv_a", 1, I8);
     let b = n.conv(xq, "conv_b", 1, I8);
     let c = n.conv(xq, "conv_c", 1, I8);
-    let concat = n.m.builtin(BuiltinCode::CONCATENATION);
-    let inner = n.m.tensor(
-        n.sg,
-        "model/mixed_0/concat",
-        &[1, 4, 4, 8],
-        I8,
-        q(0.05, -128),
-    );
-    n.m.op(n.sg, concat, &[a, b], &[inner], SynthOptions::None);
-    let outer = n.m.tensor(
-        n.sg,
-        "model/mixed/concat",
-        &[1, 4, 4, 12],
-        I8,
-        q(0.05, -128),
-    );
-    n.m.op(n.sg, concat, &[inner, c], &[outer], SynthOptions::None);
+    let concat = |n: &mut Net, inputs: &[i32], name: &str, channels: i32| {
+        let code = n.m.builtin(BuiltinCode::CONCATENATION);
+        let t =
+            n.m.tensor(n.sg, name, &[1, 4, 4, channels], I8, q(0.05, -128));
+        n.m.op(n.sg, code, inputs, &[t], SynthOptions::None);
+        t
+    };
+    let inner = concat(&mut n, &[a, b], "model/mixed_0/concat", 8);
+    let outer = concat(&mut n, &[inner, c], "model/mixed/concat", 12);
     let model = n.finish(x, outer);
     let insp = tflq::analysis::inspect(&model);
     let plan = tflq::advice::plan(&model, &insp);

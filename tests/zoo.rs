@@ -9,6 +9,15 @@ use tflq::advice::{self, Action, QatConfig};
 use tflq::analysis;
 use tflq::compare::{Cause, Kind, Options, compare};
 
+/// compare on the zoo fixtures `zoo_<net>_ptq.tflite` and `zoo_<net>_<qat>.tflite`.
+fn compare_zoo(net: &str, qat: &str) -> tflq::compare::Comparison {
+    compare(
+        &common::fixture_model(&format!("zoo_{net}_ptq.tflite")),
+        &common::fixture_model(&format!("zoo_{net}_{qat}.tflite")),
+        Options::default(),
+    )
+}
+
 fn plan(name: &str) -> advice::Plan {
     let model = common::fixture_model(name);
     let insp = analysis::inspect(&model);
@@ -54,25 +63,21 @@ fn mobilenetv2_plan_is_the_registry_default_with_every_fold_named() {
     assert!(p.layers.iter().all(|l| l.config.is_none() && !l.calibrate));
 }
 
+/// The plan applied once (the module's quantize_model, a brief QAT
+/// fine-tune, conversion) gives PTQ's placement.
 #[test]
-fn mobilenetv2_planned_qat_matches_ptq() {
-    let c = compare(
-        &common::fixture_model("zoo_mobilenetv2_ptq.tflite"),
-        &common::fixture_model("zoo_mobilenetv2_planned.tflite"),
-        Options::default(),
-    );
-    assert!(c.placement_matches(), "{:?}", c.findings);
+fn planned_qat_matches_ptq() {
+    for net in ["mobilenetv2", "mobilenetv3small"] {
+        let c = compare_zoo(net, "planned");
+        assert!(c.placement_matches(), "{net}: {:?}", c.findings);
+    }
 }
 
 /// Only Conv2D and Dense annotated, as many tutorials do: two findings, one
 /// per set of causes, whose culprits name every layer to change.
 #[test]
 fn mobilenetv2_partial_annotation_rolls_up_by_cause() {
-    let c = compare(
-        &common::fixture_model("zoo_mobilenetv2_ptq.tflite"),
-        &common::fixture_model("zoo_mobilenetv2_partial.tflite"),
-        Options::default(),
-    );
+    let c = compare_zoo("mobilenetv2", "partial");
     assert!(c.same_network());
     let placement: Vec<_> = c
         .findings
@@ -171,26 +176,12 @@ fn mobilenetv3small_plan_folds_the_hard_sigmoid_into_the_squeeze_excite_conv() {
     );
 }
 
-#[test]
-fn mobilenetv3small_planned_qat_matches_ptq() {
-    let c = compare(
-        &common::fixture_model("zoo_mobilenetv3small_ptq.tflite"),
-        &common::fixture_model("zoo_mobilenetv3small_planned.tflite"),
-        Options::default(),
-    );
-    assert!(c.placement_matches(), "{:?}", c.findings);
-}
-
 /// Only Conv2D and Dense annotated: five findings by cause; the squeeze-excite
 /// convs, annotated already, are named in the first round because PTQ folds
 /// the float `x + 3` after them into their op.
 #[test]
 fn mobilenetv3small_partial_annotation_names_the_convs_that_block_a_fold() {
-    let c = compare(
-        &common::fixture_model("zoo_mobilenetv3small_ptq.tflite"),
-        &common::fixture_model("zoo_mobilenetv3small_partial.tflite"),
-        Options::default(),
-    );
+    let c = compare_zoo("mobilenetv3small", "partial");
     let placement: Vec<_> = c
         .findings
         .iter()
