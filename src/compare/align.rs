@@ -483,16 +483,35 @@ pub fn skeleton(sg: &Subgraph, graph: &Graph<'_>, layers: &[OpInfo]) -> Skeleton
     Skeleton { ops, view, wires }
 }
 
+/// What a QUANTIZE or DEQUANTIZE op does, for matching across models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QuantizerRole {
+    /// A QUANTIZE (not a DEQUANTIZE).
+    pub quantize: bool,
+    /// It reads a float tensor.
+    pub float_in: bool,
+    /// It writes a float tensor.
+    pub float_out: bool,
+}
+
+impl QuantizerRole {
+    /// A QUANTIZE from integer to integer: a requantize.
+    pub fn is_requantize(self) -> bool {
+        self.quantize && !self.float_in && !self.float_out
+    }
+}
+
 /// Role of a quantizer op, for matching across models.
-pub fn quantizer_role(sg: &Subgraph, op: OpId) -> (bool, bool, bool) {
+pub fn quantizer_role(sg: &Subgraph, op: OpId) -> QuantizerRole {
     let o = sg.op(op);
     let dtype = |t: Option<TensorId>| t.map(|t| sg.tensor(t).dtype);
     let i = dtype(o.inputs.first().copied().flatten());
     let out = dtype(o.outputs.first().copied());
-    let is_q = o.kind.is(crate::model::BuiltinCode::QUANTIZE);
-    let float_in = i.is_some_and(|d| d.is_float());
-    let float_out = out.is_some_and(|d| d.is_float());
-    (is_q, float_in, float_out)
+    QuantizerRole {
+        quantize: o.kind.is(crate::model::BuiltinCode::QUANTIZE),
+        float_in: i.is_some_and(|d| d.is_float()),
+        float_out: out.is_some_and(|d| d.is_float()),
+    }
 }
 
 /// Align a PTQ subgraph with a QAT subgraph.
@@ -546,8 +565,7 @@ pub fn align_subgraphs(
     // The PTQ quantizers on the wires between each pair of ends, by role, in
     // wire order, with a cursor past those already used: `used_ptq` only
     // grows, so each is passed over once however many QAT quantizers ask.
-    type Role = (bool, bool, bool);
-    let mut ptq_quantizers: HashMap<(WireSource, WireSink, Role), (Vec<OpId>, usize)> =
+    let mut ptq_quantizers: HashMap<(WireSource, WireSink, QuantizerRole), (Vec<OpId>, usize)> =
         HashMap::new();
     for w in &sp.wires {
         for &p in &w.quantizers {

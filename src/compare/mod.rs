@@ -1189,7 +1189,6 @@ impl Ctx<'_> {
     /// B-1.
     fn remove_quantizer(&self, covered: &BTreeSet<OpId>, out: &mut Vec<Finding>) {
         let matched: BTreeSet<OpId> = self.a.matches.iter().map(|m| m.qat).collect();
-        let g = self.gq;
         let mut done: BTreeSet<OpId> = BTreeSet::new();
         for w in &self.sq.wires {
             let extra: Vec<OpId> = w
@@ -1201,138 +1200,151 @@ impl Ctx<'_> {
             if extra.is_empty() {
                 continue;
             }
-            let at_io =
-                matches!(w.source, WireSource::Input(_)) || matches!(w.sink, WireSink::Output(_));
-            // A quantizer next to a float op that PTQ also runs in float is the
-            // converter's normal float fallback, not a placement choice.
-            let float_neighbour = |side_op: Option<OpId>| {
-                side_op.is_some_and(|o| self.compute(Side::Qat, o).is_float())
+            done.extend(extra.iter().copied());
+            let ends = WireEnds {
+                source: match w.source {
+                    WireSource::Op(o) => Some(o),
+                    _ => None,
+                },
+                sink: match w.sink {
+                    WireSink::Op(o) => Some(o),
+                    WireSink::Output(_) => None,
+                },
             };
-            let src_op = match w.source {
-                WireSource::Op(o) => Some(o),
-                _ => None,
-            };
-            let sink_op = match w.sink {
-                WireSink::Op(o) => Some(o),
-                WireSink::Output(_) => None,
-            };
-            let roles: Vec<(bool, bool, bool)> = extra
+            let roles: Vec<align::QuantizerRole> = extra
                 .iter()
                 .map(|q| align::quantizer_role(self.qat, *q))
                 .collect();
             let requant: Vec<OpId> = extra
                 .iter()
                 .zip(&roles)
-                .filter(|(_, r)| r.0 && !r.1 && !r.2)
+                .filter(|(_, r)| r.is_requantize())
                 .map(|(q, _)| *q)
                 .collect();
-            done.extend(extra.iter().copied());
             if !requant.is_empty() {
                 for q in requant {
-                    let o = self.qat.op(q);
-                    let ti = o.inputs.first().copied().flatten();
-                    let to = o.outputs.first().copied();
-                    if let (Some(ti), Some(to)) = (ti, to)
-                        && self.qat.tensor(ti).dtype != self.qat.tensor(to).dtype
-                    {
-                        continue;
+                    if let Some(f) = self.requantize_finding(q, ends) {
+                        out.push(f);
                     }
-                    // The same-scale op whose own range forced this requantize.
-                    let same_scale = to
-                        .into_iter()
-                        .flat_map(|t| g.distinct_consumers(t))
-                        .chain(ti.and_then(|t| g.producer(t)))
-                        .chain(src_op)
-                        .chain(sink_op)
-                        .find(|op| {
-                            rules::rule(&self.qat.op(*op).kind)
-                                .same_scale
-                                .is_same_scale()
-                        })
-                        .map(|op| (op, self.qat.op(op).kind.clone()));
-                    let layer = same_scale
-                        .as_ref()
-                        .and_then(|(op, _)| self.layer(Side::Qat, *op))
-                        .or_else(|| src_op.and_then(|o| self.layer(Side::Qat, o)));
-                    let ptq_ops: Vec<OpId> = src_op
-                        .into_iter()
-                        .chain(sink_op)
-                        .filter_map(|o| self.ptq_of(o))
-                        .collect();
-                    out.push(self.finding(
-                        Kind::RemoveQuantizer,
-                        vec![q],
-                        ptq_ops,
-                        layer,
-                        Detail::Remove(Removal::Requantize {
-                            from: ti.and_then(|t| self.qat.tensor(t).per_tensor()),
-                            to: to.and_then(|t| self.qat.tensor(t).per_tensor()),
-                            same_scale_op: same_scale,
-                            producer_layer: src_op.and_then(|o| self.layer(Side::Qat, o)),
-                            consumer_layer: sink_op.and_then(|o| self.layer(Side::Qat, o)),
-                        }),
-                    ));
                 }
                 continue;
             }
+            let at_io =
+                matches!(w.source, WireSource::Input(_)) || matches!(w.sink, WireSink::Output(_));
             if at_io {
                 // Reported once, as an I/O type difference, below.
                 continue;
             }
-            // A lone QUANTIZE or DEQUANTIZE next to a float op is the
-            // converter's way in and out of float; a QUANTIZE then DEQUANTIZE
-            // between two float ops is a fake-quant on a float value.
+            // A quantizer next to a float op that PTQ also runs in float is the
+            // converter's normal float fallback, not a placement choice. A
+            // lone QUANTIZE or DEQUANTIZE next to a float op is the converter's
+            // way in and out of float; a QUANTIZE then DEQUANTIZE between two
+            // float ops is a fake-quant on a float value.
+            let float_neighbour =
+                |op: Option<OpId>| op.is_some_and(|o| self.compute(Side::Qat, o).is_float());
             let round_trip_in_float =
-                extra.len() >= 2 && float_neighbour(src_op) && float_neighbour(sink_op);
-            if (float_neighbour(src_op) || float_neighbour(sink_op)) && !round_trip_in_float {
+                extra.len() >= 2 && float_neighbour(ends.source) && float_neighbour(ends.sink);
+            if (float_neighbour(ends.source) || float_neighbour(ends.sink)) && !round_trip_in_float
+            {
                 continue;
             }
-            let ptq_ops: Vec<OpId> = src_op
-                .into_iter()
-                .chain(sink_op)
-                .filter_map(|o| self.ptq_of(o))
-                .collect();
-            let layer = src_op
+            let layer = ends
+                .source
                 .and_then(|o| self.layer(Side::Qat, o))
-                .or_else(|| sink_op.and_then(|o| self.layer(Side::Qat, o)));
+                .or_else(|| ends.sink.and_then(|o| self.layer(Side::Qat, o)));
             let removal = if extra.len() >= 2 {
                 Removal::RoundTrip
             } else {
                 Removal::Boundary {
-                    quantize: roles[0].0,
+                    quantize: roles[0].quantize,
                 }
             };
             out.push(self.finding(
                 Kind::RemoveQuantizer,
                 extra,
-                ptq_ops,
+                self.ptq_ends(ends),
                 layer,
                 Detail::Remove(removal),
             ));
         }
+        self.io_types(out);
+    }
+
+    /// The PTQ counterparts of a wire's ends.
+    fn ptq_ends(&self, ends: WireEnds) -> Vec<OpId> {
+        ends.source
+            .into_iter()
+            .chain(ends.sink)
+            .filter_map(|o| self.ptq_of(o))
+            .collect()
+    }
+
+    /// A requantize PTQ does not have, with the same-scale op whose own
+    /// range forced it; `None` for a QUANTIZE between integer types.
+    fn requantize_finding(&self, q: OpId, ends: WireEnds) -> Option<Finding> {
+        let g = self.gq;
+        let o = self.qat.op(q);
+        let ti = o.inputs.first().copied().flatten();
+        let to = o.outputs.first().copied();
+        if let (Some(ti), Some(to)) = (ti, to)
+            && self.qat.tensor(ti).dtype != self.qat.tensor(to).dtype
         {
-            let io = |sg: &Subgraph| {
-                (
-                    sg.inputs
-                        .iter()
-                        .map(|t| sg.tensor(*t).dtype)
-                        .collect::<Vec<_>>(),
-                    sg.outputs
-                        .iter()
-                        .map(|t| sg.tensor(*t).dtype)
-                        .collect::<Vec<_>>(),
-                )
-            };
-            let (pi, qi) = (io(self.ptq), io(self.qat));
-            if pi != qi {
-                out.push(self.finding(
-                    Kind::StructureMismatch,
-                    Vec::new(),
-                    Vec::new(),
-                    None,
-                    Detail::Io { ptq: pi, qat: qi },
-                ));
-            }
+            return None;
+        }
+        let same_scale = to
+            .into_iter()
+            .flat_map(|t| g.distinct_consumers(t))
+            .chain(ti.and_then(|t| g.producer(t)))
+            .chain(ends.source)
+            .chain(ends.sink)
+            .find(|op| {
+                rules::rule(&self.qat.op(*op).kind)
+                    .same_scale
+                    .is_same_scale()
+            })
+            .map(|op| (op, self.qat.op(op).kind.clone()));
+        let layer = same_scale
+            .as_ref()
+            .and_then(|(op, _)| self.layer(Side::Qat, *op))
+            .or_else(|| ends.source.and_then(|o| self.layer(Side::Qat, o)));
+        Some(self.finding(
+            Kind::RemoveQuantizer,
+            vec![q],
+            self.ptq_ends(ends),
+            layer,
+            Detail::Remove(Removal::Requantize {
+                from: ti.and_then(|t| self.qat.tensor(t).per_tensor()),
+                to: to.and_then(|t| self.qat.tensor(t).per_tensor()),
+                same_scale_op: same_scale,
+                producer_layer: ends.source.and_then(|o| self.layer(Side::Qat, o)),
+                consumer_layer: ends.sink.and_then(|o| self.layer(Side::Qat, o)),
+            }),
+        ))
+    }
+
+    /// Model input and output types that differ, reported once.
+    fn io_types(&self, out: &mut Vec<Finding>) {
+        let io = |sg: &Subgraph| {
+            (
+                sg.inputs
+                    .iter()
+                    .map(|t| sg.tensor(*t).dtype)
+                    .collect::<Vec<_>>(),
+                sg.outputs
+                    .iter()
+                    .map(|t| sg.tensor(*t).dtype)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (pi, qi) = (io(self.ptq), io(self.qat));
+        if pi != qi {
+            out.push(self.finding(
+                Kind::StructureMismatch,
+                Vec::new(),
+                Vec::new(),
+                None,
+                Detail::Io { ptq: pi, qat: qi },
+            ));
         }
     }
 
@@ -1629,6 +1641,14 @@ impl Ctx<'_> {
 }
 
 /// The severity of a finding.
+/// The compute ops at the two ends of a wire of the QAT model (none at a
+/// graph input or output).
+#[derive(Debug, Clone, Copy)]
+struct WireEnds {
+    source: Option<OpId>,
+    sink: Option<OpId>,
+}
+
 fn severity(kind: Kind, detail: &Detail) -> Severity {
     match detail {
         // QAT at 8 bits where PTQ has 16: precision lost; the other way
