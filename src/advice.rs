@@ -812,8 +812,48 @@ fn plan_subgraph(
     for (i, entry) in out.iter_mut().enumerate().skip(first_new) {
         layer_view.settle(i, entry);
     }
+    split_folds_into_owners(&mut out[first_new..]);
     for entry in out.iter_mut().skip(first_new) {
         settle_configs(entry);
+    }
+}
+
+/// A layer PTQ folds part of into another layer's op while it owns an op of
+/// its own (InceptionResNetV2's CustomScaleLayer: its multiply by a constant
+/// folded into the conv before it, its add its own) is not folded the way a
+/// BatchNorm or an activation is: no QuantizeConfig of it gives that op its
+/// scale. The weighted layer whose op it joins keeps only its weights (its
+/// own output quantizer would keep the multiply out of the conv), and the
+/// layer has two scales of its own, so the converter calibrates it.
+fn split_folds_into_owners(entries: &mut [LayerPlan]) {
+    let owners: std::collections::HashSet<String> = entries
+        .iter()
+        .filter_map(|e| e.layer.clone())
+        .filter(|l| !is_tf_op_lambda(l))
+        .collect();
+    let mut split: Vec<String> = Vec::new();
+    for entry in entries.iter_mut() {
+        let (owning, rest): (Vec<String>, Vec<String>) =
+            entry.folded.drain(..).partition(|f| owners.contains(f));
+        entry.folded = rest;
+        let Some(first) = owning.first() else {
+            continue;
+        };
+        if entry.facts.weights.is_some() && entry.action == Action::Default {
+            entry.action = Action::WeightsOnly;
+            entry.reasons = vec![Reason::FusedInto {
+                layer: first.clone(),
+            }];
+        }
+        split.extend(owning);
+    }
+    for entry in entries.iter_mut() {
+        if entry.layer.as_ref().is_some_and(|l| split.contains(l))
+            && matches!(entry.action, Action::Default | Action::Output)
+        {
+            entry.action = Action::Unsupported;
+            entry.reasons = vec![Reason::InnerScales { ops: 2 }];
+        }
     }
 }
 

@@ -999,3 +999,40 @@ fn ordinary_ranges_have_no_range_wording() {
         assert_eq!(f.wording.range, None);
     }
 }
+
+/// A layer PTQ folds part of into a conv while it owns an op of its own
+/// (InceptionResNetV2's CustomScaleLayer: its multiply by a constant in the
+/// conv's op, its add its own): the conv keeps only its weights and the
+/// layer, with two scales of its own, is calibrated by the converter.
+#[test]
+fn a_layer_folded_into_a_conv_and_owning_an_op_is_calibrated() {
+    let mut n = Net::new();
+    let (x, xq) = n.input();
+    // Named "model/scale/mul;model/block_conv/..." by the converter.
+    let y = n.conv_to(xq, "scale/mul;model/block_conv", 0, I8, q(0.05, -128));
+    let add = n.m.builtin(BuiltinCode::ADD);
+    let z =
+        n.m.tensor(n.sg, "model/scale/add", &[1, 4, 4, 4], I8, q(0.07, -128));
+    n.m.op(
+        n.sg,
+        add,
+        &[y, xq],
+        &[z],
+        SynthOptions::Add { activation: 0 },
+    );
+    let model = n.finish(x, z);
+    let insp = tflq::analysis::inspect(&model);
+    let plan = tflq::advice::plan(&model, &insp);
+    let entry = |layer: &str| {
+        plan.layers
+            .iter()
+            .find(|l| l.layer.as_deref() == Some(layer))
+            .unwrap_or_else(|| panic!("no entry {layer}: {:?}", plan.layers))
+    };
+    let conv = entry("block_conv");
+    assert_eq!(conv.action, tflq::advice::Action::WeightsOnly);
+    assert!(conv.folded.is_empty(), "{:?}", conv.folded);
+    let scale = entry("scale");
+    assert_eq!(scale.action, tflq::advice::Action::Unsupported);
+    assert!(scale.calibrate);
+}
