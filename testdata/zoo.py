@@ -760,10 +760,16 @@ def default_takes(layer):
     """Whether tfmot's registry default quantizes `layer` as it is: the culprit's `fallback`
     field is for the layers where it does not."""
     # tfmot's layout transforms split a SeparableConv2D/1D into layers the registry takes, and
-    # fold a BatchNormalization into the conv or Dense before it.
-    transformed = isinstance(layer, (keras.layers.SeparableConv2D, keras.layers.SeparableConv1D,
-                                     keras.layers.BatchNormalization))
-    if not (_REGISTRY.supports(layer) or transformed):
+    # fold a BatchNormalization into the conv or Dense before it when that one takes the default.
+    if isinstance(layer, keras.layers.BatchNormalization):
+        inbound = [n.inbound_layers for n in layer._inbound_nodes]
+        owner = inbound[0] if len(inbound) == 1 and not isinstance(inbound[0], list) else None
+        return (isinstance(owner, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense,
+                                   keras.layers.SeparableConv2D))
+                and not isinstance(owner, (keras.layers.Conv1D, keras.layers.Conv2DTranspose))
+                and default_takes(owner))
+    separable = isinstance(layer, (keras.layers.SeparableConv2D, keras.layers.SeparableConv1D))
+    if not (_REGISTRY.supports(layer) or separable):
         return False
     activation = getattr(layer, "activation", None)
     if activation is None:
