@@ -180,6 +180,13 @@ def _fold(model, chosen, alone, owner, folded, fell_back):
             why = "PTQ folds this BatchNormalization into the layer after it (%s)" % owner.name
             alone[layer.name] = why
             NOT_REPRODUCED[layer.name] = why
+        elif getattr(owner, "groups", 1) > 1:
+            # Seen on RegNet: with a fake-quant on a grouped conv's kernel the
+            # converter keeps the BatchNorm after it as MUL and ADD.
+            why = "the converter does not fold a BatchNormalization into a grouped %s" % (
+                type(owner).__name__)
+            alone[layer.name] = why
+            NOT_REPRODUCED[layer.name] = "%s (%s), which PTQ folds it into" % (why, owner.name)
         elif type(owner).__name__ in _BN_FOLDS_INTO and _is_linear(owner):
             chosen[layer.name] = (None if owner_config is None else _NO_QUANTIZER,
                                   "folded into %s, as PTQ folds it" % owner.name)
