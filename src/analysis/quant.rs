@@ -550,126 +550,24 @@ pub(crate) fn analyze_subgraph(
     let sg = model.subgraph(index);
     let graph = Graph::new(sg);
     let fixed = constant_derived(&graph);
-    let ops: Vec<OpInfo> = sg
+    let mut ops: Vec<OpInfo> = sg
         .op_ids()
-        .map(|op| {
-            let mut found = sg
-                .op(op)
-                .outputs
-                .first()
-                .map(|t| producer.layers(sg.tensor(*t).name))
-                .unwrap_or_default();
-            // An op whose output is named after the graph's output (a final
-            // Linear, `serving_default_output_0`) is still named by its
-            // weights or bias.
-            if found.is_empty()
-                && let Some(w) = rules::rule(&sg.op(op).kind).weights
-            {
-                found = [Some(w.weights), w.bias]
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|i| sg.op(op).inputs.get(i).copied().flatten())
-                    .find_map(|t| producer.layer(sg.tensor(t).name))
-                    .into_iter()
-                    .collect();
-            }
-            // onnx2tf often names an activation after the node that reads it
-            // (`blocks.0.conv/Conv_input_nhwc` is the stem's output); the
-            // weights are named after their own node.
-            if producer == Producer::Onnx2Tf
-                && let Some(w) = rules::rule(&sg.op(op).kind).weights
-                && let Some(Some(wt)) = sg.op(op).inputs.get(w.weights)
-                && let Some(owner) = producer.layer(sg.tensor(*wt).name)
-            {
-                found = vec![owner];
-            }
-            let wrapped = found
-                .iter()
-                .filter(|l| l.qat_wrapped)
-                .map(|l| l.name.clone())
-                .collect();
-            let layers: Vec<String> = found.into_iter().map(|l| l.name).collect();
-            OpInfo {
-                op,
-                compute: classify(sg, op, &fixed),
-                layer: layers.first().cloned(),
-                layers,
-                wrapped,
-            }
-        })
+        .map(|op| op_info(sg, producer, op, &fixed))
         .collect();
-    let mut ops = ops;
     name_outputs_after_signatures(model, producer, index, &graph, &mut ops);
     let integer_graph = ops.iter().any(|o| o.compute.is_integer());
     let mut findings = Vec::new();
-    let finding = |op: OpId, kind: FindingKind| Finding {
-        subgraph: index,
-        ops: vec![op],
-        layer: ops[op.index()].layer.clone(),
-        kind,
-    };
-
     for op in sg.op_ids() {
-        let o = sg.op(op);
-        let first_in = o.inputs.first().copied().flatten();
-        let first_out = o.outputs.first().copied();
-        if o.kind.is(BuiltinCode::QUANTIZE)
-            && let (Some(i), Some(out)) = (first_in, first_out)
-        {
-            let (ti, to) = (sg.tensor(i), sg.tensor(out));
-            let kind = if ti.dtype.is_float() {
-                if graph.is_graph_input(i) || graph.producer(i).is_none() {
-                    FindingKind::QuantizeInput { to: to.dtype }
-                } else {
-                    FindingKind::Quantize { to: to.dtype }
-                }
-            } else if ti.dtype == to.dtype {
-                let (a, b) = (ti.per_tensor(), to.per_tensor());
-                FindingKind::Requantize {
-                    from: a,
-                    to: b,
-                    scale_ratio: scale_ratio(a, b),
-                }
-            } else {
-                FindingKind::TypeConversion {
-                    from: ti.dtype,
-                    to: to.dtype,
-                }
-            };
-            findings.push(finding(op, kind));
-        } else if o.kind.is(BuiltinCode::DEQUANTIZE)
-            && let (Some(i), Some(out)) = (first_in, first_out)
-        {
-            let ti = sg.tensor(i);
-            let kind = if fixed.get(i.index()).copied().unwrap_or(false) {
-                FindingKind::ConstantDequantize {
-                    from: ti.dtype,
-                    tensor: i,
-                }
-            } else if graph.is_graph_output(out) || graph.consumers(out).is_empty() {
-                FindingKind::DequantizeOutput { from: ti.dtype }
-            } else {
-                FindingKind::Dequantize { from: ti.dtype }
-            };
-            findings.push(finding(op, kind));
-        }
-        if ops[op.index()].compute == Compute::Hybrid
-            && let Some(w) = rules::rule(&o.kind).weights
-            && let Some(Some(wt)) = o.inputs.get(w.weights)
-        {
-            findings.push(finding(
-                op,
-                FindingKind::HybridOp {
-                    weights: *wt,
-                    weight_dtype: sg.tensor(*wt).dtype,
-                },
-            ));
-        }
-        for kind in spec_checks(sg, op) {
-            findings.push(finding(op, kind));
+        let layer = ops[op.index()].layer.clone();
+        for kind in op_findings(&graph, op, ops[op.index()].compute, &fixed) {
+            findings.push(Finding {
+                subgraph: index,
+                ops: vec![op],
+                layer: layer.clone(),
+                kind,
+            });
         }
     }
-
     if integer_graph {
         for island in float_islands(index, sg, &graph, &ops, &fixed) {
             findings.push(island);
@@ -680,6 +578,119 @@ pub(crate) fn analyze_subgraph(
         subgraph: index,
         ops,
         findings,
+    }
+}
+
+/// One op's layers (by its output's name, else its weights' or bias's, and
+/// for onnx2tf its weights' node) and how it computes.
+fn op_info(sg: &Subgraph, producer: Producer, op: OpId, fixed: &[bool]) -> OpInfo {
+    let o = sg.op(op);
+    let mut found = o
+        .outputs
+        .first()
+        .map(|t| producer.layers(sg.tensor(*t).name))
+        .unwrap_or_default();
+    // An op whose output is named after the graph's output (a final
+    // Linear, `serving_default_output_0`) is still named by its
+    // weights or bias.
+    if found.is_empty()
+        && let Some(w) = rules::rule(&o.kind).weights
+    {
+        found = [Some(w.weights), w.bias]
+            .into_iter()
+            .flatten()
+            .filter_map(|i| o.inputs.get(i).copied().flatten())
+            .find_map(|t| producer.layer(sg.tensor(t).name))
+            .into_iter()
+            .collect();
+    }
+    // onnx2tf often names an activation after the node that reads it
+    // (`blocks.0.conv/Conv_input_nhwc` is the stem's output); the
+    // weights are named after their own node.
+    if producer == Producer::Onnx2Tf
+        && let Some(w) = rules::rule(&o.kind).weights
+        && let Some(Some(wt)) = o.inputs.get(w.weights)
+        && let Some(owner) = producer.layer(sg.tensor(*wt).name)
+    {
+        found = vec![owner];
+    }
+    let wrapped = found
+        .iter()
+        .filter(|l| l.qat_wrapped)
+        .map(|l| l.name.clone())
+        .collect();
+    let layers: Vec<String> = found.into_iter().map(|l| l.name).collect();
+    OpInfo {
+        op,
+        compute: classify(sg, op, fixed),
+        layer: layers.first().cloned(),
+        layers,
+        wrapped,
+    }
+}
+
+/// The quantizer, hybrid and spec findings of one op.
+fn op_findings(graph: &Graph<'_>, op: OpId, compute: Compute, fixed: &[bool]) -> Vec<FindingKind> {
+    let sg = graph.subgraph();
+    let o = sg.op(op);
+    let mut out = Vec::new();
+    let first_in = o.inputs.first().copied().flatten();
+    let first_out = o.outputs.first().copied();
+    if o.kind.is(BuiltinCode::QUANTIZE)
+        && let (Some(i), Some(to)) = (first_in, first_out)
+    {
+        out.push(quantize_kind(graph, i, to));
+    } else if o.kind.is(BuiltinCode::DEQUANTIZE)
+        && let (Some(i), Some(to)) = (first_in, first_out)
+    {
+        let ti = sg.tensor(i);
+        out.push(if fixed.get(i.index()).copied().unwrap_or(false) {
+            FindingKind::ConstantDequantize {
+                from: ti.dtype,
+                tensor: i,
+            }
+        } else if graph.is_graph_output(to) || graph.consumers(to).is_empty() {
+            FindingKind::DequantizeOutput { from: ti.dtype }
+        } else {
+            FindingKind::Dequantize { from: ti.dtype }
+        });
+    }
+    if compute == Compute::Hybrid
+        && let Some(w) = rules::rule(&o.kind).weights
+        && let Some(Some(wt)) = o.inputs.get(w.weights)
+    {
+        out.push(FindingKind::HybridOp {
+            weights: *wt,
+            weight_dtype: sg.tensor(*wt).dtype,
+        });
+    }
+    out.extend(spec_checks(sg, op));
+    out
+}
+
+/// What a QUANTIZE from `i` to `out` is: the way in from float (at the
+/// graph input or elsewhere), a requantize, or a type conversion.
+fn quantize_kind(graph: &Graph<'_>, i: TensorId, out: TensorId) -> FindingKind {
+    let sg = graph.subgraph();
+    let (ti, to) = (sg.tensor(i), sg.tensor(out));
+    if ti.dtype.is_float() {
+        if graph.is_graph_input(i) || graph.producer(i).is_none() {
+            FindingKind::QuantizeInput { to: to.dtype }
+        } else {
+            FindingKind::Quantize { to: to.dtype }
+        }
+    } else if ti.dtype == to.dtype {
+        let (a, b) = (ti.per_tensor(), to.per_tensor());
+        FindingKind::Requantize {
+            from: a,
+            to: b,
+            scale_ratio: scale_ratio(a, b),
+        }
+    } else {
+        FindingKind::TypeConversion {
+            from: ti.dtype,
+            to: to.dtype,
+        }
     }
 }
 
