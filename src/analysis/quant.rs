@@ -960,139 +960,180 @@ fn spec_checks(sg: &Subgraph, op: OpId) -> Vec<FindingKind> {
     reason = "counts of in-memory elements, bounded by their number"
 )]
 pub fn scheme(model: &Model, producer: Producer, subgraphs: &[SubgraphQuant]) -> Scheme {
-    let (mut int8, mut int16, mut float, mut hybrid) = (0, 0, 0, 0);
-    let (mut quantize, mut requantize, mut dequantize, mut constant_dequantize) = (0, 0, 0, 0);
-    let mut fp16_dq = 0;
-    // Float ops writing float16 activations: a float16 graph, not float16
-    // weights dequantized to float32.
-    let mut fp16_ops = 0;
-    for s in subgraphs {
-        let sg = model.subgraphs.get(s.subgraph.index());
-        for o in &s.ops {
-            match o.compute {
-                Compute::Int8 => int8 += 1,
-                Compute::Int16 => int16 += 1,
-                Compute::Float => {
-                    float += 1;
-                    let writes_f16 = sg.is_some_and(|sg| {
-                        sg.op(o.op)
-                            .outputs
-                            .iter()
-                            .any(|t| sg.tensor(*t).dtype == DType::FLOAT16)
-                    });
-                    if writes_f16 {
-                        fp16_ops += 1;
-                    }
-                }
-                Compute::Hybrid => hybrid += 1,
-                _ => {}
-            }
-        }
-        for f in &s.findings {
-            match &f.kind {
-                FindingKind::QuantizeInput { .. } | FindingKind::Quantize { .. } => quantize += 1,
-                FindingKind::Requantize { .. } | FindingKind::TypeConversion { .. } => {
-                    requantize += 1
-                }
-                FindingKind::Dequantize { .. } | FindingKind::DequantizeOutput { .. } => {
-                    dequantize += 1
-                }
-                FindingKind::ConstantDequantize { from, .. } => {
-                    constant_dequantize += 1;
-                    if *from == DType::FLOAT16 {
-                        fp16_dq += 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    let mut fp16_consts = 0;
-    let mut int_weights = 0;
-    let mut qat_names = 0;
-    for sg in &model.subgraphs {
-        for t in &sg.tensors {
-            if t.is_constant() && t.dtype == DType::FLOAT16 {
-                fp16_consts += 1;
-            }
-            if producer.has_qat_marks(t.name) {
-                qat_names += 1;
-            }
-        }
-        for op in &sg.operators {
-            if let Some(w) = rules::rule(&op.kind).weights
-                && let Some(Some(wt)) = op.inputs.get(w.weights)
-            {
-                let t = sg.tensor(*wt);
-                if t.is_constant() && t.dtype.is_quantizable_int() {
-                    int_weights += 1;
-                }
-            }
-        }
-    }
+    let mut c = SchemeCounts::default();
+    c.count_ops(model, subgraphs);
+    c.count_tensors(model, producer);
     let modes = model
         .conversion
         .as_ref()
         .map(|c| c.optimization_modes.clone())
         .unwrap_or_default();
-    let qat = modes.iter().any(|m| m == "QUANTIZATION_AWARE_TRAINING") || qat_names > 0;
-    let kind = if int16 > 0 {
-        if float + hybrid > 0 {
-            SchemeKind::MixedInt16x8
-        } else {
-            SchemeKind::Int16x8
-        }
-    } else if int8 > 0 {
-        if float + hybrid > 0 {
-            SchemeKind::MixedInt8
-        } else {
-            SchemeKind::FullInteger
-        }
-    } else if fp16_ops > 0 && fp16_ops * 2 >= float {
-        SchemeKind::Float16
-    } else if fp16_dq > 0 || fp16_consts > 0 {
-        SchemeKind::Float16Weights
-    } else if hybrid > 0 || constant_dequantize > 0 {
-        SchemeKind::DynamicRange
-    } else if float > 0 {
-        SchemeKind::Float
-    } else {
-        SchemeKind::Unknown
-    };
-    let mut evidence = Vec::new();
-    if !modes.is_empty() {
-        evidence.push(Evidence::ConversionModes { modes });
-    }
-    evidence.push(Evidence::Ops {
-        int8,
-        int16,
-        float,
-        hybrid,
-    });
-    evidence.push(Evidence::Quantizers {
-        quantize,
-        requantize,
-        dequantize,
-        constant_dequantize,
-    });
-    if fp16_consts > 0 {
-        evidence.push(Evidence::Float16Constants { count: fp16_consts });
-    }
-    if int_weights > 0 {
-        evidence.push(Evidence::IntegerWeights { count: int_weights });
-    }
-    if qat_names > 0 {
-        evidence.push(Evidence::QatNames { count: qat_names });
-    }
-    if let Some(sg) = model.subgraphs.first() {
-        evidence.push(Evidence::Io {
-            inputs: sg.inputs.iter().map(|t| sg.tensor(*t).dtype).collect(),
-            outputs: sg.outputs.iter().map(|t| sg.tensor(*t).dtype).collect(),
-        });
-    }
+    let qat = modes.iter().any(|m| m == "QUANTIZATION_AWARE_TRAINING") || c.qat_names > 0;
     Scheme {
-        kind,
+        kind: c.kind(),
         qat,
-        evidence,
+        evidence: c.evidence(model, modes),
+    }
+}
+
+/// What the scheme of a model is decided from.
+#[derive(Debug, Default)]
+struct SchemeCounts {
+    int8: usize,
+    int16: usize,
+    float: usize,
+    hybrid: usize,
+    /// Float ops writing float16 activations: a float16 graph, not float16
+    /// weights dequantized to float32.
+    fp16_ops: usize,
+    quantize: usize,
+    requantize: usize,
+    dequantize: usize,
+    constant_dequantize: usize,
+    /// DEQUANTIZE ops of float16 constants.
+    fp16_dq: usize,
+    fp16_consts: usize,
+    int_weights: usize,
+    qat_names: usize,
+}
+
+impl SchemeCounts {
+    /// Ops by how they compute, and quantizers by kind.
+    fn count_ops(&mut self, model: &Model, subgraphs: &[SubgraphQuant]) {
+        for s in subgraphs {
+            let sg = model.subgraphs.get(s.subgraph.index());
+            for o in &s.ops {
+                match o.compute {
+                    Compute::Int8 => self.int8 += 1,
+                    Compute::Int16 => self.int16 += 1,
+                    Compute::Float => {
+                        self.float += 1;
+                        let writes_f16 = sg.is_some_and(|sg| {
+                            sg.op(o.op)
+                                .outputs
+                                .iter()
+                                .any(|t| sg.tensor(*t).dtype == DType::FLOAT16)
+                        });
+                        if writes_f16 {
+                            self.fp16_ops += 1;
+                        }
+                    }
+                    Compute::Hybrid => self.hybrid += 1,
+                    _ => {}
+                }
+            }
+            for f in &s.findings {
+                match &f.kind {
+                    FindingKind::QuantizeInput { .. } | FindingKind::Quantize { .. } => {
+                        self.quantize += 1
+                    }
+                    FindingKind::Requantize { .. } | FindingKind::TypeConversion { .. } => {
+                        self.requantize += 1
+                    }
+                    FindingKind::Dequantize { .. } | FindingKind::DequantizeOutput { .. } => {
+                        self.dequantize += 1
+                    }
+                    FindingKind::ConstantDequantize { from, .. } => {
+                        self.constant_dequantize += 1;
+                        if *from == DType::FLOAT16 {
+                            self.fp16_dq += 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Float16 constants, integer weights and tensors named by tfmot.
+    fn count_tensors(&mut self, model: &Model, producer: Producer) {
+        for sg in &model.subgraphs {
+            for t in &sg.tensors {
+                if t.is_constant() && t.dtype == DType::FLOAT16 {
+                    self.fp16_consts += 1;
+                }
+                if producer.has_qat_marks(t.name) {
+                    self.qat_names += 1;
+                }
+            }
+            for op in &sg.operators {
+                if let Some(w) = rules::rule(&op.kind).weights
+                    && let Some(Some(wt)) = op.inputs.get(w.weights)
+                {
+                    let t = sg.tensor(*wt);
+                    if t.is_constant() && t.dtype.is_quantizable_int() {
+                        self.int_weights += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn kind(&self) -> SchemeKind {
+        let float_or_hybrid = self.float + self.hybrid > 0;
+        if self.int16 > 0 {
+            if float_or_hybrid {
+                SchemeKind::MixedInt16x8
+            } else {
+                SchemeKind::Int16x8
+            }
+        } else if self.int8 > 0 {
+            if float_or_hybrid {
+                SchemeKind::MixedInt8
+            } else {
+                SchemeKind::FullInteger
+            }
+        } else if self.fp16_ops > 0 && self.fp16_ops * 2 >= self.float {
+            SchemeKind::Float16
+        } else if self.fp16_dq > 0 || self.fp16_consts > 0 {
+            SchemeKind::Float16Weights
+        } else if self.hybrid > 0 || self.constant_dequantize > 0 {
+            SchemeKind::DynamicRange
+        } else if self.float > 0 {
+            SchemeKind::Float
+        } else {
+            SchemeKind::Unknown
+        }
+    }
+
+    fn evidence(&self, model: &Model, modes: Vec<String>) -> Vec<Evidence> {
+        let mut evidence = Vec::new();
+        if !modes.is_empty() {
+            evidence.push(Evidence::ConversionModes { modes });
+        }
+        evidence.push(Evidence::Ops {
+            int8: self.int8,
+            int16: self.int16,
+            float: self.float,
+            hybrid: self.hybrid,
+        });
+        evidence.push(Evidence::Quantizers {
+            quantize: self.quantize,
+            requantize: self.requantize,
+            dequantize: self.dequantize,
+            constant_dequantize: self.constant_dequantize,
+        });
+        if self.fp16_consts > 0 {
+            evidence.push(Evidence::Float16Constants {
+                count: self.fp16_consts,
+            });
+        }
+        if self.int_weights > 0 {
+            evidence.push(Evidence::IntegerWeights {
+                count: self.int_weights,
+            });
+        }
+        if self.qat_names > 0 {
+            evidence.push(Evidence::QatNames {
+                count: self.qat_names,
+            });
+        }
+        if let Some(sg) = model.subgraphs.first() {
+            evidence.push(Evidence::Io {
+                inputs: sg.inputs.iter().map(|t| sg.tensor(*t).dtype).collect(),
+                outputs: sg.outputs.iter().map(|t| sg.tensor(*t).dtype).collect(),
+            });
+        }
+        evidence
     }
 }
