@@ -976,6 +976,11 @@ pub fn scheme(model: &Model, producer: Producer, subgraphs: &[SubgraphQuant]) ->
     }
 }
 
+/// One more, saturating.
+fn bump(n: &mut usize) {
+    *n = n.saturating_add(1);
+}
+
 /// What the scheme of a model is decided from.
 #[derive(Debug, Default)]
 struct SchemeCounts {
@@ -1004,10 +1009,10 @@ impl SchemeCounts {
             let sg = model.subgraphs.get(s.subgraph.index());
             for o in &s.ops {
                 match o.compute {
-                    Compute::Int8 => self.int8 += 1,
-                    Compute::Int16 => self.int16 += 1,
+                    Compute::Int8 => bump(&mut self.int8),
+                    Compute::Int16 => bump(&mut self.int16),
                     Compute::Float => {
-                        self.float += 1;
+                        bump(&mut self.float);
                         let writes_f16 = sg.is_some_and(|sg| {
                             sg.op(o.op)
                                 .outputs
@@ -1015,28 +1020,28 @@ impl SchemeCounts {
                                 .any(|t| sg.tensor(*t).dtype == DType::FLOAT16)
                         });
                         if writes_f16 {
-                            self.fp16_ops += 1;
+                            bump(&mut self.fp16_ops);
                         }
                     }
-                    Compute::Hybrid => self.hybrid += 1,
+                    Compute::Hybrid => bump(&mut self.hybrid),
                     _ => {}
                 }
             }
             for f in &s.findings {
                 match &f.kind {
                     FindingKind::QuantizeInput { .. } | FindingKind::Quantize { .. } => {
-                        self.quantize += 1
+                        bump(&mut self.quantize)
                     }
                     FindingKind::Requantize { .. } | FindingKind::TypeConversion { .. } => {
-                        self.requantize += 1
+                        bump(&mut self.requantize)
                     }
                     FindingKind::Dequantize { .. } | FindingKind::DequantizeOutput { .. } => {
-                        self.dequantize += 1
+                        bump(&mut self.dequantize)
                     }
                     FindingKind::ConstantDequantize { from, .. } => {
-                        self.constant_dequantize += 1;
+                        bump(&mut self.constant_dequantize);
                         if *from == DType::FLOAT16 {
-                            self.fp16_dq += 1;
+                            bump(&mut self.fp16_dq);
                         }
                     }
                     _ => {}
@@ -1050,10 +1055,10 @@ impl SchemeCounts {
         for sg in &model.subgraphs {
             for t in &sg.tensors {
                 if t.is_constant() && t.dtype == DType::FLOAT16 {
-                    self.fp16_consts += 1;
+                    bump(&mut self.fp16_consts);
                 }
                 if producer.has_qat_marks(t.name) {
-                    self.qat_names += 1;
+                    bump(&mut self.qat_names);
                 }
             }
             for op in &sg.operators {
@@ -1062,7 +1067,7 @@ impl SchemeCounts {
                 {
                     let t = sg.tensor(*wt);
                     if t.is_constant() && t.dtype.is_quantizable_int() {
-                        self.int_weights += 1;
+                        bump(&mut self.int_weights);
                     }
                 }
             }
@@ -1070,7 +1075,7 @@ impl SchemeCounts {
     }
 
     fn kind(&self) -> SchemeKind {
-        let float_or_hybrid = self.float + self.hybrid > 0;
+        let float_or_hybrid = self.float > 0 || self.hybrid > 0;
         if self.int16 > 0 {
             if float_or_hybrid {
                 SchemeKind::MixedInt16x8
@@ -1083,7 +1088,7 @@ impl SchemeCounts {
             } else {
                 SchemeKind::FullInteger
             }
-        } else if self.fp16_ops > 0 && self.fp16_ops * 2 >= self.float {
+        } else if self.fp16_ops > 0 && self.fp16_ops.saturating_mul(2) >= self.float {
             SchemeKind::Float16
         } else if self.fp16_dq > 0 || self.fp16_consts > 0 {
             SchemeKind::Float16Weights
