@@ -18,6 +18,14 @@ fn compare_zoo(net: &str, qat: &str) -> tflq::compare::Comparison {
     )
 }
 
+/// The add- and remove-quantizer findings of a comparison.
+fn placement(c: &tflq::compare::Comparison) -> Vec<&tflq::compare::Finding> {
+    c.findings
+        .iter()
+        .filter(|f| f.kind.is_placement())
+        .collect()
+}
+
 fn plan(name: &str) -> advice::Plan {
     let model = common::fixture_model(name);
     let insp = analysis::inspect(&model);
@@ -79,11 +87,7 @@ fn planned_qat_matches_ptq() {
 fn mobilenetv2_partial_annotation_rolls_up_by_cause() {
     let c = compare_zoo("mobilenetv2", "partial");
     assert!(c.same_network());
-    let placement: Vec<_> = c
-        .findings
-        .iter()
-        .filter(|f| f.kind.is_placement())
-        .collect();
+    let placement = placement(&c);
     assert_eq!(
         placement
             .iter()
@@ -182,11 +186,7 @@ fn mobilenetv3small_plan_folds_the_hard_sigmoid_into_the_squeeze_excite_conv() {
 #[test]
 fn mobilenetv3small_partial_annotation_names_the_convs_that_block_a_fold() {
     let c = compare_zoo("mobilenetv3small", "partial");
-    let placement: Vec<_> = c
-        .findings
-        .iter()
-        .filter(|f| f.kind.is_placement())
-        .collect();
+    let placement = placement(&c);
     assert_eq!(
         placement
             .iter()
