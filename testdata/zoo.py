@@ -953,6 +953,8 @@ def step_plan(net, model, ptq_buf, facts):
             qat = module.quantize_model(model)
         rec["warnings"] = [scrub(" ".join(str(w.message).split()))[:2000] for w in caught
                            if "tflq" in str(w.message)]
+        # quantize_model adds the layers it leaves unannotated whose ops PTQ fused into a neighbour's.
+        rec["calibrate"] = _cap(module.CALIBRATE)
         stage = "fine-tune"
         fit(net.name, qat, QAT_STEPS, QAT_LR, net_seed(net.name) + 201)
         stage = "convert"

@@ -107,8 +107,13 @@ UNSUPPORTED = {
 
 # Layers whose integer tensors QAT cannot give a range: convert the QAT model
 # with a representative dataset as well (converter.representative_dataset), and
-# the converter calibrates exactly those, keeping the trained ranges.
+# the converter calibrates exactly those, keeping the trained ranges. Read it
+# after annotate() or quantize_model(), which add the model's layers they
+# leave unannotated although PTQ fused them into a neighbour's op.
 CALIBRATE = [{{CALIBRATE}}]
+
+# decide() adds the layers it leaves unannotated whose ops PTQ fused into a neighbour's.
+_CALIBRATE_PLANNED = list(CALIBRATE)
 
 # Filled by annotate(): layer -> why tfmot cannot give it PTQ's placement in this model.
 NOT_REPRODUCED = {}
@@ -131,6 +136,14 @@ def _default_ok(layer):
 
 def _is_batchnorm(layer):
     return type(layer).__name__ in ("BatchNormalization", "SyncBatchNormalization")
+
+
+def _fused_unnamed_conv(bn):
+    """`bn` is named by the PTQ file but fed by one layer with a kernel that
+    the file does not name at all."""
+    sources = _inbound(bn)
+    return (bn.name in PLAN and len(sources) == 1 and hasattr(sources[0], "kernel")
+            and sources[0].name not in PLAN and sources[0].name not in FOLDED)
 
 
 def _is_linear(layer):
@@ -180,13 +193,6 @@ def _fold(model, chosen, alone, owner, folded, fell_back):
             why = "PTQ folds this BatchNormalization into the layer after it (%s)" % owner.name
             alone[layer.name] = why
             NOT_REPRODUCED[layer.name] = why
-        elif getattr(owner, "groups", 1) > 1:
-            # Seen on RegNet: with a fake-quant on a grouped conv's kernel the
-            # converter keeps the BatchNorm after it as MUL and ADD.
-            why = "the converter does not fold a BatchNormalization into a grouped %s" % (
-                type(owner).__name__)
-            alone[layer.name] = why
-            NOT_REPRODUCED[layer.name] = "%s (%s), which PTQ folds it into" % (why, owner.name)
         elif type(owner).__name__ in _BN_FOLDS_INTO and _is_linear(owner):
             chosen[layer.name] = (None if owner_config is None else _NO_QUANTIZER,
                                   "folded into %s, as PTQ folds it" % owner.name)
@@ -210,6 +216,7 @@ def decide(model):
     """{layer name: (QuantizeConfig class or None for tfmot's default, why)} for
     every layer annotate() wraps, and {layer name: why} for those it leaves alone."""
     NOT_REPRODUCED.clear()
+    CALIBRATE[:] = _CALIBRATE_PLANNED
     chosen, alone, fell_back = {}, {}, set()
     folds_into = {}  # owner name -> the layers folded into it, innermost first
     by_name = {layer.name: layer for layer in model.layers}
@@ -226,6 +233,11 @@ def decide(model):
                 NOT_REPRODUCED[name] = UNSUPPORTED[name]
         elif name in FOLDED and FOLDED[name] in by_name:
             folds_into.setdefault(FOLDED[name], []).append(layer)
+        elif _is_batchnorm(layer) and _fused_unnamed_conv(layer):
+            # PTQ named the op of a conv fused with this BatchNorm after the
+            # BatchNorm alone (a grouped conv lowered outside its layer's
+            # scope): the BatchNorm folds into the conv before it.
+            folds_into.setdefault(_inbound(layer)[0].name, []).append(layer)
         elif _is_batchnorm(layer) and name not in PLAN:
             # Not named by the PTQ file: a BatchNormalization after a linear
             # layer is folded into it (the converter names the op after that
@@ -248,7 +260,11 @@ def decide(model):
         elif _default_ok(layer):
             chosen[name] = (None, "not named by the PTQ file; tfmot's registry supports it")
         else:
+            # PTQ fused it into a neighbour's op: left unannotated, its output
+            # has no trained range, so the converter calibrates it.
             alone[name] = "not named by the PTQ file, and tfmot's registry does not support it"
+            if name not in CALIBRATE:
+                CALIBRATE.append(name)
     for owner in model.layers:
         if owner.name in folds_into:
             _fold(model, chosen, alone, owner, folds_into[owner.name], owner.name in fell_back)
