@@ -68,6 +68,9 @@ from tensorflow.lite.python import schema_py_generated as schema_fb  # noqa: E40
 from tensorflow_model_optimization.python.core.quantization.keras import (  # noqa: E402
     quantize_aware_activation as _quantize_aware_activation)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tflite_reference import OP_NAMES, TYPE_NAMES, _s, reference_reading, write_reference  # noqa: E402
+
 if not tf.keras.__name__.startswith("tf_keras"):
     sys.exit("tf.keras is not tf-keras: run with TF_USE_LEGACY_KERAS=1 and tf-keras installed")
 
@@ -407,19 +410,9 @@ def custom_objects(model):
 # ----------------------------------------------------------------------------
 # The placement signature, read by TensorFlow's own flatbuffer reader
 # ----------------------------------------------------------------------------
-def _enum_names(cls):
-    return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
-
-
-OP_NAMES = _enum_names(schema_fb.BuiltinOperator)
-TYPE_NAMES = _enum_names(schema_fb.TensorType)
 FLOAT_TYPES = {"FLOAT32", "FLOAT16", "FLOAT64", "BFLOAT16"}
 INT8_TYPES = {"INT8", "UINT8"}
 WEIGHT_TYPES = {"INT8", "INT4", "UINT8"}
-
-
-def _s(b):
-    return "" if b is None else b.decode("utf-8")
 
 
 def read_ops(buf):
@@ -1230,9 +1223,6 @@ FIXTURE_FILES = (("ptq", "ptq"), ("planned", "planned"), ("advice0", "partial"))
 
 
 def write_fixtures(out_dir):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from tflite_reference import reference_reading, write_reference
-
     testdata = os.path.join(REPO_ROOT, "testdata")
     for name in FIXTURE_NETS:
         for made, role in FIXTURE_FILES:
