@@ -494,7 +494,7 @@ pub fn scale_groups(graph: &Graph<'_>, order: &[OpId]) -> Vec<ScaleGroup> {
             // without its own output quantizer.
             let in_group: std::collections::BTreeSet<TensorId> =
                 g.tensors.iter().copied().collect();
-            let joins: Vec<OpId> = g
+            let joins: std::collections::BTreeSet<OpId> = g
                 .members
                 .iter()
                 .copied()
@@ -514,11 +514,11 @@ pub fn scale_groups(graph: &Graph<'_>, order: &[OpId]) -> Vec<ScaleGroup> {
                         .any(|c| *c != m && joins.contains(c))
                 })
             };
-            joins
-                .iter()
-                .copied()
+            // Members are in execution order; the set is only for lookups.
+            let in_order = || g.members.iter().copied().filter(|m| joins.contains(m));
+            in_order()
                 .find(|m| !feeds_a_join(*m))
-                .or_else(|| joins.first().copied())
+                .or_else(|| in_order().next())
                 .or_else(|| g.sources.first().copied())
         };
     }
@@ -831,7 +831,7 @@ fn split_folds_into_owners(entries: &mut [LayerPlan]) {
         .filter_map(|e| e.layer.clone())
         .filter(|l| !is_tf_op_lambda(l))
         .collect();
-    let mut split: Vec<String> = Vec::new();
+    let mut split: std::collections::HashSet<String> = Default::default();
     for entry in entries.iter_mut() {
         let (owning, rest): (Vec<String>, Vec<String>) =
             entry.folded.drain(..).partition(|f| owners.contains(f));
@@ -848,7 +848,10 @@ fn split_folds_into_owners(entries: &mut [LayerPlan]) {
         split.extend(owning);
     }
     for entry in entries.iter_mut() {
-        if entry.layer.as_ref().is_some_and(|l| split.contains(l))
+        if entry
+            .layer
+            .as_ref()
+            .is_some_and(|l| split.contains(l.as_str()))
             && matches!(entry.action, Action::Default | Action::Output)
         {
             entry.action = Action::Unsupported;
