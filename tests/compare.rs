@@ -1036,3 +1036,76 @@ fn a_layer_folded_into_a_conv_and_owning_an_op_is_calibrated() {
     assert_eq!(scale.action, tflq::advice::Action::Unsupported);
     assert!(scale.calibrate);
 }
+
+/// An integer op QAT keeps after a conv where PTQ folds it into the conv's
+/// op (a hard sigmoid's `x + 3` after a squeeze-excite conv): a structure
+/// finding that names what PTQ's op holds, counts against placement and
+/// names the conv whose output quantizer blocks the fold.
+#[test]
+fn an_op_ptq_folds_into_the_conv_before_it_names_the_conv() {
+    let mut p = Net::new();
+    let (x, xq) = p.input();
+    // "model/re_lu/Relu;model/tf.__operators__.add/AddV2;model/se_conv/..."
+    let y = p.conv_to(
+        xq,
+        "re_lu/Relu;model/tf.__operators__.add/AddV2;model/se_conv",
+        3,
+        I8,
+        q(0.05, -128),
+    );
+    let ptq = p.finish(x, y);
+
+    let mut n = Net::new();
+    let (x, xq) = n.input();
+    let c = n.conv_to(xq, "quant_se_conv", 0, I8, q(0.04, -128));
+    let three = n.m.constant(
+        n.sg,
+        "model/tf.__operators__.add/y",
+        &[],
+        I8,
+        q(0.04, -128),
+        1,
+    );
+    let add = n.m.builtin(BuiltinCode::ADD);
+    let z = n.m.tensor(
+        n.sg,
+        "model/quant_re_lu/Relu;model/tf.__operators__.add/AddV2",
+        &[1, 4, 4, 4],
+        I8,
+        q(0.05, -128),
+    );
+    n.m.op(
+        n.sg,
+        add,
+        &[c, three],
+        &[z],
+        SynthOptions::Add { activation: 3 },
+    );
+    let qat = n.finish(x, z);
+
+    let cmp = compare(&ptq, &qat, Options::default());
+    assert!(!cmp.placement_matches(), "{:?}", summary(&cmp));
+    let fold = cmp
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::StructureMismatch)
+        .unwrap_or_else(|| panic!("{:?}", summary(&cmp)));
+    let Detail::Structure {
+        fold_into,
+        batchnorm_unfolded,
+        ..
+    } = &fold.detail
+    else {
+        panic!("{:?}", fold.detail)
+    };
+    assert!(!batchnorm_unfolded);
+    assert!(fold_into.iter().any(|l| l == "se_conv"), "{fold_into:?}");
+    assert_eq!(
+        fold.culprits
+            .iter()
+            .map(|c| (c.layer.as_str(), c.action))
+            .collect::<Vec<_>>(),
+        [("se_conv", tflq::advice::Action::WeightsOnly)]
+    );
+    assert_eq!(cmp.folds_to_unblock(), 1);
+}
