@@ -255,6 +255,12 @@ pub enum Reason {
         /// The layer carrying the op's output.
         layer: String,
     },
+    /// PTQ folds part of another layer (a multiply by a constant) into its
+    /// op; that layer, calibrated by the converter, gives the op its scale.
+    PartlyFoldedInto {
+        /// The layer partly folded in.
+        layer: String,
+    },
     /// `tflq measure` keeps it in float: its local error is among the
     /// largest of the model.
     KeptFloatByMeasure,
@@ -841,7 +847,7 @@ fn split_folds_into_owners(entries: &mut [LayerPlan]) {
         };
         if entry.facts.weights.is_some() && entry.action == Action::Default {
             entry.action = Action::WeightsOnly;
-            entry.reasons = vec![Reason::FusedInto {
+            entry.reasons = vec![Reason::PartlyFoldedInto {
                 layer: first.clone(),
             }];
         }

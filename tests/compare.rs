@@ -1031,6 +1031,12 @@ fn a_layer_folded_into_a_conv_and_owning_an_op_is_calibrated() {
     };
     let conv = entry("block_conv");
     assert_eq!(conv.action, tflq::advice::Action::WeightsOnly);
+    assert_eq!(
+        conv.reasons,
+        [tflq::advice::Reason::PartlyFoldedInto {
+            layer: "scale".into()
+        }]
+    );
     assert!(conv.folded.is_empty(), "{:?}", conv.folded);
     let scale = entry("scale");
     assert_eq!(scale.action, tflq::advice::Action::Unsupported);

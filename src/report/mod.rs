@@ -368,6 +368,9 @@ pub(crate) fn reason(r: &Reason) -> String {
                 "PTQ fuses it into one op with '{layer}', whose quantizer gives that op's output"
             )
         }
+        Reason::PartlyFoldedInto { layer } => format!(
+            "PTQ folds part of '{layer}' into its op; the converter calibrates '{layer}', whose own op has a scale of its own too"
+        ),
     }
 }
 

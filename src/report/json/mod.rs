@@ -113,6 +113,7 @@ fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
         Reason::NotNamedByPtq => ("not-named-by-ptq", None, None),
         Reason::QuantizesModelInput => ("quantizes-model-input", None, None),
         Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),
+        Reason::PartlyFoldedInto { layer } => ("partly-folded-into", Some(layer.clone()), None),
     }
 }
 
