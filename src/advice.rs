@@ -246,6 +246,18 @@ pub enum Reason {
     /// It reads the model input: annotated, it makes tfmot quantize that
     /// input (a quantize layer after the InputLayer).
     QuantizesModelInput,
+    /// It is annotated and still reads the model input in float: a layer
+    /// between that input and it, which the converter folds into its op (a
+    /// Rescaling) and so the file does not name, is left unannotated, and
+    /// tfmot inserts no quantize layer. Converting with a representative
+    /// dataset lets the converter calibrate that input.
+    InputThroughUnnamedLayer,
+    /// A BatchNormalization PTQ folds into this layer's conv, which tfmot
+    /// cannot fold it into (a Conv1D): no annotation gives that op.
+    NoBatchNormFold {
+        /// The layer PTQ folds it into.
+        into: String,
+    },
     /// The PTQ file names no op after it (PTQ fused it into a neighbour's
     /// op), and QAT leaves it unannotated in a region PTQ runs in integer.
     NotNamedByPtq,
@@ -296,9 +308,23 @@ pub struct LayerFacts {
     pub shares_scale_with: Vec<String>,
     /// How many other layers share it in all.
     pub shares_scale_count: usize,
+    /// The scale groups its outputs belong to, each once: with them the
+    /// plan knows every layer of a group, where `shares_scale_with` lists
+    /// the first few.
+    pub scale_groups: Vec<ScaleGroupId>,
     /// The layer's outputs (tensors read outside it or graph outputs), with
     /// whether each is integer.
     pub outputs: Vec<bool>,
+}
+
+/// One group of tensors PTQ gives a single scale and zero point: the
+/// subgraph and the group's index in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ScaleGroupId {
+    /// The subgraph of the group.
+    pub subgraph: SubgraphId,
+    /// The group's index among that subgraph's groups.
+    pub group: usize,
 }
 
 /// A QuantizeConfig of tflq's own: which quantizers a layer gets when
@@ -337,6 +363,10 @@ pub enum Workaround {
     /// Convert with a representative dataset too, so the converter
     /// calibrates the layer's inner tensors; or split the layer.
     CalibrateInner,
+    /// Write the Conv1D as a Conv2D with a (1, k) kernel on an input with a
+    /// unit axis, so tfmot's Conv2D+BatchNorm transform folds the
+    /// BatchNormalization as PTQ does.
+    Conv2DForConv1D,
 }
 
 /// One layer of the plan.
@@ -819,6 +849,7 @@ fn plan_subgraph(
         layer_view.settle(i, entry);
     }
     split_folds_into_owners(&mut out[first_new..]);
+    split_unfoldable_batchnorms(producer, graph, out, first_new);
     for entry in out.iter_mut().skip(first_new) {
         settle_configs(entry);
     }
@@ -863,6 +894,63 @@ fn split_folds_into_owners(entries: &mut [LayerPlan]) {
             entry.action = Action::Unsupported;
             entry.reasons = vec![Reason::InnerScales { ops: 2 }];
         }
+    }
+}
+
+/// A BatchNormalization PTQ folds into a conv that tfmot cannot fold it
+/// into (a Conv1D: see [`rules::tfmot::folds_batchnorm`]) becomes an entry
+/// of its own, `unsupported`, right after the conv's, with the conv's ops
+/// (the op it is folded into). The names of the conv's ops tell which of
+/// its folded layers are BatchNormalizations.
+fn split_unfoldable_batchnorms(
+    producer: Producer,
+    graph: &Graph<'_>,
+    out: &mut Vec<LayerPlan>,
+    first_new: usize,
+) {
+    let sg = graph.subgraph();
+    let mut i = first_new;
+    while i < out.len() {
+        let entry = &out[i];
+        if entry.folded.is_empty() || rules::tfmot::folds_batchnorm(&entry.op_kinds) {
+            i = i.saturating_add(1);
+            continue;
+        }
+        let mut batchnorms: Vec<String> = Vec::new();
+        for &op in &entry.ops {
+            let o = sg.op(op);
+            for &t in o.outputs.iter().chain(o.inputs.iter().flatten()) {
+                batchnorms.extend(
+                    producer
+                        .batchnorm_layers(sg.tensor(t).name)
+                        .into_iter()
+                        .map(|l| l.name),
+                );
+            }
+        }
+        let (unfolded, kept): (Vec<String>, Vec<String>) = out[i]
+            .folded
+            .drain(..)
+            .partition(|f| batchnorms.contains(f));
+        out[i].folded = kept;
+        let owner = out[i].clone();
+        let mut at = i;
+        for bn in unfolded {
+            let mut e = LayerPlan::new(
+                Some(bn),
+                owner.subgraph,
+                Action::Unsupported,
+                owner.facts.compute,
+            );
+            e.ops = owner.ops.clone();
+            e.op_kinds = owner.op_kinds.clone();
+            e.reasons = vec![Reason::NoBatchNormFold {
+                into: owner.layer.clone().unwrap_or_default(),
+            }];
+            at = at.saturating_add(1);
+            out.insert(at, e);
+        }
+        i = at.saturating_add(1);
     }
 }
 
@@ -1103,6 +1191,15 @@ impl LayerView<'_, '_> {
                 if int && own && !fixed {
                     own_scales = own_scales.saturating_add(1);
                 }
+                if let Some(g) = group {
+                    let id = ScaleGroupId {
+                        subgraph: entry.subgraph,
+                        group: g,
+                    };
+                    if !entry.facts.scale_groups.contains(&id) {
+                        entry.facts.scale_groups.push(id);
+                    }
+                }
                 if let Some((listed, total)) = group.and_then(|g| self.group_layers.get(g)) {
                     let others = total.saturating_sub(usize::from(entry.layer.is_some()));
                     shares_total = shares_total.max(others);
@@ -1173,6 +1270,7 @@ impl LayerPlan {
                 fixed_output: None,
                 shares_scale_with: Vec::new(),
                 shares_scale_count: 0,
+                scale_groups: Vec::new(),
                 outputs: Vec::new(),
             },
             config: None,
@@ -1222,6 +1320,8 @@ fn settle_configs(entry: &mut LayerPlan) {
     entry.workaround = unsupported.then(|| {
         if has(|r| matches!(r, Reason::SeveralOutputs { .. })) {
             Workaround::SplitOutputs
+        } else if has(|r| matches!(r, Reason::NoBatchNormFold { .. })) {
+            Workaround::Conv2DForConv1D
         } else if has(|r| matches!(r, Reason::TfOpLambda)) {
             Workaround::CalibrateTfOp
         } else {
@@ -1344,19 +1444,25 @@ struct Decided {
 #[derive(Debug, Clone, Default)]
 pub struct PlanIndex {
     by_name: std::collections::BTreeMap<String, Decided>,
-    shares: std::collections::BTreeMap<String, Vec<String>>,
+    /// Each layer's scale groups, and each group's layers in plan order.
+    groups_of: std::collections::BTreeMap<String, Vec<ScaleGroupId>>,
+    members: std::collections::BTreeMap<ScaleGroupId, Vec<String>>,
 }
 
 impl PlanIndex {
     /// Index a plan.
     pub fn new(plan: &Plan) -> PlanIndex {
         let mut by_name = std::collections::BTreeMap::new();
-        let mut shares = std::collections::BTreeMap::new();
+        let mut groups_of = std::collections::BTreeMap::new();
+        let mut members: std::collections::BTreeMap<ScaleGroupId, Vec<String>> = Default::default();
         for l in &plan.layers {
             let Some(name) = &l.layer else { continue };
-            shares
-                .entry(name.clone())
-                .or_insert_with(|| l.facts.shares_scale_with.clone());
+            if !groups_of.contains_key(name) {
+                groups_of.insert(name.clone(), l.facts.scale_groups.clone());
+                for g in &l.facts.scale_groups {
+                    members.entry(*g).or_default().push(name.clone());
+                }
+            }
             by_name.entry(name.clone()).or_insert_with(|| Decided {
                 action: l.action,
                 reasons: l.reasons.clone(),
@@ -1390,12 +1496,27 @@ impl PlanIndex {
                 });
             }
         }
-        PlanIndex { by_name, shares }
+        PlanIndex {
+            by_name,
+            groups_of,
+            members,
+        }
     }
 
-    /// The layers PTQ gives the same output scale as `layer`.
-    pub fn shares_scale_with(&self, layer: &str) -> &[String] {
-        self.shares.get(layer).map_or(&[], Vec::as_slice)
+    /// Every other layer PTQ gives the same output scale as `layer`, in plan
+    /// order (all of them: a culprit list must name each layer to change).
+    pub fn shares_scale_with(&self, layer: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut seen: std::collections::HashSet<&str> = Default::default();
+        seen.insert(layer);
+        for g in self.groups_of.get(layer).into_iter().flatten() {
+            for m in self.members.get(g).into_iter().flatten() {
+                if seen.insert(m.as_str()) {
+                    out.push(m.clone());
+                }
+            }
+        }
+        out
     }
 
     /// The plan's decision for `layer`.

@@ -135,6 +135,27 @@ impl Producer {
             .or_else(|| self.layers(tensor_name).pop())
     }
 
+    /// The layers a (possibly fused) name shows to be BatchNormalizations:
+    /// those whose part of the name is a BatchNorm's TF op
+    /// (`bn/FusedBatchNormV3`, or `bn/batchnorm/mul_1` on a non-4-D input).
+    pub(crate) fn batchnorm_layers(self, tensor_name: &str) -> Vec<Layer> {
+        let bare = !tensor_name.contains(';');
+        let mut out: Vec<Layer> = Vec::new();
+        for part in tensor_name.split(';') {
+            let is_bn = part.contains("/batchnorm/")
+                || part
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|op| op.starts_with("FusedBatchNorm"));
+            if let Some(l) = is_bn.then(|| self.layer_of_part(part, bare)).flatten()
+                && !out.contains(&l)
+            {
+                out.push(l);
+            }
+        }
+        out
+    }
+
     /// `bare`: the name is not a fused list, so a one-component name may
     /// be a layer (older exporters); inside a fused list it is a constant's
     /// or a counter (`Const_71`).

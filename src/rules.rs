@@ -276,6 +276,16 @@ pub mod tfmot {
     /// its ExpandDims/Squeeze keep the converter from folding.
     pub const BN_FOLDS_INTO: [&str; 4] = ["Conv2D", "DepthwiseConv2D", "Dense", "SeparableConv2D"];
 
+    /// Whether tfmot can fold a `BatchNormalization` into the layer lowered
+    /// to `op_kinds`, as the converter does in PTQ: its Conv2D+BN and
+    /// Dense+BN transforms match a 2-D conv, depthwise conv or Dense (one of
+    /// [`BN_FOLDS_INTO`]), not a `Conv1D` (EXPAND_DIMS around the conv: no
+    /// transform matches it, and its fake-quantized kernel keeps the
+    /// converter from folding).
+    pub fn folds_batchnorm(op_kinds: &[OpKind]) -> bool {
+        !op_kinds.iter().any(|k| k.is(C::EXPAND_DIMS))
+    }
+
     /// Layer classes the default registry does not list but tfmot's layout
     /// transforms take with the default annotation: a `SeparableConv2D` is
     /// split into a `DepthwiseConv2D` and a `Conv2D`, each with its default

@@ -100,6 +100,7 @@ fn concat_forced_requantize() {
         culprits(f),
         [
             ("stem", Action::WeightsOnly, true),
+            ("res_relu", Action::NoQuantizer, true),
             ("res_add", Action::NoQuantizer, true)
         ]
     );

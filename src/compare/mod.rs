@@ -1001,8 +1001,8 @@ impl Ctx<'_> {
                     .chain(consumer_layer.clone());
                 for l in around {
                     let shares = self.plan.shares_scale_with(&l);
-                    candidates.push(l.clone());
-                    candidates.extend(shares.iter().cloned());
+                    candidates.push(l);
+                    candidates.extend(shares);
                 }
             }
             Detail::Remove(_) => candidates.extend(layer.map(str::to_owned)),
@@ -1015,6 +1015,17 @@ impl Ctx<'_> {
                     candidates.extend(self.op_layers(o).iter().cloned());
                 }
                 candidates.extend(fold_into.iter().cloned());
+            }
+            // A BatchNorm QAT runs as its own MUL/ADD: its layers (and the
+            // activation after it), which the plan folds into their conv.
+            Detail::Structure {
+                side: Side::Qat,
+                batchnorm_unfolded: true,
+                ..
+            } => {
+                for &o in qat_ops {
+                    candidates.extend(self.op_layers(o).iter().cloned());
+                }
             }
             _ => return None,
         }
@@ -1041,7 +1052,7 @@ impl Ctx<'_> {
             };
             for l in self.op_layers(source) {
                 around.push(l.clone());
-                around.extend(self.plan.shares_scale_with(l).iter().cloned());
+                around.extend(self.plan.shares_scale_with(l));
             }
         }
         around
@@ -1075,11 +1086,20 @@ impl Ctx<'_> {
             let (config, fallback, calibrate) = planned
                 .first()
                 .map_or((None, None, false), |c| (c.config, c.fallback, c.calibrate));
+            // Annotated already, and its op still reads the input in float:
+            // the layer that reads the input in Keras is one the converter
+            // folded into this op, so annotating this one is not enough.
+            let annotated = self.annotated.contains(l);
+            let (reason, calibrate) = if annotated {
+                (advice::Reason::InputThroughUnnamedLayer, true)
+            } else {
+                (advice::Reason::QuantizesModelInput, calibrate)
+            };
             first.push(Culprit {
                 layer: l.clone(),
                 action,
-                annotated: self.annotated.contains(l),
-                reasons: vec![advice::Reason::QuantizesModelInput],
+                annotated,
+                reasons: vec![reason],
                 folded_into: None,
                 config,
                 fallback,
@@ -1724,8 +1744,8 @@ fn with_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
                 ..
             }
         );
-        let fold =
-            matches!(&f.detail, Detail::Structure { fold_into, .. } if !fold_into.is_empty());
+        let fold = matches!(&f.detail, Detail::Structure { fold_into, batchnorm_unfolded, .. }
+            if !fold_into.is_empty() || *batchnorm_unfolded);
         if (f.kind == Kind::AddQuantizer && !whole) || (fold && !f.culprits.is_empty()) {
             let causes: BTreeSet<Cause> = f.culprits.iter().map(Cause::of).collect();
             f.causes = causes.into_iter().collect();

@@ -401,6 +401,11 @@ fn culprit(c: &Culprit) -> String {
         Action::Float => "leave it unannotated (PTQ keeps it in float)".to_owned(),
         Action::Unsupported => "no annotation reproduces PTQ here".to_owned(),
     };
+    let what = if c.calibrate && !matches!(c.action, Action::Unsupported | Action::Float) {
+        format!("{what}, and convert the QAT model with a representative dataset")
+    } else {
+        what
+    };
     let mut why: Vec<String> = c.reasons.iter().map(super::reason).collect();
     if let Some(owner) = &c.folded_into {
         why.push(format!("PTQ folds it into '{owner}'"));
@@ -543,7 +548,11 @@ fn other_words(f: &Finding, pt2e: bool) -> String {
             "Informational: QAT fused an activation PTQ kept separate; placement on the QAT side is fine.".to_owned()
         }
         Suggestion::FoldBatchnorm => {
-            "A BatchNorm left as MUL/ADD: quantize it together with its conv so it folds, as PTQ does.".to_owned()
+            let mut s = "A BatchNorm left as MUL/ADD: quantize it together with its conv so it folds, as PTQ does.".to_owned();
+            if !f.culprits.is_empty() {
+                s += &format!(" Change: {}.", list(&f.culprits));
+            }
+            s
         }
         Suggestion::UnblockFold { culprits } => format!(
             "PTQ folds these ops into the op before them; a quantizer QAT keeps on that op's output stops the fold. Change: {}.",
@@ -679,7 +688,11 @@ fn tfmot_words(f: &Finding) -> String {
             "Informational: QAT fused an activation PTQ kept separate; placement on the QAT side is fine.".to_owned()
         }
         Suggestion::FoldBatchnorm => {
-            "Annotate the conv and its BatchNormalization together so tfmot folds BN into the conv.".to_owned()
+            let mut s = "Annotate the conv and its BatchNormalization together so tfmot folds BN into the conv.".to_owned();
+            if !f.culprits.is_empty() {
+                s += &format!(" Change: {}.", culprit_list(&f.culprits));
+            }
+            s
         }
         Suggestion::UnblockFold { culprits } => format!(
             "PTQ folds these ops into the op before them; the output quantizer QAT keeps on that op stops the converter's fold. Change: {}.",

@@ -112,6 +112,8 @@ fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
         Reason::KeptFloatByMeasure => ("kept-float-by-measure", None, None),
         Reason::NotNamedByPtq => ("not-named-by-ptq", None, None),
         Reason::QuantizesModelInput => ("quantizes-model-input", None, None),
+        Reason::InputThroughUnnamedLayer => ("input-through-unnamed-layer", None, None),
+        Reason::NoBatchNormFold { into } => ("no-batchnorm-fold", Some(into.clone()), None),
         Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),
         Reason::PartlyFoldedInto { layer } => ("partly-folded-into", Some(layer.clone()), None),
     }
