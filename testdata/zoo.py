@@ -20,8 +20,9 @@ input, weights=None, plus small networks of the shapes people build themselves):
    empty) -> <net>_planned.tflite, placement judged against PTQ;
 4. the advice loop: Conv2D and Dense layers annotated (as tutorials do), converted, `tflq
    compare --format json`, every finding's culprits applied as their fields say (`config`;
-   `fallback` where tfmot's default does not take the layer; `calibrate`: left unannotated and
-   the QAT model converted with the representative dataset), rebuilt; up to ADVICE_ROUNDS rounds.
+   `fallback` where tfmot's default does not take the layer; `calibrate`: the QAT model
+   converted with the representative dataset, an unsupported layer left unannotated), rebuilt;
+   up to ADVICE_ROUNDS rounds.
 
 Placement is judged by TensorFlow's own flatbuffer reader (schema_py_generated), not by tflq:
 per subgraph, the multiset of (op, how it computes) -- int8, int16, float, hybrid; QUANTIZE
@@ -948,6 +949,7 @@ def step_plan(net, model, ptq_buf, facts):
                            if "tflq" in str(w.message)]
         # quantize_model adds the layers it leaves unannotated whose ops PTQ fused into a neighbour's.
         rec["calibrate"] = _cap(module.CALIBRATE)
+        rec["not_reproduced"] = _cap(f"{k}: {v}" for k, v in sorted(module.NOT_REPRODUCED.items()))
         stage = "fine-tune"
         fit(net.name, qat, QAT_STEPS, QAT_LR, net_seed(net.name) + 201)
         stage = "convert"
@@ -1026,10 +1028,13 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
                     notes["not_in_model"].append(layer)
                     continue
                 if c.get("calibrate"):
-                    # leave it unannotated; the converter calibrates it from the representative dataset
-                    new.pop(layer, None)
+                    # the QAT conversion gets the representative dataset; an unsupported (or float)
+                    # layer is left unannotated for the converter to calibrate, any other still
+                    # takes its action
                     calibrate.add(layer)
-                    continue
+                    if ACTIONS.get(c["action"]) in ("unsupported", "unannotated"):
+                        new.pop(layer, None)
+                        continue
                 if c.get("config") is None and c["action"] == "default" and c.get("fallback") is not None \
                         and not default_takes(model.get_layer(layer)):
                     cls = config_from_field(c["fallback"], plan_module)
@@ -1061,9 +1066,21 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
         step["changes"] += [f"{n}: calibrated by the converter" for n in sorted(calibrate - calibrated_before)]
         step.update({k: _cap(dict.fromkeys(v)) for k, v in notes.items()})
         if not step["changes"]:
+            placement = [f for f in doc["findings"] if f["kind"] in PLACEMENT_KINDS or f.get("culprits")]
+            only_unsupported = placement and all(
+                f.get("culprits") and all(ACTIONS.get(c["action"]) == "unsupported" and not c.get("calibrate")
+                                          for c in f["culprits"])
+                for f in placement)
+            rec["rounds_done"] = rnd
+            if only_unsupported:
+                # What is left is what tfmot cannot express, said so by the culprits themselves.
+                rec["status"] = "unsupported"
+                rec["why"] = "; ".join(sorted({f"{c['layer']}: {c['reasons'][0]['text'] if c.get('reasons') else ''}"
+                                                for f in placement for c in f["culprits"]}))
+                rec["unsupported_layers"] = sorted({c["layer"] for f in placement for c in f["culprits"]})
+                return rec
             rec["status"] = "stuck"
             rec["why"] = "the culprits ask for no change"
-            rec["rounds_done"] = rnd
             return rec
         annotation = new
     rec["status"] = "stuck"
@@ -1170,6 +1187,11 @@ def cell_plan(r):
     if p["status"] in ("crashes", "plan-error"):
         return f"crashes ({p['exception']['stage']})", _exc_text(p["exception"]) + warn
     summary = ", ".join(f"{v:+d} {k}" for k, v in p["summary"].items())
+    if p.get("not_reproduced"):
+        # The plan itself says where no annotation gives PTQ's placement, and why.
+        names = ", ".join(n.split(":")[0] for n in p["not_reproduced"])
+        return (f"differs at {_listed(p['not_reproduced'])} unsupported ({names}): {summary}",
+                "not reproduced: " + "; ".join(p["not_reproduced"]) + ". " + _judged_text(p) + warn)
     return f"differs ({summary})", _judged_text(p) + warn
 
 
@@ -1179,7 +1201,11 @@ def cell_advice(r):
     if a["status"] == "converged":
         calibrated = _listed(a.get("calibrated", []))
         return f"converged in {a['rounds_done']}" + (
-            f", {calibrated} unsupported calibrated by the converter" if calibrated else ""), None
+            f", the converter calibrating at {calibrated}" if calibrated else ""), None
+    if a["status"] == "unsupported":
+        names = ", ".join(a["unsupported_layers"])
+        return (f"stops at {len(a['unsupported_layers'])} unsupported ({names}) after {a['rounds_done']}",
+                a["why"] + ". " + _judged_text(last))
     if a["status"] == "crashes":
         return f"crashes in round {a['rounds_done']}", _exc_text(last["exception"]) + _changes_text(a)
     if a["status"] == "tflq-matches-reader-differs":
