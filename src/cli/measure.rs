@@ -210,7 +210,10 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
         fail_below: o.fail_below,
         format: o.format.name(),
         inputs,
-        labels: files.iter().map(|(_, p)| path(*p).unwrap_or_default()).collect(),
+        labels: files
+            .iter()
+            .map(|(_, p)| path(*p).unwrap_or_default())
+            .collect(),
         max_samples: o.max_samples,
         models: files.iter().map(|(_, p)| path(*p)).collect(),
         output: o.output.as_ref().map(|p| p.display().to_string()),

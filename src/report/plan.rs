@@ -456,10 +456,16 @@ fn tfmot_slots() -> Vec<(&'static str, String)> {
     let mut slots = vec![
         ("{{PER_AXIS_CLASSES}}", py_tuple(&tfmot::PER_AXIS_CLASSES)),
         ("{{BN_FOLDS_INTO}}", py_tuple(&tfmot::BN_FOLDS_INTO)),
-        ("{{TRANSFORMED_CLASSES}}", py_tuple(&tfmot::TRANSFORMED_CLASSES)),
+        (
+            "{{TRANSFORMED_CLASSES}}",
+            py_tuple(&tfmot::TRANSFORMED_CLASSES),
+        ),
         ("{{LAYER_ACTIVATIONS}}", py_tuple(&tfmot::LAYER_ACTIVATIONS)),
         ("{{ACTIVATION_LAYER}}", py_tuple(&tfmot::ACTIVATION_LAYER)),
-        ("{{BATCH_NORM_CLASSES}}", py_tuple(&tfmot::BATCH_NORM_CLASSES)),
+        (
+            "{{BATCH_NORM_CLASSES}}",
+            py_tuple(&tfmot::BATCH_NORM_CLASSES),
+        ),
         ("{{KERNEL}}", py_str(tfmot::KERNEL)),
     ];
     slots.extend(quantizer(
