@@ -37,6 +37,44 @@ struct Job {
     width: u16,
 }
 
+impl Job {
+    /// The job of `o`, its models `files` (float, PTQ, QAT, QAT's float).
+    fn new(o: &Opts, files: &[(&str, Option<&PathBuf>)]) -> Job {
+        let path = |p: Option<&PathBuf>| p.map(|p| p.display().to_string());
+        let inputs = match o.random_inputs {
+            Some(count) => JobInputs::Random {
+                count,
+                kind: "random",
+                seed: 0,
+            },
+            None => JobInputs::Files {
+                kind: "files",
+                paths: o.inputs.iter().map(|p| p.display().to_string()).collect(),
+            },
+        };
+        Job {
+            fail_below: o.fail_below,
+            format: o.format.name(),
+            inputs,
+            labels: files
+                .iter()
+                .map(|(_, p)| path(*p).unwrap_or_default())
+                .collect(),
+            max_samples: o.max_samples,
+            models: files.iter().map(|(_, p)| path(*p)).collect(),
+            output: o.output.as_ref().map(|p| p.display().to_string()),
+            progress: true,
+            side: match o.side {
+                SideArg::Ptq => "ptq",
+                SideArg::Qat => "qat",
+            },
+            target_sqnr: o.target_sqnr,
+            version: JOB_VERSION,
+            width: super::table_width(o.width),
+        }
+    }
+}
+
 /// What the runner feeds the models.
 #[derive(Serialize)]
 #[serde(untagged)]
@@ -194,38 +232,7 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
             std::path::Path::new(&python).display()
         ),
     }
-    let path = |p: Option<&PathBuf>| p.map(|p| p.display().to_string());
-    let inputs = match o.random_inputs {
-        Some(count) => JobInputs::Random {
-            count,
-            kind: "random",
-            seed: 0,
-        },
-        None => JobInputs::Files {
-            kind: "files",
-            paths: o.inputs.iter().map(|p| p.display().to_string()).collect(),
-        },
-    };
-    let job = Job {
-        fail_below: o.fail_below,
-        format: o.format.name(),
-        inputs,
-        labels: files
-            .iter()
-            .map(|(_, p)| path(*p).unwrap_or_default())
-            .collect(),
-        max_samples: o.max_samples,
-        models: files.iter().map(|(_, p)| path(*p)).collect(),
-        output: o.output.as_ref().map(|p| p.display().to_string()),
-        progress: true,
-        side: match o.side {
-            SideArg::Ptq => "ptq",
-            SideArg::Qat => "qat",
-        },
-        target_sqnr: o.target_sqnr,
-        version: JOB_VERSION,
-        width: super::table_width(o.width),
-    };
+    let job = Job::new(&o, &files);
     let job = serde_json::to_string(&job)
         .map_err(|e| anyhow::anyhow!("cannot write the runner's job: {e}"))?;
     // Whatever this process buffered goes out before the runner writes to
