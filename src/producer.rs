@@ -309,7 +309,7 @@ fn keras_scoped(model: &Model) -> Option<bool> {
                 if all_tf_op {
                     let layers = Producer::Keras.layers(name);
                     all_tf_op =
-                        !layers.is_empty() && layers.iter().all(|l| l.name.starts_with("tf."));
+                        !layers.is_empty() && layers.iter().all(|l| is_tf_op_lambda(&l.name));
                 }
             }
         }
@@ -514,7 +514,8 @@ mod keras {
             Some((b, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => b,
             _ => name,
         };
-        (AUTO_BASES.contains(&base) || (base.starts_with("tf.") && base.len() > 3)).then_some(base)
+        (AUTO_BASES.contains(&base) || (super::is_tf_op_lambda(base) && base.len() > 3))
+            .then_some(base)
     }
 
     pub(crate) fn has_tfmot_marks(tensor_name: &str) -> bool {
