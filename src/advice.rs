@@ -14,7 +14,7 @@ use petgraph::unionfind::UnionFind;
 use crate::analysis::{Compute, Inspection, OpInfo, SchemeKind, SubgraphQuant};
 use crate::graph::Graph;
 use crate::model::{DType, Granularity, Model, OpId, OpKind, SubgraphId, TensorId};
-use crate::producer::Producer;
+use crate::producer::{Producer, is_tf_op_lambda};
 use crate::rules::{self, Tfmot};
 
 /// What a layer's QAT annotation should be.
@@ -684,12 +684,6 @@ struct Role {
     output: bool,
     /// It holds the op's weights.
     weights: bool,
-}
-
-/// Whether a Keras layer name is a TFOpLambda's (`tf.math.multiply_2`):
-/// such a layer cannot be annotated for QAT at all.
-pub fn is_tf_op_lambda(layer: &str) -> bool {
-    layer.starts_with("tf.")
 }
 
 /// Share one op's decision among the layers its name lists, outermost

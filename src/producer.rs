@@ -225,6 +225,27 @@ impl std::fmt::Display for Producer {
     }
 }
 
+/// Whether a Keras layer name is a TFOpLambda's (`tf.math.multiply_2`):
+/// Keras names the layer it wraps a TF op in after the op's Python path,
+/// and such a layer cannot be annotated for QAT at all.
+pub(crate) fn is_tf_op_lambda(layer: &str) -> bool {
+    layer.starts_with("tf.")
+}
+
+/// A subgraph name without the TF converter's per-session function
+/// counters (`while_body_123` → `while_body`): the `_`-separated parts made
+/// of digits only, after the first.
+pub(crate) fn canonical_subgraph_name(name: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for part in name.split('_') {
+        if !part.is_empty() && part.bytes().all(|c| c.is_ascii_digit()) && !out.is_empty() {
+            continue;
+        }
+        out.push(part);
+    }
+    out.join("_")
+}
+
 fn is_dialect_name(part: &str) -> bool {
     part.starts_with("tfl.") || part.starts_with("arith.") || part.starts_with("stablehlo.")
 }
@@ -309,7 +330,7 @@ fn keras_scoped(model: &Model) -> Option<bool> {
                 if all_tf_op {
                     let layers = Producer::Keras.layers(name);
                     all_tf_op =
-                        !layers.is_empty() && layers.iter().all(|l| l.name.starts_with("tf."));
+                        !layers.is_empty() && layers.iter().all(|l| is_tf_op_lambda(&l.name));
                 }
             }
         }
@@ -514,7 +535,8 @@ mod keras {
             Some((b, n)) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => b,
             _ => name,
         };
-        (AUTO_BASES.contains(&base) || (base.starts_with("tf.") && base.len() > 3)).then_some(base)
+        (AUTO_BASES.contains(&base) || (super::is_tf_op_lambda(base) && base.len() > 3))
+            .then_some(base)
     }
 
     pub(crate) fn has_tfmot_marks(tensor_name: &str) -> bool {
@@ -748,6 +770,28 @@ mod tests {
         let all = Producer::Keras.canonical_names(["conv2d_5", "conv2d_9", "conv2d"]);
         let values: std::collections::BTreeSet<_> = all.values().collect();
         assert_eq!(values.len(), 3);
+    }
+
+    #[test]
+    fn subgraph_counters_are_dropped() {
+        assert_eq!(canonical_subgraph_name("main"), "main");
+        assert_eq!(canonical_subgraph_name("while_body_123"), "while_body");
+        assert_eq!(
+            canonical_subgraph_name("__inference_cond_true_4521"),
+            "__inference_cond_true"
+        );
+        assert_eq!(
+            canonical_subgraph_name("conv2d_transpose"),
+            "conv2d_transpose"
+        );
+    }
+
+    #[test]
+    fn tf_op_lambdas_are_named_after_the_op() {
+        assert!(is_tf_op_lambda("tf.math.multiply_2"));
+        assert!(is_tf_op_lambda("tf.__operators__.add"));
+        assert!(!is_tf_op_lambda("conv2d"));
+        assert!(!is_tf_op_lambda("tfl_conv"));
     }
 
     #[test]

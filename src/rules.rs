@@ -305,6 +305,53 @@ pub mod tfmot {
         "relu", "swish", "gelu", "relu6", "linear", "softmax", "sigmoid", "tanh",
     ];
 
+    /// Keras' batch-normalization layer classes.
+    pub const BATCH_NORM_CLASSES: [&str; 2] = ["BatchNormalization", "SyncBatchNormalization"];
+
+    /// The Keras attribute of a layer's kernel (a `Conv2D`'s, a `Dense`'s).
+    pub const KERNEL: &str = "kernel";
+
+    /// The Keras attribute of a `DepthwiseConv2D`'s kernel.
+    pub const DEPTHWISE_KERNEL: &str = "depthwise_kernel";
+
+    /// The range tfmot's activation quantizers start from, before training
+    /// moves them: `[-6, 6]`. A QAT range still there never trained.
+    pub const INITIAL_RANGE: (f32, f32) = (-6.0, 6.0);
+
+    /// A quantizer of `tfmot.quantization.keras.quantizers` and its
+    /// parameters.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Quantizer {
+        /// Its class.
+        pub class: &'static str,
+        /// Integer width.
+        pub num_bits: u8,
+        /// A zero point of 0.
+        pub symmetric: bool,
+        /// The most negative integer left out (`[-127, 127]` for 8 bits).
+        pub narrow_range: bool,
+    }
+
+    /// Weights as the converter quantizes them after training, and as
+    /// tfmot's default 8-bit scheme does: symmetric, narrow range, the range
+    /// of the last values.
+    pub const WEIGHT_QUANTIZER: Quantizer = Quantizer {
+        class: "LastValueQuantizer",
+        num_bits: 8,
+        symmetric: true,
+        narrow_range: true,
+    };
+
+    /// Activations (a layer's output), as the converter and tfmot's default
+    /// 8-bit scheme quantize them: asymmetric over the full integer range, a
+    /// moving average of the ranges seen, per tensor.
+    pub const OUTPUT_QUANTIZER: Quantizer = Quantizer {
+        class: "MovingAverageQuantizer",
+        num_bits: 8,
+        symmetric: false,
+        narrow_range: false,
+    };
+
     /// Whether a layer lowered to `op_kinds` can take a per-channel kernel
     /// quantizer in tfmot: a 2-D conv or depthwise conv (what
     /// [`PER_AXIS_CLASSES`] lists), not a `Conv1D` (the converter expands its
@@ -323,9 +370,9 @@ pub mod tfmot {
     pub fn weight_attribute(kind: &OpKind) -> Option<&'static str> {
         super::rule(kind).weights?;
         Some(if kind.is(C::DEPTHWISE_CONV_2D) {
-            "depthwise_kernel"
+            DEPTHWISE_KERNEL
         } else {
-            "kernel"
+            KERNEL
         })
     }
 }

@@ -12,13 +12,83 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use clap::{Args, ValueEnum};
-use serde_json::json;
+use serde::Serialize;
 
 use super::{ERROR, End};
 use crate::report::measure::MeasureFormat;
 
 /// The job format the Python runner reads (`tflq/_runner.py`).
 const JOB_VERSION: u32 = 2;
+
+/// The job the runner reads, its fields in alphabetical order.
+#[derive(Serialize)]
+struct Job {
+    fail_below: Option<f64>,
+    format: String,
+    inputs: JobInputs,
+    labels: Vec<String>,
+    max_samples: Option<u64>,
+    models: Vec<Option<String>>,
+    output: Option<String>,
+    progress: bool,
+    side: &'static str,
+    target_sqnr: f64,
+    version: u32,
+    width: u16,
+}
+
+impl Job {
+    /// The job of `o`, its models `files` (float, PTQ, QAT, QAT's float).
+    fn new(o: &Opts, files: &[(&str, Option<&PathBuf>)]) -> Job {
+        let path = |p: Option<&PathBuf>| p.map(|p| p.display().to_string());
+        let inputs = match o.random_inputs {
+            Some(count) => JobInputs::Random {
+                count,
+                kind: "random",
+                seed: 0,
+            },
+            None => JobInputs::Files {
+                kind: "files",
+                paths: o.inputs.iter().map(|p| p.display().to_string()).collect(),
+            },
+        };
+        Job {
+            fail_below: o.fail_below,
+            format: o.format.name(),
+            inputs,
+            labels: files
+                .iter()
+                .map(|(_, p)| path(*p).unwrap_or_default())
+                .collect(),
+            max_samples: o.max_samples,
+            models: files.iter().map(|(_, p)| path(*p)).collect(),
+            output: o.output.as_ref().map(|p| p.display().to_string()),
+            progress: true,
+            side: match o.side {
+                SideArg::Ptq => "ptq",
+                SideArg::Qat => "qat",
+            },
+            target_sqnr: o.target_sqnr,
+            version: JOB_VERSION,
+            width: super::table_width(o.width),
+        }
+    }
+}
+
+/// What the runner feeds the models.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JobInputs {
+    Random {
+        count: u32,
+        kind: &'static str,
+        seed: u32,
+    },
+    Files {
+        kind: &'static str,
+        paths: Vec<String>,
+    },
+}
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SideArg {
@@ -162,33 +232,14 @@ pub(super) fn run(o: Opts, out: &mut dyn Write, end: End) -> anyhow::Result<u8> 
             std::path::Path::new(&python).display()
         ),
     }
-    let path = |p: Option<&PathBuf>| p.map(|p| p.display().to_string());
-    let inputs = match o.random_inputs {
-        Some(n) => json!({ "kind": "random", "count": n, "seed": 0 }),
-        None => json!({
-            "kind": "files",
-            "paths": o.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        }),
-    };
-    let job = json!({
-        "version": JOB_VERSION,
-        "models": files.iter().map(|(_, p)| path(*p)).collect::<Vec<_>>(),
-        "labels": files.iter().map(|(_, p)| path(*p).unwrap_or_default()).collect::<Vec<_>>(),
-        "inputs": inputs,
-        "max_samples": o.max_samples,
-        "format": o.format.name(),
-        "target_sqnr": o.target_sqnr,
-        "fail_below": o.fail_below,
-        "width": super::table_width(o.width),
-        "side": match o.side { SideArg::Ptq => "ptq", SideArg::Qat => "qat" },
-        "output": o.output.as_ref().map(|p| p.display().to_string()),
-        "progress": true,
-    });
+    let job = Job::new(&o, &files);
+    let job = serde_json::to_string(&job)
+        .map_err(|e| anyhow::anyhow!("cannot write the runner's job: {e}"))?;
     // Whatever this process buffered goes out before the runner writes to
     // the same standard output.
     out.flush()?;
     let status = Command::new(&python)
-        .args(["-m", "tflq._runner", &job.to_string()])
+        .args(["-m", "tflq._runner", &job])
         .stdin(Stdio::null())
         .status()
         .map_err(|e| anyhow::anyhow!("cannot start the runner: {e}"))?;

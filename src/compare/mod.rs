@@ -17,7 +17,7 @@ use crate::model::{
     Activation, BuiltinCode, DType, Granularity, Model, OpId, OpKind, Subgraph, SubgraphId,
     TensorId,
 };
-use crate::producer::{Producer, Vocabulary};
+use crate::producer::{Producer, Vocabulary, is_tf_op_lambda};
 use crate::rules;
 pub use align::{ComputeCoverage, Evidence, Match, SubgraphAlignment};
 use align::{Skeleton, WireSink, WireSource};
@@ -944,7 +944,7 @@ impl Ctx<'_> {
             for l in &candidates {
                 if self.plan.get(l).is_none()
                     && !annotated(l)
-                    && !advice::is_tf_op_lambda(l)
+                    && !is_tf_op_lambda(l)
                     && named.insert(l.clone())
                 {
                     culprits.push(Culprit {
@@ -1075,7 +1075,7 @@ impl Ctx<'_> {
             let Some(l) = self.op_layers(o).last() else {
                 continue;
             };
-            if !reads_input || advice::is_tf_op_lambda(l) || first.iter().any(|c| c.layer == *l) {
+            if !reads_input || is_tf_op_lambda(l) || first.iter().any(|c| c.layer == *l) {
                 continue;
             }
             let action = self.plan.get(l).map_or(advice::Action::Default, |d| d.0);
@@ -1504,7 +1504,7 @@ impl Ctx<'_> {
                 // a BatchNorm.
                 let bn = side == Side::Qat
                     && self.bn_unfolded(&run)
-                    && !fold_into.iter().any(|l| advice::is_tf_op_lambda(l));
+                    && !fold_into.iter().any(|l| is_tf_op_lambda(l));
                 let layer = layers.first().cloned();
                 let (qat_ops, ptq_ops) = match side {
                     Side::Qat => (run, Vec::new()),
@@ -1603,10 +1603,10 @@ impl Ctx<'_> {
             let ratio = wq / wp;
             checked = checked.saturating_add(1);
             let near = |a: f32, b: f32| (a - b).abs() <= 0.05;
-            // [-6, 6] is where tfmot's quantizers start; elsewhere it is a
-            // range like any other.
-            let initial =
-                self.vocabulary == Vocabulary::Tfmot && near(rq.0, -6.0) && near(rq.1, 6.0);
+            // tfmot's quantizers start at [-6, 6]; elsewhere it is a range
+            // like any other.
+            let (lo, hi) = rules::tfmot::INITIAL_RANGE;
+            let initial = self.vocabulary == Vocabulary::Tfmot && near(rq.0, lo) && near(rq.1, hi);
             let kind = if initial {
                 Kind::RangeUntrained
             } else if ratio > self.options.range_ratio {

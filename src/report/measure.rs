@@ -1,9 +1,10 @@
 //! `tflq measure` reports: table (worst first), text, JSON, Model Explorer
 //! node data with numeric values, and the kept-float layers as a tfmot plan.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::{Style, Tone};
 use crate::measure::Role;
@@ -395,6 +396,33 @@ fn table(m: &Measurement, labels: &[&str], width: u16, w: &mut dyn Write) -> io:
 /// The exact-match value Model Explorer shows (a number is required).
 pub use crate::measure::ops::EXACT_DB;
 
+/// One graph's node data for Model Explorer, its fields in alphabetical
+/// order.
+#[derive(Serialize)]
+struct SqnrGraph<'a> {
+    gradient: [GradientStop; 3],
+    name: String,
+    results: BTreeMap<&'a str, SqnrValue>,
+}
+
+#[derive(Serialize)]
+struct SqnrValue {
+    value: Option<f64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GradientStop {
+    bg_color: &'static str,
+    stop: f64,
+}
+
+impl GradientStop {
+    fn new(stop: f64, bg_color: &'static str) -> Self {
+        GradientStop { bg_color, stop }
+    }
+}
+
 /// Model Explorer node data: each measured op's local SQNR in dB (its
 /// accumulated SQNR when it has no local one), on a red-to-green gradient;
 /// the other ops of its segment show the same value, and a DEQUANTIZE the
@@ -410,25 +438,22 @@ fn model_explorer(model: &Model<'_>, s: &SideResult, w: &mut dyn Write) -> io::R
         return Err(io::Error::other("no subgraph"));
     };
     let keys = super::model_explorer::keys(sg);
-    let mut results = serde_json::Map::new();
+    let mut results = BTreeMap::new();
     for (op, v) in &s.op_sqnr {
         if let Some(Some(key)) = keys.get(op.index()) {
-            results.insert(
-                key.clone(),
-                json!({ "value": (v.db * 100.0).round() / 100.0 }),
-            );
+            let value = Some((v.db * 100.0).round() / 100.0).filter(|v| v.is_finite());
+            results.insert(key.as_str(), SqnrValue { value });
         }
     }
-    let doc = json!({
-        id.as_str(): {
-            "name": format!("tflq measure: {} local SQNR (dB)", s.role.name()),
-            "results": results,
-            "gradient": [
-                { "stop": 0.0, "bgColor": "#d73027" },
-                { "stop": 0.5, "bgColor": "#fee08b" },
-                { "stop": 1.0, "bgColor": "#1a9850" },
-            ],
-        }
-    });
+    let graph = SqnrGraph {
+        gradient: [
+            GradientStop::new(0.0, "#d73027"),
+            GradientStop::new(0.5, "#fee08b"),
+            GradientStop::new(1.0, "#1a9850"),
+        ],
+        name: format!("tflq measure: {} local SQNR (dB)", s.role.name()),
+        results,
+    };
+    let doc = BTreeMap::from([(id.as_str(), graph)]);
     super::json::emit(w, &doc)
 }

@@ -208,7 +208,7 @@ const MODULE_TEMPLATE: &str = include_str!("plan_module.py");
 fn class_name(c: QatConfig) -> String {
     let mut s = String::from("Tflq");
     match c.weights {
-        Some("depthwise_kernel") => s.push_str("DepthwiseKernel"),
+        Some(crate::rules::tfmot::DEPTHWISE_KERNEL) => s.push_str("DepthwiseKernel"),
         Some(_) => s.push_str("Kernel"),
         None => {}
     }
@@ -405,30 +405,11 @@ pub fn python(plan: &Plan, file: &str) -> String {
             let _ = writeln!(unsupported, "    {}: {},", py_str(name), py_str(&text));
         }
     }
-    let tfmot = |items: &[&str]| py_tuple(items);
-    [
+    let head = [
         ("{{FILE}}", comment(file)),
         ("{{VERSION}}", env!("CARGO_PKG_VERSION").to_owned()),
-        (
-            "{{PER_AXIS_CLASSES}}",
-            tfmot(&crate::rules::tfmot::PER_AXIS_CLASSES),
-        ),
-        (
-            "{{BN_FOLDS_INTO}}",
-            tfmot(&crate::rules::tfmot::BN_FOLDS_INTO),
-        ),
-        (
-            "{{TRANSFORMED_CLASSES}}",
-            tfmot(&crate::rules::tfmot::TRANSFORMED_CLASSES),
-        ),
-        (
-            "{{LAYER_ACTIVATIONS}}",
-            tfmot(&crate::rules::tfmot::LAYER_ACTIVATIONS),
-        ),
-        (
-            "{{ACTIVATION_LAYER}}",
-            tfmot(&crate::rules::tfmot::ACTIVATION_LAYER),
-        ),
+    ];
+    let slots = [
         ("{{CONFIG_CLASSES}}", classes),
         ("{{SCOPE}}", scope),
         ("{{PLAN}}", entries),
@@ -450,9 +431,60 @@ pub fn python(plan: &Plan, file: &str) -> String {
         ("{{FLOAT}}", names(|l| l.action == Action::Float)),
         ("{{UNSUPPORTED}}", unsupported),
         ("{{CALIBRATE}}", names(|l| l.calibrate)),
-    ]
-    .iter()
-    .fold(MODULE_TEMPLATE.to_owned(), |text, (slot, value)| {
-        text.replace(slot, value)
-    })
+    ];
+    head.into_iter()
+        .chain(tfmot_slots())
+        .chain(slots)
+        .fold(MODULE_TEMPLATE.to_owned(), |text, (slot, value)| {
+            text.replace(slot, &value)
+        })
+}
+
+/// The slots of what tfmot does with Keras layers and its quantizers'
+/// parameters (`rules::tfmot`), in Python.
+fn tfmot_slots() -> Vec<(&'static str, String)> {
+    use crate::rules::tfmot::{self, Quantizer};
+    let py_bool = |b: bool| if b { "True" } else { "False" }.to_owned();
+    let quantizer = |[class, bits, symmetric, narrow]: [&'static str; 4], q: Quantizer| {
+        [
+            (class, q.class.to_owned()),
+            (bits, q.num_bits.to_string()),
+            (symmetric, py_bool(q.symmetric)),
+            (narrow, py_bool(q.narrow_range)),
+        ]
+    };
+    let mut slots = vec![
+        ("{{PER_AXIS_CLASSES}}", py_tuple(&tfmot::PER_AXIS_CLASSES)),
+        ("{{BN_FOLDS_INTO}}", py_tuple(&tfmot::BN_FOLDS_INTO)),
+        (
+            "{{TRANSFORMED_CLASSES}}",
+            py_tuple(&tfmot::TRANSFORMED_CLASSES),
+        ),
+        ("{{LAYER_ACTIVATIONS}}", py_tuple(&tfmot::LAYER_ACTIVATIONS)),
+        ("{{ACTIVATION_LAYER}}", py_tuple(&tfmot::ACTIVATION_LAYER)),
+        (
+            "{{BATCH_NORM_CLASSES}}",
+            py_tuple(&tfmot::BATCH_NORM_CLASSES),
+        ),
+        ("{{KERNEL}}", py_str(tfmot::KERNEL)),
+    ];
+    slots.extend(quantizer(
+        [
+            "{{WEIGHT_QUANTIZER}}",
+            "{{WEIGHT_BITS}}",
+            "{{WEIGHT_SYMMETRIC}}",
+            "{{WEIGHT_NARROW_RANGE}}",
+        ],
+        tfmot::WEIGHT_QUANTIZER,
+    ));
+    slots.extend(quantizer(
+        [
+            "{{OUTPUT_QUANTIZER}}",
+            "{{OUTPUT_BITS}}",
+            "{{OUTPUT_SYMMETRIC}}",
+            "{{OUTPUT_NARROW_RANGE}}",
+        ],
+        tfmot::OUTPUT_QUANTIZER,
+    ));
+    slots
 }

@@ -56,9 +56,9 @@ class _PlanConfig(_qk.QuantizeConfig):
 
     def get_weights_and_quantizers(self, layer):
         return [
-            (getattr(layer, w), _qk.quantizers.LastValueQuantizer(
-                num_bits=8, per_axis=self._per_axis(layer, w), symmetric=True,
-                narrow_range=True))
+            (getattr(layer, w), _qk.quantizers.{{WEIGHT_QUANTIZER}}(
+                num_bits={{WEIGHT_BITS}}, per_axis=self._per_axis(layer, w), symmetric={{WEIGHT_SYMMETRIC}},
+                narrow_range={{WEIGHT_NARROW_RANGE}}))
             for w in self._weights(layer)
         ]
 
@@ -75,8 +75,8 @@ class _PlanConfig(_qk.QuantizeConfig):
     def get_output_quantizers(self, layer):
         if not self.OUTPUT:
             return []
-        return [_qk.quantizers.MovingAverageQuantizer(
-            num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
+        return [_qk.quantizers.{{OUTPUT_QUANTIZER}}(
+            num_bits={{OUTPUT_BITS}}, per_axis=False, symmetric={{OUTPUT_SYMMETRIC}}, narrow_range={{OUTPUT_NARROW_RANGE}})]
 
     def get_config(self):
         return {}
@@ -135,14 +135,14 @@ def _default_ok(layer):
 
 
 def _is_batchnorm(layer):
-    return type(layer).__name__ in ("BatchNormalization", "SyncBatchNormalization")
+    return type(layer).__name__ in {{BATCH_NORM_CLASSES}}
 
 
 def _fused_unnamed_conv(bn):
     """`bn` is named by the PTQ file but fed by one layer with a kernel that
     the file does not name at all."""
     sources = _inbound(bn)
-    return (bn.name in PLAN and len(sources) == 1 and hasattr(sources[0], "kernel")
+    return (bn.name in PLAN and len(sources) == 1 and hasattr(sources[0], {{KERNEL}})
             and sources[0].name not in PLAN and sources[0].name not in FOLDED)
 
 

@@ -62,19 +62,6 @@ fn digest(values: &[String]) -> u32 {
     h
 }
 
-/// A subgraph name without TF's per-session function counters
-/// (`while_body_123` → `while_body`).
-fn canonical_subgraph_name(name: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for part in name.split('_') {
-        if !part.is_empty() && part.bytes().all(|c| c.is_ascii_digit()) && !out.is_empty() {
-            continue;
-        }
-        out.push(part);
-    }
-    out.join("_")
-}
-
 fn tensor(sg: &Subgraph, id: TensorId, opts: SnapshotOptions) -> String {
     let t = sg.tensor(id);
     let mut s = format!("{}", t.dtype);
@@ -189,7 +176,7 @@ fn subgraph_section(
     let sg_name = if opts.exact_names {
         sg.name.clone()
     } else {
-        canonical_subgraph_name(&sg.name)
+        crate::producer::canonical_subgraph_name(&sg.name)
     };
     let _ = writeln!(s, "subgraph {i} \"{sg_name}\"");
     let list = |v: &[TensorId]| {
@@ -325,20 +312,6 @@ pub fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn subgraph_counters_are_dropped() {
-        assert_eq!(canonical_subgraph_name("main"), "main");
-        assert_eq!(canonical_subgraph_name("while_body_123"), "while_body");
-        assert_eq!(
-            canonical_subgraph_name("__inference_cond_true_4521"),
-            "__inference_cond_true"
-        );
-        assert_eq!(
-            canonical_subgraph_name("conv2d_transpose"),
-            "conv2d_transpose"
-        );
-    }
 
     #[test]
     fn rounding_is_fixed() {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::{Doc, ISLAND_COLOR, PanelDraw, class_color, class_label};
+use super::{Doc, ISLAND_COLOR, NodeDraw, PanelDraw, class_color, class_label};
 use crate::analysis::graph_view::NodeClass;
 
 /// A DOT string literal's contents.
@@ -36,10 +36,51 @@ fn used_classes(doc: &Doc) -> Vec<NodeClass> {
         .collect()
 }
 
-fn dot_panel(out: &mut String, p: &PanelDraw, indent: &str) {
+/// How one text format writes the parts of a panel; [`write_panel`] walks it.
+trait PanelText {
+    fn node(&self, out: &mut String, n: &NodeDraw, indent: &str);
+    /// Open island `k` of `p`.
+    fn island_open(&self, out: &mut String, p: &PanelDraw, k: usize, indent: &str);
+    fn island_close(&self, out: &mut String, p: &PanelDraw, k: usize, indent: &str);
+    fn edge(&self, out: &mut String, from: &NodeDraw, to: &NodeDraw, label: &str, indent: &str);
+}
+
+/// A panel in the order both text formats write it: each float island with
+/// the nodes it is the first to claim, then the nodes in no island, then the
+/// edges.
+fn write_panel(out: &mut String, p: &PanelDraw, indent: &str, f: &dyn PanelText) {
     let mut in_island = vec![false; p.nodes.len()];
-    let node = |out: &mut String, i: usize, indent: &str| {
-        let Some(n) = p.nodes.get(i) else { return };
+    let inner = format!("{indent}  ");
+    for (k, island) in p.islands.iter().enumerate() {
+        f.island_open(out, p, k, indent);
+        for &m in &island.nodes {
+            if let Some(flag) = in_island.get_mut(m)
+                && !*flag
+            {
+                *flag = true;
+                if let Some(n) = p.nodes.get(m) {
+                    f.node(out, n, &inner);
+                }
+            }
+        }
+        f.island_close(out, p, k, indent);
+    }
+    for (n, inside) in p.nodes.iter().zip(&in_island) {
+        if !inside {
+            f.node(out, n, indent);
+        }
+    }
+    for e in &p.edges {
+        if let (Some(a), Some(b)) = (p.nodes.get(e.from), p.nodes.get(e.to)) {
+            f.edge(out, a, b, &e.label, indent);
+        }
+    }
+}
+
+struct Dot;
+
+impl PanelText for Dot {
+    fn node(&self, out: &mut String, n: &NodeDraw, indent: &str) {
         let mut attrs = format!(
             "label=\"{}\", fillcolor=\"{}\", class=\"{}\", tooltip=\"{}\"",
             dot_str(&n.lines.join("\n")),
@@ -68,9 +109,10 @@ fn dot_panel(out: &mut String, p: &PanelDraw, indent: &str) {
             dot_str(&n.id),
             style.join(",")
         );
-    };
-    for (k, island) in p.islands.iter().enumerate() {
-        let (title, members) = (&island.title, &island.nodes);
+    }
+
+    fn island_open(&self, out: &mut String, p: &PanelDraw, k: usize, indent: &str) {
+        let title = p.islands.get(k).map_or("", |i| i.title.as_str());
         let _ = writeln!(
             out,
             "{indent}subgraph \"cluster_{}island{}\" {{",
@@ -82,31 +124,20 @@ fn dot_panel(out: &mut String, p: &PanelDraw, indent: &str) {
             "{indent}  label=\"{}\"; style=\"dashed,rounded\"; color=\"{ISLAND_COLOR}\"; fontcolor=\"{ISLAND_COLOR}\";",
             dot_str(title)
         );
-        for &m in members {
-            if let Some(flag) = in_island.get_mut(m)
-                && !*flag
-            {
-                *flag = true;
-                node(out, m, &format!("{indent}  "));
-            }
-        }
+    }
+
+    fn island_close(&self, out: &mut String, _: &PanelDraw, _: usize, indent: &str) {
         let _ = writeln!(out, "{indent}}}");
     }
-    for (i, inside) in in_island.iter().enumerate() {
-        if !inside {
-            node(out, i, indent);
-        }
-    }
-    for e in &p.edges {
-        if let (Some(a), Some(b)) = (p.nodes.get(e.from), p.nodes.get(e.to)) {
-            let _ = writeln!(
-                out,
-                "{indent}\"{}\" -> \"{}\" [label=\"{}\"];",
-                dot_str(&a.id),
-                dot_str(&b.id),
-                dot_str(&e.label)
-            );
-        }
+
+    fn edge(&self, out: &mut String, a: &NodeDraw, b: &NodeDraw, label: &str, indent: &str) {
+        let _ = writeln!(
+            out,
+            "{indent}\"{}\" -> \"{}\" [label=\"{}\"];",
+            dot_str(&a.id),
+            dot_str(&b.id),
+            dot_str(label)
+        );
     }
 }
 
@@ -128,7 +159,7 @@ pub(super) fn dot(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
         "  edge [fontname=\"monospace\", fontsize=8, color=\"#666666\"];"
     );
     if doc.panels.len() == 1 {
-        dot_panel(&mut out, &doc.panels[0], "  ");
+        write_panel(&mut out, &doc.panels[0], "  ", &Dot);
     } else {
         for p in &doc.panels {
             let _ = writeln!(
@@ -141,7 +172,7 @@ pub(super) fn dot(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
                 "    label=\"{}\"; color=\"#999999\";",
                 dot_str(&format!("{}\n{}", p.heading, p.summary))
             );
-            dot_panel(&mut out, p, "    ");
+            write_panel(&mut out, p, "    ", &Dot);
             let _ = writeln!(out, "  }}");
         }
         // Aligned ops are not joined: Graphviz routes such cross-cluster
@@ -197,10 +228,16 @@ fn mermaid_id(id: &str) -> String {
         .collect()
 }
 
-fn mermaid_panel(out: &mut String, p: &PanelDraw, indent: &str) {
-    let mut in_island = vec![false; p.nodes.len()];
-    let node = |out: &mut String, i: usize, indent: &str| {
-        let Some(n) = p.nodes.get(i) else { return };
+struct Mermaid;
+
+impl Mermaid {
+    fn island_id(p: &PanelDraw, k: usize) -> String {
+        format!("{}island{}", mermaid_id(p.prefix), k + 1)
+    }
+}
+
+impl PanelText for Mermaid {
+    fn node(&self, out: &mut String, n: &NodeDraw, indent: &str) {
         let label = n
             .lines
             .iter()
@@ -218,40 +255,31 @@ fn mermaid_panel(out: &mut String, p: &PanelDraw, indent: &str) {
             mermaid_id(&n.id),
             n.class.name()
         );
-    };
-    for (k, island) in p.islands.iter().enumerate() {
-        let (title, members) = (&island.title, &island.nodes);
-        let id = format!("{}island{}", mermaid_id(p.prefix), k + 1);
+    }
+
+    fn island_open(&self, out: &mut String, p: &PanelDraw, k: usize, indent: &str) {
+        let title = p.islands.get(k).map_or("", |i| i.title.as_str());
+        let id = Self::island_id(p, k);
         let _ = writeln!(out, "{indent}subgraph {id} [\"{}\"]", mermaid_str(title));
-        for &m in members {
-            if let Some(flag) = in_island.get_mut(m)
-                && !*flag
-            {
-                *flag = true;
-                node(out, m, &format!("{indent}  "));
-            }
-        }
+    }
+
+    fn island_close(&self, out: &mut String, p: &PanelDraw, k: usize, indent: &str) {
+        let id = Self::island_id(p, k);
         let _ = writeln!(out, "{indent}end");
         let _ = writeln!(
             out,
             "{indent}style {id} fill:#fdb86322,stroke:{ISLAND_COLOR},stroke-dasharray:6 4"
         );
     }
-    for (i, inside) in in_island.iter().enumerate() {
-        if !inside {
-            node(out, i, indent);
-        }
-    }
-    for e in &p.edges {
-        if let (Some(a), Some(b)) = (p.nodes.get(e.from), p.nodes.get(e.to)) {
-            let _ = writeln!(
-                out,
-                "{indent}{} -->|\"{}\"| {}",
-                mermaid_id(&a.id),
-                mermaid_str(&e.label),
-                mermaid_id(&b.id)
-            );
-        }
+
+    fn edge(&self, out: &mut String, a: &NodeDraw, b: &NodeDraw, label: &str, indent: &str) {
+        let _ = writeln!(
+            out,
+            "{indent}{} -->|\"{}\"| {}",
+            mermaid_id(&a.id),
+            mermaid_str(label),
+            mermaid_id(&b.id)
+        );
     }
 }
 
@@ -297,7 +325,7 @@ pub(super) fn mermaid(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
     let mut out = String::new();
     if doc.panels.len() == 1 {
         let _ = writeln!(out, "flowchart TB");
-        mermaid_panel(&mut out, &doc.panels[0], "  ");
+        write_panel(&mut out, &doc.panels[0], "  ", &Mermaid);
     } else {
         let _ = writeln!(out, "flowchart LR");
         let mut ids = Vec::new();
@@ -305,7 +333,7 @@ pub(super) fn mermaid(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
             let id = mermaid_id(p.prefix.trim_end_matches('-'));
             let _ = writeln!(out, "  subgraph {id} [\"{}\"]", mermaid_str(&p.heading));
             let _ = writeln!(out, "    direction TB");
-            mermaid_panel(&mut out, p, "    ");
+            write_panel(&mut out, p, "    ", &Mermaid);
             let _ = writeln!(out, "  end");
             ids.push(id);
         }

@@ -2,13 +2,11 @@
 //! finding with its words, and the alignment.
 
 use serde::Serialize;
+use serde::ser::SerializeMap;
 
-use super::{
-    JsonGranularity, JsonQatConfig, JsonReason, Params, compute, granularity, ids, json_reason,
-    qat_config,
-};
+use super::{JsonQatConfig, JsonReason, compute, granularity, ids, json_reason, qat_config};
 use crate::compare::{self, Comparison, Detail, FileRole, Removal, Side, SubgraphAlignment};
-use crate::model::{DType, OpKind};
+use crate::model::OpKind;
 
 #[derive(Serialize)]
 pub(crate) struct CompareFinding<'a> {
@@ -19,7 +17,7 @@ pub(crate) struct CompareFinding<'a> {
     ptq_ops: Vec<u32>,
     layer: Option<&'a str>,
     #[serde(flatten)]
-    detail: CompareDetail,
+    detail: CompareDetail<'a>,
     places: Vec<ComparePlace<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     checked: Option<usize>,
@@ -120,7 +118,7 @@ pub(crate) fn document<'a>(
                 qat_ops: ids(&f.qat_ops),
                 ptq_ops: ids(&f.ptq_ops),
                 layer: f.layer.as_deref(),
-                detail: detail(&f.detail),
+                detail: CompareDetail(&f.detail),
                 places: f
                     .places
                     .iter()
@@ -183,182 +181,135 @@ fn op_kinds(v: &[OpKind]) -> Vec<String> {
     v.iter().map(OpKind::to_string).collect()
 }
 
-#[derive(Serialize)]
-#[serde(tag = "what")]
-pub(crate) enum CompareRemoval {
-    #[serde(rename = "requantize")]
-    Requantize {
-        from: Option<Params>,
-        to: Option<Params>,
-        scale_ratio: Option<f32>,
-        same_scale_op: Option<(u32, String)>,
-        producer_layer: Option<String>,
-        consumer_layer: Option<String>,
-    },
-    #[serde(rename = "round-trip")]
-    RoundTrip,
-    #[serde(rename = "boundary")]
-    Boundary { quantize: bool },
+/// A finding's detail as the format writes it, flattened into the finding:
+/// `detail` names the variant (a removal adds `what`), its fields follow.
+/// Written straight from [`Detail`], field by field, rather than copied into
+/// a second enum of the same shape first.
+pub(crate) struct CompareDetail<'a>(&'a Detail);
+
+impl Serialize for CompareDetail<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        match self.0 {
+            Detail::Remove(r) => {
+                m.serialize_entry("detail", "remove")?;
+                removal(&mut m, r)?;
+            }
+            Detail::Add {
+                op_kinds: kinds,
+                layers,
+                unsupported,
+                batchnorm_unfolded,
+                entries,
+                exits,
+                reads_graph_input,
+                ptq_compute,
+                whole_model,
+            } => {
+                let unsupported: Vec<(&str, String)> = unsupported
+                    .iter()
+                    .map(|(l, k)| (l.as_str(), k.to_string()))
+                    .collect();
+                m.serialize_entry("detail", "add")?;
+                m.serialize_entry("op_kinds", &op_kinds(kinds))?;
+                m.serialize_entry("layers", layers)?;
+                m.serialize_entry("unsupported", &unsupported)?;
+                m.serialize_entry("batchnorm_unfolded", batchnorm_unfolded)?;
+                m.serialize_entry("entries", &ids(entries))?;
+                m.serialize_entry("exits", &ids(exits))?;
+                m.serialize_entry("reads_graph_input", reads_graph_input)?;
+                m.serialize_entry("ptq_compute", compute(*ptq_compute))?;
+                m.serialize_entry("whole_model", whole_model)?;
+            }
+            Detail::Range {
+                qat_tensor,
+                ptq_tensor,
+                qat_range,
+                ptq_range,
+                ratio,
+                initial,
+            } => {
+                m.serialize_entry("detail", "range")?;
+                m.serialize_entry("qat_tensor", &qat_tensor.0)?;
+                m.serialize_entry("ptq_tensor", &ptq_tensor.0)?;
+                m.serialize_entry("qat_range", qat_range)?;
+                m.serialize_entry("ptq_range", ptq_range)?;
+                m.serialize_entry("ratio", ratio)?;
+                m.serialize_entry("initial", initial)?;
+            }
+            Detail::Granularity {
+                qat_weights,
+                ptq_weights,
+                qat,
+                ptq,
+            } => {
+                m.serialize_entry("detail", "granularity")?;
+                m.serialize_entry("qat_weights", &qat_weights.0)?;
+                m.serialize_entry("ptq_weights", &ptq_weights.0)?;
+                m.serialize_entry("qat", &granularity(*qat))?;
+                m.serialize_entry("ptq", &granularity(*ptq))?;
+            }
+            Detail::Fusion {
+                separate_in,
+                activation,
+            } => {
+                m.serialize_entry("detail", "fusion")?;
+                m.serialize_entry("separate_in", side(*separate_in))?;
+                m.serialize_entry("activation", &activation.to_string())?;
+            }
+            Detail::Structure {
+                side: s,
+                op_kinds: kinds,
+                layers,
+                batchnorm_unfolded,
+                fold_into,
+            } => {
+                m.serialize_entry("detail", "structure")?;
+                m.serialize_entry("side", side(*s))?;
+                m.serialize_entry("op_kinds", &op_kinds(kinds))?;
+                m.serialize_entry("layers", layers)?;
+                m.serialize_entry("batchnorm_unfolded", batchnorm_unfolded)?;
+                m.serialize_entry("fold_into", fold_into)?;
+            }
+            Detail::Width { ptq, qat } => {
+                m.serialize_entry("detail", "width")?;
+                m.serialize_entry("ptq", compute(*ptq))?;
+                m.serialize_entry("qat", compute(*qat))?;
+            }
+            Detail::Io { ptq, qat } => {
+                m.serialize_entry("detail", "io")?;
+                m.serialize_entry("ptq", ptq)?;
+                m.serialize_entry("qat", qat)?;
+            }
+        }
+        m.end()
+    }
 }
 
-#[derive(Serialize)]
-#[serde(tag = "detail")]
-pub(crate) enum CompareDetail {
-    #[serde(rename = "remove")]
-    Remove(CompareRemoval),
-    #[serde(rename = "add")]
-    Add {
-        op_kinds: Vec<String>,
-        layers: Vec<String>,
-        unsupported: Vec<(String, String)>,
-        batchnorm_unfolded: bool,
-        entries: Vec<u32>,
-        exits: Vec<u32>,
-        reads_graph_input: bool,
-        ptq_compute: &'static str,
-        whole_model: bool,
-    },
-    #[serde(rename = "range")]
-    Range {
-        qat_tensor: u32,
-        ptq_tensor: u32,
-        qat_range: (f32, f32),
-        ptq_range: (f32, f32),
-        ratio: f32,
-        initial: bool,
-    },
-    #[serde(rename = "granularity")]
-    Granularity {
-        qat_weights: u32,
-        ptq_weights: u32,
-        qat: JsonGranularity,
-        ptq: JsonGranularity,
-    },
-    #[serde(rename = "fusion")]
-    Fusion {
-        separate_in: &'static str,
-        activation: String,
-    },
-    #[serde(rename = "structure")]
-    Structure {
-        side: &'static str,
-        op_kinds: Vec<String>,
-        layers: Vec<String>,
-        batchnorm_unfolded: bool,
-        fold_into: Vec<String>,
-    },
-    #[serde(rename = "width")]
-    Width {
-        ptq: &'static str,
-        qat: &'static str,
-    },
-    #[serde(rename = "io")]
-    Io {
-        ptq: (Vec<DType>, Vec<DType>),
-        qat: (Vec<DType>, Vec<DType>),
-    },
-}
-
-pub(crate) fn detail(d: &Detail) -> CompareDetail {
-    match d {
-        Detail::Remove(r) => CompareDetail::Remove(match r {
-            Removal::Requantize {
-                from,
-                to,
-                same_scale_op,
-                producer_layer,
-                consumer_layer,
-            } => CompareRemoval::Requantize {
-                from: *from,
-                to: *to,
-                scale_ratio: crate::model::scale_ratio(*from, *to),
-                same_scale_op: same_scale_op.as_ref().map(|(o, k)| (o.0, k.to_string())),
-                producer_layer: producer_layer.clone(),
-                consumer_layer: consumer_layer.clone(),
-            },
-            Removal::RoundTrip => CompareRemoval::RoundTrip,
-            Removal::Boundary { quantize } => CompareRemoval::Boundary {
-                quantize: *quantize,
-            },
-        }),
-        Detail::Add {
-            op_kinds: kinds,
-            layers,
-            unsupported,
-            batchnorm_unfolded,
-            entries,
-            exits,
-            reads_graph_input,
-            ptq_compute,
-            whole_model,
-        } => CompareDetail::Add {
-            op_kinds: op_kinds(kinds),
-            layers: layers.clone(),
-            unsupported: unsupported
-                .iter()
-                .map(|(l, k)| (l.clone(), k.to_string()))
-                .collect(),
-            batchnorm_unfolded: *batchnorm_unfolded,
-            entries: ids(entries),
-            exits: ids(exits),
-            reads_graph_input: *reads_graph_input,
-            ptq_compute: compute(*ptq_compute),
-            whole_model: *whole_model,
-        },
-        Detail::Range {
-            qat_tensor,
-            ptq_tensor,
-            qat_range,
-            ptq_range,
-            ratio,
-            initial,
-        } => CompareDetail::Range {
-            qat_tensor: qat_tensor.0,
-            ptq_tensor: ptq_tensor.0,
-            qat_range: *qat_range,
-            ptq_range: *ptq_range,
-            ratio: *ratio,
-            initial: *initial,
-        },
-        Detail::Granularity {
-            qat_weights,
-            ptq_weights,
-            qat,
-            ptq,
-        } => CompareDetail::Granularity {
-            qat_weights: qat_weights.0,
-            ptq_weights: ptq_weights.0,
-            qat: granularity(*qat),
-            ptq: granularity(*ptq),
-        },
-        Detail::Fusion {
-            separate_in,
-            activation,
-        } => CompareDetail::Fusion {
-            separate_in: side(*separate_in),
-            activation: activation.to_string(),
-        },
-        Detail::Structure {
-            side: s,
-            op_kinds: kinds,
-            layers,
-            batchnorm_unfolded,
-            fold_into,
-        } => CompareDetail::Structure {
-            side: side(*s),
-            op_kinds: op_kinds(kinds),
-            layers: layers.clone(),
-            batchnorm_unfolded: *batchnorm_unfolded,
-            fold_into: fold_into.clone(),
-        },
-        Detail::Width { ptq, qat } => CompareDetail::Width {
-            ptq: compute(*ptq),
-            qat: compute(*qat),
-        },
-        Detail::Io { ptq, qat } => CompareDetail::Io {
-            ptq: ptq.clone(),
-            qat: qat.clone(),
-        },
+/// A removal's `what` and fields, after the detail's tag.
+fn removal<M: SerializeMap>(m: &mut M, r: &Removal) -> Result<(), M::Error> {
+    match r {
+        Removal::Requantize {
+            from,
+            to,
+            same_scale_op,
+            producer_layer,
+            consumer_layer,
+        } => {
+            let same_scale_op = same_scale_op.as_ref().map(|(o, k)| (o.0, k.to_string()));
+            m.serialize_entry("what", "requantize")?;
+            m.serialize_entry("from", from)?;
+            m.serialize_entry("to", to)?;
+            m.serialize_entry("scale_ratio", &crate::model::scale_ratio(*from, *to))?;
+            m.serialize_entry("same_scale_op", &same_scale_op)?;
+            m.serialize_entry("producer_layer", producer_layer)?;
+            m.serialize_entry("consumer_layer", consumer_layer)
+        }
+        Removal::RoundTrip => m.serialize_entry("what", "round-trip"),
+        Removal::Boundary { quantize } => {
+            m.serialize_entry("what", "boundary")?;
+            m.serialize_entry("quantize", quantize)
+        }
     }
 }
 
