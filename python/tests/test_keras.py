@@ -25,6 +25,7 @@ def test_a_missing_tfmot_is_an_import_error_that_says_what_to_install(monkeypatc
         lambda: tflq.keras.quantize_model(object(), PTQ_MAX),
         lambda: tflq.keras.check(object(), object(), lambda: iter(())),
         lambda: tflq.keras.plan_module(PTQ_MAX),
+        lambda: tflq.keras.conversion_gap(object(), PTQ_MAX, []),
     ):
         with pytest.raises(ImportError) as caught:
             call()
