@@ -7,6 +7,7 @@ needs TensorFlow, tf-keras and tensorflow-model-optimization and is skipped with
 """
 
 import os
+import stat
 
 import pytest
 
@@ -141,6 +142,14 @@ def test_a_layer_output_of_the_wrong_size_is_an_error(net_a_tensors):
     moved = {"conv2": lambda v: v[..., :-1]}
     with pytest.raises(tflq.TflqError, match=r"reference values for a tensor of \d+ elements"):
         tflq.keras.gap_from_outputs(QAT_FULL, NET_A, _source(samples, moved))
+
+
+def test_an_interpreter_that_aborts_is_an_error_not_a_crash(net_a_tensors, tmp_path):
+    script = tmp_path / "aborts"
+    script.write_text("#!/bin/sh\nkill -ABRT $$\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    with pytest.raises(tflq.TflqError, match="SIGABRT"):
+        tflq.keras.gap_from_outputs(QAT_FULL, NET_A, _source(net_a_tensors[0]), python=str(script))
 
 
 def test_a_bad_threshold_is_refused(net_a_tensors):
