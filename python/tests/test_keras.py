@@ -35,23 +35,6 @@ def test_a_missing_tfmot_is_an_import_error_that_says_what_to_install(monkeypatc
 
 
 @pytest.fixture(scope="module")
-def generate():
-    """testdata/generate.py as a module (it sets TF_USE_LEGACY_KERAS before importing TensorFlow)."""
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    pytest.importorskip(
-        "tensorflow_model_optimization",
-        reason="tflq.keras needs TensorFlow, tf-keras and tensorflow-model-optimization "
-        "(pip install -r testdata/requirements.txt); not installed here",
-    )
-    sys.path.insert(0, str(TESTDATA))
-    try:
-        import generate as module
-    finally:
-        sys.path.remove(str(TESTDATA))
-    return module
-
-
-@pytest.fixture(scope="module")
 def net_b(generate):
     """Net B trained as for the committed fixtures (same seeds, two epochs)."""
     return generate.train_float(generate.build_net_b, generate.SEED_B, generate.SEED_DATA_B)

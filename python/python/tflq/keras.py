@@ -145,8 +145,11 @@ def check(
 
 
 #: A layer is where the conversion diverges from training when its SQNR (converted tensor against the
-#: layer's output in training) is below this many dB.
+#: layer's output in training) is below this many dB ...
 MIN_SQNR_DB = 30.0
+#: ... and its largest error is more than this many quantization steps of the converted tensor: one step
+#: is a rounding tie broken the other way, which a faithful conversion makes too.
+ROUNDING_STEPS = 1.0
 
 
 def conversion_gap(
@@ -156,6 +159,7 @@ def conversion_gap(
     *,
     max_samples: Optional[int] = None,
     min_sqnr: float = MIN_SQNR_DB,
+    rounding_steps: float = ROUNDING_STEPS,
     python: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Where the conversion of a QAT model stops computing what training saw, layer by layer.
@@ -177,11 +181,17 @@ def conversion_gap(
     Returns a dict (see :func:`gap_from_outputs`): per layer, worst first, the
     SQNR in dB, RMSE / scale, cosine and largest error of the converted tensor
     against the Keras layer's output, and ``first_divergence``, the first
-    layer in the model's order below ``min_sqnr`` dB: where the gap opens.
-    :func:`conversion_gap_text` renders it.
+    layer in the model's order below ``min_sqnr`` dB whose largest error is
+    more than ``rounding_steps`` steps of its tensor's scale (more than a
+    rounding tie broken the other way; float tensors: SQNR only): where the
+    gap opens. :func:`conversion_gap_text` renders it.
 
     >>> gap = tflq.keras.conversion_gap(qat, qat_tflite, x_test[:64])
-    >>> gap["first_divergence"], gap["layers"][0]["sqnr_db"]
+    >>> gap["first_divergence"]       # None when every layer holds min_sqnr dB
+    'conv2'
+    >>> print(tflq.keras.conversion_gap_text(gap))
+
+    The Keras model's inputs are fed to the file's inputs in order.
     """
     _require("conversion_gap")
     tf: Any = sys.modules["tensorflow"]
@@ -226,6 +236,7 @@ def conversion_gap(
         select,
         max_samples=max_samples,
         min_sqnr=min_sqnr,
+        rounding_steps=rounding_steps,
         python=python,
         unusable=unusable,
     )
@@ -265,6 +276,7 @@ def gap_from_outputs(
     *,
     max_samples: Optional[int] = None,
     min_sqnr: float = MIN_SQNR_DB,
+    rounding_steps: float = ROUNDING_STEPS,
     python: Optional[str] = None,
     unusable: Optional[Dict[str, str]] = None,
 ) -> Dict[str, Any]:
@@ -279,8 +291,10 @@ def gap_from_outputs(
     output is compared with its tensor there, in running sums.
 
     The dict: ``model`` (the file's label), ``runtime``, ``samples``,
-    ``min_sqnr_db``, ``first_divergence`` (the first compared layer in
-    ``layers`` order whose SQNR is below ``min_sqnr``, or None), ``layers``
+    ``min_sqnr_db``, ``rounding_steps``, ``first_divergence`` (the first
+    compared layer in ``layers`` order that ``diverges``: its SQNR is below
+    ``min_sqnr`` and, for a quantized tensor, its largest error more than
+    ``rounding_steps`` steps; or None), ``layers``
     (the compared layers, worst first: ``layer``, ``position`` in ``layers``,
     ``op``, ``opcode``, ``tensor``, ``dtype``, ``scale``, ``zero_point``,
     ``folded``, ``count``, ``sqnr_db`` (None: no error at all; ``-inf``: a
@@ -296,6 +310,8 @@ def gap_from_outputs(
 
     if not (isinstance(min_sqnr, (int, float)) and min_sqnr == min_sqnr and abs(min_sqnr) != float("inf")):
         raise ValueError("min_sqnr must be a finite number of dB")
+    if not (isinstance(rounding_steps, (int, float)) and 0 <= rounding_steps < float("inf")):
+        raise ValueError("rounding_steps must be a finite number of steps, 0 or more")
     unusable = unusable or {}
     with tempfile.TemporaryDirectory(prefix="tflq_gap_") as tmp:
         path, label = _measure._model_path(tflite, "qat", tmp)
@@ -350,8 +366,10 @@ def gap_from_outputs(
         row: Dict[str, Any] = {"layer": name, "position": layers.index(name)}
         row.update({k: o[k] for k in ("op", "opcode", "tensor", "dtype", "scale", "zero_point", "folded")})
         row.update(metrics or {})
-        sqnr = row.get("sqnr_db")
-        row["diverges"] = sqnr is not None and sqnr < min_sqnr
+        sqnr, scale = row.get("sqnr_db"), row.get("scale")
+        # (a step off is exactly one scale, give or take float32 rounding)
+        beyond_rounding = scale is None or row.get("max_abs_error", 0.0) > rounding_steps * scale * (1 + 1e-4)
+        row["diverges"] = sqnr is not None and sqnr < min_sqnr and beyond_rounding
         rows.append(row)
     first = next((r["layer"] for r in rows if r["diverges"]), None)
     rows.sort(key=_worst_first)
@@ -361,6 +379,7 @@ def gap_from_outputs(
         "runtime": done["runtime"],
         "samples": done["samples"],
         "min_sqnr_db": float(min_sqnr),
+        "rounding_steps": float(rounding_steps),
         "first_divergence": first,
         "layers": rows,
         "not_compared": not_compared,
@@ -396,23 +415,27 @@ def conversion_gap_text(gap: Dict[str, Any]) -> str:
         held = (f"; the {len(before)} layer(s) before it hold {num(worst_before, 1)} dB or more"
                 if before and worst_before is not None else
                 f"; the {len(before)} layer(s) before it match exactly" if before else "")
+        steps = r["max_abs_error"] / r["scale"] if r.get("scale") else None
         lines.append(
             f"the gap opens at '{first}' ({r['opcode']} #{r['op']}): SQNR {num(r['sqnr_db'], 1)} dB, "
-            f"RMSE {num(r['rmse_over_scale'], 2)} steps, below {gap['min_sqnr_db']:g} dB{held}"
+            + (f"largest error {num(steps, 1)} steps, " if steps is not None else "")
+            + f"below {gap['min_sqnr_db']:g} dB{held}"
         )
     else:
         worst = rows[0] if rows else None
         lines.append(
-            f"no gap: every compared layer holds {gap['min_sqnr_db']:g} dB or more"
+            f"no gap: every compared layer holds {gap['min_sqnr_db']:g} dB or is within "
+            f"{gap['rounding_steps']:g} step(s) of rounding"
             + (f" (worst '{worst['layer']}', {num(worst['sqnr_db'], 1)} dB)" if worst and worst["sqnr_db"] is not None else "")
         )
-    header = ("layer", "op", "SQNR dB", "RMSE/scale", "cosine", "max abs err")
+    header = ("layer", "op", "SQNR dB", "RMSE/scale", "max err/scale", "cosine", "max abs err")
     table = [header] + [
         (
             r["layer"] + (" <- gap opens" if r["layer"] == first else " *" if r["diverges"] else ""),
             f"{r['opcode']} #{r['op']}",
             "exact" if r.get("sqnr_db") is None and r.get("count") else num(r.get("sqnr_db"), 1),
             num(r.get("rmse_over_scale"), 3),
+            num(r["max_abs_error"] / r["scale"] if r.get("scale") and "max_abs_error" in r else None, 2),
             num(r.get("cosine"), 5),
             num(r.get("max_abs_error"), 4),
         )
@@ -424,7 +447,7 @@ def conversion_gap_text(gap: Dict[str, Any]) -> str:
         cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])] + [c.rjust(w) for c, w in zip(row[2:], widths[2:])]
         lines.append("  ".join(cells).rstrip())
     if any(r["diverges"] for r in rows):
-        lines.append(f"(* below {gap['min_sqnr_db']:g} dB)")
+        lines.append(f"(* below {gap['min_sqnr_db']:g} dB and more than {gap['rounding_steps']:g} step(s) off)")
     if gap["not_compared"]:
         lines.append("")
         for r in gap["not_compared"]:
