@@ -17,6 +17,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString};
 use tflq::report::{Format, Style};
 
 mod buffer;
+mod gap;
 mod measure;
 
 pyo3::create_exception!(
@@ -304,6 +305,8 @@ fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> u8 {
 /// The native half of the tflq Python package (use `tflq`, not this module).
 #[pymodule]
 mod _tflq {
+    #[pymodule_export]
+    use super::gap::GapSession;
     #[pymodule_export]
     use super::measure::MeasureSession;
     #[pymodule_export]

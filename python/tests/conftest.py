@@ -60,3 +60,22 @@ def run(cmd, *args, stdin=None):
         capture_output=True,
         timeout=120,
     )
+
+
+@pytest.fixture(scope="session")
+def generate():
+    """testdata/generate.py as a module (it sets TF_USE_LEGACY_KERAS before importing TensorFlow, and
+    pins TensorFlow's threads, which only works before TensorFlow runs anything: every test that needs
+    TensorFlow asks for this fixture first). Skips without TensorFlow, tf-keras and tfmot."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    pytest.importorskip(
+        "tensorflow_model_optimization",
+        reason="tflq.keras needs TensorFlow, tf-keras and tensorflow-model-optimization "
+        "(pip install -r testdata/requirements.txt); not installed here",
+    )
+    sys.path.insert(0, str(TESTDATA))
+    try:
+        import generate as module
+    finally:
+        sys.path.remove(str(TESTDATA))
+    return module

@@ -25,29 +25,13 @@ def test_a_missing_tfmot_is_an_import_error_that_says_what_to_install(monkeypatc
         lambda: tflq.keras.quantize_model(object(), PTQ_MAX),
         lambda: tflq.keras.check(object(), object(), lambda: iter(())),
         lambda: tflq.keras.plan_module(PTQ_MAX),
+        lambda: tflq.keras.conversion_gap(object(), PTQ_MAX, []),
     ):
         with pytest.raises(ImportError) as caught:
             call()
         message = str(caught.value)
         assert "tensorflow-model-optimization" in message
         assert "pip install tensorflow tf-keras tensorflow-model-optimization" in message
-
-
-@pytest.fixture(scope="module")
-def generate():
-    """testdata/generate.py as a module (it sets TF_USE_LEGACY_KERAS before importing TensorFlow)."""
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    pytest.importorskip(
-        "tensorflow_model_optimization",
-        reason="tflq.keras needs TensorFlow, tf-keras and tensorflow-model-optimization "
-        "(pip install -r testdata/requirements.txt); not installed here",
-    )
-    sys.path.insert(0, str(TESTDATA))
-    try:
-        import generate as module
-    finally:
-        sys.path.remove(str(TESTDATA))
-    return module
 
 
 @pytest.fixture(scope="module")

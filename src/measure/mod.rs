@@ -23,6 +23,7 @@
 //!    the layers to keep in float.
 
 pub mod cut;
+pub mod layers;
 pub mod ops;
 pub mod pairing;
 pub mod result;

@@ -19,8 +19,9 @@ read where they are, without a copy. Errors raise :class:`TflqError` (a
 True
 
 ``tflq.keras`` (imported on its own) has the helpers that need TensorFlow:
-``quantize_model`` (the plan applied to a Keras model) and ``check`` (convert
-both and compare).
+``quantize_model`` (the plan applied to a Keras model), ``check`` (convert
+both and compare) and ``conversion_gap`` (the QAT model's layer outputs
+against its conversion's tensors).
 """
 
 # Types live in __init__.pyi; `typing` and `json` (which imports `re`) are

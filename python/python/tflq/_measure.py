@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from typing import IO, Any, List, Optional, Tuple
+from typing import IO, Any, Dict, List, Optional, Tuple
 
 from ._runner import JOB_VERSION
 from ._tflq import TflqError
@@ -114,36 +114,42 @@ def run(
             "target_sqnr": float(target_sqnr),
             "progress": False,
         }
-        proc = subprocess.Popen(
-            [python or sys.executable, "-m", "tflq._runner", json.dumps(job)],
-            stdin=subprocess.PIPE if stream is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        send_error: Optional[BaseException] = None
-        if stream is not None and proc.stdin is not None:
+        return run_child(job, stream, python)
+
+
+def run_child(job: Dict[str, Any], stream: Any, python: Optional[str] = None) -> str:
+    """Run ``job`` in ``python -m tflq._runner`` and return what it writes; ``stream`` (an iterable of
+    samples, or None) goes to its standard input. A child that fails or dies raises :class:`TflqError`."""
+    proc = subprocess.Popen(
+        [python or sys.executable, "-m", "tflq._runner", json.dumps(job)],
+        stdin=subprocess.PIPE if stream is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    send_error: Optional[BaseException] = None
+    if stream is not None and proc.stdin is not None:
+        try:
+            hint = len(stream) if hasattr(stream, "__len__") else None
+            _send(proc.stdin, stream, hint)
+        except BrokenPipeError:
+            pass  # the child stopped: its status says why
+        except BaseException as e:  # the caller's iterator raised: stop the child, re-raise
+            send_error = e
+        finally:
             try:
-                hint = len(stream) if hasattr(stream, "__len__") else None
-                _send(proc.stdin, stream, hint)
+                proc.stdin.close()
             except BrokenPipeError:
-                pass  # the child stopped: its status says why
-            except BaseException as e:  # the caller's iterator raised: stop the child, re-raise
-                send_error = e
-            finally:
-                try:
-                    proc.stdin.close()
-                except BrokenPipeError:
-                    pass
-                proc.stdin = None  # closed: communicate() must not flush it
-        if send_error is not None:
-            proc.kill()
-            proc.wait()
-            raise send_error
-        out, err = proc.communicate()
-        err_text = err.decode("utf-8", "replace")
-        for line in err_text.splitlines():
-            if line.startswith("WARNING"):
-                print(line, file=sys.stderr)
-        if proc.returncode != 0:
-            raise TflqError(_died(proc.returncode, err_text))
-        return out.decode("utf-8")
+                pass
+            proc.stdin = None  # closed: communicate() must not flush it
+    if send_error is not None:
+        proc.kill()
+        proc.wait()
+        raise send_error
+    out, err = proc.communicate()
+    err_text = err.decode("utf-8", "replace")
+    for line in err_text.splitlines():
+        if line.startswith("WARNING"):
+            print(line, file=sys.stderr)
+    if proc.returncode != 0:
+        raise TflqError(_died(proc.returncode, err_text))
+    return out.decode("utf-8")

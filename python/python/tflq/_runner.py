@@ -11,6 +11,13 @@ renders. Samples come from ``.npy``/``.npz`` files, from random numbers, or
 from the parent process on standard input: a ``b"S"`` and one ``.npy``
 array per model input for each sample, then ``b"E"``.
 
+A job of kind ``conversion-gap`` (``tflq.keras.conversion_gap``) runs one
+converted model against layer outputs its caller computed: per sample a
+``b"S"``, one ``.npy`` array per model input and one per watched tensor (the
+values the source framework computed for it), then ``b"E"``; the extension
+(``tflq._tflq.GapSession``) folds each tensor into running sums, and the
+output is their metrics as JSON.
+
 Exit status: 0 done, 2 anything that stopped it (with one ``error:`` line on
 standard error).
 """
@@ -239,6 +246,60 @@ class Runner:
         session.end_sample()
 
 
+def run_gap_job(job: Dict[str, Any], stdin: Optional[IO[bytes]]) -> str:
+    """Run a ``conversion-gap`` job: the model on the samples of ``stdin``, each watched tensor against
+    the values sent with it. Returns JSON: ``runtime``, ``samples`` and per watched tensor its metrics."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from . import _tflq
+
+    if job.get("version") != JOB_VERSION:
+        raise JobError(f"this tflq Python package reads measurement jobs of version {JOB_VERSION}, not {job.get('version')}")
+    runtime = check()
+    path, label = job["model"], job["label"]
+    tensors = [int(t) for t in job["tensors"]]
+    session = _tflq.GapSession(path, label, tensors)
+    try:
+        it = Interpreter(
+            model_path=path,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+            experimental_preserve_all_tensors=True,
+            num_threads=1,
+        )
+        it.allocate_tensors()
+    except (RuntimeError, ValueError) as e:
+        raise JobError(f"{label}: LiteRT cannot load it: {str(e).strip()}") from e
+    inputs = it.get_input_details()
+    if stdin is None:
+        raise JobError("no sample stream")
+    exact = _Exact(stdin)
+    n = 0
+    while True:
+        tag = exact.read(1)
+        if tag == b"E":
+            break
+        if tag != b"S":
+            raise JobError("the sample stream ended early (the caller's data iterator raised?)")
+        arrays = [np.lib.format.read_array(exact, allow_pickle=False) for _ in range(len(inputs) + len(tensors))]
+        n += 1
+        for d, x in zip(inputs, arrays):
+            x = np.asarray(x, dtype=np.float32)
+            if x.size != int(np.prod(d["shape"])):
+                raise JobError(f"sample {n}: an input of shape {list(x.shape)} does not fit the model input {list(d['shape'])}")
+            it.set_tensor(d["index"], _quantize_into(x.reshape(d["shape"]), d))
+        try:
+            it.invoke()
+        except RuntimeError as e:
+            raise JobError(f"{label}: LiteRT failed to run it: {str(e).strip()}") from e
+        for k, (t, reference) in enumerate(zip(tensors, arrays[len(inputs):])):
+            v = it.get_tensor(t)
+            session.put(k, np.ascontiguousarray(reference, dtype=np.float32), v if v.flags.c_contiguous else v.tobytes())
+    if n == 0:
+        raise JobError("no samples: the inputs hold no data")
+    return json.dumps({"runtime": runtime, "samples": n, "results": session.results()})
+
+
 def run_job(job: Dict[str, Any], stdin: Optional[IO[bytes]] = None, failed: Optional[List[str]] = None) -> str:
     """Run a measurement job; return the rendered report (str). With the job's ``fail_below``, why
     each quantized model's output falls below it is printed and added to ``failed``."""
@@ -311,7 +372,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise JobError("usage: python -m tflq._runner JOB_JSON")
         job = json.loads(argv[0])
         failed: List[str] = []
-        text = run_job(job, sys.stdin.buffer, failed)
+        if job.get("kind") == "conversion-gap":
+            text = run_gap_job(job, sys.stdin.buffer)
+        else:
+            text = run_job(job, sys.stdin.buffer, failed)
         out = job.get("output")
         if out:
             with open(out, "w", encoding="utf-8") as f:
