@@ -1244,7 +1244,7 @@ def _changes_text(a):
 
 # The representative subset committed as fixtures (tests/zoo.rs pins them): a network tfmot
 # quantizes itself, and one it cannot (TFOpLambda hard-swish, squeeze-excite folds).
-FIXTURE_NETS = ("mobilenetv2", "mobilenetv3small")
+FIXTURE_NETS = ("mobilenetv2", "mobilenetv3small", "kws_conv1d")
 FIXTURE_FILES = (("ptq", "ptq"), ("planned", "planned"), ("advice0", "partial"))
 
 

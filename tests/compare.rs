@@ -476,6 +476,33 @@ fn requantize_between_two_convs_names_both_layers() {
     assert_eq!(consumer_layer.as_deref(), Some("conv_b"));
 }
 
+/// PTQ's two convs, with the first run in float on the raw model input
+/// (no QUANTIZE in front) and its output quantized; `first` names it.
+fn first_conv_on_the_raw_input(first: &str) -> Model<'static> {
+    let mut qn = Net::new();
+    let x =
+        qn.m.tensor(qn.sg, "serving_default_x:0", &[1, 4, 4, 4], F32, None);
+    let a = qn.conv(x, first, 0, F32);
+    let aq = qn.unary(
+        BuiltinCode::QUANTIZE,
+        a,
+        &format!("model/{first}/q"),
+        I8,
+        q(0.05, -128),
+    );
+    let b = qn.conv(aq, "quant_conv_b", 0, I8);
+    qn.finish(x, b)
+}
+
+/// The culprit `layer` of `c`'s findings.
+fn culprit_named<'a>(c: &'a Comparison, layer: &str) -> &'a tflq::advice::Culprit {
+    c.findings
+        .iter()
+        .flat_map(|f| &f.culprits)
+        .find(|c| c.layer == layer)
+        .expect("a culprit of that name")
+}
+
 /// The first conv is annotated, yet runs in float on the raw model input:
 /// a layer before it that the converter folded into it (a Rescaling) was
 /// left unannotated, so tfmot quantized no input. Annotating the conv again
@@ -483,55 +510,22 @@ fn requantize_between_two_convs_names_both_layers() {
 #[test]
 fn an_annotated_first_conv_reading_the_input_in_float_asks_for_calibration() {
     let ptq = two_convs();
-    let mut qn = Net::new();
-    let x =
-        qn.m.tensor(qn.sg, "serving_default_x:0", &[1, 4, 4, 4], F32, None);
-    let a = qn.conv(x, "quant_conv_a", 0, F32);
-    let aq = qn.unary(
-        BuiltinCode::QUANTIZE,
-        a,
-        "model/quant_conv_a/q",
-        I8,
-        q(0.05, -128),
+    let cmp = compare(
+        &ptq,
+        &first_conv_on_the_raw_input("quant_conv_a"),
+        Options::default(),
     );
-    let b = qn.conv(aq, "quant_conv_b", 0, I8);
-    let qat = qn.finish(x, b);
-
-    let cmp = compare(&ptq, &qat, Options::default());
-    let f = cmp
-        .findings
-        .iter()
-        .find(|f| f.kind == Kind::AddQuantizer)
-        .expect("the float conv is a finding");
-    let c = f
-        .culprits
-        .iter()
-        .find(|c| c.layer == "conv_a")
-        .expect("conv_a is a culprit");
+    let c = culprit_named(&cmp, "conv_a");
     assert_eq!(c.action, tflq::advice::Action::Default);
-    assert!(c.annotated);
-    assert!(c.calibrate);
+    assert!(c.annotated && c.calibrate);
     assert_eq!(c.reasons, [tflq::advice::Reason::InputThroughUnnamedLayer]);
     // Unannotated, the same conv is asked to be annotated, with no calibration.
-    let mut un = Net::new();
-    let x =
-        un.m.tensor(un.sg, "serving_default_x:0", &[1, 4, 4, 4], F32, None);
-    let a = un.conv(x, "conv_a", 0, F32);
-    let aq = un.unary(
-        BuiltinCode::QUANTIZE,
-        a,
-        "model/conv_a/q",
-        I8,
-        q(0.05, -128),
+    let cmp = compare(
+        &ptq,
+        &first_conv_on_the_raw_input("conv_a"),
+        Options::default(),
     );
-    let b = un.conv(aq, "quant_conv_b", 0, I8);
-    let cmp = compare(&ptq, &un.finish(x, b), Options::default());
-    let c = cmp
-        .findings
-        .iter()
-        .flat_map(|f| &f.culprits)
-        .find(|c| c.layer == "conv_a")
-        .expect("conv_a is a culprit");
+    let c = culprit_named(&cmp, "conv_a");
     assert!(!c.annotated && !c.calibrate);
     assert_eq!(c.reasons, [tflq::advice::Reason::QuantizesModelInput]);
 }

@@ -149,20 +149,24 @@ class _Exact:
         return b"".join(parts)
 
 
-def stream_samples(stream: IO[bytes], shapes: Sequence[Sequence[int]]) -> Iterator[List[Any]]:
-    """Samples the parent writes on standard input."""
+def stream_frames(stream: IO[bytes], count: int) -> Iterator[List[Any]]:
+    """The frames the parent writes on standard input, `count` arrays each: a
+    frame is b"S" and the arrays in .npy format; b"E" ends the stream."""
     import numpy as np
 
     exact = _Exact(stream)
-    n = 0
     while True:
         tag = exact.read(1)
         if tag == b"E":
             return
         if tag != b"S":
             raise JobError("the sample stream ended early (the caller's data iterator raised?)")
-        arrays = [np.lib.format.read_array(exact, allow_pickle=False) for _ in shapes]
-        n += 1
+        yield [np.lib.format.read_array(exact, allow_pickle=False) for _ in range(count)]
+
+
+def stream_samples(stream: IO[bytes], shapes: Sequence[Sequence[int]]) -> Iterator[List[Any]]:
+    """Samples the parent writes on standard input."""
+    for n, arrays in enumerate(stream_frames(stream, len(shapes)), 1):
         yield from samples_of(arrays, shapes, f"sample {n}")
 
 
@@ -273,15 +277,8 @@ def run_gap_job(job: Dict[str, Any], stdin: Optional[IO[bytes]]) -> str:
     inputs = it.get_input_details()
     if stdin is None:
         raise JobError("no sample stream")
-    exact = _Exact(stdin)
     n = 0
-    while True:
-        tag = exact.read(1)
-        if tag == b"E":
-            break
-        if tag != b"S":
-            raise JobError("the sample stream ended early (the caller's data iterator raised?)")
-        arrays = [np.lib.format.read_array(exact, allow_pickle=False) for _ in range(len(inputs) + len(tensors))]
+    for arrays in stream_frames(stdin, len(inputs) + len(tensors)):
         n += 1
         for d, x in zip(inputs, arrays):
             x = np.asarray(x, dtype=np.float32)
