@@ -627,6 +627,32 @@ mod tests {
     }
 
     #[test]
+    fn batchnorm_layers_by_their_tf_ops() {
+        let bns = |s: &str| -> Vec<String> {
+            Producer::Keras
+                .batchnorm_layers(s)
+                .into_iter()
+                .map(|l| l.name)
+                .collect()
+        };
+        // A BatchNorm after a Conv1D (a 3-D input: `batchnorm/` ops) folded
+        // into its conv's weights, and a fused BatchNorm of a Conv2D.
+        assert_eq!(
+            bns(
+                "m/bn2/batchnorm/mul_1;m/conv2/Conv1D/Squeeze;m/conv2/BiasAdd;m/bn2/batchnorm/add_1"
+            ),
+            ["bn2"]
+        );
+        assert_eq!(
+            bns(
+                "model/batch_normalization/FusedBatchNormV3;model/conv2d/BiasAdd;model/conv2d/Conv2D"
+            ),
+            ["batch_normalization"]
+        );
+        assert!(bns("m/conv2/BiasAdd;m/conv2/Conv2D;m/relu/Relu").is_empty());
+    }
+
+    #[test]
     fn ptq_and_qat_names() {
         assert_eq!(
             name("sequential/conv2d/Relu;sequential/conv2d/BiasAdd;sequential/conv2d/Conv2D;sequential/conv2d/BiasAdd/ReadVariableOp").as_deref(),

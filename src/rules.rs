@@ -475,6 +475,16 @@ mod tests {
     }
 
     #[test]
+    fn batchnorm_folds_except_into_a_conv1d() {
+        let folds =
+            |kinds: &[C]| tfmot::folds_batchnorm(&kinds.iter().map(|c| k(*c)).collect::<Vec<_>>());
+        assert!(folds(&[C::CONV_2D]));
+        assert!(folds(&[C::DEPTHWISE_CONV_2D]));
+        assert!(folds(&[C::FULLY_CONNECTED]));
+        assert!(!folds(&[C::EXPAND_DIMS, C::CONV_2D, C::RESHAPE]));
+    }
+
+    #[test]
     fn fixed_outputs_by_type() {
         assert_eq!(
             fixed_output(&k(C::SOFTMAX), DType::INT8),
