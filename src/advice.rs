@@ -1438,6 +1438,8 @@ struct Decided {
 #[derive(Debug, Clone, Default)]
 pub struct PlanIndex {
     by_name: std::collections::BTreeMap<String, Decided>,
+    /// The layers fused into each layer's op (their reason: fused into it).
+    fused: std::collections::BTreeMap<String, Vec<String>>,
     /// Each layer's scale groups, and each group's layers in plan order.
     groups_of: std::collections::BTreeMap<String, Vec<ScaleGroupId>>,
     members: std::collections::BTreeMap<ScaleGroupId, Vec<String>>,
@@ -1447,10 +1449,16 @@ impl PlanIndex {
     /// Index a plan.
     pub fn new(plan: &Plan) -> PlanIndex {
         let mut by_name = std::collections::BTreeMap::new();
+        let mut fused: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         let mut groups_of = std::collections::BTreeMap::new();
         let mut members: std::collections::BTreeMap<ScaleGroupId, Vec<String>> = Default::default();
         for l in &plan.layers {
             let Some(name) = &l.layer else { continue };
+            for r in &l.reasons {
+                if let Reason::FusedInto { layer } = r {
+                    fused.entry(layer.clone()).or_default().push(name.clone());
+                }
+            }
             if !groups_of.contains_key(name) {
                 groups_of.insert(name.clone(), l.facts.scale_groups.clone());
                 for g in &l.facts.scale_groups {
@@ -1492,9 +1500,37 @@ impl PlanIndex {
         }
         PlanIndex {
             by_name,
+            fused,
             groups_of,
             members,
         }
+    }
+
+    /// The layers PTQ computes in one op with `layer`: the layer it is fused
+    /// into or folded into, and the layers fused into either, each once.
+    pub fn op_companions(&self, layer: &str) -> Vec<String> {
+        let Some(d) = self.by_name.get(layer) else {
+            return Vec::new();
+        };
+        let carrier = d.reasons.iter().find_map(|r| match r {
+            Reason::FusedInto { layer } => Some(layer.as_str()),
+            _ => None,
+        });
+        let mut out: Vec<String> = Vec::new();
+        for c in [Some(layer), carrier, d.folded_into.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if c != layer && !out.iter().any(|o| o == c) {
+                out.push(c.to_owned());
+            }
+            for f in self.fused.get(c).into_iter().flatten() {
+                if f != layer && !out.contains(f) {
+                    out.push(f.clone());
+                }
+            }
+        }
+        out
     }
 
     /// Every other layer PTQ gives the same output scale as `layer`, in plan

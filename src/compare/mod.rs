@@ -936,6 +936,21 @@ impl Ctx<'_> {
                 culprits = first;
             }
         }
+        // The layers PTQ computes in one op with a culprit need their
+        // configs too: a conv whose output quantizer must go (weights only)
+        // keeps the BatchNorm fused after it from folding
+        // (InceptionResNetV2's convs that feed a concatenation).
+        let named: HashSet<&str> = culprits.iter().map(|c| c.layer.as_str()).collect();
+        let mut companions: Vec<String> = Vec::new();
+        for c in &culprits {
+            for o in self.plan.op_companions(&c.layer) {
+                if !named.contains(o.as_str()) && !companions.contains(&o) {
+                    companions.push(o);
+                }
+            }
+        }
+        let companions = self.plan.culprits(&companions, annotated);
+        culprits.extend(companions);
         if matches!(detail, Detail::Add { .. } | Detail::Structure { .. }) {
             // A layer of a float region that the PTQ file does not name (PTQ
             // fused it into a neighbour's op, named after the neighbour) and
