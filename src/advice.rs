@@ -246,8 +246,9 @@ pub enum Reason {
     /// It reads the model input: annotated, it makes tfmot quantize that
     /// input (a quantize layer after the InputLayer).
     QuantizesModelInput,
-    /// It is annotated and still reads the model input in float: a layer
-    /// between that input and it, which the converter folds into its op (a
+    /// It is annotated (its kernel fake-quantized in training) and still
+    /// reads the model input in float, with float weights: a layer between
+    /// that input and it, which the converter folds into its op (a
     /// Rescaling) and so the file does not name, is left unannotated, and
     /// tfmot inserts no quantize layer. Converting with a representative
     /// dataset lets the converter calibrate that input.

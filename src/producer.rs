@@ -179,6 +179,15 @@ impl Producer {
             _ => keras::has_tfmot_marks(tensor_name),
         }
     }
+
+    /// Whether a tensor name shows a tfmot fake-quant op on it (a kernel
+    /// quantized in training).
+    pub(crate) fn has_fake_quant(self, tensor_name: &str) -> bool {
+        match self {
+            Producer::LiteRtTorch => false,
+            _ => keras::has_fake_quant(tensor_name),
+        }
+    }
 }
 
 impl Producer {
@@ -537,6 +546,13 @@ mod keras {
         };
         (AUTO_BASES.contains(&base) || (super::is_tf_op_lambda(base) && base.len() > 3))
             .then_some(base)
+    }
+
+    /// Whether a name shows one of tfmot's fake-quant ops (a weight's
+    /// `LastValueQuant/FakeQuantWithMinMaxVars...`), not only a wrapper's
+    /// `quant_` prefix.
+    pub(crate) fn has_fake_quant(tensor_name: &str) -> bool {
+        FAKE_QUANT_SCOPES.iter().any(|s| tensor_name.contains(s))
     }
 
     pub(crate) fn has_tfmot_marks(tensor_name: &str) -> bool {

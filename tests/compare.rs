@@ -477,12 +477,28 @@ fn requantize_between_two_convs_names_both_layers() {
 }
 
 /// PTQ's two convs, with the first run in float on the raw model input
-/// (no QUANTIZE in front) and its output quantized; `first` names it.
-fn first_conv_on_the_raw_input(first: &str) -> Model<'static> {
+/// (no QUANTIZE in front) and its output quantized; `first` names it and
+/// `kernel` its float kernel.
+fn first_conv_on_the_raw_input(first: &str, kernel: &str) -> Model<'static> {
     let mut qn = Net::new();
     let x =
         qn.m.tensor(qn.sg, "serving_default_x:0", &[1, 4, 4, 4], F32, None);
-    let a = qn.conv(x, first, 0, F32);
+    let conv = qn.m.builtin(BuiltinCode::CONV_2D);
+    let w = qn.m.constant(qn.sg, kernel, &[4, 1, 1, 4], F32, None, 16);
+    let a = qn.m.tensor(
+        qn.sg,
+        &format!("model/{first}/BiasAdd;model/{first}/Conv2D"),
+        &[1, 4, 4, 4],
+        F32,
+        None,
+    );
+    qn.m.op(
+        qn.sg,
+        conv,
+        &[x, w, -1],
+        &[a],
+        SynthOptions::Conv2d { activation: 0 },
+    );
     let aq = qn.unary(
         BuiltinCode::QUANTIZE,
         a,
@@ -503,31 +519,38 @@ fn culprit_named<'a>(c: &'a Comparison, layer: &str) -> &'a tflq::advice::Culpri
         .expect("a culprit of that name")
 }
 
-/// The first conv is annotated, yet runs in float on the raw model input:
-/// a layer before it that the converter folded into it (a Rescaling) was
-/// left unannotated, so tfmot quantized no input. Annotating the conv again
-/// cannot help; the culprit says to convert with a representative dataset.
+/// The first conv is annotated (its kernel fake-quantized in training), yet
+/// runs in float, with float weights, on the raw model input: the converter
+/// folded the layer before it (a Rescaling, left unannotated, so tfmot
+/// quantized no input) into its kernel. Annotating the conv again cannot
+/// help; the culprit says to convert with a representative dataset.
 #[test]
 fn an_annotated_first_conv_reading_the_input_in_float_asks_for_calibration() {
     let ptq = two_convs();
-    let cmp = compare(
-        &ptq,
-        &first_conv_on_the_raw_input("quant_conv_a"),
-        Options::default(),
+    let folded = first_conv_on_the_raw_input(
+        "quant_conv_a",
+        "model/quant_conv_a/Conv2D;model/quant_conv_a/LastValueQuant/FakeQuantWithMinMaxVarsPerChannel",
     );
+    let cmp = compare(&ptq, &folded, Options::default());
     let c = culprit_named(&cmp, "conv_a");
     assert_eq!(c.action, tflq::advice::Action::Default);
     assert!(c.annotated && c.calibrate);
     assert_eq!(c.reasons, [tflq::advice::Reason::InputThroughUnnamedLayer]);
-    // Unannotated, the same conv is asked to be annotated, with no calibration.
-    let cmp = compare(
-        &ptq,
-        &first_conv_on_the_raw_input("conv_a"),
-        Options::default(),
-    );
-    let c = culprit_named(&cmp, "conv_a");
-    assert!(!c.annotated && !c.calibrate);
-    assert_eq!(c.reasons, [tflq::advice::Reason::QuantizesModelInput]);
+    // Without the fake-quant on its kernel (a layer tfmot names but does not
+    // quantize), or unannotated, the conv is asked to quantize the input.
+    for (name, kernel) in [
+        ("quant_conv_a", "model/quant_conv_a/Conv2D"),
+        ("conv_a", "model/conv_a/Conv2D"),
+    ] {
+        let cmp = compare(
+            &ptq,
+            &first_conv_on_the_raw_input(name, kernel),
+            Options::default(),
+        );
+        let c = culprit_named(&cmp, "conv_a");
+        assert!(!c.calibrate, "{name}");
+        assert_eq!(c.reasons, [tflq::advice::Reason::QuantizesModelInput]);
+    }
 }
 
 #[test]

@@ -1101,11 +1101,12 @@ impl Ctx<'_> {
             let (config, fallback, calibrate) = planned
                 .first()
                 .map_or((None, None, false), |c| (c.config, c.fallback, c.calibrate));
-            // Annotated already, and its op still reads the input in float:
-            // the layer that reads the input in Keras is one the converter
-            // folded into this op, so annotating this one is not enough.
+            // Annotated, with its kernel fake-quantized in training, and its
+            // op still reads the input in float with float weights: the
+            // converter folded the layer that reads the input in Keras (a
+            // Rescaling) into this op, so annotating this one is not enough.
             let annotated = self.annotated.contains(l);
-            let (reason, calibrate) = if annotated {
+            let (reason, calibrate) = if annotated && self.kernel_folded_after_fake_quant(o) {
                 (advice::Reason::InputThroughUnnamedLayer, true)
             } else {
                 (advice::Reason::QuantizesModelInput, calibrate)
@@ -1122,6 +1123,20 @@ impl Ctx<'_> {
             });
         }
         first
+    }
+
+    /// Whether QAT op `o` has float weights whose name shows tfmot's weight
+    /// fake-quant: the kernel was quantized in training, and the converter
+    /// folded a float op into it afterwards, which keeps it float.
+    fn kernel_folded_after_fake_quant(&self, o: OpId) -> bool {
+        let op = self.qat.op(o);
+        rules::rule(&op.kind)
+            .weights
+            .and_then(|w| op.inputs.get(w.weights).copied().flatten())
+            .is_some_and(|w| {
+                let t = self.qat.tensor(w);
+                t.dtype == DType::FLOAT32 && self.iq.producer.has_fake_quant(t.name)
+            })
     }
 
     /// The op computing `t` in the QAT model, looking through QUANTIZE and
