@@ -1,4 +1,4 @@
-//! The committed MobileNetV2 and MobileNetV3Small of the Keras-applications
+//! The committed MobileNetV2, MobileNetV3Small and Conv1D keyword spotter of the Keras-applications
 //! zoo (`testdata/zoo.py --fixtures`, see `testdata/zoo/RESULTS.md`): the
 //! plan's actions and compare's culprits pinned by value, on networks this
 //! repository did not design.
@@ -233,5 +233,75 @@ fn mobilenetv3small_partial_annotation_names_the_convs_that_block_a_fold() {
             .iter()
             .filter(|c| c.action == Action::Unsupported)
             .all(|c| c.calibrate)
+    );
+}
+
+/// The Conv1D keyword spotter: PTQ folds `bn2` into the CONV_2D of the
+/// Conv1D `conv2` (between its EXPAND_DIMS and RESHAPE), which no tfmot
+/// transform does for a Conv1D. The plan says so, with the workaround, and
+/// compare names `bn2` as unsupported, after the partial annotation and
+/// after the plan alike, instead of a layer to change.
+#[test]
+fn kws_conv1d_batchnorm_is_unsupported_with_its_workaround() {
+    let p = plan("zoo_kws_conv1d_ptq.tflite");
+    let actions: Vec<(&str, Action)> = p
+        .layers
+        .iter()
+        .map(|l| (l.layer.as_deref().unwrap_or("-"), l.action))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("conv1", Action::Default),
+            ("pool1", Action::NoQuantizer),
+            ("conv2", Action::Default),
+            ("bn2", Action::Unsupported),
+            ("gap", Action::Default),
+            ("fc", Action::Default),
+            ("softmax", Action::Default),
+        ]
+    );
+    let bn = entry(&p, "bn2");
+    assert_eq!(
+        bn.reasons,
+        [advice::Reason::NoBatchNormFold {
+            into: "conv2".into()
+        }]
+    );
+    assert_eq!(bn.workaround, Some(advice::Workaround::Conv2DForConv1D));
+    assert!(!bn.calibrate);
+    // The ReLU still folds into the conv; its kernel stays per-tensor (a
+    // rank-3 Conv1D kernel).
+    let conv = entry(&p, "conv2");
+    assert_eq!(conv.folded, ["relu2"]);
+    assert_eq!(
+        conv.fallback,
+        Some(QatConfig {
+            weights: Some("kernel"),
+            per_axis: false,
+            output: true
+        })
+    );
+
+    let culprits = |qat: &str| -> Vec<(String, Action)> {
+        placement(&compare_zoo("kws_conv1d", qat))
+            .iter()
+            .flat_map(|f| &f.culprits)
+            .map(|c| (c.layer.clone(), c.action))
+            .collect()
+    };
+    assert_eq!(
+        culprits("partial"),
+        [
+            ("conv1".to_owned(), Action::Default),
+            ("pool1".to_owned(), Action::NoQuantizer),
+            ("conv2".to_owned(), Action::Default),
+            ("relu2".to_owned(), Action::Default),
+            ("bn2".to_owned(), Action::Unsupported),
+        ]
+    );
+    assert_eq!(
+        culprits("planned"),
+        [("bn2".to_owned(), Action::Unsupported)]
     );
 }
