@@ -268,6 +268,20 @@ impl Net {
         out_dtype: i8,
         out: Option<SynthQuant>,
     ) -> i32 {
+        let kernel = format!("model/{name}/Conv2D");
+        self.conv_named(x, name, &kernel, activation, out_dtype, out)
+    }
+
+    /// [`Net::conv_to`] with its kernel named `kernel`.
+    fn conv_named(
+        &mut self,
+        x: i32,
+        name: &str,
+        kernel: &str,
+        activation: i8,
+        out_dtype: i8,
+        out: Option<SynthQuant>,
+    ) -> i32 {
         let conv = self.m.builtin(BuiltinCode::CONV_2D);
         let (wq, bq, oq) = if out_dtype == I8 {
             (
@@ -279,14 +293,7 @@ impl Net {
             (None, None, None)
         };
         let wt = if out_dtype == I8 { I8 } else { F32 };
-        let w = self.m.constant(
-            self.sg,
-            &format!("model/{name}/Conv2D"),
-            &[4, 1, 1, 4],
-            wt,
-            wq,
-            16,
-        );
+        let w = self.m.constant(self.sg, kernel, &[4, 1, 1, 4], wt, wq, 16);
         let b = self.m.constant(
             self.sg,
             &format!("model/{name}/BiasAdd/ReadVariableOp"),
@@ -483,22 +490,7 @@ fn first_conv_on_the_raw_input(first: &str, kernel: &str) -> Model<'static> {
     let mut qn = Net::new();
     let x =
         qn.m.tensor(qn.sg, "serving_default_x:0", &[1, 4, 4, 4], F32, None);
-    let conv = qn.m.builtin(BuiltinCode::CONV_2D);
-    let w = qn.m.constant(qn.sg, kernel, &[4, 1, 1, 4], F32, None, 16);
-    let a = qn.m.tensor(
-        qn.sg,
-        &format!("model/{first}/BiasAdd;model/{first}/Conv2D"),
-        &[1, 4, 4, 4],
-        F32,
-        None,
-    );
-    qn.m.op(
-        qn.sg,
-        conv,
-        &[x, w, -1],
-        &[a],
-        SynthOptions::Conv2d { activation: 0 },
-    );
+    let a = qn.conv_named(x, first, kernel, 0, F32, None);
     let aq = qn.unary(
         BuiltinCode::QUANTIZE,
         a,

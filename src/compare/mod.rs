@@ -1853,18 +1853,19 @@ pub(crate) fn suggest(
             advice::Suggestion::RemoveBoundary { layer, culprits }
         }
         Detail::Add {
-            layers,
-            unsupported,
-            batchnorm_unfolded,
+            whole_model: true, ..
+        } => advice::Suggestion::QuantizeWholeModel,
+        // Where the region is entered and left says which side lacks a
+        // quantizer; the layers it names, whether any is named at all.
+        Detail::Add {
             entries,
             exits,
             reads_graph_input,
-            whole_model,
+            batchnorm_unfolded,
+            layers,
+            unsupported,
             ..
         } => {
-            if *whole_model {
-                return advice::Suggestion::QuantizeWholeModel;
-            }
             let named: std::collections::HashSet<&str> =
                 culprits.iter().map(|c| c.layer.as_str()).collect();
             advice::Suggestion::Annotate {
