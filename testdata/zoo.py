@@ -1201,7 +1201,7 @@ def cell_advice(r):
     if a["status"] == "converged":
         calibrated = _listed(a.get("calibrated", []))
         return f"converged in {a['rounds_done']}" + (
-            f", the converter calibrating at {calibrated}" if calibrated else ""), None
+            f"; {calibrated} calibrated by the converter" if calibrated else ""), None
     if a["status"] == "unsupported":
         names = ", ".join(a["unsupported_layers"])
         return (f"stops at {len(a['unsupported_layers'])} unsupported ({names}) after {a['rounds_done']}",
