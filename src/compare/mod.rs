@@ -940,11 +940,11 @@ impl Ctx<'_> {
         // configs too: a conv whose output quantizer must go (weights only)
         // keeps the BatchNorm fused after it from folding
         // (InceptionResNetV2's convs that feed a concatenation).
-        let named: HashSet<&str> = culprits.iter().map(|c| c.layer.as_str()).collect();
+        let mut seen: HashSet<String> = culprits.iter().map(|c| c.layer.clone()).collect();
         let mut companions: Vec<String> = Vec::new();
         for c in &culprits {
             for o in self.plan.op_companions(&c.layer) {
-                if !named.contains(o.as_str()) && !companions.contains(&o) {
+                if seen.insert(o.clone()) {
                     companions.push(o);
                 }
             }
