@@ -904,11 +904,11 @@ fn split_unfoldable_batchnorms(
     first_new: usize,
 ) {
     let sg = graph.subgraph();
-    let mut i = first_new;
-    while i < out.len() {
-        let entry = &out[i];
+    // Rebuilt in one pass (no insertion in the middle): linear in entries.
+    let entries = out.split_off(first_new);
+    for mut entry in entries {
         if entry.folded.is_empty() || rules::tfmot::folds_batchnorm(&entry.op_kinds) {
-            i = i.saturating_add(1);
+            out.push(entry);
             continue;
         }
         let mut batchnorms: Vec<String> = Vec::new();
@@ -923,29 +923,30 @@ fn split_unfoldable_batchnorms(
                 );
             }
         }
-        let (unfolded, kept): (Vec<String>, Vec<String>) = out[i]
+        let (unfolded, kept): (Vec<String>, Vec<String>) = entry
             .folded
             .drain(..)
             .partition(|f| batchnorms.contains(f));
-        out[i].folded = kept;
-        let owner = out[i].clone();
-        let mut at = i;
-        for bn in unfolded {
-            let mut e = LayerPlan::new(
-                Some(bn),
-                owner.subgraph,
-                Action::Unsupported,
-                owner.facts.compute,
-            );
-            e.ops = owner.ops.clone();
-            e.op_kinds = owner.op_kinds.clone();
-            e.reasons = vec![Reason::NoBatchNormFold {
-                into: owner.layer.clone().unwrap_or_default(),
-            }];
-            at = at.saturating_add(1);
-            out.insert(at, e);
-        }
-        i = at.saturating_add(1);
+        entry.folded = kept;
+        let split: Vec<LayerPlan> = unfolded
+            .into_iter()
+            .map(|bn| {
+                let mut e = LayerPlan::new(
+                    Some(bn),
+                    entry.subgraph,
+                    Action::Unsupported,
+                    entry.facts.compute,
+                );
+                e.ops = entry.ops.clone();
+                e.op_kinds = entry.op_kinds.clone();
+                e.reasons = vec![Reason::NoBatchNormFold {
+                    into: entry.layer.clone().unwrap_or_default(),
+                }];
+                e
+            })
+            .collect();
+        out.push(entry);
+        out.extend(split);
     }
 }
 
