@@ -923,10 +923,8 @@ fn split_unfoldable_batchnorms(
                 );
             }
         }
-        let (unfolded, kept): (Vec<String>, Vec<String>) = entry
-            .folded
-            .drain(..)
-            .partition(|f| batchnorms.contains(f));
+        let (unfolded, kept): (Vec<String>, Vec<String>) =
+            entry.folded.drain(..).partition(|f| batchnorms.contains(f));
         entry.folded = kept;
         let split: Vec<LayerPlan> = unfolded
             .into_iter()
