@@ -253,11 +253,12 @@ pub enum Reason {
     /// tfmot inserts no quantize layer. Converting with a representative
     /// dataset lets the converter calibrate that input.
     InputThroughUnnamedLayer,
-    /// A BatchNormalization PTQ folds into this layer's conv, which tfmot
-    /// cannot fold it into (a Conv1D): no annotation gives that op.
+    /// PTQ folds this BatchNormalization into the layer's op, which tfmot
+    /// cannot do for this layer (a Conv1D or a Dense): left unannotated with
+    /// the layer, the converter folds and quantizes them when it calibrates.
     NoBatchNormFold {
-        /// The layer PTQ folds it into.
-        into: String,
+        /// The BatchNormalization.
+        batchnorm: String,
     },
     /// The PTQ file names no op after it (PTQ fused it into a neighbour's
     /// op), and QAT leaves it unannotated in a region PTQ runs in integer.
@@ -364,10 +365,11 @@ pub enum Workaround {
     /// Convert with a representative dataset too, so the converter
     /// calibrates the layer's inner tensors; or split the layer.
     CalibrateInner,
-    /// Write the Conv1D as a Conv2D with a (1, k) kernel on an input with a
-    /// unit axis, so tfmot's Conv2D+BatchNorm transform folds the
-    /// BatchNormalization as PTQ does.
-    Conv2DForConv1D,
+    /// Convert with a representative dataset, so the converter folds the
+    /// BatchNormalization and quantizes the layer; or, for a Conv1D, write
+    /// it as a Conv2D with a (1, k) kernel, which tfmot's Conv2D+BatchNorm
+    /// transform folds.
+    CalibrateFold,
 }
 
 /// One layer of the plan.
@@ -844,7 +846,7 @@ fn plan_subgraph(
         layer_view.settle(i, entry);
     }
     split_folds_into_owners(&mut out[first_new..]);
-    split_unfoldable_batchnorms(producer, graph, out, first_new);
+    unfoldable_batchnorms(producer, graph, &mut out[first_new..]);
     for entry in out.iter_mut().skip(first_new) {
         settle_configs(entry);
     }
@@ -892,23 +894,16 @@ fn split_folds_into_owners(entries: &mut [LayerPlan]) {
     }
 }
 
-/// A BatchNormalization PTQ folds into a conv that tfmot cannot fold it
-/// into (a Conv1D: see [`rules::tfmot::folds_batchnorm`]) becomes an entry
-/// of its own, `unsupported`, right after the conv's, with the conv's ops
-/// (the op it is folded into). The names of the conv's ops tell which of
-/// its folded layers are BatchNormalizations.
-fn split_unfoldable_batchnorms(
-    producer: Producer,
-    graph: &Graph<'_>,
-    out: &mut Vec<LayerPlan>,
-    first_new: usize,
-) {
+/// A layer PTQ folds a BatchNormalization into, where tfmot cannot fold it
+/// (a Conv1D or a Dense: see [`rules::tfmot::folds_batchnorm`]), is
+/// unsupported: annotated, it keeps the BatchNorm as float ops (a Conv1D)
+/// or runs in float (a Dense); left unannotated with what folds into it,
+/// the converter folds and quantizes them from the representative dataset.
+/// The names of its ops tell which folded layers are BatchNormalizations.
+fn unfoldable_batchnorms(producer: Producer, graph: &Graph<'_>, entries: &mut [LayerPlan]) {
     let sg = graph.subgraph();
-    // Rebuilt in one pass (no insertion in the middle): linear in entries.
-    let entries = out.split_off(first_new);
-    for mut entry in entries {
+    for entry in entries.iter_mut() {
         if entry.folded.is_empty() || rules::tfmot::folds_batchnorm(&entry.op_kinds) {
-            out.push(entry);
             continue;
         }
         let mut batchnorms: Vec<String> = Vec::new();
@@ -923,28 +918,12 @@ fn split_unfoldable_batchnorms(
                 );
             }
         }
-        let (unfolded, kept): (Vec<String>, Vec<String>) =
-            entry.folded.drain(..).partition(|f| batchnorms.contains(f));
-        entry.folded = kept;
-        let split: Vec<LayerPlan> = unfolded
-            .into_iter()
-            .map(|bn| {
-                let mut e = LayerPlan::new(
-                    Some(bn),
-                    entry.subgraph,
-                    Action::Unsupported,
-                    entry.facts.compute,
-                );
-                e.ops = entry.ops.clone();
-                e.op_kinds = entry.op_kinds.clone();
-                e.reasons = vec![Reason::NoBatchNormFold {
-                    into: entry.layer.clone().unwrap_or_default(),
-                }];
-                e
-            })
-            .collect();
-        out.push(entry);
-        out.extend(split);
+        if let Some(bn) = entry.folded.iter().find(|f| batchnorms.contains(f)) {
+            entry.action = Action::Unsupported;
+            entry.reasons = vec![Reason::NoBatchNormFold {
+                batchnorm: bn.clone(),
+            }];
+        }
     }
 }
 
@@ -960,9 +939,15 @@ fn weights_owner_last(
     let sg = graph.subgraph();
     let o = sg.op(op);
     let mut layers = layers.to_vec();
+    // A weight tensor named only after a BatchNorm folded into it (a
+    // Dense's kernel) says nothing: the op's output name has the layer.
     if let Some(w) = rules::rule(&o.kind).weights
         && let Some(Some(wt)) = o.inputs.get(w.weights)
-        && let Some(owner) = producer.weight_layer(sg.tensor(*wt).name)
+        && let Some(owner) = producer.weight_layer(sg.tensor(*wt).name).or_else(|| {
+            o.outputs
+                .first()
+                .and_then(|&t| producer.weight_layer(sg.tensor(t).name))
+        })
         && let Some(i) = layers.iter().position(|l| {
             owner.name == *l
                 || owner
@@ -1309,13 +1294,18 @@ fn settle_configs(entry: &mut LayerPlan) {
         }
     });
     let unsupported = entry.action == Action::Unsupported;
-    entry.calibrate =
-        unsupported && has(|r| matches!(r, Reason::InnerScales { .. } | Reason::TfOpLambda));
+    entry.calibrate = unsupported
+        && has(|r| {
+            matches!(
+                r,
+                Reason::InnerScales { .. } | Reason::TfOpLambda | Reason::NoBatchNormFold { .. }
+            )
+        });
     entry.workaround = unsupported.then(|| {
         if has(|r| matches!(r, Reason::SeveralOutputs { .. })) {
             Workaround::SplitOutputs
         } else if has(|r| matches!(r, Reason::NoBatchNormFold { .. })) {
-            Workaround::Conv2DForConv1D
+            Workaround::CalibrateFold
         } else if has(|r| matches!(r, Reason::TfOpLambda)) {
             Workaround::CalibrateTfOp
         } else {

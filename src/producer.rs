@@ -111,8 +111,8 @@ impl Producer {
     /// fused) name: the layer whose part of the name ends in the TF op that
     /// reads weights (`stem_conv/Conv2D`, `block_1_depthwise/depthwise`,
     /// `dense/MatMul`), not a padding or BatchNorm folded into the same
-    /// constant (`stem_conv_pad/Pad`); the innermost layer when no part
-    /// says.
+    /// constant (`stem_conv_pad/Pad`); the innermost layer that is no
+    /// BatchNorm when no part says (a BatchNorm never holds the weights).
     pub fn weight_layer(self, tensor_name: &str) -> Option<Layer> {
         const WEIGHT_OPS: [&str; 6] = [
             "Conv2D",
@@ -132,7 +132,13 @@ impl Producer {
             .split(';')
             .filter(|part| reads_weights(part))
             .find_map(|part| self.layer_of_part(part, bare))
-            .or_else(|| self.layers(tensor_name).pop())
+            .or_else(|| {
+                let batchnorms = self.batchnorm_layers(tensor_name);
+                self.layers(tensor_name)
+                    .into_iter()
+                    .filter(|l| !batchnorms.contains(l))
+                    .next_back()
+            })
     }
 
     /// The layers a (possibly fused) name shows to be BatchNormalizations:

@@ -270,20 +270,23 @@ pub mod tfmot {
     pub const PER_AXIS_CLASSES: [&str; 2] = ["Conv2D", "DepthwiseConv2D"];
 
     /// Layer classes a following `BatchNormalization` folds into: tfmot's
-    /// Conv+BN and Dense+BN transforms when both carry its default (a
-    /// `SeparableConv2D` through the `Conv2D` it is split into), or the
-    /// converter when no quantizer sits between them. A `Conv1D` is not one:
-    /// its ExpandDims/Squeeze keep the converter from folding.
-    pub const BN_FOLDS_INTO: [&str; 4] = ["Conv2D", "DepthwiseConv2D", "Dense", "SeparableConv2D"];
+    /// Conv+BN transforms when both carry its default (a `SeparableConv2D`
+    /// through the `Conv2D` it is split into), or the converter when no
+    /// quantizer sits between them. Not a `Conv1D` (its ExpandDims/Squeeze
+    /// keep the transforms from matching), nor a `Dense`: tfmot's Dense+BN
+    /// transform keeps the kernel's fake-quant per-tensor, the BatchNorm's
+    /// per-channel scale cannot fold into it, and the converter leaves the
+    /// Dense in float (as tfmot's own `quantize_model` does on a Dense+BN).
+    pub const BN_FOLDS_INTO: [&str; 3] = ["Conv2D", "DepthwiseConv2D", "SeparableConv2D"];
 
     /// Whether tfmot can fold a `BatchNormalization` into the layer lowered
-    /// to `op_kinds`, as the converter does in PTQ: its Conv2D+BN and
-    /// Dense+BN transforms match a 2-D conv, depthwise conv or Dense (one of
-    /// [`BN_FOLDS_INTO`]), not a `Conv1D` (EXPAND_DIMS around the conv: no
-    /// transform matches it, and its fake-quantized kernel keeps the
-    /// converter from folding).
+    /// to `op_kinds`, as the converter does in PTQ: a 2-D conv or depthwise
+    /// conv (one of [`BN_FOLDS_INTO`]), not a `Conv1D` (EXPAND_DIMS around
+    /// the conv) nor a `Dense` (FULLY_CONNECTED).
     pub fn folds_batchnorm(op_kinds: &[OpKind]) -> bool {
-        !op_kinds.iter().any(|k| k.is(C::EXPAND_DIMS))
+        !op_kinds
+            .iter()
+            .any(|k| k.is(C::EXPAND_DIMS) || k.is(C::FULLY_CONNECTED))
     }
 
     /// Layer classes the default registry does not list but tfmot's layout
@@ -475,12 +478,12 @@ mod tests {
     }
 
     #[test]
-    fn batchnorm_folds_except_into_a_conv1d() {
+    fn batchnorm_folds_into_2d_convs_only() {
         let folds =
             |kinds: &[C]| tfmot::folds_batchnorm(&kinds.iter().map(|c| k(*c)).collect::<Vec<_>>());
         assert!(folds(&[C::CONV_2D]));
         assert!(folds(&[C::DEPTHWISE_CONV_2D]));
-        assert!(folds(&[C::FULLY_CONNECTED]));
+        assert!(!folds(&[C::FULLY_CONNECTED]));
         assert!(!folds(&[C::EXPAND_DIMS, C::CONV_2D, C::RESHAPE]));
     }
 

@@ -238,11 +238,12 @@ fn mobilenetv3small_partial_annotation_names_the_convs_that_block_a_fold() {
 
 /// The Conv1D keyword spotter: PTQ folds `bn2` into the CONV_2D of the
 /// Conv1D `conv2` (between its EXPAND_DIMS and RESHAPE), which no tfmot
-/// transform does for a Conv1D. The plan says so, with the workaround, and
-/// compare names `bn2` as unsupported, after the partial annotation and
-/// after the plan alike, instead of a layer to change.
+/// transform does for a Conv1D. The plan leaves `conv2` and what folds into
+/// it to the converter (unsupported, calibrated), with the Conv2D
+/// workaround; compare names the same layers after the partial annotation,
+/// and the planned model matches PTQ.
 #[test]
-fn kws_conv1d_batchnorm_is_unsupported_with_its_workaround() {
+fn kws_conv1d_batchnorm_is_left_to_the_converter() {
     let p = plan("zoo_kws_conv1d_ptq.tflite");
     let actions: Vec<(&str, Action)> = p
         .layers
@@ -254,28 +255,25 @@ fn kws_conv1d_batchnorm_is_unsupported_with_its_workaround() {
         [
             ("conv1", Action::Default),
             ("pool1", Action::NoQuantizer),
-            ("conv2", Action::Default),
-            ("bn2", Action::Unsupported),
+            ("conv2", Action::Unsupported),
             ("gap", Action::Default),
             ("fc", Action::Default),
             ("softmax", Action::Default),
         ]
     );
-    let bn = entry(&p, "bn2");
+    let conv = entry(&p, "conv2");
+    assert_eq!(conv.folded, ["bn2", "relu2"]);
     assert_eq!(
-        bn.reasons,
+        conv.reasons,
         [advice::Reason::NoBatchNormFold {
-            into: "conv2".into()
+            batchnorm: "bn2".into()
         }]
     );
-    assert_eq!(bn.workaround, Some(advice::Workaround::Conv2DForConv1D));
-    assert!(!bn.calibrate);
-    // The ReLU still folds into the conv; its kernel stays per-tensor (a
-    // rank-3 Conv1D kernel).
-    let conv = entry(&p, "conv2");
-    assert_eq!(conv.folded, ["relu2"]);
+    assert_eq!(conv.workaround, Some(advice::Workaround::CalibrateFold));
+    assert!(conv.calibrate);
+    // A rank-3 Conv1D kernel stays per-tensor where it is quantized.
     assert_eq!(
-        conv.fallback,
+        entry(&p, "conv1").fallback,
         Some(QatConfig {
             weights: Some("kernel"),
             per_axis: false,
@@ -283,25 +281,22 @@ fn kws_conv1d_batchnorm_is_unsupported_with_its_workaround() {
         })
     );
 
-    let culprits = |qat: &str| -> Vec<(String, Action)> {
+    let culprits = |qat: &str| -> Vec<(String, Action, bool)> {
         placement(&compare_zoo("kws_conv1d", qat))
             .iter()
             .flat_map(|f| &f.culprits)
-            .map(|c| (c.layer.clone(), c.action))
+            .map(|c| (c.layer.clone(), c.action, c.calibrate))
             .collect()
     };
     assert_eq!(
         culprits("partial"),
         [
-            ("conv1".to_owned(), Action::Default),
-            ("pool1".to_owned(), Action::NoQuantizer),
-            ("conv2".to_owned(), Action::Default),
-            ("relu2".to_owned(), Action::Default),
-            ("bn2".to_owned(), Action::Unsupported),
+            ("conv1".to_owned(), Action::Default, false),
+            ("pool1".to_owned(), Action::NoQuantizer, false),
+            ("conv2".to_owned(), Action::Unsupported, true),
+            ("relu2".to_owned(), Action::Unsupported, true),
+            ("bn2".to_owned(), Action::Unsupported, true),
         ]
     );
-    assert_eq!(
-        culprits("planned"),
-        [("bn2".to_owned(), Action::Unsupported)]
-    );
+    assert!(compare_zoo("kws_conv1d", "planned").placement_matches());
 }

@@ -360,8 +360,8 @@ pub(crate) fn reason(r: &Reason) -> String {
         Reason::QuantizesModelInput => {
             "it reads the model input: annotated, it makes tfmot quantize that input".into()
         }
-        Reason::NoBatchNormFold { into } => {
-            format!("PTQ folds this BatchNormalization into '{into}', a Conv1D, which tfmot's Conv+BatchNorm transforms do not take: QAT keeps it as float ops")
+        Reason::NoBatchNormFold { batchnorm } => {
+            format!("PTQ folds the BatchNormalization '{batchnorm}' into its op, which tfmot does not do for a Conv1D or a Dense: annotated, QAT keeps the BatchNorm in float (or the whole layer)")
         }
         Reason::InputThroughUnnamedLayer => {
             "it is annotated, yet reads the model input in float: a layer before it that the converter folds into its op (a Rescaling), left unannotated, keeps tfmot from quantizing that input; convert the QAT model with a representative dataset so the converter calibrates it".into()
@@ -394,8 +394,8 @@ pub fn workaround_text(w: crate::advice::Workaround) -> &'static str {
         crate::advice::Workaround::CalibrateTfOp => {
             "convert the QAT model with a representative dataset as well, so the converter calibrates this op's output; or replace the TF op with a Keras layer tfmot can quantize"
         }
-        crate::advice::Workaround::Conv2DForConv1D => {
-            "write the Conv1D as a Conv2D with a (1, k) kernel on an input given a unit axis (Reshape before, after), so tfmot's Conv2D+BatchNormalization transform folds it"
+        crate::advice::Workaround::CalibrateFold => {
+            "leave it and its BatchNormalization unannotated and convert the QAT model with a representative dataset as well, so the converter folds and quantizes them; or, for a Conv1D, write it as a Conv2D with a (1, k) kernel, which tfmot's Conv2D+BatchNormalization transform folds"
         }
         crate::advice::Workaround::CalibrateInner => {
             "convert the QAT model with a representative dataset as well, so the converter calibrates the inner tensors; or split the layer into layers tfmot can quantize one by one, or do this step outside the model"

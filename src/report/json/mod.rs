@@ -113,7 +113,9 @@ fn reason_id(r: &Reason) -> (&'static str, Option<String>, Option<usize>) {
         Reason::NotNamedByPtq => ("not-named-by-ptq", None, None),
         Reason::QuantizesModelInput => ("quantizes-model-input", None, None),
         Reason::InputThroughUnnamedLayer => ("input-through-unnamed-layer", None, None),
-        Reason::NoBatchNormFold { into } => ("no-batchnorm-fold", Some(into.clone()), None),
+        Reason::NoBatchNormFold { batchnorm } => {
+            ("no-batchnorm-fold", Some(batchnorm.clone()), None)
+        }
         Reason::FusedInto { layer } => ("fused-into", Some(layer.clone()), None),
         Reason::PartlyFoldedInto { layer } => ("partly-folded-into", Some(layer.clone()), None),
     }
