@@ -136,8 +136,7 @@ impl Producer {
                 let batchnorms = self.batchnorm_layers(tensor_name);
                 self.layers(tensor_name)
                     .into_iter()
-                    .filter(|l| !batchnorms.contains(l))
-                    .next_back()
+                    .rfind(|l| !batchnorms.contains(l))
             })
     }
 
