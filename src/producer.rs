@@ -290,8 +290,11 @@ pub(crate) fn detect(model: &Model) -> Producer {
     if description.starts_with("onnx2tf") {
         return Producer::Onnx2Tf;
     }
-    // MediaPipe's older models come from its keras2tflite exporter.
-    if description.starts_with("keras2tflite") {
+    // MediaPipe's older models come from its keras2tflite exporter, which
+    // names a layer's output after the layer and its weights
+    // `<layer>/Kernel`, `<layer>/Bias` (some files say so in their
+    // description, others only in these names).
+    if description.starts_with("keras2tflite") || keras2tflite_names(model) {
         return Producer::Keras;
     }
     if torch_names() {
@@ -310,6 +313,21 @@ pub(crate) fn detect(model: &Model) -> Producer {
         }
         _ => Producer::Unknown,
     }
+}
+
+/// Whether weight tensors carry keras2tflite's names: `<layer>/Kernel`, one
+/// scope and the capitalised attribute, which no TF converter writes.
+fn keras2tflite_names(model: &Model) -> bool {
+    model
+        .subgraphs
+        .iter()
+        .flat_map(|sg| sg.tensors.iter())
+        .filter(|t| t.is_constant())
+        .any(|t| {
+            t.name
+                .split_once('/')
+                .is_some_and(|(layer, attr)| !layer.is_empty() && attr == "Kernel")
+        })
 }
 
 /// Whether most op outputs with a scoped name carry `model/layer/op` names

@@ -36,6 +36,11 @@ MODELS = {
     "mediapipe_face_detection_short_range": (
         "mediapipe/modules/face_detection/face_detection_short_range.tflite",
         "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"),
+    # pre-MLIR exporter, float16 weights, PRELU; no metadata and a description
+    # that names no exporter: a layer's output is named after the layer alone
+    "mediapipe_face_landmark": (
+        "mediapipe/modules/face_landmark/face_landmark.tflite",
+        "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814"),
     # MLIR converter, sparse float16 weights (DENSIFY -> DEQUANTIZE), nested
     # Keras model scopes (model_1/model/<layer>/...)
     "mediapipe_face_detection_full_range_sparse": (

@@ -43,6 +43,7 @@ FIXTURES = {
     "torch_qat": "litert-torch",
     "mediapipe_hand_recrop": "mediapipe",
     "mediapipe_face_detection_short_range": "mediapipe",
+    "mediapipe_face_landmark": "mediapipe",
     "mediapipe_face_detection_full_range_sparse": "mediapipe",
     "onnx2tf_float32": "onnx2tf",
     "onnx2tf_float16": "onnx2tf",
@@ -112,6 +113,9 @@ def check_properties(name, ref):
         assert not quantized and any(t["dtype"] == "FLOAT16" for t in T)
         assert _dq_chain_ok(sg, "DEQUANTIZE", "CONV_2D") or "DEQUANTIZE" in ops
         assert "CONVERSION_METADATA" not in ref["metadata"] and "DENSIFY" not in ops
+    elif name == "mediapipe_face_landmark":
+        assert not quantized and any(t["dtype"] == "FLOAT16" for t in T)
+        assert "PRELU" in ops and "CONVERSION_METADATA" not in ref["metadata"]
     elif name == "mediapipe_face_detection_full_range_sparse":
         # sparse FLOAT16 weights: DENSIFY (FLOAT16 -> FLOAT16) -> DEQUANTIZE (-> FLOAT32)
         assert "DENSIFY" in ops and _dq_chain_ok(sg, "DENSIFY", "DEQUANTIZE")

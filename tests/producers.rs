@@ -130,6 +130,19 @@ fn mediapipe_models() {
         r.findings
     );
 
+    // The same exporter without its name in the description (the file says
+    // `facemesh-lite.tflite.no_meta`): its weights, `conv2d_1/Kernel`, tell
+    // it, so the PRELU, ADD and MAX_POOL_2D outputs named `p_re_lu_1`,
+    // `add_1`, `max_pooling2d_1` are layers like the convs.
+    let r = read("mediapipe_face_landmark.tflite");
+    assert_eq!(r.producer, "tf-keras");
+    assert_eq!(r.scheme, SchemeKind::Float16Weights);
+    assert_named(&r, "face_landmark", 0);
+    assert_eq!(r.ops.len(), 97);
+    for l in ["p_re_lu_1", "add_1", "max_pooling2d_1", "conv2d_1"] {
+        assert!(layers(&r).contains(&l), "{l}");
+    }
+
     // Nested model scopes and sparse float16 weights through DENSIFY.
     let r = read("mediapipe_face_detection_full_range_sparse.tflite");
     assert_eq!(r.producer, "tf-keras");
