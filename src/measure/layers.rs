@@ -9,7 +9,7 @@
 //! folds each (layer output, tensor) pair into [`Sums`] one sample at a
 //! time. Nothing here runs a model or knows the framework.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::Decode;
 use super::stats::{Metrics, Sums};
@@ -48,8 +48,10 @@ pub fn layer_outputs(model: &Model<'_>, insp: &Inspection) -> Vec<LayerOutput> {
         return Vec::new();
     };
     let order = Graph::new(sg).execution_order();
-    // Per layer: (its last compute op, its last conversion op).
+    // Per layer: (its last compute op, its last conversion op), and where
+    // each layer's slot is (lookups stay linear in ops).
     let mut last: Vec<(String, Option<OpId>, Option<OpId>)> = Vec::new();
+    let mut slot_of: HashMap<&str, usize> = HashMap::new();
     let mut owners: BTreeSet<&str> = BTreeSet::new();
     for &op in &order {
         let Some(info) = sq.ops.get(op.index()) else {
@@ -62,20 +64,23 @@ pub fn layer_outputs(model: &Model<'_>, insp: &Inspection) -> Vec<LayerOutput> {
             continue;
         }
         owners.insert(layer);
-        let slot = match last.iter().position(|(l, _, _)| l == layer) {
-            Some(i) => i,
-            None => {
-                last.push((layer.to_owned(), None, None));
-                last.len() - 1
-            }
-        };
+        let slot = *slot_of.entry(layer).or_insert_with(|| {
+            last.push((layer.to_owned(), None, None));
+            last.len() - 1
+        });
         if info.compute == Compute::Convert {
             last[slot].2 = Some(op);
         } else {
             last[slot].1 = Some(op);
         }
     }
-    let position = |op: OpId| order.iter().position(|&o| o == op).unwrap_or(usize::MAX);
+    let mut rank = vec![usize::MAX; sg.operators.len()];
+    for (i, op) in order.iter().enumerate() {
+        if let Some(r) = rank.get_mut(op.index()) {
+            *r = i;
+        }
+    }
+    let position = |op: OpId| rank.get(op.index()).copied().unwrap_or(usize::MAX);
     let mut out: Vec<LayerOutput> = last
         .into_iter()
         .filter_map(|(layer, compute, convert)| {
