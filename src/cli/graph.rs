@@ -458,31 +458,22 @@ fn pair(
     check_size(&qview, format, o, &ql)?;
     check_size(&pview, format, o, &pl)?;
     // Each side is coloured by its own measurement (--measure-side: that one only).
-    let (mut psqnr, mut qsqnr) = (None, None);
-    if let Some(sides) = measure_sides(o, format)? {
-        let wanted = |role: &str| {
-            o.measure_side.as_deref().is_none_or(|s| s == role)
-                && sides.iter().any(|s| s.role == role)
-        };
-        if wanted("ptq") {
-            psqnr = Some(colouring(
-                o,
-                &sides,
-                Some("ptq"),
-                (ptq.model(), &pl),
-                &pview,
-            )?);
+    let (psqnr, qsqnr) = match measure_sides(o, format)? {
+        Some(sides) => {
+            let side = |role: &str, drawn, view| {
+                let wanted = o.measure_side.as_deref().is_none_or(|s| s == role)
+                    && sides.iter().any(|s| s.role == role);
+                wanted
+                    .then(|| colouring(o, &sides, Some(role), drawn, view))
+                    .transpose()
+            };
+            (
+                side("ptq", (ptq.model(), &pl), &pview)?,
+                side("qat", (qat.model(), &ql), &qview)?,
+            )
         }
-        if wanted("qat") {
-            qsqnr = Some(colouring(
-                o,
-                &sides,
-                Some("qat"),
-                (qat.model(), &ql),
-                &qview,
-            )?);
-        }
-    }
+        None => (None, None),
+    };
     crate::report::graph::render_pair(
         &Panel {
             model: ptq.model(),
