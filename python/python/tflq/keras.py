@@ -215,7 +215,8 @@ def conversion_gap(
     def select(layers: Sequence[str]) -> Iterator[Tuple[List[Any], List[Any]]]:
         import numpy as np
 
-        wanted = [out for out, name in usable if name in layers]
+        chosen = set(layers)
+        wanted = [out for out, name in usable if name in chosen]
         probe = tf.keras.Model(qat_model.inputs, wanted)
         ranks = [len(t.shape) for t in qat_model.inputs]
         for item in _items(inputs):
@@ -318,12 +319,14 @@ def gap_from_outputs(
         carried = {o["layer"]: o for o in _tflq.GapSession(path, label, []).layers()}
         folded_into = {f: o for o in carried.values() for f in o["folded"]}
         compared: List[str] = []
+        position_of: Dict[str, int] = {}  # each compared layer's first position in `layers`
         not_compared: List[Dict[str, Any]] = []
         for position, name in enumerate(layers):
             if name in unusable:
                 why = unusable[name]
             elif name in carried:
-                if name not in compared:
+                if name not in position_of:
+                    position_of[name] = position
                     compared.append(name)
                 continue
             elif name in folded_into:
@@ -332,8 +335,9 @@ def gap_from_outputs(
             else:
                 why = "no op of the converted model carries it"
             not_compared.append({"layer": name, "position": position, "why": why})
+        named = set(layers)
         for name, o in carried.items():
-            if name not in layers:
+            if name not in named:
                 not_compared.append({"layer": name, "position": None,
                                      "why": f"the converted model's {o['opcode']} #{o['op']} names it; the source model has no such layer"})
         if not compared:
@@ -363,7 +367,7 @@ def gap_from_outputs(
     rows: List[Dict[str, Any]] = []
     for name, metrics in zip(compared, done["results"]):
         o = carried[name]
-        row: Dict[str, Any] = {"layer": name, "position": layers.index(name)}
+        row: Dict[str, Any] = {"layer": name, "position": position_of[name]}
         row.update({k: o[k] for k in ("op", "opcode", "tensor", "dtype", "scale", "zero_point", "folded")})
         row.update(metrics or {})
         sqnr, scale = row.get("sqnr_db"), row.get("scale")
