@@ -25,6 +25,10 @@ pub const EXACT_DB: f64 = 100.0;
 /// plain 8-bit rounding; 30 dB what PyTorch's tests ask of an output.
 pub const SCALE_DB: [f64; 3] = [10.0, 25.0, 40.0];
 
+/// The colours of the scale's three points, red, yellow and green (`tflq
+/// graph`'s fills and the Model Explorer node data's gradient).
+pub const SCALE_COLORS: [&str; 3] = ["#d73027", "#fee08b", "#1a9850"];
+
 /// One measured value, as the op values need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowSqnr {

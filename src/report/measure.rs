@@ -445,11 +445,12 @@ fn model_explorer(model: &Model<'_>, s: &SideResult, w: &mut dyn Write) -> io::R
             results.insert(key.as_str(), SqnrValue { value });
         }
     }
+    let [red, yellow, green] = crate::measure::ops::SCALE_COLORS;
     let graph = SqnrGraph {
         gradient: [
-            GradientStop::new(0.0, "#d73027"),
-            GradientStop::new(0.5, "#fee08b"),
-            GradientStop::new(1.0, "#1a9850"),
+            GradientStop::new(0.0, red),
+            GradientStop::new(0.5, yellow),
+            GradientStop::new(1.0, green),
         ],
         name: format!("tflq measure: {} local SQNR (dB)", s.role.name()),
         results,

@@ -28,7 +28,7 @@ use crate::analysis::graph_view::{GraphView, NodeClass, NodeKind, ViewNode};
 use crate::analysis::{Inspection, OpClass, SubgraphQuant};
 use crate::compare::Comparison;
 use crate::measure::View;
-use crate::measure::ops::{NodeSqnr, OpSqnr, SCALE_DB, SqnrView};
+use crate::measure::ops::{NodeSqnr, OpSqnr, SCALE_COLORS, SCALE_DB, SqnrView};
 use crate::model::{Model, OpId, Subgraph, TensorId};
 use crate::pair_view::{FindingView, Neighbourhood};
 
@@ -303,21 +303,22 @@ fn sqnr_text(v: &OpSqnr) -> String {
 
 /// The fill of a position on the SQNR scale: red, yellow, green.
 fn sqnr_color(position: f64) -> String {
-    let stops: [(f64, [f64; 3]); 3] = [
-        (0.0, [215.0, 48.0, 39.0]),
-        (0.5, [254.0, 224.0, 139.0]),
-        (1.0, [26.0, 152.0, 80.0]),
-    ];
-    let t = position.clamp(0.0, 1.0);
-    let (a, b) = if t <= 0.5 {
-        (stops[0], stops[1])
-    } else {
-        (stops[1], stops[2])
+    let rgb = |hex: &str| {
+        [1, 3, 5].map(|i| {
+            let channel = hex
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            f64::from(channel.unwrap_or(0))
+        })
     };
-    let f = (t - a.0) / (b.0 - a.0);
-    let c: Vec<u8> = (0..3)
-        .map(|i| (a.1[i] + (b.1[i] - a.1[i]) * f).round().clamp(0.0, 255.0) as u8)
-        .collect();
+    let [red, yellow, green] = SCALE_COLORS.map(rgb);
+    let t = position.clamp(0.0, 1.0);
+    let (a, b, f) = if t <= 0.5 {
+        (red, yellow, t / 0.5)
+    } else {
+        (yellow, green, (t - 0.5) / 0.5)
+    };
+    let c = [0, 1, 2].map(|i| (a[i] + (b[i] - a[i]) * f).round().clamp(0.0, 255.0) as u8);
     format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
 }
 

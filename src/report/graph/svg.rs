@@ -13,6 +13,7 @@ use super::marks::{Group, Mark};
 use super::outline::{self, BADGE_H, Badge, Index, Rect};
 use super::{Doc, ISLAND_COLOR, NodeDraw, PanelDraw, class_color, class_label};
 use crate::analysis::graph_view::NodeClass;
+use crate::measure::ops::SCALE_COLORS;
 
 /// Width of one character of the 11px monospace font.
 const CHAR_W: f64 = 6.7;
@@ -147,18 +148,13 @@ fn fill_style(n: &NodeDraw) -> String {
         .map_or(String::new(), |f| format!(" style=\"fill:{f}\""))
 }
 
-/// The SQNR scale's colours, low to high, as a CSS gradient.
-const SQNR_GRADIENT: &str = "linear-gradient(90deg,#d73027,#fee08b,#1a9850)";
-
-/// The SQNR scale as an SVG gradient, for the legend's swatch.
-const SQNR_DEFS: &str = "<defs><linearGradient id=\"sqnr-scale\"><stop offset=\"0\" stop-color=\"#d73027\"/><stop offset=\"0.5\" stop-color=\"#fee08b\"/><stop offset=\"1\" stop-color=\"#1a9850\"/></linearGradient></defs>";
-
-/// The SQNR colouring's legend row at (x, y): the scale and its words.
-/// Returns its height.
+/// The SQNR colouring's legend row at (x, y): the scale (an SVG gradient)
+/// and its words. Returns its height.
 fn sqnr_legend(out: &mut String, text: &str, x: f64, y: f64) -> f64 {
+    let [red, yellow, green] = SCALE_COLORS;
     let _ = write!(
         out,
-        "<g class=\"legend legend-sqnr\">{SQNR_DEFS}<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"60\" height=\"14\" rx=\"3\" stroke=\"#444\" fill=\"url(#sqnr-scale)\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+        "<g class=\"legend legend-sqnr\"><defs><linearGradient id=\"sqnr-scale\"><stop offset=\"0\" stop-color=\"{red}\"/><stop offset=\"0.5\" stop-color=\"{yellow}\"/><stop offset=\"1\" stop-color=\"{green}\"/></linearGradient></defs><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"60\" height=\"14\" rx=\"3\" stroke=\"#444\" fill=\"url(#sqnr-scale)\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
         x + 66.0,
         y + 11.0,
         esc(text)
@@ -723,10 +719,14 @@ pub(super) fn html(doc: &Doc, w: &mut dyn Write) -> io::Result<()> {
     let _ = write!(
         out,
         "<span><i style=\"border:2px dashed {ISLAND_COLOR}\"></i>float island</span>{}</div><p class=\"hint\">Drag to pan, wheel to zoom, click a node for its tensors, click or drag the minimap to go there. <button id=\"width\" type=\"button\">fit width</button> <button id=\"fit\" type=\"button\">whole graph</button>",
-        doc.sqnr_legend.as_deref().map_or(String::new(), |t| format!(
-            "<span class=\"sqnr\"><i style=\"width:60px;background:{SQNR_GRADIENT}\"></i>{}</span>",
-            esc(t)
-        ))
+        doc.sqnr_legend.as_deref().map_or(String::new(), |t| {
+            // The scale's colours, low to high, as a CSS gradient.
+            let [red, yellow, green] = SCALE_COLORS;
+            format!(
+                "<span class=\"sqnr\"><i style=\"width:60px;background:linear-gradient(90deg,{red},{yellow},{green})\"></i>{}</span>",
+                esc(t)
+            )
+        })
     );
     if doc.panels.len() == 2 {
         out.push_str(" <label><input id=\"link\" type=\"checkbox\" checked=\"checked\"/> sides follow each other</label>");
