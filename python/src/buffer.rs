@@ -11,6 +11,7 @@ use std::ffi::{c_char, c_int, c_void};
 
 use pyo3::ffi::{Py_ssize_t, PyObject};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 /// `Py_buffer`, as in CPython's `Include/pybuffer.h` (stable ABI since 3.11).
 #[repr(C)]
@@ -88,4 +89,18 @@ impl Drop for Buffer {
         // is released once, with the GIL held.
         Python::attach(|_| unsafe { PyBuffer_Release(&mut *self.0) });
     }
+}
+
+/// The bytes of `data` (bytes, or any contiguous buffer), handed to `f`:
+/// read in place on Python 3.11 and later, copied once before.
+pub fn with_bytes<T>(data: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return Ok(f(b.as_bytes()));
+    }
+    if data.py().version_info() < (3, 11) {
+        let b = data.call_method0("tobytes")?.cast_into::<PyBytes>()?;
+        return Ok(f(b.as_bytes()));
+    }
+    let buffer = Buffer::get(data)?;
+    Ok(f(buffer.bytes()))
 }

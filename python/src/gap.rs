@@ -5,27 +5,15 @@
 //! attribution, decoding and sums are the library's (`tflq::measure::layers`).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyDict, PyList};
 use tflq::measure::layers::{self, TensorError};
 use tflq::model::TensorId;
 
 use crate::TflqError;
+use crate::buffer::with_bytes;
 
 fn err(e: impl std::fmt::Display) -> PyErr {
     TflqError::new_err(e.to_string())
-}
-
-/// The bytes of `data` (bytes, or any contiguous buffer), handed to `f`.
-fn with_bytes<T>(data: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
-    if let Ok(b) = data.cast::<PyBytes>() {
-        return Ok(f(b.as_bytes()));
-    }
-    if data.py().version_info() < (3, 11) {
-        let b = data.call_method0("tobytes")?.cast_into::<PyBytes>()?;
-        return Ok(f(b.as_bytes()));
-    }
-    let buffer = crate::buffer::Buffer::get(data)?;
-    Ok(f(buffer.bytes()))
 }
 
 /// One converted model against a framework's layer outputs.

@@ -158,15 +158,7 @@ impl MeasureSession {
     /// any contiguous buffer (the interpreter's numpy array itself, read in
     /// place on Python 3.11 and later, copied once before).
     fn put(&mut self, run: usize, tensor: u32, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let Ok(b) = data.cast::<PyBytes>() {
-            return self.acc.put(run, tensor, b.as_bytes()).map_err(err);
-        }
-        if data.py().version_info() < (3, 11) {
-            let b = data.call_method0("tobytes")?.cast_into::<PyBytes>()?;
-            return self.acc.put(run, tensor, b.as_bytes()).map_err(err);
-        }
-        let buffer = crate::buffer::Buffer::get(data)?;
-        self.acc.put(run, tensor, buffer.bytes()).map_err(err)
+        crate::buffer::with_bytes(data, |b| self.acc.put(run, tensor, b))?.map_err(err)
     }
 
     /// Fold the current sample into the sums.
