@@ -187,31 +187,39 @@ def _quantize_into(x: Any, detail: Dict[str, Any]) -> Any:
     return np.clip(v, info.min, info.max).astype(dtype)
 
 
+def _interpreter(what: str, preserve_all_tensors: bool, **model: Any) -> Any:
+    """A LiteRT interpreter (builtin kernels, no delegates, one thread) of ``model_path=`` or
+    ``model_content=``, its tensors allocated; ``what`` names the model in the error."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # type: ignore[import-untyped]
+
+    try:
+        it = Interpreter(
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+            experimental_preserve_all_tensors=preserve_all_tensors,
+            num_threads=1,
+            **model,
+        )
+        it.allocate_tensors()
+    except (RuntimeError, ValueError) as e:
+        raise JobError(f"{what}: LiteRT cannot load it: {str(e).strip()}") from e
+    return it
+
+
 class Runner:
     """The interpreters of one measurement, created once, run per sample."""
 
     def __init__(self, session: Any, paths: Sequence[Optional[str]], labels: Sequence[str]) -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType  # type: ignore[import-untyped]
-
         self.session = session
         self.runs = session.runs()
         self.interpreters: List[Any] = []
         self.inputs: List[Dict[int, Dict[str, Any]]] = []
         for run in self.runs:
             what = labels[run["model"]] if run["model"] is not None else f"the {run['name']} cut of the models"
-            kwargs = dict(
-                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-                experimental_preserve_all_tensors=bool(run["preserve_all_tensors"]),
-                num_threads=1,
-            )
-            try:
-                if run["content"] is None:
-                    it = Interpreter(model_path=paths[run["model"]], **kwargs)
-                else:
-                    it = Interpreter(model_content=bytes(run["content"]), **kwargs)
-                it.allocate_tensors()
-            except (RuntimeError, ValueError) as e:
-                raise JobError(f"{what}: LiteRT cannot load it: {str(e).strip()}") from e
+            preserve = bool(run["preserve_all_tensors"])
+            if run["content"] is None:
+                it = _interpreter(what, preserve, model_path=paths[run["model"]])
+            else:
+                it = _interpreter(what, preserve, model_content=bytes(run["content"]))
             self.interpreters.append((it, what))
             self.inputs.append({d["index"]: d for d in it.get_input_details()})
 
@@ -254,7 +262,6 @@ def run_gap_job(job: Dict[str, Any], stdin: Optional[IO[bytes]]) -> str:
     """Run a ``conversion-gap`` job: the model on the samples of ``stdin``, each watched tensor against
     the values sent with it. Returns JSON: ``runtime``, ``samples`` and per watched tensor its metrics."""
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from . import _tflq
 
@@ -264,16 +271,7 @@ def run_gap_job(job: Dict[str, Any], stdin: Optional[IO[bytes]]) -> str:
     path, label = job["model"], job["label"]
     tensors = [int(t) for t in job["tensors"]]
     session = _tflq.GapSession(path, label, tensors)
-    try:
-        it = Interpreter(
-            model_path=path,
-            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-            experimental_preserve_all_tensors=True,
-            num_threads=1,
-        )
-        it.allocate_tensors()
-    except (RuntimeError, ValueError) as e:
-        raise JobError(f"{label}: LiteRT cannot load it: {str(e).strip()}") from e
+    it = _interpreter(label, True, model_path=path)
     inputs = it.get_input_details()
     if stdin is None:
         raise JobError("no sample stream")
