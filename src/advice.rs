@@ -1523,6 +1523,16 @@ impl PlanIndex {
         out
     }
 
+    /// The scale groups of `layer`'s outputs.
+    pub fn scale_groups_of(&self, layer: &str) -> &[ScaleGroupId] {
+        self.groups_of.get(layer).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every layer of scale group `g`, in plan order.
+    pub fn group_members(&self, g: ScaleGroupId) -> &[String] {
+        self.members.get(&g).map_or(&[], Vec::as_slice)
+    }
+
     /// Every other layer PTQ gives the same output scale as `layer`, in plan
     /// order (all of them: a culprit list must name each layer to change).
     pub fn shares_scale_with(&self, layer: &str) -> Vec<String> {

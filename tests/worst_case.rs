@@ -355,3 +355,62 @@ fn graph_of_a_6700_op_model() {
     }
     eprintln!("6,701 ops: everything {:.2?}", start.elapsed());
 }
+
+/// `n` ReLUs reading one tensor, concatenated. PTQ gives every ReLU output
+/// the concatenation's scale (one scale group of `n` layers); `requantize`
+/// gives each ReLU a scale of its own and a QUANTIZE to the concatenation's,
+/// as a QAT model whose layers keep their own output quantizers.
+fn relus_into_one_concat(n: usize, requantize: bool) -> Vec<u8> {
+    let mut m = ModelBuilder::new();
+    let sg = m.subgraph("main");
+    let relu = m.builtin(BuiltinCode::RELU);
+    let concat = m.builtin(BuiltinCode::CONCATENATION);
+    let quantize = m.builtin(BuiltinCode::QUANTIZE);
+    let q = |s: f32| Some(SynthQuant::per_tensor(s, -128));
+    let x = m.tensor(sg, "serving_default_x:0", &[1], 9, q(0.05));
+    let mut outs = Vec::with_capacity(n);
+    for i in 0..n {
+        let own = if requantize {
+            0.01 + i as f32 * 1e-4
+        } else {
+            0.05
+        };
+        let r = m.tensor(sg, &format!("model/r{i}/Relu"), &[1], 9, q(own));
+        m.op(sg, relu, &[x], &[r], SynthOptions::None);
+        if requantize {
+            let u = m.tensor(sg, &format!("model/r{i}/requant"), &[1], 9, q(0.05));
+            m.op(sg, quantize, &[r], &[u], SynthOptions::None);
+            outs.push(u);
+        } else {
+            outs.push(r);
+        }
+    }
+    let y = m.tensor(sg, "model/concat/concat", &[n as i32], 9, q(0.05));
+    m.op(sg, concat, &outs, &[y], SynthOptions::None);
+    m.io(sg, &[x], &[y]);
+    m.finish()
+}
+
+#[test]
+fn a_concatenation_of_many_requantized_layers() {
+    // Before the requantizes of one group rolled up, each named the whole
+    // group: 10,000 layers ran out of memory (10^8 culprits).
+    let n = ops() / 10;
+    let ptq = common::leak_load(relus_into_one_concat(n, false));
+    let qat = common::leak_load(relus_into_one_concat(n, true));
+    let c = compare_formats(
+        &ptq,
+        &qat,
+        &format!("{n} requantized layers into one concatenation"),
+    );
+    // One finding for the group, every requantize a place of it, and each
+    // layer of the group (the ReLUs and the concatenation) named once.
+    let requantizes: Vec<_> = c
+        .findings
+        .iter()
+        .filter(|f| f.kind == tflq::compare::Kind::RemoveQuantizer)
+        .collect();
+    assert_eq!(requantizes.len(), 1);
+    assert_eq!(requantizes[0].places.len(), n);
+    assert_eq!(requantizes[0].culprits.len(), n + 1);
+}

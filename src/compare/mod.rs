@@ -325,6 +325,9 @@ pub struct Finding {
     /// What its words say beyond the detail and suggestion (clipping or
     /// wide, what a roll-up sums up), chosen once here.
     pub wording: Wording,
+    /// For a requantize: the PTQ scale group it breaks (the requantizes of
+    /// one group are one finding, whose culprits name the group once).
+    pub scale_group: Option<advice::ScaleGroupId>,
 }
 
 /// Why a float region's layers are not quantized as PTQ quantizes them.
@@ -552,6 +555,7 @@ pub fn compare_inspected(
             options,
             plan: &plan,
             annotated: &annotated,
+            groups_named: Default::default(),
             vocabulary,
         };
         let (f, (explained_ptq, explained_qat)) = ctx.findings();
@@ -639,6 +643,8 @@ struct Ctx<'a> {
     plan: &'a PlanIndex,
     /// Layers the QAT model wraps for QAT.
     annotated: &'a BTreeSet<String>,
+    /// The scale groups whose layers a requantize finding has named.
+    groups_named: std::cell::RefCell<HashSet<advice::ScaleGroupId>>,
     /// The terms advice is worded in.
     vocabulary: Vocabulary,
 }
@@ -708,6 +714,21 @@ impl Ctx<'_> {
         detail: Detail,
     ) -> Finding {
         let culprits = self.culprits(&qat_ops, &detail, layer.as_deref());
+        let scale_group = match &detail {
+            Detail::Remove(Removal::Requantize {
+                producer_layer,
+                consumer_layer,
+                ..
+            }) => [
+                consumer_layer.as_deref(),
+                producer_layer.as_deref(),
+                layer.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .find_map(|l| self.plan.scale_groups_of(l).first().copied()),
+            _ => None,
+        };
         let suggestion = suggest(&detail, layer.as_deref(), &culprits);
         let severity = severity(kind, &detail);
         let place = Place {
@@ -727,6 +748,7 @@ impl Ctx<'_> {
             checked: None,
             causes: Vec::new(),
             wording: Wording::default(),
+            scale_group,
             kind,
             subgraph: SubgraphId(self.s as u32),
             qat_kinds: qat_ops
@@ -1008,16 +1030,23 @@ impl Ctx<'_> {
                 ..
             }) => {
                 // The layers around the requantize and every layer PTQ gives
-                // their scale: the group needs one quantizer.
+                // their scale: the group needs one quantizer. A group is
+                // named by its first requantize only; the others of that
+                // group roll up into that finding (linear in the group).
                 let around = layer
                     .map(str::to_owned)
                     .into_iter()
                     .chain(producer_layer.clone())
                     .chain(consumer_layer.clone());
+                let mut named = self.groups_named.borrow_mut();
                 for l in around {
-                    let shares = self.plan.shares_scale_with(&l);
-                    candidates.push(l);
-                    candidates.extend(shares);
+                    let groups = self.plan.scale_groups_of(&l);
+                    candidates.push(l.clone());
+                    for &g in groups {
+                        if named.insert(g) {
+                            candidates.extend(self.plan.group_members(g).iter().cloned());
+                        }
+                    }
                 }
             }
             Detail::Remove(_) => candidates.extend(layer.map(str::to_owned)),
@@ -1747,6 +1776,12 @@ fn severity(kind: Kind, detail: &Detail) -> Severity {
 fn root_cause(f: &Finding) -> Option<(Kind, u8)> {
     match (&f.kind, &f.detail) {
         (k, _) if k.is_range() => Some((*k, 0)),
+        // The requantizes that break one PTQ scale group.
+        (Kind::RemoveQuantizer, Detail::Remove(Removal::Requantize { .. }))
+            if f.scale_group.is_some() =>
+        {
+            Some((f.kind, 0))
+        }
         (Kind::WidthMismatch, _) => Some((f.kind, 0)),
         (Kind::GranularityMismatch, Detail::Granularity { qat, .. }) => {
             Some((f.kind, u8::from(matches!(qat, Granularity::PerTensor))))
@@ -1787,13 +1822,14 @@ fn with_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
 /// Merge findings of one root cause into one finding that lists every place.
 fn roll_up(findings: Vec<Finding>) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
-    let mut by_cause: BTreeMap<(SubgraphId, Kind, u8), usize> = BTreeMap::new();
+    type Key = (SubgraphId, Kind, u8, Option<advice::ScaleGroupId>);
+    let mut by_cause: BTreeMap<Key, usize> = BTreeMap::new();
     for f in findings {
         let Some(cause) = root_cause(&f) else {
             out.push(f);
             continue;
         };
-        let key = (f.subgraph, cause.0, cause.1);
+        let key = (f.subgraph, cause.0, cause.1, f.scale_group);
         match by_cause.get(&key) {
             Some(&i) => {
                 // Duplicates go at the end, in one pass each.
