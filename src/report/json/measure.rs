@@ -23,7 +23,8 @@ fn sig(x: f64, digits: usize) -> Option<f64> {
 
 /// A dB value to two decimals.
 fn db(x: f64) -> Option<f64> {
-    Some((x * 100.0).round() / 100.0).filter(|v| x.is_finite() && v.is_finite())
+    // Not finite in, not finite out.
+    Some((x * 100.0).round() / 100.0).filter(|v| v.is_finite())
 }
 
 #[derive(Serialize)]
