@@ -586,7 +586,7 @@ mod keras {
         if UANT.find(tensor_name.as_bytes()).is_none() {
             return false;
         }
-        FAKE_QUANT_SCOPES.iter().any(|s| tensor_name.contains(s))
+        has_fake_quant(tensor_name)
             || tensor_name.contains("quantize_layer")
             || tensor_name
                 .split(';')

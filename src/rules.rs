@@ -279,10 +279,10 @@ pub mod tfmot {
     /// Dense in float (as tfmot's own `quantize_model` does on a Dense+BN).
     pub const BN_FOLDS_INTO: [&str; 3] = ["Conv2D", "DepthwiseConv2D", "SeparableConv2D"];
 
-    /// Whether tfmot can fold a `BatchNormalization` into the layer lowered
-    /// to `op_kinds`, as the converter does in PTQ: a 2-D conv or depthwise
-    /// conv (one of [`BN_FOLDS_INTO`]), not a `Conv1D` (EXPAND_DIMS around
-    /// the conv) nor a `Dense` (FULLY_CONNECTED).
+    /// Whether tfmot can fold a `BatchNormalization` that PTQ folds into the
+    /// layer lowered to `op_kinds`: not when that layer is a `Conv1D`
+    /// (EXPAND_DIMS around the conv) or a `Dense` (FULLY_CONNECTED), the
+    /// layers PTQ folds a BatchNorm into that [`BN_FOLDS_INTO`] leaves out.
     pub fn folds_batchnorm(op_kinds: &[OpKind]) -> bool {
         !op_kinds
             .iter()
