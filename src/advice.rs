@@ -1442,6 +1442,15 @@ impl PlanIndex {
         let mut fused: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         let mut groups_of = std::collections::BTreeMap::new();
         let mut members: std::collections::BTreeMap<ScaleGroupId, Vec<String>> = Default::default();
+        // Only groups of several layers are indexed: most layers have a
+        // scale of their own, and a group of one shares it with nobody.
+        let mut sizes: std::collections::HashMap<ScaleGroupId, usize> = Default::default();
+        for l in plan.layers.iter().filter(|l| l.layer.is_some()) {
+            for g in &l.facts.scale_groups {
+                let n = sizes.entry(*g).or_default();
+                *n = n.saturating_add(1);
+            }
+        }
         for l in &plan.layers {
             let Some(name) = &l.layer else { continue };
             for r in &l.reasons {
@@ -1449,11 +1458,18 @@ impl PlanIndex {
                     fused.entry(layer.clone()).or_default().push(name.clone());
                 }
             }
-            if !groups_of.contains_key(name) {
-                groups_of.insert(name.clone(), l.facts.scale_groups.clone());
-                for g in &l.facts.scale_groups {
+            let shared: Vec<ScaleGroupId> = l
+                .facts
+                .scale_groups
+                .iter()
+                .copied()
+                .filter(|g| sizes.get(g).is_some_and(|&n| n > 1))
+                .collect();
+            if !shared.is_empty() && !groups_of.contains_key(name) {
+                for g in &shared {
                     members.entry(*g).or_default().push(name.clone());
                 }
+                groups_of.insert(name.clone(), shared);
             }
             by_name.entry(name.clone()).or_insert_with(|| Decided {
                 action: l.action,
@@ -1523,7 +1539,7 @@ impl PlanIndex {
         out
     }
 
-    /// The scale groups of `layer`'s outputs.
+    /// The scale groups of `layer`'s outputs that other layers share.
     pub fn scale_groups_of(&self, layer: &str) -> &[ScaleGroupId] {
         self.groups_of.get(layer).map_or(&[], Vec::as_slice)
     }
