@@ -380,6 +380,8 @@ pub struct LayerPlan {
     /// Layers folded into it (a BatchNormalization, an activation): annotate
     /// them together so tfmot's folding transforms apply.
     pub folded: Vec<String>,
+    /// The layers of `folded` its ops' names show to be BatchNormalizations.
+    pub folded_batchnorms: Vec<String>,
     /// The subgraph.
     pub subgraph: SubgraphId,
     /// Its ops, in order.
@@ -846,7 +848,8 @@ fn plan_subgraph(
         layer_view.settle(i, entry);
     }
     split_folds_into_owners(&mut out[first_new..]);
-    unfoldable_batchnorms(producer, graph, &mut out[first_new..]);
+    name_folded_batchnorms(producer, graph, &mut out[first_new..]);
+    unfoldable_batchnorms(&mut out[first_new..]);
     for entry in out.iter_mut().skip(first_new) {
         settle_configs(entry);
     }
@@ -894,18 +897,11 @@ fn split_folds_into_owners(entries: &mut [LayerPlan]) {
     }
 }
 
-/// A layer PTQ folds a BatchNormalization into, where tfmot cannot fold it
-/// (a Conv1D or a Dense: see [`rules::tfmot::folds_batchnorm`]), is
-/// unsupported: annotated, it keeps the BatchNorm as float ops (a Conv1D)
-/// or runs in float (a Dense); left unannotated with what folds into it,
-/// the converter folds and quantizes them from the representative dataset.
-/// The names of its ops tell which folded layers are BatchNormalizations.
-fn unfoldable_batchnorms(producer: Producer, graph: &Graph<'_>, entries: &mut [LayerPlan]) {
+/// Fill each entry's `folded_batchnorms`: the names of its ops tell which
+/// folded layers are BatchNormalizations.
+fn name_folded_batchnorms(producer: Producer, graph: &Graph<'_>, entries: &mut [LayerPlan]) {
     let sg = graph.subgraph();
-    for entry in entries.iter_mut() {
-        if entry.folded.is_empty() || rules::tfmot::folds_batchnorm(&entry.op_kinds) {
-            continue;
-        }
+    for entry in entries.iter_mut().filter(|e| !e.folded.is_empty()) {
         let mut batchnorms: Vec<String> = Vec::new();
         for &op in &entry.ops {
             let o = sg.op(op);
@@ -918,11 +914,28 @@ fn unfoldable_batchnorms(producer: Producer, graph: &Graph<'_>, entries: &mut [L
                 );
             }
         }
-        if let Some(bn) = entry.folded.iter().find(|f| batchnorms.contains(f)) {
+        entry.folded_batchnorms = entry
+            .folded
+            .iter()
+            .filter(|f| batchnorms.contains(f))
+            .cloned()
+            .collect();
+    }
+}
+
+/// A layer PTQ folds a BatchNormalization into, where tfmot cannot fold it
+/// (a Conv1D or a Dense: see [`rules::tfmot::folds_batchnorm`]), is
+/// unsupported: annotated, it keeps the BatchNorm as float ops (a Conv1D)
+/// or runs in float (a Dense); left unannotated with what folds into it,
+/// the converter folds and quantizes them from the representative dataset.
+fn unfoldable_batchnorms(entries: &mut [LayerPlan]) {
+    for entry in entries.iter_mut() {
+        if rules::tfmot::folds_batchnorm(&entry.op_kinds) {
+            continue;
+        }
+        if let Some(bn) = entry.folded_batchnorms.first().cloned() {
             entry.action = Action::Unsupported;
-            entry.reasons = vec![Reason::NoBatchNormFold {
-                batchnorm: bn.clone(),
-            }];
+            entry.reasons = vec![Reason::NoBatchNormFold { batchnorm: bn }];
         }
     }
 }
@@ -1237,6 +1250,7 @@ impl LayerPlan {
         LayerPlan {
             layer,
             folded: Vec::new(),
+            folded_batchnorms: Vec::new(),
             subgraph,
             ops: Vec::new(),
             op_kinds: Vec::new(),
@@ -1410,6 +1424,14 @@ pub struct Culprit {
     /// For `unsupported`: leave it unannotated and convert the QAT model
     /// with a representative dataset, so the converter calibrates it.
     pub calibrate: bool,
+    /// The layer has no weights in the file, so the model may hold
+    /// twins of it: layers of the same class and config called on the same
+    /// input, which the converter merges into this layer's op and names
+    /// after one of them (NASNet's cells each apply a ReLU to the tensor the
+    /// cell before applied one to). The file cannot name those; they take
+    /// this culprit's annotation too, or the two stop being identical and
+    /// the unannotated one runs in float on its own.
+    pub twins: bool,
 }
 
 /// What the plan decided for one layer name.
@@ -1421,6 +1443,9 @@ struct Decided {
     config: Option<QatConfig>,
     fallback: Option<QatConfig>,
     calibrate: bool,
+    /// The layer has weights: it owns its op's, or it is a BatchNormalization
+    /// folded into another layer's (layers with weights are never merged).
+    has_weights: bool,
 }
 
 /// The plan of a PTQ model indexed by layer name (folded layers included),
@@ -1478,6 +1503,7 @@ impl PlanIndex {
                 config: l.config,
                 fallback: l.fallback,
                 calibrate: l.calibrate,
+                has_weights: l.facts.weights.is_some(),
             });
             for f in &l.folded {
                 // A folded layer follows its owner: with the registry default
@@ -1485,15 +1511,27 @@ impl PlanIndex {
                 // owner's quantizer decides and the folded layer has none.
                 // An owner left unannotated (float, or calibrated by the
                 // converter) leaves what folds into it unannotated too.
+                // An activation fused into an op the converter calibrates
+                // (an unsupported owner) takes tfmot's default: its output
+                // quantizer gives the op's output the range PTQ fuses it
+                // into, as the generated module does (NASNet's ReLU after a
+                // BatchNorm of a concatenation; left unannotated, the
+                // converter keeps that op in float).
+                let activation =
+                    l.action == Action::Unsupported && !l.folded_batchnorms.contains(f);
                 let (action, config) = match l.action {
                     Action::Default => (Action::Default, None),
+                    Action::Unsupported if activation => (Action::Default, None),
                     Action::Float | Action::Unsupported => (l.action, None),
                     _ => (Action::NoQuantizer, Some(QatConfig::NO_QUANTIZER)),
                 };
                 // Where tfmot's default does not take the folded layer (a
                 // custom layer its registry lacks), it is wrapped with no
-                // quantizer, as the generated module does.
-                let fallback = (action == Action::Default).then_some(QatConfig::NO_QUANTIZER);
+                // quantizer, as the generated module does; the generated
+                // module leaves one fused into an unsupported op to the
+                // converter.
+                let fallback =
+                    (action == Action::Default && !activation).then_some(QatConfig::NO_QUANTIZER);
                 by_name.entry(f.clone()).or_insert_with(|| Decided {
                     action,
                     reasons: Vec::new(),
@@ -1501,6 +1539,7 @@ impl PlanIndex {
                     config,
                     fallback,
                     calibrate: l.calibrate,
+                    has_weights: l.folded_batchnorms.contains(f),
                 });
             }
         }
@@ -1612,6 +1651,7 @@ impl PlanIndex {
                     config: d.config,
                     fallback: d.fallback,
                     calibrate: d.calibrate,
+                    twins: !d.has_weights,
                 });
             }
         }

@@ -21,8 +21,9 @@ input, weights=None, plus small networks of the shapes people build themselves):
 4. the advice loop: Conv2D and Dense layers annotated (as tutorials do), converted, `tflq
    compare --format json`, every finding's culprits applied as their fields say (`config`;
    `fallback` where tfmot's default does not take the layer; `calibrate`: the QAT model
-   converted with the representative dataset, an unsupported layer left unannotated), rebuilt;
-   up to ADVICE_ROUNDS rounds.
+   converted with the representative dataset, an unsupported layer left unannotated; `twins`:
+   the same for the layers the plan module's identical_layers(model) gives it), rebuilt; up to
+   ADVICE_ROUNDS rounds.
 
 Placement is judged by TensorFlow's own flatbuffer reader (schema_py_generated), not by tflq:
 per subgraph, the multiset of (op, how it computes) -- int8, int16, float, hybrid; QUANTIZE
@@ -969,6 +970,43 @@ def step_plan(net, model, ptq_buf, facts):
     return rec, module
 
 
+def follow_culprit(c, layer, new, calibrate, notes, model, plan_module):
+    """Apply one culprit to `layer` (the culprit's own layer, or a twin of it) in annotation `new`."""
+    if c.get("calibrate"):
+        # the QAT conversion gets the representative dataset; an unsupported (or float)
+        # layer is left unannotated for the converter to calibrate, any other still
+        # takes its action
+        calibrate.add(layer)
+        if ACTIONS.get(c["action"]) in ("unsupported", "unannotated"):
+            new.pop(layer, None)
+            return
+    if c.get("config") is None and c["action"] == "default" and c.get("fallback") is not None \
+            and not default_takes(model.get_layer(layer)):
+        cls = config_from_field(c["fallback"], plan_module)
+        if cls is None:
+            notes["unreadable_config"].append(f"{layer}: {c['fallback']!r}")
+            return
+        new[layer] = cls
+        notes["fallback"].append(layer)
+        return
+    if c.get("config") is not None:
+        cls = config_from_field(c["config"], plan_module)
+        if cls is None:
+            notes["unreadable_config"].append(f"{layer}: {c['config']!r}")
+            return
+        new[layer] = cls
+        return
+    todo = ACTIONS.get(c["action"], "unknown")
+    if todo == "unsupported":
+        notes["unsupported"].append(layer)
+    elif todo == "unknown":
+        notes["unknown_action"].append(f"{layer}: {c['action']}")
+    elif todo == "unannotated":
+        new.pop(layer, None)
+    else:
+        new[layer] = todo
+
+
 def step_advice(net, model, ptq_buf, facts, plan_module):
     """Conv2D and Dense annotated, then the culprits of every placement finding followed."""
     layer_names = {layer.name for layer in model.layers}
@@ -977,6 +1015,7 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
     rec = {"start": f"{len(annotation)} Conv2D/Dense layers annotated (registry default)", "rounds": []}
     extra_scope = dict(getattr(plan_module, "SCOPE", {}) or {}) if plan_module else {}
     calibrate = set()  # layers a culprit's `calibrate` field asked the converter to calibrate
+    twins = plan_module.identical_layers(model) if plan_module is not None else {}
     for rnd in range(ADVICE_ROUNDS + 1):
         step = {"round": rnd}
         rec["rounds"].append(step)
@@ -1015,6 +1054,7 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
         new = dict(annotation)
         calibrated_before = set(calibrate)
         notes = collections.defaultdict(list)
+        by_twin, direct = [], []
         for f in doc["findings"]:
             # Every finding's culprits are followed (a structure finding names the conv whose
             # output quantizer stops a fold); a placement finding without any is noted.
@@ -1023,43 +1063,20 @@ def step_advice(net, model, ptq_buf, facts, plan_module):
             if not f.get("culprits"):
                 notes["no_culprits"].append(f"{f['kind']} at {f.get('layer')}")
             for c in f.get("culprits", []):
-                layer = c["layer"]
-                if layer not in layer_names:
-                    notes["not_in_model"].append(layer)
+                if c["layer"] not in layer_names:
+                    notes["not_in_model"].append(c["layer"])
                     continue
-                if c.get("calibrate"):
-                    # the QAT conversion gets the representative dataset; an unsupported (or float)
-                    # layer is left unannotated for the converter to calibrate, any other still
-                    # takes its action
-                    calibrate.add(layer)
-                    if ACTIONS.get(c["action"]) in ("unsupported", "unannotated"):
-                        new.pop(layer, None)
-                        continue
-                if c.get("config") is None and c["action"] == "default" and c.get("fallback") is not None \
-                        and not default_takes(model.get_layer(layer)):
-                    cls = config_from_field(c["fallback"], plan_module)
-                    if cls is None:
-                        notes["unreadable_config"].append(f"{layer}: {c['fallback']!r}")
-                        continue
-                    new[layer] = cls
-                    notes["fallback"].append(layer)
-                    continue
-                if c.get("config") is not None:
-                    cls = config_from_field(c["config"], plan_module)
-                    if cls is None:
-                        notes["unreadable_config"].append(f"{layer}: {c['config']!r}")
-                        continue
-                    new[layer] = cls
-                    continue
-                todo = ACTIONS.get(c["action"], "unknown")
-                if todo == "unsupported":
-                    notes["unsupported"].append(layer)
-                elif todo == "unknown":
-                    notes["unknown_action"].append(f"{layer}: {c['action']}")
-                elif todo == "unannotated":
-                    new.pop(layer, None)
-                else:
-                    new[layer] = todo
+                # `twins`: the layers the converter merges into one op with this one take the
+                # same annotation (the plan module lists them from the Keras model)
+                for twin in twins.get(c["layer"], []) if c.get("twins") else []:
+                    by_twin.append((twin, c))
+                direct.append((c["layer"], c))
+        # a culprit naming a layer itself comes after (and wins over) one naming its twin
+        for layer, c in by_twin:
+            notes["twins"].append(f"{layer} as {c['layer']}")
+            follow_culprit(c, layer, new, calibrate, notes, model, plan_module)
+        for layer, c in direct:
+            follow_culprit(c, layer, new, calibrate, notes, model, plan_module)
         step["changes"] = _cap(f"{n}: {annotation_word(annotation, n)} -> {annotation_word(new, n)}"
                                for n in sorted(set(annotation) | set(new))
                                if annotation.get(n, "-") != new.get(n, "-"))

@@ -120,6 +120,12 @@ fn mobilenetv2_partial_annotation_rolls_up_by_cause() {
         .filter(|c| c.folded_into.as_deref() == Some("block_5_project"))
         .count();
     assert_eq!(folded, 1);
+    // A layer with weights (its op's, or a BatchNorm's folded into them) is
+    // never merged with a twin; a ReLU fused into another layer's op may be.
+    let twins = |l: &str| culprits.iter().find(|c| c.layer == l).map(|c| c.twins);
+    assert_eq!(twins("block_1_depthwise"), Some(false));
+    assert_eq!(twins("block_1_project_BN"), Some(false));
+    assert_eq!(twins("Conv1_relu"), Some(true));
 }
 
 fn entry<'a>(p: &'a advice::Plan, name: &str) -> &'a advice::LayerPlan {
@@ -240,8 +246,9 @@ fn mobilenetv3small_partial_annotation_names_the_convs_that_block_a_fold() {
 /// Conv1D `conv2` (between its EXPAND_DIMS and RESHAPE), which no tfmot
 /// transform does for a Conv1D. The plan leaves `conv2` and what folds into
 /// it to the converter (unsupported, calibrated), with the Conv2D
-/// workaround; compare names the same layers after the partial annotation,
-/// and the planned model matches PTQ.
+/// workaround, except the ReLU fused after them, whose default output
+/// quantizer gives that op's output its range; compare names the same
+/// layers after the partial annotation, and the planned model matches PTQ.
 #[test]
 fn kws_conv1d_batchnorm_is_left_to_the_converter() {
     let p = plan("zoo_kws_conv1d_ptq.tflite");
@@ -263,6 +270,7 @@ fn kws_conv1d_batchnorm_is_left_to_the_converter() {
     );
     let conv = entry(&p, "conv2");
     assert_eq!(conv.folded, ["bn2", "relu2"]);
+    assert_eq!(conv.folded_batchnorms, ["bn2"]);
     assert_eq!(
         conv.reasons,
         [advice::Reason::NoBatchNormFold {
@@ -294,7 +302,7 @@ fn kws_conv1d_batchnorm_is_left_to_the_converter() {
             ("conv1".to_owned(), Action::Default, false),
             ("pool1".to_owned(), Action::NoQuantizer, false),
             ("conv2".to_owned(), Action::Unsupported, true),
-            ("relu2".to_owned(), Action::Unsupported, true),
+            ("relu2".to_owned(), Action::Default, true),
             ("bn2".to_owned(), Action::Unsupported, true),
         ]
     );

@@ -47,6 +47,28 @@ def test_plan_module(generate):
     assert callable(module.quantize_model)
 
 
+def test_a_layer_the_converter_merges_with_a_named_twin_is_planned_as_that_twin(generate):
+    """Two Maximum layers on the same two tensors are one op after conversion, named after one of
+    them: the plan module lists them as identical and gives the one the file cannot name the
+    other's config (an unnamed layer otherwise gets tfmot's default, and the two would split)."""
+    keras = generate.keras
+    module = tflq.keras.plan_module(PTQ_MAX)
+    inp = keras.Input(shape=generate.IMG_SHAPE, name="input")
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(inp)
+    b1 = keras.layers.Conv2D(8, 1, name="branch1")(x)
+    b2 = keras.layers.Conv2D(8, 1, name="branch2")(x)
+    m = keras.layers.Maximum(name="maximum")([b1, b2])
+    twin = keras.layers.Maximum(name="maximum_twin")([b1, b2])
+    other = keras.layers.Maximum(name="maximum_swapped")([b2, b1])  # other inputs: no twin
+    s = keras.layers.Add(name="add")([m, twin, other, b1])
+    model = keras.Model(inp, s)
+    assert module.identical_layers(model) == {"maximum": ["maximum_twin"], "maximum_twin": ["maximum"]}
+    chosen, alone = module.decide(model)
+    assert chosen["maximum"][0] is module.TflqOutput
+    assert chosen["maximum_twin"] == (module.TflqOutput, "the plan of its twin maximum")
+    assert "maximum_swapped" not in chosen and "maximum_swapped" in alone  # not in the registry
+
+
 @pytest.mark.parametrize("given", ["path", "bytes"])
 def test_quantize_model_then_check(generate, net_b, given):
     """The closed loop of python/README.md's workflow: plan -> QAT -> check gives PTQ's placement."""

@@ -993,6 +993,9 @@ impl Ctx<'_> {
                         config: None,
                         fallback: None,
                         calibrate: false,
+                        // PTQ names no op after it: it is fused into a
+                        // neighbour's op, or merged with a twin.
+                        twins: true,
                     });
                 }
             }
@@ -1127,9 +1130,10 @@ impl Ctx<'_> {
                 continue;
             }
             let planned = self.plan.culprits(std::iter::once(l), |_| false);
-            let (config, fallback, calibrate) = planned
-                .first()
-                .map_or((None, None, false), |c| (c.config, c.fallback, c.calibrate));
+            let (config, fallback, calibrate, twins) =
+                planned.first().map_or((None, None, false, false), |c| {
+                    (c.config, c.fallback, c.calibrate, c.twins)
+                });
             // Annotated, with its kernel fake-quantized in training, and its
             // op still reads the input in float with float weights: the
             // converter folded the layer that reads the input in Keras (a
@@ -1149,6 +1153,7 @@ impl Ctx<'_> {
                 config,
                 fallback,
                 calibrate,
+                twins,
             });
         }
         first

@@ -422,7 +422,15 @@ fn culprit(c: &Culprit) -> String {
 }
 
 fn culprit_list(culprits: &[Culprit]) -> String {
-    culprits.iter().map(culprit).collect::<Vec<_>>().join("; ")
+    let list = culprits.iter().map(culprit).collect::<Vec<_>>().join("; ");
+    if culprits.iter().any(|c| c.twins) {
+        format!(
+            "{list}; and the same for any layer identical to one of these (same class and config, \
+             called on the same input: the converter merges it into that layer's op)"
+        )
+    } else {
+        list
+    }
 }
 
 const PLAN_HINT: &str = "`tflq plan` on the PTQ model writes these configs as tfmot code.";

@@ -11,6 +11,10 @@ holds the QuantizeConfig classes for tfmot.quantization.keras.quantize_scope
 QAT model with a representative dataset too: those layers' tensors get no
 range from QAT. `decide(model)` says what `annotate` does with every layer and
 why, and NOT_REPRODUCED lists what no annotation can make match PTQ.
+`identical_layers(model)` maps each layer to the layers the converter merges
+into one op with it (same class and config, called on the same input): the
+file names that op after one of them, and all of them take its annotation (a
+`tflq compare` culprit with `twins` set stands for them too).
 """
 
 import contextlib
@@ -160,6 +164,34 @@ def _inbound(layer):
     return found
 
 
+def identical_layers(model):
+    """{layer name: the other layers of `model` the converter merges into one
+    op with it}, for the layers that have any: layers without weights, of one
+    class and config, called on the same tensors, which the converter computes
+    once (one op, named after one of them). They take one annotation."""
+    groups = {}
+    for layer in model.layers:
+        if layer.weights or isinstance(layer, keras.layers.InputLayer):
+            continue
+        config = layer.get_config()
+        config.pop("name", None)
+        config = repr(sorted(config.items()))
+        for node in layer._inbound_nodes:
+            tensors = tuple(id(t) for t in tf.nest.flatten(node.input_tensors))
+            groups.setdefault((type(layer).__name__, config, tensors), []).append(layer.name)
+    twins = {}
+    for names in groups.values():
+        for name in names:
+            for other in names:
+                if other != name and other not in twins.setdefault(name, []):
+                    twins[name].append(other)
+    return twins
+
+
+def _named(name):
+    return name in PLAN or name in FOLDED or name in FLOAT or name in UNSUPPORTED
+
+
 def _variant(config, output):
     """`config`'s weight quantizers, with or without an output quantizer: a
     class of the same family, made once and added to SCOPE."""
@@ -174,7 +206,7 @@ def _variant(config, output):
     return SCOPE[name]
 
 
-def _fold(model, chosen, alone, owner, folded, fell_back):
+def _fold(chosen, alone, owner, folded, fell_back, twins):
     """Give the layers PTQ folds into `owner` what makes them fold in QAT too."""
     owner_config = chosen[owner.name][0] if owner.name in chosen else None
     for layer in folded:
@@ -207,9 +239,10 @@ def _fold(model, chosen, alone, owner, folded, fell_back):
                    and layer.name in chosen and layer not in feeding]
     if fell_back and activations and owner_config is not None:
         chosen[owner.name] = (_variant(owner_config, False), chosen[owner.name][1])
-        outer = activations[-1]
-        chosen[outer.name] = (_variant(_NO_QUANTIZER, True),
-                              "carries the output of %s, as PTQ fuses them" % owner.name)
+        outer = activations[-1].name
+        for name in [outer] + [t for t in twins.get(outer, ()) if t in chosen]:
+            chosen[name] = (_variant(_NO_QUANTIZER, True),
+                            "carries the output of %s, as PTQ fuses them" % owner.name)
 
 
 def decide(model):
@@ -220,19 +253,25 @@ def decide(model):
     chosen, alone, fell_back = {}, {}, set()
     folds_into = {}  # owner name -> the layers folded into it, innermost first
     by_name = {layer.name: layer for layer in model.layers}
+    twins = identical_layers(model)
     for layer in model.layers:
         name = layer.name
         # TFOpLambda layers cannot be wrapped; input layers need no quantizer.
         if isinstance(layer, keras.layers.InputLayer) or type(layer).__name__ == "TFOpLambda":
             continue
-        if name in FLOAT:
+        # A layer the file does not name, merged into one op with a twin it
+        # does name, is decided as that twin is.
+        key = name if _named(name) else next((t for t in twins.get(name, ()) if _named(t)), name)
+        if key in FLOAT:
             alone[name] = "PTQ keeps it in float"
-        elif name in UNSUPPORTED:
-            alone[name] = UNSUPPORTED[name]
-            if name not in CALIBRATE:  # the converter's calibration gives those PTQ's placement
-                NOT_REPRODUCED[name] = UNSUPPORTED[name]
-        elif name in FOLDED and FOLDED[name] in by_name:
-            folds_into.setdefault(FOLDED[name], []).append(layer)
+        elif key in UNSUPPORTED:
+            alone[name] = UNSUPPORTED[key]
+            if key not in CALIBRATE:  # the converter's calibration gives those PTQ's placement
+                NOT_REPRODUCED[name] = UNSUPPORTED[key]
+            elif name not in CALIBRATE:
+                CALIBRATE.append(name)
+        elif key in FOLDED and FOLDED[key] in by_name:
+            folds_into.setdefault(FOLDED[key], []).append(layer)
         elif _is_batchnorm(layer) and _fused_unnamed_conv(layer):
             # PTQ named the op of a conv fused with this BatchNorm after the
             # BatchNorm alone (a grouped conv lowered outside its layer's
@@ -247,13 +286,13 @@ def decide(model):
                 folds_into.setdefault(sources[0].name, []).append(layer)
             else:
                 alone[name] = "a BatchNormalization of several inputs"
-        elif name in PLAN:
-            config = PLAN[name]
+        elif key in PLAN:
+            config = PLAN[key]
             if config is not None or _default_ok(layer):
-                chosen[name] = (config, "the plan")
-            elif name in FALLBACK:
+                chosen[name] = (config, "the plan" if key == name else "the plan of its twin %s" % key)
+            elif key in FALLBACK:
                 fell_back.add(name)
-                chosen[name] = (FALLBACK[name], "the plan's fallback: tfmot's default does not "
+                chosen[name] = (FALLBACK[key], "the plan's fallback: tfmot's default does not "
                                 "take this %s as it is" % type(layer).__name__)
             else:
                 alone[name] = "tfmot's default does not take this %s" % type(layer).__name__
@@ -267,7 +306,7 @@ def decide(model):
                 CALIBRATE.append(name)
     for owner in model.layers:
         if owner.name in folds_into:
-            _fold(model, chosen, alone, owner, folds_into[owner.name], owner.name in fell_back)
+            _fold(chosen, alone, owner, folds_into[owner.name], owner.name in fell_back, twins)
     return chosen, alone
 
 

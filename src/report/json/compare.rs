@@ -154,6 +154,7 @@ pub(crate) struct CompareCulprit<'a> {
     config: Option<JsonQatConfig>,
     fallback: Option<JsonQatConfig>,
     calibrate: bool,
+    twins: bool,
     reasons: Vec<JsonReason>,
 }
 
@@ -166,6 +167,7 @@ pub(crate) fn culprit(c: &crate::advice::Culprit) -> CompareCulprit<'_> {
         config: c.config.map(qat_config),
         fallback: c.fallback.map(qat_config),
         calibrate: c.calibrate,
+        twins: c.twins,
         reasons: c.reasons.iter().map(json_reason).collect(),
     }
 }
