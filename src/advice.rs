@@ -897,15 +897,17 @@ fn split_folds_into_owners(entries: &mut [LayerPlan]) {
     }
 }
 
-/// Fill each entry's `folded_batchnorms`: the names of its ops tell which
-/// folded layers are BatchNormalizations.
+/// Fill each entry's `folded_batchnorms`: the names of its ops' outputs and
+/// constants (a folded BatchNorm may show in the bias's name only) tell
+/// which folded layers are BatchNormalizations.
 fn name_folded_batchnorms(producer: Producer, graph: &Graph<'_>, entries: &mut [LayerPlan]) {
     let sg = graph.subgraph();
     for entry in entries.iter_mut().filter(|e| !e.folded.is_empty()) {
         let mut batchnorms: Vec<String> = Vec::new();
         for &op in &entry.ops {
             let o = sg.op(op);
-            for &t in o.outputs.iter().chain(o.inputs.iter().flatten()) {
+            let constants = o.inputs.iter().flatten().filter(|&&t| graph.is_constant(t));
+            for &t in o.outputs.iter().chain(constants) {
                 batchnorms.extend(
                     producer
                         .batchnorm_layers(sg.tensor(t).name)
