@@ -1436,6 +1436,25 @@ pub struct Culprit {
     pub twins: bool,
 }
 
+impl Culprit {
+    /// A layer the PTQ file names no op after (fused into a neighbour's op,
+    /// or merged with a twin), left unannotated: tfmot's default is what
+    /// folds it as PTQ does.
+    pub fn not_named_by_ptq(layer: String) -> Culprit {
+        Culprit {
+            layer,
+            action: Action::Default,
+            annotated: false,
+            reasons: vec![Reason::NotNamedByPtq],
+            folded_into: None,
+            config: None,
+            fallback: None,
+            calibrate: false,
+            twins: true,
+        }
+    }
+}
+
 /// What the plan decided for one layer name.
 #[derive(Debug, Clone, PartialEq)]
 struct Decided {

@@ -984,19 +984,7 @@ impl Ctx<'_> {
                     && !is_tf_op_lambda(l)
                     && named.insert(l.clone())
                 {
-                    culprits.push(Culprit {
-                        layer: l.clone(),
-                        action: advice::Action::Default,
-                        annotated: false,
-                        reasons: vec![advice::Reason::NotNamedByPtq],
-                        folded_into: None,
-                        config: None,
-                        fallback: None,
-                        calibrate: false,
-                        // PTQ names no op after it: it is fused into a
-                        // neighbour's op, or merged with a twin.
-                        twins: true,
-                    });
+                    culprits.push(Culprit::not_named_by_ptq(l.clone()));
                 }
             }
         }
@@ -1129,32 +1117,25 @@ impl Ctx<'_> {
             if action != advice::Action::Default {
                 continue;
             }
-            let planned = self.plan.culprits(std::iter::once(l), |_| false);
-            let (config, fallback, calibrate, twins) =
-                planned.first().map_or((None, None, false, false), |c| {
-                    (c.config, c.fallback, c.calibrate, c.twins)
-                });
+            // The plan's culprit for it, with what reading the input adds.
+            let mut c = self
+                .plan
+                .culprits(std::iter::once(l), |_| false)
+                .pop()
+                .unwrap_or_else(|| Culprit::not_named_by_ptq(l.clone()));
+            c.annotated = self.annotated.contains(l);
+            c.folded_into = None;
             // Annotated, with its kernel fake-quantized in training, and its
             // op still reads the input in float with float weights: the
             // converter folded the layer that reads the input in Keras (a
             // Rescaling) into this op, so annotating this one is not enough.
-            let annotated = self.annotated.contains(l);
-            let (reason, calibrate) = if annotated && self.kernel_folded_after_fake_quant(o) {
-                (advice::Reason::InputThroughUnnamedLayer, true)
+            if c.annotated && self.kernel_folded_after_fake_quant(o) {
+                c.reasons = vec![advice::Reason::InputThroughUnnamedLayer];
+                c.calibrate = true;
             } else {
-                (advice::Reason::QuantizesModelInput, calibrate)
-            };
-            first.push(Culprit {
-                layer: l.clone(),
-                action,
-                annotated,
-                reasons: vec![reason],
-                folded_into: None,
-                config,
-                fallback,
-                calibrate,
-                twins,
-            });
+                c.reasons = vec![advice::Reason::QuantizesModelInput];
+            }
+            first.push(c);
         }
         first
     }
