@@ -1247,6 +1247,25 @@ impl LayerView<'_, '_> {
 }
 
 impl LayerPlan {
+    /// The annotation of `folded`, a layer PTQ folds into this entry's op
+    /// (and the QuantizeConfig it needs): with tfmot's default on this
+    /// layer, the default, whose transforms fold it; with a config of its
+    /// own, no quantizer (this layer's decides). An activation fused into an
+    /// op the converter calibrates (an unsupported layer) takes the default:
+    /// its output quantizer gives that op's output its range (NASNet's ReLU
+    /// after a BatchNorm of a concatenation; left unannotated, the converter
+    /// keeps that op in float). Otherwise, as this layer: float, or left to
+    /// the converter.
+    pub fn folded_decision(&self, folded: &str) -> (Action, Option<QatConfig>) {
+        let batchnorm = self.folded_batchnorms.iter().any(|b| b == folded);
+        match self.action {
+            Action::Default => (Action::Default, None),
+            Action::Unsupported if !batchnorm => (Action::Default, None),
+            Action::Float | Action::Unsupported => (self.action, None),
+            _ => (Action::NoQuantizer, Some(QatConfig::NO_QUANTIZER)),
+        }
+    }
+
     /// A new entry with no ops yet.
     fn new(layer: Option<String>, subgraph: SubgraphId, action: Action, compute: Compute) -> Self {
         LayerPlan {
@@ -1527,32 +1546,12 @@ impl PlanIndex {
                 has_weights: l.facts.weights.is_some(),
             });
             for f in &l.folded {
-                // A folded layer follows its owner: with the registry default
-                // tfmot's transforms fold it; with a config of its own the
-                // owner's quantizer decides and the folded layer has none.
-                // An owner left unannotated (float, or calibrated by the
-                // converter) leaves what folds into it unannotated too.
-                // An activation fused into an op the converter calibrates
-                // (an unsupported owner) takes tfmot's default: its output
-                // quantizer gives the op's output the range PTQ fuses it
-                // into, as the generated module does (NASNet's ReLU after a
-                // BatchNorm of a concatenation; left unannotated, the
-                // converter keeps that op in float).
-                let activation =
-                    l.action == Action::Unsupported && !l.folded_batchnorms.contains(f);
-                let (action, config) = match l.action {
-                    Action::Default => (Action::Default, None),
-                    Action::Unsupported if activation => (Action::Default, None),
-                    Action::Float | Action::Unsupported => (l.action, None),
-                    _ => (Action::NoQuantizer, Some(QatConfig::NO_QUANTIZER)),
-                };
-                // Where tfmot's default does not take the folded layer (a
-                // custom layer its registry lacks), it is wrapped with no
-                // quantizer, as the generated module does; the generated
-                // module leaves one fused into an unsupported op to the
-                // converter.
-                let fallback =
-                    (action == Action::Default && !activation).then_some(QatConfig::NO_QUANTIZER);
+                let (action, config) = l.folded_decision(f);
+                // Where tfmot's default does not take a layer folded into a
+                // default owner (a custom layer its registry lacks), it is
+                // wrapped with no quantizer, as the generated module does;
+                // one fused into an unsupported op is left to the converter.
+                let fallback = (l.action == Action::Default).then_some(QatConfig::NO_QUANTIZER);
                 by_name.entry(f.clone()).or_insert_with(|| Decided {
                     action,
                     reasons: Vec::new(),

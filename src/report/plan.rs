@@ -290,48 +290,63 @@ fn config_classes(plan: &Plan) -> Vec<QatConfig> {
 }
 
 /// The `PLAN` and `FOLDED` entries: each named layer once, with its config
-/// and why, and the layers folded into it after it.
+/// and why, and the layers folded into it after it, as
+/// [`LayerPlan::folded_decision`] decides them (float and unsupported
+/// layers are in `FLOAT` and `UNSUPPORTED` instead).
 fn plan_entries(plan: &Plan) -> (String, String) {
     let (mut entries, mut folded) = (String::new(), String::new());
-    let mut named: Vec<&str> = Vec::new();
+    let mut named: std::collections::HashSet<&str> = Default::default();
     for l in &plan.layers {
         let Some(name) = &l.layer else { continue };
-        if named.contains(&name.as_str()) {
+        if named.contains(name.as_str()) {
             continue;
         }
-        let (config, folded_config, folded_why) = match (l.action, l.config) {
-            (Action::Default, _) => (
-                "None".to_owned(),
-                "None".to_owned(),
-                "default: folded into {} by tfmot's transforms, as PTQ folds it",
-            ),
-            (_, Some(c)) => (
-                class_name(c),
-                class_name(QatConfig::NO_QUANTIZER),
-                "folded into {}: its quantizer decides",
-            ),
-            _ => continue,
+        let config = match (l.action, l.config) {
+            (Action::Default, _) => Some("None".to_owned()),
+            (_, Some(c)) => Some(class_name(c)),
+            _ => None,
         };
-        named.push(name);
-        let _ = writeln!(
-            entries,
-            "    {}: {config},  # {}: {}",
-            py_str(name),
-            l.action,
-            comment(&why(l))
-        );
-        for f in &l.folded {
-            if named.contains(&f.as_str()) {
-                continue;
-            }
-            named.push(f);
+        if let Some(config) = config {
+            named.insert(name);
             let _ = writeln!(
                 entries,
-                "    {}: {folded_config},  # {}",
-                py_str(f),
-                folded_why.replace("{}", name)
+                "    {}: {config},  # {}: {}",
+                py_str(name),
+                l.action,
+                comment(&why(l))
             );
-            let _ = writeln!(folded, "    {}: {},", py_str(f), py_str(name));
+        }
+        for f in &l.folded {
+            if named.contains(f.as_str()) {
+                continue;
+            }
+            // Whether tfmot folds it into `name` (FOLDED), and why.
+            let (config, folds, why) = match l.folded_decision(f) {
+                (Action::Default, _) if l.action == Action::Default => (
+                    "None".to_owned(),
+                    true,
+                    "default: folded into {} by tfmot's transforms, as PTQ folds it",
+                ),
+                (Action::Default, _) => (
+                    "None".to_owned(),
+                    false,
+                    "default: fused into {}, which the converter calibrates; its output quantizer gives that op's output",
+                ),
+                (Action::NoQuantizer, Some(c)) => {
+                    (class_name(c), true, "folded into {}: its quantizer decides")
+                }
+                _ => continue,
+            };
+            named.insert(f);
+            let _ = writeln!(
+                entries,
+                "    {}: {config},  # {}",
+                py_str(f),
+                why.replace("{}", name)
+            );
+            if folds {
+                let _ = writeln!(folded, "    {}: {},", py_str(f), py_str(name));
+            }
         }
     }
     (entries, folded)
