@@ -352,6 +352,29 @@ fn plan_entries(plan: &Plan) -> (String, String) {
     (entries, folded)
 }
 
+/// The `FLOAT` entries: the layers PTQ keeps in float, and those folded
+/// into their ops, which [`LayerPlan::folded_decision`] keeps float too.
+fn float_names(plan: &Plan) -> String {
+    let mut seen: std::collections::HashSet<&str> = Default::default();
+    let mut out: Vec<String> = Vec::new();
+    for l in plan.layers.iter().filter(|l| l.action == Action::Float) {
+        let Some(name) = l.layer.as_deref() else {
+            continue;
+        };
+        let folded = l
+            .folded
+            .iter()
+            .filter(|f| l.folded_decision(f).0 == Action::Float)
+            .map(String::as_str);
+        for n in std::iter::once(name).chain(folded) {
+            if seen.insert(n) {
+                out.push(py_str(n));
+            }
+        }
+    }
+    out.join(", ")
+}
+
 /// A self-contained Python module applying the plan with tfmot.
 pub fn python(plan: &Plan, file: &str) -> String {
     let configs = config_classes(plan);
@@ -443,7 +466,7 @@ pub fn python(plan: &Plan, file: &str) -> String {
             }
             .to_owned(),
         ),
-        ("{{FLOAT}}", names(|l| l.action == Action::Float)),
+        ("{{FLOAT}}", float_names(plan)),
         ("{{UNSUPPORTED}}", unsupported),
         ("{{CALIBRATE}}", names(|l| l.calibrate)),
     ];
