@@ -1035,7 +1035,9 @@ impl EntryIndex {
                 entry.folded.push(f);
             }
         }
-        if !entry.ops.contains(&op) {
+        // An op's roles are added one after another, so an op already in
+        // this entry is its last (a scan would be quadratic in a layer's ops).
+        if entry.ops.last() != Some(&op) {
             entry.ops.push(op);
             entry.op_kinds.push(o.kind.clone());
         }
